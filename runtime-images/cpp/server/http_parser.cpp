@@ -1,0 +1,293 @@
+#include "http_parser.hpp"
+
+#include <charconv>
+#include <cstring>
+
+namespace kubefn::runtime {
+namespace {
+
+constexpr std::string_view kCrlf = "\r\n";
+
+bool is_tchar(char c) {
+  // RFC 9110 token characters.
+  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
+  switch (c) {
+    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
+    case '-': case '.': case '^': case '_': case '`': case '|': case '~':
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool is_token(std::string_view s) {
+  if (s.empty()) return false;
+  for (char c : s) {
+    if (!is_tchar(c)) return false;
+  }
+  return true;
+}
+
+std::string_view trim_ows(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    char x = a[i];
+    char y = b[i];
+    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
+    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
+    if (x != y) return false;
+  }
+  return true;
+}
+
+// True when the comma-separated list `value` holds `token` (case-insensitive).
+bool list_contains(std::string_view value, std::string_view token) {
+  while (!value.empty()) {
+    std::size_t comma = value.find(',');
+    std::string_view item = trim_ows(value.substr(0, comma));
+    if (iequals(item, token)) return true;
+    if (comma == std::string_view::npos) break;
+    value.remove_prefix(comma + 1);
+  }
+  return false;
+}
+
+bool valid_field_value(std::string_view v) {
+  for (char c : v) {
+    auto u = static_cast<unsigned char>(c);
+    if ((u < 0x20 && c != '\t') || u == 0x7f) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string_view HttpRequest::header(std::string_view lower_name) const {
+  for (const Header& h : headers) {
+    if (h.name == lower_name) return h.value;
+  }
+  return {};
+}
+
+void HttpRequestParser::reset() {
+  request_ = HttpRequest{};
+  stage_ = Stage::kHeaders;
+  body_kind_ = BodyKind::kNone;
+  scan_from_ = 0;
+  head_size_ = 0;
+  content_length_ = 0;
+  chunk_pos_ = 0;
+  chunked_body_.clear();
+  consumed_ = 0;
+  error_status_ = 0;
+  error_reason_ = {};
+}
+
+ParseState HttpRequestParser::fail(int status, std::string_view reason) {
+  error_status_ = status;
+  error_reason_ = reason;
+  return ParseState::kError;
+}
+
+ParseState HttpRequestParser::parse(std::string_view data) {
+  if (error_status_ != 0) return ParseState::kError;
+  if (stage_ == Stage::kHeaders) {
+    // Tolerate empty lines before the request line (RFC 9112 section 2.2).
+    std::size_t lead = 0;
+    while (lead + 1 < data.size() && data[lead] == '\r' && data[lead + 1] == '\n') lead += 2;
+    std::size_t from = scan_from_ > lead ? scan_from_ : lead;
+    std::size_t end = data.find("\r\n\r\n", from >= 3 ? from - 3 : 0);
+    if (end == std::string_view::npos) {
+      if (data.size() - lead > limits_.max_header_bytes) {
+        return fail(431, "request header fields too large");
+      }
+      scan_from_ = data.size();
+      return ParseState::kNeedMore;
+    }
+    head_size_ = end + 4;
+    if (head_size_ - lead > limits_.max_header_bytes) {
+      return fail(431, "request header fields too large");
+    }
+    ParseState s = parse_head(data.substr(lead, end - lead));
+    if (s == ParseState::kError) return s;
+    stage_ = Stage::kBody;
+    if (body_kind_ == BodyKind::kNone) {
+      stage_ = Stage::kDone;
+      consumed_ = head_size_;
+      return ParseState::kComplete;
+    }
+    chunk_pos_ = head_size_;
+  }
+  if (stage_ == Stage::kBody) {
+    if (body_kind_ == BodyKind::kLength) {
+      if (data.size() - head_size_ < content_length_) return ParseState::kHeadersDone;
+      request_.body = data.substr(head_size_, content_length_);
+      consumed_ = head_size_ + content_length_;
+      stage_ = Stage::kDone;
+      return ParseState::kComplete;
+    }
+    return parse_chunked(data);
+  }
+  return ParseState::kComplete;
+}
+
+ParseState HttpRequestParser::parse_head(std::string_view head) {
+  // Request line: method SP request-target SP HTTP-version
+  std::size_t eol = head.find(kCrlf);
+  std::string_view line = head.substr(0, eol);
+  std::size_t sp1 = line.find(' ');
+  if (sp1 == std::string_view::npos) return fail(400, "malformed request line");
+  std::size_t sp2 = line.find(' ', sp1 + 1);
+  if (sp2 == std::string_view::npos) return fail(400, "malformed request line");
+  request_.method = line.substr(0, sp1);
+  request_.target = line.substr(sp1 + 1, sp2 - sp1 - 1);
+  std::string_view version = line.substr(sp2 + 1);
+  if (!is_token(request_.method)) return fail(400, "malformed method");
+  if (request_.target.empty() || request_.target.find(' ') != std::string_view::npos) {
+    return fail(400, "malformed request target");
+  }
+  for (char c : request_.target) {
+    auto u = static_cast<unsigned char>(c);
+    if (u <= 0x20 || u == 0x7f) return fail(400, "malformed request target");
+  }
+  if (version.size() != 8 || version.substr(0, 7) != "HTTP/1." || version[7] < '0' ||
+      version[7] > '9') {
+    if (version.substr(0, 5) == "HTTP/") return fail(505, "HTTP version not supported");
+    return fail(400, "malformed HTTP version");
+  }
+  request_.version_minor = version[7] - '0';
+  request_.keep_alive = request_.version_minor >= 1;
+
+  std::string_view target = request_.target;
+  if (target.front() != '/') {
+    // absolute-form (http://host/path) is allowed; asterisk-form only for OPTIONS.
+    std::size_t scheme = target.find("://");
+    if (scheme != std::string_view::npos) {
+      std::size_t slash = target.find('/', scheme + 3);
+      target = slash == std::string_view::npos ? std::string_view("/") : target.substr(slash);
+    } else if (!(target == "*" && request_.method == "OPTIONS")) {
+      return fail(400, "malformed request target");
+    }
+  }
+  std::size_t q = target.find('?');
+  request_.path = target.substr(0, q);
+  request_.query = q == std::string_view::npos ? std::string_view() : target.substr(q + 1);
+
+  bool has_length = false;
+  bool chunked = false;
+  std::string_view rest = eol == std::string_view::npos ? std::string_view() : head.substr(eol + 2);
+  while (!rest.empty()) {
+    std::size_t e = rest.find(kCrlf);
+    std::string_view field = rest.substr(0, e);
+    rest = e == std::string_view::npos ? std::string_view() : rest.substr(e + 2);
+    if (field.empty()) continue;
+    if (field.front() == ' ' || field.front() == '\t') return fail(400, "obsolete line folding");
+    std::size_t colon = field.find(':');
+    if (colon == std::string_view::npos) return fail(400, "malformed header field");
+    std::string_view name = field.substr(0, colon);
+    if (!is_token(name)) return fail(400, "malformed header field name");
+    std::string_view value = trim_ows(field.substr(colon + 1));
+    if (!valid_field_value(value)) return fail(400, "malformed header field value");
+    if (request_.headers.size() >= limits_.max_headers) {
+      return fail(431, "too many request header fields");
+    }
+    // Lower-case the name in place: the bytes belong to the connection's buffer.
+    char* p = const_cast<char*>(name.data());
+    for (std::size_t i = 0; i < name.size(); ++i) {
+      if (p[i] >= 'A' && p[i] <= 'Z') p[i] = static_cast<char>(p[i] - 'A' + 'a');
+    }
+    request_.headers.push_back(Header{name, value});
+
+    if (name == "content-length") {
+      std::size_t n = 0;
+      auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+      if (ec != std::errc() || ptr != value.data() + value.size() || value.empty()) {
+        return fail(400, "invalid content-length");
+      }
+      if (has_length && n != content_length_) return fail(400, "conflicting content-length");
+      has_length = true;
+      content_length_ = n;
+    } else if (name == "transfer-encoding") {
+      // Only "chunked" as the final (and here, only) coding is understood.
+      if (!iequals(trim_ows(value), "chunked")) {
+        return fail(501, "unsupported transfer-encoding");
+      }
+      chunked = true;
+    } else if (name == "connection") {
+      if (list_contains(value, "close")) request_.keep_alive = false;
+      if (list_contains(value, "keep-alive")) request_.keep_alive = true;
+    } else if (name == "expect") {
+      if (!iequals(value, "100-continue")) return fail(417, "unsupported expectation");
+      request_.expect_continue = true;
+    }
+  }
+  if (chunked && has_length) {
+    // A request smuggling vector (RFC 9112 section 6.1): refuse rather than guess.
+    return fail(400, "both transfer-encoding and content-length");
+  }
+  if (chunked) {
+    if (request_.version_minor == 0) return fail(400, "chunked encoding in HTTP/1.0");
+    body_kind_ = BodyKind::kChunked;
+  } else if (has_length && content_length_ > 0) {
+    if (content_length_ > limits_.max_body_bytes) return fail(413, "request body too large");
+    body_kind_ = BodyKind::kLength;
+  }
+  return ParseState::kHeadersDone;
+}
+
+ParseState HttpRequestParser::parse_chunked(std::string_view data) {
+  for (;;) {
+    std::string_view rest = data.substr(chunk_pos_);
+    std::size_t eol = rest.find(kCrlf);
+    if (eol == std::string_view::npos) {
+      if (rest.size() > 1024) return fail(400, "malformed chunk size");
+      return ParseState::kHeadersDone;
+    }
+    std::string_view size_line = rest.substr(0, eol);
+    std::size_t semi = size_line.find(';');
+    std::string_view hex = trim_ows(size_line.substr(0, semi));
+    std::size_t size = 0;
+    auto [ptr, ec] = std::from_chars(hex.data(), hex.data() + hex.size(), size, 16);
+    if (hex.empty() || ec != std::errc() || ptr != hex.data() + hex.size()) {
+      return fail(400, "malformed chunk size");
+    }
+    if (size == 0) {
+      // Last chunk, then optional trailer fields, then an empty line.
+      std::size_t trailers = chunk_pos_ + eol + 2;
+      std::string_view tail = data.substr(trailers);
+      std::size_t end;
+      if (tail.substr(0, 2) == kCrlf) {
+        end = trailers + 2;
+      } else {
+        std::size_t t = tail.find("\r\n\r\n");
+        if (t == std::string_view::npos) {
+          if (tail.size() > limits_.max_header_bytes) {
+            return fail(431, "request trailer fields too large");
+          }
+          return ParseState::kHeadersDone;
+        }
+        end = trailers + t + 4;
+      }
+      request_.body = chunked_body_;
+      consumed_ = end;
+      stage_ = Stage::kDone;
+      return ParseState::kComplete;
+    }
+    if (size > limits_.max_body_bytes || chunked_body_.size() + size > limits_.max_body_bytes) {
+      return fail(413, "request body too large");
+    }
+    std::size_t need = eol + 2 + size + 2;
+    if (rest.size() < need) return ParseState::kHeadersDone;
+    if (rest.substr(eol + 2 + size, 2) != kCrlf) return fail(400, "malformed chunk");
+    chunked_body_.append(rest.substr(eol + 2, size));
+    chunk_pos_ += need;
+  }
+}
+
+}  // namespace kubefn::runtime

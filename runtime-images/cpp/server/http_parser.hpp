@@ -1,0 +1,86 @@
+// Incremental HTTP/1.1 request parser over a caller-owned buffer.
+//
+// The parser never copies header bytes: the request it produces points into the buffer
+// (and, for chunked bodies, into a body string the parser owns). It enforces the limits
+// that protect the runtime: header block size, header count and body size.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "kubefn/function.hpp"
+
+namespace kubefn::runtime {
+
+struct HttpLimits {
+  std::size_t max_header_bytes = 64 * 1024;
+  std::size_t max_headers = 100;
+  std::size_t max_body_bytes = 8 * 1024 * 1024;
+};
+
+struct HttpRequest {
+  std::string_view method;
+  std::string_view target;  // as sent: path plus optional '?query'
+  std::string_view path;
+  std::string_view query;
+  int version_minor = 1;  // HTTP/1.x
+  std::vector<Header> headers;
+  std::string_view body;
+  bool keep_alive = true;
+  bool expect_continue = false;
+
+  std::string_view header(std::string_view lower_name) const;
+};
+
+enum class ParseState {
+  kNeedMore,      // feed more bytes
+  kHeadersDone,   // headers parsed, body pending: caller may answer 100-continue
+  kComplete,      // request() is whole; consumed() bytes belong to it
+  kError,         // error_status() and error_reason() say why; close after answering
+};
+
+class HttpRequestParser {
+ public:
+  explicit HttpRequestParser(HttpLimits limits) : limits_(limits) {}
+
+  // Parses from the start of `data`, which holds every byte received for this request so
+  // far (and possibly bytes of the next ones). Call again with the longer buffer after a
+  // kNeedMore or kHeadersDone. Views in request() point into `data`, which must not move
+  // once kHeadersDone or kComplete was returned.
+  ParseState parse(std::string_view data);
+
+  const HttpRequest& request() const { return request_; }
+  std::size_t consumed() const { return consumed_; }
+  int error_status() const { return error_status_; }
+  std::string_view error_reason() const { return error_reason_; }
+  // Whether the body is still unread when headers are done (for 100-continue).
+  bool has_pending_body() const { return body_kind_ != BodyKind::kNone; }
+
+  void reset();
+
+ private:
+  enum class Stage { kHeaders, kBody, kDone };
+  enum class BodyKind { kNone, kLength, kChunked };
+
+  ParseState fail(int status, std::string_view reason);
+  ParseState parse_head(std::string_view head);
+  ParseState parse_chunked(std::string_view data);
+
+  HttpLimits limits_;
+  HttpRequest request_;
+  Stage stage_ = Stage::kHeaders;
+  BodyKind body_kind_ = BodyKind::kNone;
+  std::size_t scan_from_ = 0;    // where to resume looking for the end of headers
+  std::size_t head_size_ = 0;    // bytes of request line plus headers plus blank line
+  std::size_t content_length_ = 0;
+  std::size_t chunk_pos_ = 0;    // parse position within data for chunked bodies
+  std::string chunked_body_;
+  std::size_t consumed_ = 0;
+  int error_status_ = 0;
+  std::string_view error_reason_;
+};
+
+}  // namespace kubefn::runtime

@@ -1,0 +1,827 @@
+#include "server.hpp"
+
+#include <sys/socket.h>
+
+#include <atomic>
+#include <boost/asio.hpp>
+#include <chrono>
+#include <condition_variable>
+#include <cstring>
+#include <list>
+#include <mutex>
+#include <random>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "http_parser.hpp"
+#include "http_response.hpp"
+#include "invoke.hpp"
+
+namespace kubefn::runtime {
+namespace {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+
+std::int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch())
+      .count();
+}
+
+constexpr std::int64_t kMs = 1000000;
+constexpr std::int64_t kBusyThresholdNs = 2 * kMs;  // a handler this long is "blocking"
+constexpr std::int64_t kLingerNs = 2000 * kMs;      // reading what a refused client still sends
+constexpr std::int64_t kDrainFreshGraceNs = 1000 * kMs;
+constexpr auto kWorkerIdleExit = std::chrono::seconds(10);
+constexpr std::size_t kInitialBuffer = 16 * 1024;
+
+enum Phase : int {
+  kIdle,      // waiting for the first byte of a request (keep-alive)
+  kReading,   // part of a request received
+  kHandler,   // the handler runs
+  kWriting,   // the response is being written
+  kClosing,   // refused or timed out: lingering before close
+  kTimedOut,  // the monitor answered 408; the handler still runs
+};
+
+// Per pool thread: when it entered the handler (0 when not in one).
+struct WorkerSlot {
+  std::atomic<std::int64_t> handler_since{0};
+  std::atomic<bool> alive{true};
+  std::thread thread;
+};
+
+thread_local WorkerSlot* tl_slot = nullptr;
+
+// A random event id (16 hex digits) for calls that arrive without one.
+std::string make_event_id() {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::uint64_t v = rng();
+  std::string id(16, '0');
+  for (int i = 15; i >= 0; --i) {
+    id[static_cast<std::size_t>(i)] = kHex[v & 0xf];
+    v >>= 4;
+  }
+  return id;
+}
+
+bool send_all_now(int fd, std::string_view data) {
+  while (!data.empty()) {
+    ssize_t n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n <= 0) return false;
+    data.remove_prefix(static_cast<std::size_t>(n));
+  }
+  return true;
+}
+
+}  // namespace
+
+class Connection;
+
+class ServerCore : public std::enable_shared_from_this<ServerCore> {
+ public:
+  ServerCore(RuntimeConfig config, HandlerFn handler, RuntimeMetrics& metrics,
+             LineWriter& access_log, LineWriter& log)
+      : config(std::move(config)),
+        handler(handler),
+        metrics(metrics),
+        access_log(access_log),
+        log(log),
+        io(),
+        acceptor(io),
+        signals(io),
+        guard(asio::make_work_guard(io)) {}
+
+  std::optional<std::string> listen();
+  int run();
+  void drain();
+  void accept();
+  void register_connection(const std::shared_ptr<Connection>& c);
+  void unregister_connection(Connection* c);
+  std::string access_line(std::string_view method, std::string_view path, int status,
+                          std::size_t bytes_in, std::size_t bytes_out, std::int64_t duration_ns,
+                          std::string_view event_id) const;
+  std::string health_text(int* status) const;
+
+  const RuntimeConfig config;
+  const HandlerFn handler;
+  RuntimeMetrics& metrics;
+  LineWriter& access_log;
+  LineWriter& log;
+  asio::io_context io;
+  tcp::acceptor acceptor;
+  asio::signal_set signals;
+  asio::executor_work_guard<asio::io_context::executor_type> guard;
+  std::atomic<bool> draining{false};
+  std::atomic<int> stuck_handlers{0};
+  std::uint16_t bound_port = 0;
+
+ private:
+  void monitor_main();
+  void spawn_worker();
+  void worker_main(WorkerSlot* slot);
+  bool try_retire();
+  void manage_pool(std::int64_t now);
+  void stop_serving(bool forced);
+
+  std::mutex conn_mu_;
+  std::unordered_map<Connection*, std::weak_ptr<Connection>> connections_;
+
+  std::mutex pool_mu_;
+  std::list<std::unique_ptr<WorkerSlot>> workers_;
+  unsigned alive_workers_ = 0;
+
+  std::mutex state_mu_;
+  std::condition_variable state_cv_;
+  bool stopped_ = false;
+  bool forced_ = false;
+  std::int64_t drain_started_ns_ = 0;
+};
+
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  Connection(ServerCore& core, tcp::socket socket)
+      : core_(core), socket_(std::move(socket)), parser_(core.config.limits) {
+    fd_ = socket_.native_handle();
+    buf_.resize(kInitialBuffer);
+    since_ns_.store(now_ns(), std::memory_order_relaxed);
+  }
+
+  void start() { read_more(); }
+
+  // Called by the monitor thread on every tick.
+  void check(std::int64_t now, int* stuck);
+
+ private:
+  void read_more();
+  void on_read(const boost::system::error_code& ec, std::size_t n);
+  void process();
+  void serve();
+  void serve_builtin(const HttpRequest& req);
+  void write(bool close_after);
+  void on_written(const boost::system::error_code& ec);
+  void refuse(int status, std::string_view reason);
+  void linger();
+  void close();
+  bool grow();
+  bool cas_phase(int from, int to) {
+    return phase_.compare_exchange_strong(from, to, std::memory_order_acq_rel);
+  }
+  void set_phase(int p, std::int64_t now) {
+    since_ns_.store(now, std::memory_order_relaxed);
+    phase_.store(p, std::memory_order_release);
+  }
+  // Raw socket operations from the monitor, serialized with close().
+  void shutdown_fd(int how) {
+    std::lock_guard<std::mutex> lock(fd_mu_);
+    if (fd_ >= 0) ::shutdown(fd_, how);
+  }
+
+  ServerCore& core_;
+  tcp::socket socket_;
+  std::mutex fd_mu_;
+  int fd_ = -1;
+  std::vector<char> buf_;
+  std::size_t len_ = 0;
+  HttpRequestParser parser_;
+  std::atomic<int> phase_{kIdle};
+  std::atomic<std::int64_t> since_ns_{0};
+  std::atomic<std::int64_t> deadline_ns_{0};
+  std::atomic<bool> served_any_{false};
+  bool continue_sent_ = false;
+  bool close_after_ = false;
+  bool closed_ = false;
+  bool linger_shutdown_ = false;
+  // The call in progress, for the monitor's 408 (valid while phase is kHandler).
+  std::string_view call_method_;
+  std::string_view call_path_;
+  std::string_view call_event_id_;
+  std::size_t call_bytes_in_ = 0;
+  std::int64_t call_start_ns_ = 0;
+  std::string generated_id_;
+  std::string generated_time_;
+  // The response being written.
+  std::string head_;
+  std::string body_;
+};
+
+// ---------------------------------------------------------------------------------------
+// Connection
+
+bool Connection::grow() {
+  const std::size_t cap =
+      2 * (core_.config.limits.max_header_bytes + core_.config.limits.max_body_bytes) + 65536;
+  if (buf_.size() >= cap) return false;
+  std::size_t next = std::min(cap, buf_.size() * 2);
+  buf_.resize(next);
+  // The parser's views pointed into the old storage: parse again from the start.
+  parser_.reset();
+  return true;
+}
+
+void Connection::read_more() {
+  if (len_ == buf_.size() && !grow()) {
+    refuse(413, "request too large");
+    return;
+  }
+  socket_.async_read_some(
+      asio::buffer(buf_.data() + len_, buf_.size() - len_),
+      [self = shared_from_this()](const boost::system::error_code& ec, std::size_t n) {
+        self->on_read(ec, n);
+      });
+}
+
+void Connection::on_read(const boost::system::error_code& ec, std::size_t n) {
+  if (ec) {
+    close();
+    return;
+  }
+  int p = phase_.load(std::memory_order_acquire);
+  if (p == kIdle) {
+    if (!cas_phase(kIdle, kReading)) {
+      close();
+      return;
+    }
+    since_ns_.store(now_ns(), std::memory_order_relaxed);
+  } else if (p != kReading) {
+    close();  // the monitor timed this connection out
+    return;
+  }
+  len_ += n;
+  process();
+}
+
+void Connection::process() {
+  switch (parser_.parse(std::string_view(buf_.data(), len_))) {
+    case ParseState::kNeedMore:
+      read_more();
+      return;
+    case ParseState::kHeadersDone:
+      if (parser_.request().expect_continue && !continue_sent_ && parser_.has_pending_body()) {
+        continue_sent_ = true;
+        static constexpr std::string_view k100 = "HTTP/1.1 100 Continue\r\n\r\n";
+        asio::async_write(socket_, asio::buffer(k100.data(), k100.size()),
+                          [self = shared_from_this()](const boost::system::error_code& ec,
+                                                      std::size_t) {
+                            if (ec) {
+                              self->close();
+                              return;
+                            }
+                            self->read_more();
+                          });
+        return;
+      }
+      read_more();
+      return;
+    case ParseState::kError:
+      refuse(parser_.error_status(), parser_.error_reason());
+      return;
+    case ParseState::kComplete:
+      serve();
+      return;
+  }
+}
+
+void Connection::serve() {
+  const HttpRequest& req = parser_.request();
+  close_after_ = !req.keep_alive || core_.draining.load(std::memory_order_relaxed);
+  if ((req.method == "GET" || req.method == "HEAD") &&
+      (req.path == "/healthz" || req.path == "/readyz" || req.path == "/metrics")) {
+    serve_builtin(req);
+    return;
+  }
+
+  Event event;
+  event.data = req.body;
+  event.method = req.method;
+  event.path = req.path;
+  event.query = req.query;
+  event.headers = std::span<const Header>(req.headers.data(), req.headers.size());
+  for (const Header& h : req.headers) {
+    if (h.name == "content-type") {
+      event.content_type = h.value;
+    } else if (h.name.size() > 6 && h.name.substr(0, 6) == "event-") {
+      std::string_view k = h.name.substr(6);
+      if (k == "id") event.event_id = h.value;
+      else if (k == "type") event.event_type = h.value;
+      else if (k == "time") event.event_time = h.value;
+      else if (k == "namespace") event.event_namespace = h.value;
+    }
+  }
+  if (event.event_id.empty()) {
+    generated_id_ = make_event_id();
+    event.event_id = generated_id_;
+  }
+  if (event.event_time.empty()) {
+    generated_time_ = rfc3339_now();
+    event.event_time = generated_time_;
+  }
+  if (event.event_type.empty()) event.event_type = event.content_type;
+
+  const std::int64_t start = now_ns();
+  const std::int64_t deadline =
+      start + std::chrono::duration_cast<std::chrono::nanoseconds>(core_.config.timeout).count();
+  call_method_ = req.method;
+  call_path_ = req.path;
+  call_event_id_ = event.event_id;
+  call_bytes_in_ = req.body.size();
+  call_start_ns_ = start;
+  deadline_ns_.store(deadline, std::memory_order_relaxed);
+  since_ns_.store(start, std::memory_order_relaxed);
+  if (!cas_phase(kReading, kHandler)) {
+    close();
+    return;
+  }
+
+  core_.metrics.inflight_add(1);
+  if (tl_slot != nullptr) tl_slot->handler_since.store(start, std::memory_order_relaxed);
+  FunctionLogger logger(core_.log, core_.config.function_name, event.event_id);
+  Context ctx(core_.config.function_name, core_.config.runtime, core_.config.timeout,
+              core_.config.memory_limit_bytes,
+              Clock::time_point(std::chrono::nanoseconds(deadline)), logger);
+  InvokeResult result = invoke_handler(core_.handler, event, ctx);
+  const std::int64_t end = now_ns();
+  if (tl_slot != nullptr) tl_slot->handler_since.store(0, std::memory_order_relaxed);
+  core_.metrics.inflight_add(-1);
+  core_.metrics.add_busy_seconds(static_cast<double>(end - start) / 1e9);
+  if (result.failed) logger.error(result.error_detail);
+
+  if (!cas_phase(kHandler, kWriting)) {
+    // The monitor answered 408 and counted the call; this late result is dropped.
+    logger.warn("handler returned after its deadline; the caller already got 408");
+    close();
+    return;
+  }
+  since_ns_.store(end, std::memory_order_relaxed);
+  Response& resp = result.response;
+  core_.metrics.record_call(req.method, static_cast<double>(end - start) / 1e9, result.failed,
+                            resp.status);
+  const bool head_only = req.method == "HEAD";
+  head_.clear();
+  append_response_head(head_, resp.status, resp.body.size(), resp.headers, close_after_,
+                       req.version_minor == 0 && req.keep_alive);
+  if (core_.config.access_log) {
+    core_.access_log.append(core_.access_line(req.method, req.path, resp.status,
+                                              req.body.size(), resp.body.size(), end - start,
+                                              event.event_id));
+  }
+  body_ = head_only ? std::string() : std::move(resp.body);
+  write(close_after_);
+}
+
+void Connection::serve_builtin(const HttpRequest& req) {
+  int status = 200;
+  std::string body;
+  std::string_view type = "text/plain; charset=utf-8";
+  if (req.path == "/healthz") {
+    body = core_.health_text(&status);
+  } else if (req.path == "/readyz") {
+    const bool draining = core_.draining.load(std::memory_order_relaxed);
+    status = draining ? 503 : 200;
+    body = draining ? "draining\n" : "ready\n";
+  } else {
+    body = core_.metrics.serialize();
+    type = "text/plain; version=0.0.4; charset=utf-8";
+  }
+  head_.clear();
+  append_response_head(head_, status, body.size(), {{"content-type", std::string(type)}},
+                       close_after_, req.version_minor == 0 && req.keep_alive);
+  body_ = req.method == "HEAD" ? std::string() : std::move(body);
+  if (!cas_phase(kReading, kWriting)) {
+    close();
+    return;
+  }
+  since_ns_.store(now_ns(), std::memory_order_relaxed);
+  write(close_after_);
+}
+
+void Connection::write(bool close_after) {
+  close_after_ = close_after;
+  std::array<asio::const_buffer, 2> bufs = {asio::buffer(head_), asio::buffer(body_)};
+  asio::async_write(socket_, bufs,
+                    [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
+                      self->on_written(ec);
+                    });
+}
+
+void Connection::on_written(const boost::system::error_code& ec) {
+  if (ec) {
+    close();
+    return;
+  }
+  if (phase_.load(std::memory_order_acquire) == kClosing) {
+    linger();
+    return;
+  }
+  if (close_after_) {
+    boost::system::error_code ignored;
+    socket_.shutdown(tcp::socket::shutdown_send, ignored);
+    close();
+    return;
+  }
+  served_any_.store(true, std::memory_order_relaxed);
+  const std::size_t used = parser_.consumed();
+  const std::size_t rest = len_ - used;
+  if (rest > 0) std::memmove(buf_.data(), buf_.data() + used, rest);
+  len_ = rest;
+  parser_.reset();
+  continue_sent_ = false;
+  body_.clear();
+  if (buf_.size() > 4 * kInitialBuffer && len_ <= kInitialBuffer) {
+    // Give back the memory a large body took.
+    std::vector<char> smaller(kInitialBuffer);
+    std::memcpy(smaller.data(), buf_.data(), len_);
+    buf_.swap(smaller);
+  }
+  const std::int64_t now = now_ns();
+  if (len_ > 0) {
+    set_phase(kReading, now);  // a pipelined request is already here
+    process();
+  } else {
+    set_phase(kIdle, now);
+    if (core_.draining.load(std::memory_order_relaxed)) {
+      close();
+      return;
+    }
+    read_more();
+  }
+}
+
+void Connection::refuse(int status, std::string_view reason) {
+  core_.metrics.record_rejected(status);
+  if (core_.config.access_log) {
+    const HttpRequest& req = parser_.request();
+    core_.access_log.append(
+        core_.access_line(req.method, req.path, status, 0, reason.size() + 1, 0, {}));
+  }
+  head_ = simple_response(status, "text/plain; charset=utf-8", std::string(reason) + "\n", true);
+  body_.clear();
+  // The monitor may have timed the read out (and answered 408) a moment ago.
+  if (!cas_phase(kReading, kClosing) && !cas_phase(kIdle, kClosing)) {
+    close();
+    return;
+  }
+  since_ns_.store(now_ns(), std::memory_order_relaxed);
+  write(true);
+}
+
+// After refusing a request, read (and drop) what the client still sends for a while, so
+// that closing does not reset the connection before it has read our answer.
+void Connection::linger() {
+  if (!linger_shutdown_) {
+    linger_shutdown_ = true;
+    boost::system::error_code ignored;
+    socket_.shutdown(tcp::socket::shutdown_send, ignored);
+    len_ = 0;
+  }
+  socket_.async_read_some(
+      asio::buffer(buf_.data(), buf_.size()),
+      [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
+        if (ec) {
+          self->close();
+          return;
+        }
+        self->linger();
+      });
+}
+
+void Connection::close() {
+  if (closed_) return;
+  closed_ = true;
+  {
+    std::lock_guard<std::mutex> lock(fd_mu_);
+    fd_ = -1;
+    boost::system::error_code ignored;
+    socket_.close(ignored);
+  }
+  core_.unregister_connection(this);
+}
+
+void Connection::check(std::int64_t now, int* stuck) {
+  const int p = phase_.load(std::memory_order_acquire);
+  const std::int64_t since = since_ns_.load(std::memory_order_relaxed);
+  const auto ns = [](std::chrono::milliseconds ms) {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(ms).count();
+  };
+  const RuntimeConfig& cfg = core_.config;
+  switch (p) {
+    case kIdle: {
+      std::int64_t limit = ns(cfg.idle_timeout);
+      if (core_.draining.load(std::memory_order_relaxed)) {
+        limit = served_any_.load(std::memory_order_relaxed) ? 0 : kDrainFreshGraceNs;
+      }
+      if (now - since >= limit && cas_phase(kIdle, kClosing)) shutdown_fd(SHUT_RDWR);
+      break;
+    }
+    case kReading:
+      if (now - since > ns(cfg.read_timeout) && cas_phase(kReading, kClosing)) {
+        core_.metrics.record_rejected(408);
+        {
+          std::lock_guard<std::mutex> lock(fd_mu_);
+          if (fd_ >= 0) {
+            send_all_now(fd_, simple_response(408, "text/plain; charset=utf-8",
+                                              "request not received in time\n", true));
+            ::shutdown(fd_, SHUT_RDWR);
+          }
+        }
+      }
+      break;
+    case kWriting:
+      if (now - since > ns(cfg.read_timeout) && cas_phase(kWriting, kClosing)) {
+        shutdown_fd(SHUT_RDWR);
+      }
+      break;
+    case kHandler: {
+      const std::int64_t deadline = deadline_ns_.load(std::memory_order_relaxed);
+      if (now >= deadline && cas_phase(kHandler, kTimedOut)) {
+        const double secs = std::chrono::duration<double>(cfg.timeout).count();
+        core_.metrics.record_call(call_method_, secs, true, 408);
+        std::string body = "function timed out after " + std::to_string(cfg.timeout.count()) +
+                           " ms\n";
+        if (cfg.access_log) {
+          core_.access_log.append(core_.access_line(call_method_, call_path_, 408,
+                                                    call_bytes_in_, body.size(),
+                                                    now - call_start_ns_, call_event_id_));
+        }
+        std::lock_guard<std::mutex> lock(fd_mu_);
+        if (fd_ >= 0) {
+          send_all_now(fd_, simple_response(408, "text/plain; charset=utf-8", body, true));
+          ::shutdown(fd_, SHUT_RDWR);
+        }
+      }
+      break;
+    }
+    case kTimedOut:
+      if (now >= deadline_ns_.load(std::memory_order_relaxed) + ns(cfg.stuck_grace)) ++*stuck;
+      break;
+    case kClosing:
+      if (now - since > kLingerNs) shutdown_fd(SHUT_RDWR);
+      break;
+    default:
+      break;
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// ServerCore
+
+std::string ServerCore::access_line(std::string_view method, std::string_view path, int status,
+                                    std::size_t bytes_in, std::size_t bytes_out,
+                                    std::int64_t duration_ns, std::string_view event_id) const {
+  std::string line;
+  line.reserve(192 + path.size());
+  line += "{\"ts\":\"";
+  line += rfc3339_now();
+  line += "\",\"level\":\"info\",\"msg\":\"request\",\"function\":";
+  append_json_string(line, config.function_name);
+  line += ",\"method\":";
+  append_json_string(line, method);
+  line += ",\"path\":";
+  append_json_string(line, path);
+  line += ",\"status\":";
+  line += std::to_string(status);
+  line += ",\"bytes_in\":";
+  line += std::to_string(bytes_in);
+  line += ",\"bytes_out\":";
+  line += std::to_string(bytes_out);
+  line += ",\"duration_us\":";
+  line += std::to_string(duration_ns / 1000);
+  if (!event_id.empty()) {
+    line += ",\"event_id\":";
+    append_json_string(line, event_id);
+  }
+  line += "}\n";
+  return line;
+}
+
+std::string ServerCore::health_text(int* status) const {
+  int stuck = stuck_handlers.load(std::memory_order_relaxed);
+  if (stuck > 0) {
+    *status = 503;
+    return std::to_string(stuck) + " handler(s) stuck past their deadline\n";
+  }
+  *status = 200;
+  return "ok\n";
+}
+
+std::optional<std::string> ServerCore::listen() {
+  boost::system::error_code ec;
+  auto addr = asio::ip::make_address(config.bind_address, ec);
+  if (ec) return "KUBEFN_BIND_ADDRESS \"" + config.bind_address + "\" is not an IP address";
+  tcp::endpoint ep(addr, config.port);
+  acceptor.open(ep.protocol(), ec);
+  if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor.bind(ep, ec);
+  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return "cannot listen on " + config.bind_address + ":" + std::to_string(config.port) + ": " +
+           ec.message();
+  }
+  bound_port = acceptor.local_endpoint().port();
+  return std::nullopt;
+}
+
+void ServerCore::accept() {
+  acceptor.async_accept([self = shared_from_this()](const boost::system::error_code& ec,
+                                                    tcp::socket socket) {
+    if (ec) {
+      if (ec == asio::error::operation_aborted || !self->acceptor.is_open()) return;
+      // Out of descriptors and the like: keep accepting; the log says why.
+      log_event(self->log, "warn", "accept failed", ",\"error\":\"" + ec.message() + "\"");
+      self->accept();
+      return;
+    }
+    boost::system::error_code ignored;
+    socket.set_option(tcp::no_delay(true), ignored);
+    auto conn = std::make_shared<Connection>(*self, std::move(socket));
+    self->register_connection(conn);
+    conn->start();
+    self->accept();
+  });
+}
+
+void ServerCore::register_connection(const std::shared_ptr<Connection>& c) {
+  std::lock_guard<std::mutex> lock(conn_mu_);
+  connections_.emplace(c.get(), c);
+}
+
+void ServerCore::unregister_connection(Connection* c) {
+  bool last = false;
+  {
+    std::lock_guard<std::mutex> lock(conn_mu_);
+    connections_.erase(c);
+    last = connections_.empty();
+  }
+  if (last && draining.load()) stop_serving(false);
+}
+
+void ServerCore::drain() {
+  asio::post(io, [self = shared_from_this()] {
+    if (self->draining.exchange(true)) return;
+    {
+      std::lock_guard<std::mutex> lock(self->state_mu_);
+      self->drain_started_ns_ = now_ns();
+    }
+    log_event(self->log, "info", "draining: stopped accepting, finishing in-flight requests");
+    boost::system::error_code ignored;
+    self->acceptor.close(ignored);
+    bool empty;
+    {
+      std::lock_guard<std::mutex> lock(self->conn_mu_);
+      empty = self->connections_.empty();
+    }
+    if (empty) self->stop_serving(false);
+  });
+}
+
+void ServerCore::stop_serving(bool forced) {
+  {
+    std::lock_guard<std::mutex> lock(state_mu_);
+    if (stopped_) return;
+    stopped_ = true;
+    forced_ = forced;
+  }
+  io.stop();
+  state_cv_.notify_all();
+}
+
+bool ServerCore::try_retire() {
+  std::lock_guard<std::mutex> lock(pool_mu_);
+  if (alive_workers_ <= config.min_threads) return false;
+  --alive_workers_;
+  return true;
+}
+
+void ServerCore::worker_main(WorkerSlot* slot) {
+  tl_slot = slot;
+  while (!io.stopped()) {
+    std::size_t ran = io.run_for(kWorkerIdleExit);
+    if (io.stopped()) break;
+    if (ran == 0 && try_retire()) break;
+  }
+  slot->alive.store(false);
+}
+
+void ServerCore::spawn_worker() {
+  // Called with pool_mu_ held.
+  auto slot = std::make_unique<WorkerSlot>();
+  WorkerSlot* raw = slot.get();
+  ++alive_workers_;
+  workers_.push_back(std::move(slot));
+  raw->thread = std::thread([self = shared_from_this(), raw] { self->worker_main(raw); });
+}
+
+void ServerCore::manage_pool(std::int64_t now) {
+  std::lock_guard<std::mutex> lock(pool_mu_);
+  unsigned live = 0;
+  unsigned busy = 0;
+  for (auto it = workers_.begin(); it != workers_.end();) {
+    WorkerSlot& w = **it;
+    if (!w.alive.load()) {
+      if (w.thread.joinable()) w.thread.join();
+      it = workers_.erase(it);
+      continue;
+    }
+    ++live;
+    std::int64_t since = w.handler_since.load(std::memory_order_relaxed);
+    if (since != 0 && now - since > kBusyThresholdNs) ++busy;
+    ++it;
+  }
+  if (live > 0 && busy >= live && alive_workers_ < config.max_threads) {
+    unsigned add = std::min(alive_workers_, config.max_threads - alive_workers_);
+    for (unsigned i = 0; i < add; ++i) spawn_worker();
+  }
+}
+
+void ServerCore::monitor_main() {
+  std::vector<std::shared_ptr<Connection>> snapshot;
+  std::unique_lock<std::mutex> lock(state_mu_);
+  while (!stopped_) {
+    std::size_t open;
+    {
+      std::lock_guard<std::mutex> cl(conn_mu_);
+      open = connections_.size();
+    }
+    auto tick = open > 0 ? std::chrono::milliseconds(10) : std::chrono::milliseconds(100);
+    state_cv_.wait_for(lock, tick);
+    if (stopped_) break;
+    const std::int64_t drain_started = drain_started_ns_;
+    lock.unlock();
+
+    const std::int64_t now = now_ns();
+    snapshot.clear();
+    {
+      std::lock_guard<std::mutex> cl(conn_mu_);
+      for (auto& [ptr, weak] : connections_) {
+        if (auto c = weak.lock()) snapshot.push_back(std::move(c));
+      }
+    }
+    int stuck = 0;
+    for (auto& c : snapshot) c->check(now, &stuck);
+    snapshot.clear();
+    stuck_handlers.store(stuck, std::memory_order_relaxed);
+    manage_pool(now);
+    access_log.flush();
+    if (drain_started != 0 &&
+        now - drain_started >
+            std::chrono::duration_cast<std::chrono::nanoseconds>(config.drain_timeout).count()) {
+      stop_serving(true);
+    }
+    lock.lock();
+  }
+}
+
+int ServerCore::run() {
+  signals.add(SIGTERM);
+  signals.add(SIGINT);
+  signals.async_wait([self = shared_from_this()](const boost::system::error_code& ec, int) {
+    if (!ec) self->drain();
+  });
+  accept();
+  {
+    std::lock_guard<std::mutex> lock(pool_mu_);
+    for (unsigned i = 0; i < config.min_threads; ++i) spawn_worker();
+  }
+  std::thread monitor([this] { monitor_main(); });
+  {
+    std::unique_lock<std::mutex> lock(state_mu_);
+    state_cv_.wait(lock, [this] { return stopped_; });
+  }
+  monitor.join();
+  access_log.flush();
+  bool forced;
+  {
+    std::lock_guard<std::mutex> lock(state_mu_);
+    forced = forced_;
+  }
+  std::lock_guard<std::mutex> lock(pool_mu_);
+  for (auto& w : workers_) {
+    if (forced && w->handler_since.load() != 0) {
+      w->thread.detach();  // stuck in a handler past the drain timeout; the process exits
+    } else if (w->thread.joinable()) {
+      w->thread.join();
+    }
+  }
+  log_event(log, forced ? "warn" : "info",
+            forced ? "drain timed out with requests still running" : "drained, exiting");
+  return forced ? 1 : 0;
+}
+
+// ---------------------------------------------------------------------------------------
+// Server
+
+Server::Server(RuntimeConfig config, HandlerFn handler, RuntimeMetrics& metrics,
+               LineWriter& access_log, LineWriter& log)
+    : core_(std::make_shared<ServerCore>(std::move(config), handler, metrics, access_log, log)) {}
+
+Server::~Server() = default;
+
+std::optional<std::string> Server::listen() { return core_->listen(); }
+std::uint16_t Server::port() const { return core_->bound_port; }
+int Server::run() { return core_->run(); }
+void Server::drain() { core_->drain(); }
+
+}  // namespace kubefn::runtime

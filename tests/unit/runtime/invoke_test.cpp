@@ -1,0 +1,94 @@
+#include "invoke.hpp"
+
+#include <gtest/gtest.h>
+
+#include <stdexcept>
+
+namespace kubefn::runtime {
+namespace {
+
+class NullLogger : public Logger {
+ public:
+  void write(LogLevel, std::string_view) override {}
+};
+
+Response call(HandlerFn fn) {
+  NullLogger logger;
+  Context ctx("f", "cpp20", std::chrono::milliseconds(1000), 0,
+              std::chrono::steady_clock::now() + std::chrono::seconds(1), logger);
+  Event event;
+  return invoke_handler(fn, event, ctx).response;
+}
+
+InvokeResult call_result(HandlerFn fn) {
+  NullLogger logger;
+  Context ctx("f", "cpp20", std::chrono::milliseconds(1000), 0,
+              std::chrono::steady_clock::now() + std::chrono::seconds(1), logger);
+  Event event;
+  return invoke_handler(fn, event, ctx);
+}
+
+TEST(Invoke, ExceptionBecomes500WithoutItsMessage) {
+  auto r = call_result([](const Event&, Context&) -> Response {
+    throw std::runtime_error("secret database password in /etc/x");
+  });
+  EXPECT_TRUE(r.failed);
+  EXPECT_EQ(r.response.status, 500);
+  EXPECT_EQ(r.response.body.find("secret"), std::string::npos);
+  EXPECT_NE(r.error_detail.find("secret"), std::string::npos);  // the log gets it
+}
+
+TEST(Invoke, NonStandardThrowIsAFailureToo) {
+  auto r = call_result([](const Event&, Context&) -> Response { throw 42; });
+  EXPECT_TRUE(r.failed);
+  EXPECT_EQ(r.response.status, 500);
+}
+
+TEST(Invoke, InvalidStatusOrHeaderIsAFailure) {
+  EXPECT_EQ(call([](const Event&, Context&) { return Response{42, {}, ""}; }).status, 500);
+  EXPECT_EQ(call([](const Event&, Context&) {
+              return Response{200, {{"x", "a\r\nset-cookie: evil"}}, ""};
+            }).status,
+            500);
+  EXPECT_EQ(call([](const Event&, Context&) { return Response{200, {{"bad name", "v"}}, ""}; })
+                .status,
+            500);
+}
+
+TEST(Invoke, ResponsePassesThrough) {
+  auto r = call_result([](const Event&, Context&) { return Response::json("{}", 201); });
+  EXPECT_FALSE(r.failed);
+  EXPECT_EQ(r.response.status, 201);
+  EXPECT_EQ(r.response.body, "{}");
+}
+
+std::string say(const Event&, Context&) { return "said"; }
+
+TEST(Invoke, StringHandlersAdaptThroughTheSdk) {
+  HandlerFn fn = [](const Event& e, Context& c) { return detail::to_response(say(e, c)); };
+  auto r = call(fn);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "said");
+  ASSERT_EQ(r.headers.size(), 1u);
+  EXPECT_EQ(r.headers[0].first, "content-type");
+}
+
+TEST(Sdk, EventHeaderLookupIgnoresCase) {
+  Header hs[] = {{"content-type", "a/b"}, {"x-k", "v"}};
+  Event e;
+  e.headers = hs;
+  EXPECT_EQ(e.header("X-K"), "v");
+  EXPECT_EQ(e.header("Content-Type"), "a/b");
+  EXPECT_EQ(e.header("missing"), "");
+}
+
+TEST(Sdk, ContextRemainingNeverNegative) {
+  NullLogger logger;
+  Context past("f", "cpp20", std::chrono::milliseconds(1), 0,
+               std::chrono::steady_clock::now() - std::chrono::seconds(1), logger);
+  EXPECT_TRUE(past.expired());
+  EXPECT_EQ(past.remaining().count(), 0);
+}
+
+}  // namespace
+}  // namespace kubefn::runtime
