@@ -1,0 +1,79 @@
+// Handlers the runtime's end-to-end tests call.
+#include <kubefn/function.hpp>
+
+#include <chrono>
+#include <stdexcept>
+#include <string>
+#include <thread>
+
+namespace {
+
+std::string query_value(std::string_view query, std::string_view key) {
+  while (!query.empty()) {
+    std::size_t amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    if (pair.size() > key.size() && pair.substr(0, key.size()) == key && pair[key.size()] == '=') {
+      return std::string(pair.substr(key.size() + 1));
+    }
+    if (amp == std::string_view::npos) break;
+    query.remove_prefix(amp + 1);
+  }
+  return {};
+}
+
+void append_field(std::string& out, const char* name, std::string_view value) {
+  if (out.size() > 1) out += ',';
+  out += '"';
+  out += name;
+  out += "\":\"";
+  for (char c : value) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  out += '"';
+}
+
+}  // namespace
+
+// ?ms=N: sleeps N milliseconds, ignoring the deadline.
+std::string sleepy(const kubefn::Event& event, kubefn::Context&) {
+  std::string ms = query_value(event.query, "ms");
+  std::this_thread::sleep_for(std::chrono::milliseconds(ms.empty() ? 0 : std::stoi(ms)));
+  return "slept";
+}
+KUBEFN_HANDLER(sleepy);
+
+std::string boom(const kubefn::Event&, kubefn::Context& ctx) {
+  ctx.log().info("about to fail");
+  throw std::runtime_error("connection string postgres://admin:hunter2@db");
+}
+KUBEFN_HANDLER(boom);
+
+// Reports the event and context as JSON.
+kubefn::Response describe(const kubefn::Event& e, kubefn::Context& ctx) {
+  std::string out = "{";
+  append_field(out, "method", e.method);
+  append_field(out, "path", e.path);
+  append_field(out, "query", e.query);
+  append_field(out, "content_type", e.content_type);
+  append_field(out, "event_id", e.event_id);
+  append_field(out, "event_type", e.event_type);
+  append_field(out, "event_time", e.event_time);
+  append_field(out, "event_namespace", e.event_namespace);
+  append_field(out, "x_test", e.header("X-Test"));
+  append_field(out, "function_name", ctx.function_name());
+  append_field(out, "runtime", ctx.runtime());
+  out += ",\"timeout_ms\":" + std::to_string(ctx.timeout().count());
+  out += ",\"memory_limit\":" + std::to_string(ctx.memory_limit_bytes());
+  out += ",\"remaining_ms\":" + std::to_string(ctx.remaining().count());
+  out += ",\"body_bytes\":" + std::to_string(e.data.size());
+  out += "}";
+  return kubefn::Response::json(out).with_header("x-handled-by", "describe");
+}
+KUBEFN_HANDLER(describe);
+
+// ?code=N: answers with that status.
+kubefn::Response status(const kubefn::Event& e, kubefn::Context&) {
+  return kubefn::Response::text("status", std::stoi(query_value(e.query, "code")));
+}
+KUBEFN_HANDLER(status);
