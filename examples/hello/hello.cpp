@@ -1,6 +1,5 @@
 // hello: greets the caller, by name when the query says ?name=...
 #include <kubefn/function.hpp>
-
 #include <string>
 
 namespace {

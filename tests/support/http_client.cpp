@@ -75,9 +75,11 @@ std::optional<HttpReply> HttpConnection::read_reply(std::chrono::milliseconds ti
         std::size_t colon = line.find(':');
         if (colon != std::string::npos) {
           std::string name = line.substr(0, colon);
-          for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+          for (auto& c : name)
+            c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
           std::string value = line.substr(colon + 1);
-          while (!value.empty() && value.front() == ' ') value.erase(0, 1);
+          while (!value.empty() && value.front() == ' ')
+            value.erase(0, 1);
           reply.headers[name] = value;
         }
         pos = e + 2;
@@ -126,7 +128,8 @@ std::string build_request(const std::string& method, const std::string& target,
                           const std::string& body,
                           const std::map<std::string, std::string>& headers) {
   std::string req = method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\n";
-  for (const auto& [k, v] : headers) req += k + ": " + v + "\r\n";
+  for (const auto& [k, v] : headers)
+    req += k + ": " + v + "\r\n";
   if (!body.empty() || method == "POST" || method == "PUT") {
     req += "Content-Length: " + std::to_string(body.size()) + "\r\n";
   }

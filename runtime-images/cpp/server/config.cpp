@@ -78,8 +78,9 @@ std::variant<RuntimeConfig, ConfigError> load_config(const EnvLookup& env) {
   RuntimeConfig c;
   auto handler = env("FUNC_HANDLER");
   if (!handler || handler->empty()) {
-    return ConfigError{"FUNC_HANDLER is not set: give the handler as <module>.<function> "
-                       "(e.g. hello.greet), or set MOD_NAME and FUNC_HANDLER=<function>"};
+    return ConfigError{
+        "FUNC_HANDLER is not set: give the handler as <module>.<function> "
+        "(e.g. hello.greet), or set MOD_NAME and FUNC_HANDLER=<function>"};
   }
   auto module = env("MOD_NAME");
   if (module && !module->empty()) {
@@ -89,8 +90,9 @@ std::variant<RuntimeConfig, ConfigError> load_config(const EnvLookup& env) {
     auto dot = handler->find('.');
     if (dot == std::string::npos || dot == 0 || dot + 1 == handler->size() ||
         handler->find('.', dot + 1) != std::string::npos) {
-      return ConfigError{"FUNC_HANDLER \"" + *handler +
-                         "\" must be <module>.<function> (e.g. hello.greet) when MOD_NAME is unset"};
+      return ConfigError{
+          "FUNC_HANDLER \"" + *handler +
+          "\" must be <module>.<function> (e.g. hello.greet) when MOD_NAME is unset"};
     }
     c.module = handler->substr(0, dot);
     c.handler = handler->substr(dot + 1);
@@ -137,7 +139,8 @@ std::variant<RuntimeConfig, ConfigError> load_config(const EnvLookup& env) {
                              MsSetting{"KUBEFN_STUCK_GRACE_MS", &c.stuck_grace}}) {
     if (auto v = env(name); v && !v->empty()) {
       auto n = parse_uint<std::uint32_t>(*v);
-      if (!n || *n == 0) return ConfigError{std::string(name) + " \"" + *v + "\" must be a positive integer"};
+      if (!n || *n == 0)
+        return ConfigError{std::string(name) + " \"" + *v + "\" must be a positive integer"};
       *field = std::chrono::milliseconds(*n);
     }
   }
@@ -149,12 +152,14 @@ std::variant<RuntimeConfig, ConfigError> load_config(const EnvLookup& env) {
   c.min_threads = available_cpus();
   if (auto v = env("KUBEFN_THREADS"); v && !v->empty()) {
     auto n = parse_uint<unsigned>(*v);
-    if (!n || *n == 0) return ConfigError{"KUBEFN_THREADS \"" + *v + "\" must be a positive integer"};
+    if (!n || *n == 0)
+      return ConfigError{"KUBEFN_THREADS \"" + *v + "\" must be a positive integer"};
     c.min_threads = *n;
   }
   if (auto v = env("KUBEFN_MAX_THREADS"); v && !v->empty()) {
     auto n = parse_uint<unsigned>(*v);
-    if (!n || *n == 0) return ConfigError{"KUBEFN_MAX_THREADS \"" + *v + "\" must be a positive integer"};
+    if (!n || *n == 0)
+      return ConfigError{"KUBEFN_MAX_THREADS \"" + *v + "\" must be a positive integer"};
     c.max_threads = *n;
   }
   if (c.max_threads < c.min_threads) c.max_threads = c.min_threads;

@@ -13,21 +13,21 @@
 namespace kubefn::runtime {
 
 struct RuntimeConfig {
-  std::string module;            // MOD_NAME, or the part of FUNC_HANDLER before the '.'
-  std::string handler;           // FUNC_HANDLER's function part
-  std::string function_name;     // KUBEFN_FUNCTION_NAME, default the handler
-  std::string library_path;      // KUBEFN_FUNCTION_LIB, default <KUBEFN_FUNCTION_DIR>/<module>.so
+  std::string module;             // MOD_NAME, or the part of FUNC_HANDLER before the '.'
+  std::string handler;            // FUNC_HANDLER's function part
+  std::string function_name;      // KUBEFN_FUNCTION_NAME, default the handler
+  std::string library_path;       // KUBEFN_FUNCTION_LIB, default <KUBEFN_FUNCTION_DIR>/<module>.so
   std::string runtime = "cpp20";  // FUNC_RUNTIME
-  std::chrono::milliseconds timeout{180000};  // FUNC_TIMEOUT, seconds (decimals allowed)
-  std::uint64_t memory_limit_bytes = 0;       // FUNC_MEMORY_LIMIT, a Kubernetes quantity
-  std::string bind_address = "0.0.0.0";       // KUBEFN_BIND_ADDRESS
-  std::uint16_t port = 8080;                  // FUNC_PORT; 0 picks a free port
-  HttpLimits limits;                          // KUBEFN_MAX_BODY_BYTES
+  std::chrono::milliseconds timeout{180000};       // FUNC_TIMEOUT, seconds (decimals allowed)
+  std::uint64_t memory_limit_bytes = 0;            // FUNC_MEMORY_LIMIT, a Kubernetes quantity
+  std::string bind_address = "0.0.0.0";            // KUBEFN_BIND_ADDRESS
+  std::uint16_t port = 8080;                       // FUNC_PORT; 0 picks a free port
+  HttpLimits limits;                               // KUBEFN_MAX_BODY_BYTES
   std::chrono::milliseconds read_timeout{10000};   // KUBEFN_READ_TIMEOUT_MS: one request
   std::chrono::milliseconds idle_timeout{75000};   // KUBEFN_IDLE_TIMEOUT_MS: keep-alive
   std::chrono::milliseconds drain_timeout{30000};  // KUBEFN_DRAIN_TIMEOUT_MS: after SIGTERM
   std::chrono::milliseconds stuck_grace{30000};    // KUBEFN_STUCK_GRACE_MS: past the deadline
-  unsigned min_threads = 1;   // KUBEFN_THREADS, default the CPUs this process may use
+  unsigned min_threads = 1;    // KUBEFN_THREADS, default the CPUs this process may use
   unsigned max_threads = 128;  // KUBEFN_MAX_THREADS
   bool access_log = true;      // KUBEFN_ACCESS_LOG=off disables
 };

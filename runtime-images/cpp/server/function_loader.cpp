@@ -5,7 +5,7 @@
 namespace kubefn::runtime {
 
 std::variant<LoadedFunction, LoadError> load_function(const std::string& library_path,
-                                                       const std::string& handler) {
+                                                      const std::string& handler) {
   // RTLD_NOW: an unresolved symbol fails here, at start, not in the middle of a request.
   void* lib = dlopen(library_path.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (lib == nullptr) {

@@ -18,6 +18,6 @@ struct LoadError {
 };
 
 std::variant<LoadedFunction, LoadError> load_function(const std::string& library_path,
-                                                       const std::string& handler);
+                                                      const std::string& handler);
 
 }  // namespace kubefn::runtime

@@ -12,8 +12,21 @@ bool is_tchar(char c) {
   // RFC 9110 token characters.
   if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
   switch (c) {
-    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
-    case '-': case '.': case '^': case '_': case '`': case '|': case '~':
+    case '!':
+    case '#':
+    case '$':
+    case '%':
+    case '&':
+    case '\'':
+    case '*':
+    case '+':
+    case '-':
+    case '.':
+    case '^':
+    case '_':
+    case '`':
+    case '|':
+    case '~':
       return true;
     default:
       return false;
@@ -29,8 +42,10 @@ bool is_token(std::string_view s) {
 }
 
 std::string_view trim_ows(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
+    s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
+    s.remove_suffix(1);
   return s;
 }
 
@@ -100,7 +115,8 @@ ParseState HttpRequestParser::parse(std::string_view data) {
   if (stage_ == Stage::kHeaders) {
     // Tolerate empty lines before the request line (RFC 9112 section 2.2).
     std::size_t lead = 0;
-    while (lead + 1 < data.size() && data[lead] == '\r' && data[lead + 1] == '\n') lead += 2;
+    while (lead + 1 < data.size() && data[lead] == '\r' && data[lead + 1] == '\n')
+      lead += 2;
     std::size_t from = scan_from_ > lead ? scan_from_ : lead;
     std::size_t end = data.find("\r\n\r\n", from >= 3 ? from - 3 : 0);
     if (end == std::string_view::npos) {

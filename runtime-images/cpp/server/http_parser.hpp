@@ -16,9 +16,9 @@
 namespace kubefn::runtime {
 
 struct HttpLimits {
-  std::size_t max_header_bytes = 64 * 1024;
+  std::size_t max_header_bytes = std::size_t{64} * 1024;
   std::size_t max_headers = 100;
-  std::size_t max_body_bytes = 8 * 1024 * 1024;
+  std::size_t max_body_bytes = std::size_t{8} * 1024 * 1024;
 };
 
 struct HttpRequest {
@@ -36,10 +36,10 @@ struct HttpRequest {
 };
 
 enum class ParseState {
-  kNeedMore,      // feed more bytes
-  kHeadersDone,   // headers parsed, body pending: caller may answer 100-continue
-  kComplete,      // request() is whole; consumed() bytes belong to it
-  kError,         // error_status() and error_reason() say why; close after answering
+  kNeedMore,     // feed more bytes
+  kHeadersDone,  // headers parsed, body pending: caller may answer 100-continue
+  kComplete,     // request() is whole; consumed() bytes belong to it
+  kError,        // error_status() and error_reason() say why; close after answering
 };
 
 class HttpRequestParser {
@@ -73,10 +73,10 @@ class HttpRequestParser {
   HttpRequest request_;
   Stage stage_ = Stage::kHeaders;
   BodyKind body_kind_ = BodyKind::kNone;
-  std::size_t scan_from_ = 0;    // where to resume looking for the end of headers
-  std::size_t head_size_ = 0;    // bytes of request line plus headers plus blank line
+  std::size_t scan_from_ = 0;  // where to resume looking for the end of headers
+  std::size_t head_size_ = 0;  // bytes of request line plus headers plus blank line
   std::size_t content_length_ = 0;
-  std::size_t chunk_pos_ = 0;    // parse position within data for chunked bodies
+  std::size_t chunk_pos_ = 0;  // parse position within data for chunked bodies
   std::string chunked_body_;
   std::size_t consumed_ = 0;
   int error_status_ = 0;

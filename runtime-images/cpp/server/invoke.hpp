@@ -9,8 +9,8 @@ namespace kubefn::runtime {
 
 struct InvokeResult {
   Response response;
-  bool failed = false;        // threw, or returned something the runtime cannot send
-  std::string error_detail;   // for the function's log only, never for the caller
+  bool failed = false;       // threw, or returned something the runtime cannot send
+  std::string error_detail;  // for the function's log only, never for the caller
 };
 
 InvokeResult invoke_handler(HandlerFn fn, const Event& event, Context& context);

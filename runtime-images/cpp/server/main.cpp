@@ -27,7 +27,7 @@ int main() {
   // A client closing early must not kill the process; writes report EPIPE instead.
   ::signal(SIGPIPE, SIG_IGN);
   LineWriter log(STDERR_FILENO, 0);
-  LineWriter access_log(STDOUT_FILENO, 64 * 1024);
+  LineWriter access_log(STDOUT_FILENO, std::size_t{64} * 1024);
 
   auto loaded_config = load_config(getenv_opt);
   if (auto* err = std::get_if<ConfigError>(&loaded_config)) {

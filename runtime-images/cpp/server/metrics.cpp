@@ -9,8 +9,8 @@
 namespace kubefn::runtime {
 namespace {
 
-constexpr std::array<std::string_view, 8> kMethodNames = {"GET",    "HEAD",    "POST",  "PUT",
-                                                          "PATCH",  "DELETE",  "OPTIONS", "OTHER"};
+constexpr std::array<std::string_view, 8> kMethodNames = {"GET",   "HEAD",   "POST",    "PUT",
+                                                          "PATCH", "DELETE", "OPTIONS", "OTHER"};
 
 // Finer than the client libraries' defaults: kubefn functions answer in microseconds.
 const prometheus::Histogram::BucketBoundaries& duration_buckets() {
@@ -72,8 +72,7 @@ RuntimeMetrics::RuntimeMetrics() : registry_(std::make_shared<prometheus::Regist
   process_ = std::make_shared<ProcessCollector>();
 }
 
-void RuntimeMetrics::record_call(std::string_view method, double seconds, bool failed,
-                                 int status) {
+void RuntimeMetrics::record_call(std::string_view method, double seconds, bool failed, int status) {
   std::size_t i = method_index(method);
   calls_[i]->Increment();
   if (failed) failures_[i]->Increment();
@@ -90,7 +89,8 @@ std::string RuntimeMetrics::serialize() const {
   prometheus::TextSerializer serializer;
   std::ostringstream out;
   auto families = registry_->Collect();
-  for (auto& f : process_->Collect()) families.push_back(std::move(f));
+  for (auto& f : process_->Collect())
+    families.push_back(std::move(f));
   serializer.Serialize(out, families);
   return out.str();
 }

@@ -62,7 +62,8 @@ std::optional<ProcessSample> read_process_sample(const std::string& proc_dir) {
   // 22 starttime, 23 vsize, 24 rss.
   std::vector<std::string> f;
   std::string tok;
-  while (in >> tok) f.push_back(tok);
+  while (in >> tok)
+    f.push_back(tok);
   if (f.size() < 22) return std::nullopt;
   auto field = [&](int n) { return f[static_cast<std::size_t>(n - 3)]; };
   const double ticks = static_cast<double>(sysconf(_SC_CLK_TCK));
@@ -99,8 +100,9 @@ std::vector<prometheus::MetricFamily> ProcessCollector::Collect() const {
   std::vector<prometheus::MetricFamily> out;
   auto s = read_process_sample();
   if (!s) return out;
-  out.push_back(gauge("process_cpu_seconds_total", "Total user and system CPU time spent in seconds.",
-                      s->cpu_seconds, prometheus::MetricType::Counter));
+  out.push_back(gauge("process_cpu_seconds_total",
+                      "Total user and system CPU time spent in seconds.", s->cpu_seconds,
+                      prometheus::MetricType::Counter));
   out.push_back(gauge("process_resident_memory_bytes", "Resident memory size in bytes.",
                       static_cast<double>(s->resident_bytes)));
   out.push_back(gauge("process_virtual_memory_bytes", "Virtual memory size in bytes.",

@@ -35,7 +35,7 @@ constexpr std::int64_t kBusyThresholdNs = 2 * kMs;  // a handler this long is "b
 constexpr std::int64_t kLingerNs = 2000 * kMs;      // reading what a refused client still sends
 constexpr std::int64_t kDrainFreshGraceNs = 1000 * kMs;
 constexpr auto kWorkerIdleExit = std::chrono::seconds(10);
-constexpr std::size_t kInitialBuffer = 16 * 1024;
+constexpr std::size_t kInitialBuffer = std::size_t{16} * 1024;
 
 enum Phase : int {
   kIdle,      // waiting for the first byte of a request (keep-alive)
@@ -227,11 +227,9 @@ void Connection::read_more() {
     refuse(413, "request too large");
     return;
   }
-  socket_.async_read_some(
-      asio::buffer(buf_.data() + len_, buf_.size() - len_),
-      [self = shared_from_this()](const boost::system::error_code& ec, std::size_t n) {
-        self->on_read(ec, n);
-      });
+  socket_.async_read_some(asio::buffer(buf_.data() + len_, buf_.size() - len_),
+                          [self = shared_from_this()](const boost::system::error_code& ec,
+                                                      std::size_t n) { self->on_read(ec, n); });
 }
 
 void Connection::on_read(const boost::system::error_code& ec, std::size_t n) {
@@ -263,15 +261,15 @@ void Connection::process() {
       if (parser_.request().expect_continue && !continue_sent_ && parser_.has_pending_body()) {
         continue_sent_ = true;
         static constexpr std::string_view k100 = "HTTP/1.1 100 Continue\r\n\r\n";
-        asio::async_write(socket_, asio::buffer(k100.data(), k100.size()),
-                          [self = shared_from_this()](const boost::system::error_code& ec,
-                                                      std::size_t) {
-                            if (ec) {
-                              self->close();
-                              return;
-                            }
-                            self->read_more();
-                          });
+        asio::async_write(
+            socket_, asio::buffer(k100.data(), k100.size()),
+            [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
+              if (ec) {
+                self->close();
+                return;
+              }
+              self->read_more();
+            });
         return;
       }
       read_more();
@@ -305,10 +303,14 @@ void Connection::serve() {
       event.content_type = h.value;
     } else if (h.name.size() > 6 && h.name.substr(0, 6) == "event-") {
       std::string_view k = h.name.substr(6);
-      if (k == "id") event.event_id = h.value;
-      else if (k == "type") event.event_type = h.value;
-      else if (k == "time") event.event_time = h.value;
-      else if (k == "namespace") event.event_namespace = h.value;
+      if (k == "id")
+        event.event_id = h.value;
+      else if (k == "type")
+        event.event_type = h.value;
+      else if (k == "time")
+        event.event_time = h.value;
+      else if (k == "namespace")
+        event.event_namespace = h.value;
     }
   }
   if (event.event_id.empty()) {
@@ -364,9 +366,8 @@ void Connection::serve() {
   append_response_head(head_, resp.status, resp.body.size(), resp.headers, close_after_,
                        req.version_minor == 0 && req.keep_alive);
   if (core_.config.access_log) {
-    core_.access_log.append(core_.access_line(req.method, req.path, resp.status,
-                                              req.body.size(), resp.body.size(), end - start,
-                                              event.event_id));
+    core_.access_log.append(core_.access_line(req.method, req.path, resp.status, req.body.size(),
+                                              resp.body.size(), end - start, event.event_id));
   }
   body_ = head_only ? std::string() : std::move(resp.body);
   write(close_after_);
@@ -539,12 +540,12 @@ void Connection::check(std::int64_t now, int* stuck) {
       if (now >= deadline && cas_phase(kHandler, kTimedOut)) {
         const double secs = std::chrono::duration<double>(cfg.timeout).count();
         core_.metrics.record_call(call_method_, secs, true, 408);
-        std::string body = "function timed out after " + std::to_string(cfg.timeout.count()) +
-                           " ms\n";
+        std::string body =
+            "function timed out after " + std::to_string(cfg.timeout.count()) + " ms\n";
         if (cfg.access_log) {
-          core_.access_log.append(core_.access_line(call_method_, call_path_, 408,
-                                                    call_bytes_in_, body.size(),
-                                                    now - call_start_ns_, call_event_id_));
+          core_.access_log.append(core_.access_line(call_method_, call_path_, 408, call_bytes_in_,
+                                                    body.size(), now - call_start_ns_,
+                                                    call_event_id_));
         }
         std::lock_guard<std::mutex> lock(fd_mu_);
         if (fd_ >= 0) {
@@ -629,9 +630,10 @@ void ServerCore::accept() {
                                                     tcp::socket socket) {
     if (ec) {
       if (ec == asio::error::operation_aborted || !self->acceptor.is_open()) return;
-      // Out of descriptors and the like: keep accepting; the log says why.
+      // Out of descriptors and the like: log, back off briefly, keep accepting.
       log_event(self->log, "warn", "accept failed", ",\"error\":\"" + ec.message() + "\"");
-      self->accept();
+      auto timer = std::make_shared<asio::steady_timer>(self->io, std::chrono::milliseconds(50));
+      timer->async_wait([self, timer](const boost::system::error_code&) { self->accept(); });
       return;
     }
     boost::system::error_code ignored;
@@ -732,7 +734,8 @@ void ServerCore::manage_pool(std::int64_t now) {
   }
   if (live > 0 && busy >= live && alive_workers_ < config.max_threads) {
     unsigned add = std::min(alive_workers_, config.max_threads - alive_workers_);
-    for (unsigned i = 0; i < add; ++i) spawn_worker();
+    for (unsigned i = 0; i < add; ++i)
+      spawn_worker();
   }
 }
 
@@ -760,7 +763,8 @@ void ServerCore::monitor_main() {
       }
     }
     int stuck = 0;
-    for (auto& c : snapshot) c->check(now, &stuck);
+    for (auto& c : snapshot)
+      c->check(now, &stuck);
     snapshot.clear();
     stuck_handlers.store(stuck, std::memory_order_relaxed);
     manage_pool(now);
@@ -783,7 +787,8 @@ int ServerCore::run() {
   accept();
   {
     std::lock_guard<std::mutex> lock(pool_mu_);
-    for (unsigned i = 0; i < config.min_threads; ++i) spawn_worker();
+    for (unsigned i = 0; i < config.min_threads; ++i)
+      spawn_worker();
   }
   std::thread monitor([this] { monitor_main(); });
   {
@@ -819,9 +824,17 @@ Server::Server(RuntimeConfig config, HandlerFn handler, RuntimeMetrics& metrics,
 
 Server::~Server() = default;
 
-std::optional<std::string> Server::listen() { return core_->listen(); }
-std::uint16_t Server::port() const { return core_->bound_port; }
-int Server::run() { return core_->run(); }
-void Server::drain() { core_->drain(); }
+std::optional<std::string> Server::listen() {
+  return core_->listen();
+}
+std::uint16_t Server::port() const {
+  return core_->bound_port;
+}
+int Server::run() {
+  return core_->run();
+}
+void Server::drain() {
+  core_->drain();
+}
 
 }  // namespace kubefn::runtime

@@ -1,7 +1,6 @@
 // Handlers the runtime's end-to-end tests call.
-#include <kubefn/function.hpp>
-
 #include <chrono>
+#include <kubefn/function.hpp>
 #include <stdexcept>
 #include <string>
 #include <thread>

@@ -21,7 +21,8 @@ using std::chrono::seconds;
 std::string random_bytes(std::size_t n) {
   std::mt19937 rng(42);
   std::string s(n, '\0');
-  for (auto& c : s) c = static_cast<char>(rng() & 0xff);
+  for (auto& c : s)
+    c = static_cast<char>(rng() & 0xff);
   return s;
 }
 
@@ -82,8 +83,10 @@ TEST(RuntimeE2E, EchoesOneMebibyteWithLengthAndChunked) {
 
 TEST(RuntimeE2E, EventFieldsAndContextReachTheHandler) {
   RuntimeProcess rt(KUBEFN_FIXTURE_SO, "describe",
-                    {{"FUNC_TIMEOUT", "7"}, {"FUNC_MEMORY_LIMIT", "64Mi"},
-                     {"FUNC_RUNTIME", "cpp20"}, {"KUBEFN_FUNCTION_NAME", "describer"}});
+                    {{"FUNC_TIMEOUT", "7"},
+                     {"FUNC_MEMORY_LIMIT", "64Mi"},
+                     {"FUNC_RUNTIME", "cpp20"},
+                     {"KUBEFN_FUNCTION_NAME", "describer"}});
   ASSERT_TRUE(rt.started()) << rt.stderr_text();
   auto r = http_request(rt.port(), "POST", "/orders/7?x=1", "{\"a\":1}",
                         {{"Content-Type", "application/json"},
@@ -160,8 +163,8 @@ TEST(RuntimeE2E, TimeoutAnswers408CountsOnceAndDoesNotBlockOthers) {
       },
       seconds(5)));
   // ...until it returns: its late result is dropped, not counted a second time.
-  EXPECT_TRUE(wait_until(
-      [&] { return rt.metric("kubefn_runtime_busy_seconds_total") >= 2.5; }, seconds(10)));
+  EXPECT_TRUE(wait_until([&] { return rt.metric("kubefn_runtime_busy_seconds_total") >= 2.5; },
+                         seconds(10)));
   EXPECT_TRUE(wait_until(
       [&] {
         auto h = http_request(rt.port(), "GET", "/healthz");
@@ -198,8 +201,9 @@ TEST(RuntimeE2E, BodyOverTheLimitIs413AndNeverReachesTheHandler) {
   EXPECT_EQ(r->status, 413);
   // With Expect: 100-continue the answer comes before the body is sent.
   HttpConnection c(rt.port());
-  ASSERT_TRUE(c.send("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4096\r\n"
-                     "Expect: 100-continue\r\n\r\n"));
+  ASSERT_TRUE(
+      c.send("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4096\r\n"
+             "Expect: 100-continue\r\n\r\n"));
   auto rc = c.read_reply(seconds(5));
   ASSERT_TRUE(rc);
   EXPECT_EQ(rc->status, 413);
@@ -214,8 +218,9 @@ TEST(RuntimeE2E, ExpectContinueGetsAnInterimResponse) {
   RuntimeProcess rt(KUBEFN_ECHO_SO, "echo");
   ASSERT_TRUE(rt.started()) << rt.stderr_text();
   HttpConnection c(rt.port());
-  ASSERT_TRUE(c.send("PUT / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
-                     "Expect: 100-continue\r\n\r\n"));
+  ASSERT_TRUE(
+      c.send("PUT / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+             "Expect: 100-continue\r\n\r\n"));
   // The client waits for "100 Continue" before it sends the body.
   ASSERT_TRUE(c.received("HTTP/1.1 100 Continue\r\n\r\n"));
   ASSERT_TRUE(c.send("hello"));
@@ -261,8 +266,8 @@ TEST(RuntimeE2E, KeepAliveAndPipelining) {
   RuntimeProcess rt(KUBEFN_HELLO_SO, "greet");
   ASSERT_TRUE(rt.started()) << rt.stderr_text();
   HttpConnection c(rt.port());
-  ASSERT_TRUE(c.send(build_request("GET", "/?name=a", "", {}) +
-                     build_request("GET", "/?name=b", "", {})));
+  ASSERT_TRUE(
+      c.send(build_request("GET", "/?name=a", "", {}) + build_request("GET", "/?name=b", "", {})));
   auto a = c.read_reply();
   auto b = c.read_reply();
   ASSERT_TRUE(a && b);
@@ -283,8 +288,10 @@ TEST(RuntimeE2E, MetricsMoveByExactlyTheRightAmounts) {
   RuntimeProcess rt(KUBEFN_HELLO_SO, "greet");
   ASSERT_TRUE(rt.started()) << rt.stderr_text();
   EXPECT_EQ(rt.metric("function_calls_total{method=\"GET\"}"), 0);
-  for (int i = 0; i < 7; ++i) ASSERT_TRUE(http_request(rt.port(), "GET", "/"));
-  for (int i = 0; i < 3; ++i) ASSERT_TRUE(http_request(rt.port(), "POST", "/", "b"));
+  for (int i = 0; i < 7; ++i)
+    ASSERT_TRUE(http_request(rt.port(), "GET", "/"));
+  for (int i = 0; i < 3; ++i)
+    ASSERT_TRUE(http_request(rt.port(), "POST", "/", "b"));
   ASSERT_TRUE(http_request(rt.port(), "GET", "/healthz"));
   ASSERT_TRUE(http_request(rt.port(), "GET", "/readyz"));
   std::string text = rt.metrics();
@@ -306,7 +313,8 @@ TEST(RuntimeE2E, MetricsMoveByExactlyTheRightAmounts) {
         lines.clear();
         std::istringstream in(rt.stdout_text());
         std::string line;
-        while (std::getline(in, line)) lines.push_back(nlohmann::json::parse(line));
+        while (std::getline(in, line))
+          lines.push_back(nlohmann::json::parse(line));
         return lines.size() >= 10;
       },
       seconds(5)));
@@ -329,8 +337,8 @@ TEST(RuntimeE2E, SigtermDuringFiftyInFlightRequestsLosesNone) {
     conns.push_back(std::make_unique<HttpConnection>(rt.port()));
     ASSERT_TRUE(conns.back()->send(build_request("GET", "/?ms=700", "", {})));
   }
-  ASSERT_TRUE(wait_until(
-      [&] { return rt.metric("kubefn_runtime_inflight_requests") == kRequests; }, seconds(10)))
+  ASSERT_TRUE(wait_until([&] { return rt.metric("kubefn_runtime_inflight_requests") == kRequests; },
+                         seconds(10)))
       << "in flight: " << rt.metric("kubefn_runtime_inflight_requests");
   rt.process().signal(SIGTERM);
   int ok = 0;
@@ -348,8 +356,8 @@ TEST(RuntimeE2E, ReadinessDropsWhileDraining) {
   ASSERT_TRUE(rt.started()) << rt.stderr_text();
   HttpConnection busy(rt.port());
   ASSERT_TRUE(busy.send(build_request("GET", "/?ms=1500", "", {})));
-  ASSERT_TRUE(wait_until([&] { return rt.metric("kubefn_runtime_inflight_requests") == 1; },
-                         seconds(5)));
+  ASSERT_TRUE(
+      wait_until([&] { return rt.metric("kubefn_runtime_inflight_requests") == 1; }, seconds(5)));
   // A kept-alive connection opened before the signal may still ask.
   HttpConnection probe(rt.port());
   ASSERT_TRUE(probe.send(build_request("GET", "/readyz", "", {})));

@@ -40,19 +40,25 @@ INSTANTIATE_TEST_SUITE_P(
         BadEnv{"bad_timeout", {{"FUNC_HANDLER", "m.f"}, {"FUNC_TIMEOUT", "soon"}}, "FUNC_TIMEOUT"},
         BadEnv{"zero_timeout", {{"FUNC_HANDLER", "m.f"}, {"FUNC_TIMEOUT", "0"}}, "FUNC_TIMEOUT"},
         BadEnv{"bad_port", {{"FUNC_HANDLER", "m.f"}, {"FUNC_PORT", "70000"}}, "FUNC_PORT"},
-        BadEnv{"bad_memory", {{"FUNC_HANDLER", "m.f"}, {"FUNC_MEMORY_LIMIT", "lots"}},
+        BadEnv{"bad_memory",
+               {{"FUNC_HANDLER", "m.f"}, {"FUNC_MEMORY_LIMIT", "lots"}},
                "FUNC_MEMORY_LIMIT"},
-        BadEnv{"bad_body_limit", {{"FUNC_HANDLER", "m.f"}, {"KUBEFN_MAX_BODY_BYTES", "x"}},
+        BadEnv{"bad_body_limit",
+               {{"FUNC_HANDLER", "m.f"}, {"KUBEFN_MAX_BODY_BYTES", "x"}},
                "KUBEFN_MAX_BODY_BYTES"},
         BadEnv{"bad_threads", {{"FUNC_HANDLER", "m.f"}, {"KUBEFN_THREADS", "0"}}, "KUBEFN_THREADS"},
-        BadEnv{"bad_read_timeout", {{"FUNC_HANDLER", "m.f"}, {"KUBEFN_READ_TIMEOUT_MS", "-5"}},
+        BadEnv{"bad_read_timeout",
+               {{"FUNC_HANDLER", "m.f"}, {"KUBEFN_READ_TIMEOUT_MS", "-5"}},
                "KUBEFN_READ_TIMEOUT_MS"}),
     [](const auto& info) { return std::string(info.param.name); });
 
 TEST(Config, KubelessStyleModuleAndHandler) {
-  auto got = load_config(env_of({{"MOD_NAME", "hello"}, {"FUNC_HANDLER", "greet"},
-                                 {"FUNC_TIMEOUT", "0.25"}, {"FUNC_PORT", "0"},
-                                 {"FUNC_MEMORY_LIMIT", "128Mi"}, {"FUNC_RUNTIME", "cpp20"},
+  auto got = load_config(env_of({{"MOD_NAME", "hello"},
+                                 {"FUNC_HANDLER", "greet"},
+                                 {"FUNC_TIMEOUT", "0.25"},
+                                 {"FUNC_PORT", "0"},
+                                 {"FUNC_MEMORY_LIMIT", "128Mi"},
+                                 {"FUNC_RUNTIME", "cpp20"},
                                  {"KUBEFN_FUNCTION_DIR", "/fn"}}));
   ASSERT_TRUE(std::holds_alternative<RuntimeConfig>(got));
   const auto& c = std::get<RuntimeConfig>(got);

@@ -49,8 +49,7 @@ TEST_P(ParserRejects, WithTheRightStatus) {
 INSTANTIATE_TEST_SUITE_P(
     Table, ParserRejects,
     ::testing::Values(
-        BadCase{"garbage", "hello\r\n\r\n", 400},
-        BadCase{"no_version", "GET /\r\n\r\n", 400},
+        BadCase{"garbage", "hello\r\n\r\n", 400}, BadCase{"no_version", "GET /\r\n\r\n", 400},
         BadCase{"bad_version", "GET / HTTX/1.1\r\n\r\n", 400},
         BadCase{"http2_version", "GET / HTTP/2.0\r\n\r\n", 505},
         BadCase{"space_in_target", "GET /a b HTTP/1.1\r\n\r\n", 400},
@@ -67,7 +66,8 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"te_and_cl",
                 "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n", 400},
         BadCase{"unknown_te", "POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", 501},
-        BadCase{"bad_chunk_size", "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400},
+        BadCase{"bad_chunk_size", "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+                400},
         BadCase{"chunk_without_crlf",
                 "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabXY0\r\n\r\n", 400},
         BadCase{"body_over_limit", "POST / HTTP/1.1\r\nContent-Length: 17\r\n\r\n", 413},
@@ -96,7 +96,8 @@ TEST(HttpParser, SimpleGet) {
 }
 
 TEST(HttpParser, ByteByByteEqualsAllAtOnce) {
-  std::string wire = "POST /e HTTP/1.1\r\nContent-Length: 5\r\nContent-Type: text/plain\r\n\r\nhello";
+  std::string wire =
+      "POST /e HTTP/1.1\r\nContent-Length: 5\r\nContent-Type: text/plain\r\n\r\nhello";
   std::string copy = wire;
   auto whole = parse_all(wire);
   auto bytewise = parse_all(copy, 1);

@@ -17,8 +17,10 @@ TEST(HttpResponse, HeadCarriesLengthDateAndHandlerHeaders) {
 TEST(HttpResponse, RuntimeOwnedHeadersFromTheHandlerAreDropped) {
   std::string head;
   append_response_head(head, 200, 2,
-                       {{"Content-Length", "999"}, {"Transfer-Encoding", "chunked"},
-                        {"Connection", "upgrade"}, {"Date", "yesterday"}},
+                       {{"Content-Length", "999"},
+                        {"Transfer-Encoding", "chunked"},
+                        {"Connection", "upgrade"},
+                        {"Date", "yesterday"}},
                        true, false);
   EXPECT_EQ(head.find("999"), std::string::npos);
   EXPECT_EQ(head.find("chunked"), std::string::npos);

@@ -50,8 +50,9 @@ TEST(Invoke, InvalidStatusOrHeaderIsAFailure) {
               return Response{200, {{"x", "a\r\nset-cookie: evil"}}, ""};
             }).status,
             500);
-  EXPECT_EQ(call([](const Event&, Context&) { return Response{200, {{"bad name", "v"}}, ""}; })
-                .status,
+  EXPECT_EQ(call([](const Event&, Context&) {
+              return Response{200, {{"bad name", "v"}}, ""};
+            }).status,
             500);
 }
 
@@ -62,7 +63,9 @@ TEST(Invoke, ResponsePassesThrough) {
   EXPECT_EQ(r.response.body, "{}");
 }
 
-std::string say(const Event&, Context&) { return "said"; }
+std::string say(const Event&, Context&) {
+  return "said";
+}
 
 TEST(Invoke, StringHandlersAdaptThroughTheSdk) {
   HandlerFn fn = [](const Event& e, Context& c) { return detail::to_response(say(e, c)); };

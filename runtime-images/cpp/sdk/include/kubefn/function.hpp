@@ -81,9 +81,9 @@ class Logger {
 // What the platform tells a handler about itself and this invocation.
 class Context {
  public:
-  Context(std::string_view function_name, std::string_view runtime, std::chrono::milliseconds timeout,
-          std::uint64_t memory_limit_bytes, std::chrono::steady_clock::time_point deadline,
-          Logger& logger)
+  Context(std::string_view function_name, std::string_view runtime,
+          std::chrono::milliseconds timeout, std::uint64_t memory_limit_bytes,
+          std::chrono::steady_clock::time_point deadline, Logger& logger)
       : function_name_(function_name),
         runtime_(runtime),
         timeout_(timeout),
@@ -142,19 +142,27 @@ struct HandlerEntry {
 };
 
 namespace detail {
-inline Response to_response(Response r) { return r; }
-inline Response to_response(std::string s) { return Response::text(std::move(s)); }
-inline Response to_response(std::string_view s) { return Response::text(std::string(s)); }
-inline Response to_response(const char* s) { return Response::text(std::string(s)); }
+inline Response to_response(Response r) {
+  return r;
+}
+inline Response to_response(std::string s) {
+  return Response::text(std::move(s));
+}
+inline Response to_response(std::string_view s) {
+  return Response::text(std::string(s));
+}
+inline Response to_response(const char* s) {
+  return Response::text(std::string(s));
+}
 }  // namespace detail
 
 }  // namespace kubefn
 
-#define KUBEFN_HANDLER(fn)                                                                  \
-  extern "C" __attribute__((visibility("default"))) const ::kubefn::HandlerEntry           \
-      kubefn_handler_##fn;                                                                  \
-  extern "C" __attribute__((visibility("default"))) const ::kubefn::HandlerEntry           \
-      kubefn_handler_##fn = {::kubefn::kAbiVersion, #fn,                                    \
-                             [](const ::kubefn::Event& e, ::kubefn::Context& c) {           \
-                               return ::kubefn::detail::to_response(fn(e, c));              \
-                             }}
+#define KUBEFN_HANDLER(fn)                                                             \
+  extern "C" __attribute__((visibility("default")))                                    \
+  const ::kubefn::HandlerEntry kubefn_handler_##fn;                                    \
+  extern "C" __attribute__((visibility("default")))                                    \
+  const ::kubefn::HandlerEntry kubefn_handler_##fn = {                                 \
+      ::kubefn::kAbiVersion, #fn, [](const ::kubefn::Event& e, ::kubefn::Context& c) { \
+        return ::kubefn::detail::to_response(fn(e, c));                                \
+      }}

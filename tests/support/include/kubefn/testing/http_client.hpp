@@ -32,7 +32,8 @@ class HttpConnection {
   // Reads one response (Content-Length or until close); nullopt on timeout or close first.
   std::optional<HttpReply> read_reply(std::chrono::milliseconds timeout = std::chrono::seconds(10));
   // True once the bytes received so far contain `text` (they stay unread).
-  bool received(const std::string& text, std::chrono::milliseconds timeout = std::chrono::seconds(5));
+  bool received(const std::string& text,
+                std::chrono::milliseconds timeout = std::chrono::seconds(5));
   // True when the server closes the connection (EOF or reset) within the timeout.
   bool closed_by_peer(std::chrono::milliseconds timeout = std::chrono::seconds(5));
 
