@@ -1,0 +1,67 @@
+// The Function resource's spec, parsed and validated beyond what the CRD schema can say.
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace kubefn::controller {
+
+inline constexpr const char* kGroup = "kubefn.dev";
+inline constexpr const char* kVersion = "v1alpha1";
+inline constexpr const char* kApiVersion = "kubefn.dev/v1alpha1";
+inline constexpr const char* kKind = "Function";
+
+enum class SourceKind { kNone, kInline, kConfigMap, kUrl };
+enum class ScalingMetric { kConcurrency, kRps };
+enum class Access { kPrivate, kPublic };
+
+struct FunctionSpec {
+  std::string name;
+  std::string ns;
+  std::string uid;
+  std::int64_t generation = 0;
+
+  std::string runtime = "cpp20";
+  std::string module;        // handler before the '.'
+  std::string handler_name;  // handler after the '.'
+  SourceKind source_kind = SourceKind::kNone;
+  std::string inline_source;
+  std::string config_map_name;
+  std::string config_map_key;  // default <module>.cpp
+  std::string url;
+  std::string url_sha256;
+  std::vector<std::string> dependencies;
+  std::string image;  // prebuilt; empty when built from source
+  std::optional<std::int64_t> replicas;
+  nlohmann::json env = nlohmann::json::array();
+  nlohmann::json env_from = nlohmann::json::array();
+  std::vector<std::string> secrets;
+  nlohmann::json resources = nlohmann::json::object();
+  std::int64_t timeout_seconds = 180;
+  std::int64_t concurrency = 100;
+  std::int64_t min_replicas = 0;
+  std::int64_t max_replicas = 10;
+  ScalingMetric metric = ScalingMetric::kConcurrency;
+  std::optional<double> target;
+  std::int64_t scale_to_zero_grace_seconds = 30;
+  std::string http_path;
+  std::string http_host;
+  Access access = Access::kPrivate;
+};
+
+// An invalid spec: reason is a CamelCase condition reason, message says what to change.
+struct SpecError {
+  std::string reason;
+  std::string message;
+};
+
+std::variant<FunctionSpec, SpecError> parse_function(const nlohmann::json& function);
+
+const char* to_string(ScalingMetric m);
+const char* to_string(Access a);
+
+}  // namespace kubefn::controller

@@ -1,0 +1,204 @@
+#include "kubefn/controller/desired.hpp"
+
+#include <openssl/evp.h>
+
+#include <array>
+
+namespace kubefn::controller {
+
+using nlohmann::json;
+
+std::string sha256_hex(const std::string& data) {
+  std::array<unsigned char, EVP_MAX_MD_SIZE> md{};
+  unsigned int len = 0;
+  EVP_Digest(data.data(), data.size(), md.data(), &len, EVP_sha256(), nullptr);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(len * 2);
+  for (unsigned int i = 0; i < len; ++i) {
+    out.push_back(kHex[md[i] >> 4]);
+    out.push_back(kHex[md[i] & 0xf]);
+  }
+  return out;
+}
+
+std::string source_digest(const FunctionSpec& spec, const std::string& source_text) {
+  // A length-prefixed record of every build input, so no two inputs collide by concatenation.
+  std::string record;
+  auto add = [&record](const std::string& part) {
+    record += std::to_string(part.size());
+    record += ':';
+    record += part;
+  };
+  add("kubefn-source-v1");
+  add(spec.runtime);
+  add(spec.module);
+  add(spec.handler_name);
+  add(source_text);
+  for (const auto& d : spec.dependencies)
+    add(d);
+  return sha256_hex(record);
+}
+
+std::string source_config_map_name(const FunctionSpec& spec, const std::string& digest) {
+  return spec.name + "-src-" + digest.substr(0, 10);
+}
+
+json owner_reference(const FunctionSpec& spec) {
+  return {{"apiVersion", kApiVersion}, {"kind", kKind},      {"name", spec.name},
+          {"uid", spec.uid},           {"controller", true}, {"blockOwnerDeletion", true}};
+}
+
+json common_labels(const FunctionSpec& spec) {
+  return {{"app.kubernetes.io/name", spec.name},
+          {"app.kubernetes.io/managed-by", kManagedBy},
+          {"app.kubernetes.io/part-of", "kubefn"},
+          {kFunctionLabel, spec.name}};
+}
+
+std::string selector_string(const FunctionSpec& spec) {
+  return std::string(kFunctionLabel) + "=" + spec.name;
+}
+
+json make_source_config_map(const FunctionSpec& spec, const std::string& source_text,
+                            const std::string& digest) {
+  return {{"apiVersion", "v1"},
+          {"kind", "ConfigMap"},
+          {"metadata",
+           {{"name", source_config_map_name(spec, digest)},
+            {"namespace", spec.ns},
+            {"labels", common_labels(spec)},
+            {"annotations", {{kSourceDigestAnnotation, digest}}},
+            {"ownerReferences", json::array({owner_reference(spec)})}}},
+          {"immutable", true},
+          {"data", {{spec.module + ".cpp", source_text}}}};
+}
+
+namespace {
+
+json container_env(const FunctionSpec& spec) {
+  json env = json::array({
+      {{"name", "MOD_NAME"}, {"value", spec.module}},
+      {{"name", "FUNC_HANDLER"}, {"value", spec.handler_name}},
+      {{"name", "FUNC_TIMEOUT"}, {"value", std::to_string(spec.timeout_seconds)}},
+      {{"name", "FUNC_PORT"}, {"value", std::to_string(kFunctionPort)}},
+      {{"name", "FUNC_RUNTIME"}, {"value", spec.runtime}},
+      {{"name", "FUNC_MEMORY_LIMIT"},
+       {"valueFrom",
+        {{"resourceFieldRef", {{"containerName", "function"}, {"resource", "limits.memory"}}}}}},
+      {{"name", "KUBEFN_FUNCTION_NAME"}, {"value", spec.name}},
+      {{"name", "KUBEFN_FUNCTION_DIR"}, {"value", "/kubefn"}},
+      // Finish every call the timeout allows before the kubelet's grace period ends.
+      {{"name", "KUBEFN_DRAIN_TIMEOUT_MS"},
+       {"value", std::to_string(spec.timeout_seconds * 1000 + 5000)}},
+  });
+  for (const auto& e : spec.env)
+    env.push_back(e);
+  return env;
+}
+
+json default_resources(const FunctionSpec& spec) {
+  json r = spec.resources.is_object() ? spec.resources : json::object();
+  if (!r.contains("requests")) r["requests"] = {{"cpu", "50m"}, {"memory", "32Mi"}};
+  if (!r.contains("limits")) r["limits"] = {{"memory", "128Mi"}};
+  return r;
+}
+
+}  // namespace
+
+json make_deployment(const FunctionSpec& spec, const DeploymentInputs& in) {
+  json labels = common_labels(spec);
+  json volumes = json::array({{{"name", "tmp"}, {"emptyDir", {{"sizeLimit", "64Mi"}}}}});
+  json mounts = json::array({{{"name", "tmp"}, {"mountPath", "/tmp"}}});
+  if (!in.source_config_map.empty()) {
+    volumes.push_back({{"name", "source"}, {"configMap", {{"name", in.source_config_map}}}});
+    mounts.push_back({{"name", "source"}, {"mountPath", "/kubefn/src"}, {"readOnly", true}});
+  }
+  for (const auto& s : spec.secrets) {
+    volumes.push_back({{"name", "secret-" + s}, {"secret", {{"secretName", s}}}});
+    mounts.push_back({{"name", "secret-" + s},
+                      {"mountPath", "/var/run/secrets/kubefn/" + s},
+                      {"readOnly", true}});
+  }
+  json container = {
+      {"name", "function"},
+      {"image", in.image},
+      {"imagePullPolicy", "IfNotPresent"},
+      {"ports",
+       json::array({{{"name", "http"}, {"containerPort", kFunctionPort}, {"protocol", "TCP"}}})},
+      {"env", container_env(spec)},
+      {"resources", default_resources(spec)},
+      {"readinessProbe",
+       {{"httpGet", {{"path", "/readyz"}, {"port", "http"}}},
+        {"periodSeconds", 1},
+        {"failureThreshold", 2},
+        {"timeoutSeconds", 1}}},
+      {"livenessProbe",
+       {{"httpGet", {{"path", "/healthz"}, {"port", "http"}}},
+        {"periodSeconds", 10},
+        {"failureThreshold", 3},
+        {"timeoutSeconds", 2}}},
+      {"securityContext",
+       {{"allowPrivilegeEscalation", false},
+        {"readOnlyRootFilesystem", true},
+        {"runAsNonRoot", true},
+        {"capabilities", {{"drop", json::array({"ALL"})}}}}},
+      {"volumeMounts", mounts},
+  };
+  if (!spec.env_from.empty()) container["envFrom"] = spec.env_from;
+
+  json pod_annotations = {{"prometheus.io/scrape", "true"},
+                          {"prometheus.io/port", std::to_string(kFunctionPort)},
+                          {"prometheus.io/path", "/metrics"}};
+  if (!in.source_digest.empty()) pod_annotations[kSourceDigestAnnotation] = in.source_digest;
+
+  json deployment = {
+      {"apiVersion", "apps/v1"},
+      {"kind", "Deployment"},
+      {"metadata",
+       {{"name", spec.name},
+        {"namespace", spec.ns},
+        {"labels", labels},
+        {"ownerReferences", json::array({owner_reference(spec)})}}},
+      {"spec",
+       {{"selector", {{"matchLabels", {{kFunctionLabel, spec.name}}}}},
+        {"revisionHistoryLimit", 3},
+        {"strategy",
+         {{"type", "RollingUpdate"}, {"rollingUpdate", {{"maxUnavailable", 0}, {"maxSurge", 1}}}}},
+        {"template",
+         {{"metadata", {{"labels", labels}, {"annotations", pod_annotations}}},
+          {"spec",
+           {{"containers", json::array({container})},
+            {"volumes", volumes},
+            {"automountServiceAccountToken", false},
+            {"enableServiceLinks", false},
+            {"terminationGracePeriodSeconds", spec.timeout_seconds + 10},
+            {"securityContext",
+             {{"runAsNonRoot", true},
+              {"runAsUser", 65532},
+              {"runAsGroup", 65532},
+              {"seccompProfile", {{"type", "RuntimeDefault"}}}}}}}}}}},
+  };
+  if (in.replicas) deployment["spec"]["replicas"] = *in.replicas;
+  return deployment;
+}
+
+json make_service(const FunctionSpec& spec) {
+  return {{"apiVersion", "v1"},
+          {"kind", "Service"},
+          {"metadata",
+           {{"name", spec.name},
+            {"namespace", spec.ns},
+            {"labels", common_labels(spec)},
+            {"annotations", {{"kubefn.dev/access", to_string(spec.access)}}},
+            {"ownerReferences", json::array({owner_reference(spec)})}}},
+          {"spec",
+           {{"type", "ClusterIP"},
+            {"selector", {{kFunctionLabel, spec.name}}},
+            {"ports", json::array({{{"name", "http"},
+                                    {"port", kFunctionPort},
+                                    {"targetPort", "http"},
+                                    {"protocol", "TCP"}}})}}}};
+}
+
+}  // namespace kubefn::controller

@@ -1,0 +1,122 @@
+// Golden tests of the desired-state builders. Set KUBEFN_UPDATE_GOLDEN=1 to rewrite the
+// golden files after an intended change, then review the diff.
+#include "kubefn/controller/desired.hpp"
+
+#include <gtest/gtest.h>
+#include <yaml-cpp/yaml.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+namespace kubefn::controller {
+namespace {
+
+using nlohmann::json;
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+void expect_golden(const json& got, const std::string& name) {
+  const std::string path = std::string(KUBEFN_GOLDEN_DIR) + "/" + name;
+  const std::string text = got.dump(2) + "\n";
+  if (std::getenv("KUBEFN_UPDATE_GOLDEN") != nullptr) {
+    std::ofstream(path) << text;
+    return;
+  }
+  EXPECT_EQ(text, slurp(path)) << "golden file " << name << " differs";
+}
+
+// The example manifest as the API server would hand it over (YAML -> JSON, plus metadata).
+json example_function(const std::string& name) {
+  YAML::Node y = YAML::LoadFile(std::string(KUBEFN_EXAMPLES_DIR) + "/" + name + "/function.yaml");
+  json spec = {{"handler", y["spec"]["handler"].as<std::string>()},
+               {"runtime", y["spec"]["runtime"].as<std::string>()},
+               {"timeout", y["spec"]["timeout"].as<int>()},
+               {"source", {{"inline", y["spec"]["source"]["inline"].as<std::string>()}}},
+               {"scaling",
+                {{"minReplicas", y["spec"]["scaling"]["minReplicas"].as<int>()},
+                 {"maxReplicas", y["spec"]["scaling"]["maxReplicas"].as<int>()},
+                 {"metric", y["spec"]["scaling"]["metric"].as<std::string>()},
+                 {"target", y["spec"]["scaling"]["target"].as<int>()}}},
+               {"triggers",
+                {{"http", {{"path", y["spec"]["triggers"]["http"]["path"].as<std::string>()}}}}}};
+  if (y["spec"]["access"]) spec["access"] = y["spec"]["access"].as<std::string>();
+  return {{"apiVersion", "kubefn.dev/v1alpha1"},
+          {"kind", "Function"},
+          {"metadata",
+           {{"name", name}, {"namespace", "default"}, {"uid", "uid-" + name}, {"generation", 1}}},
+          {"spec", spec}};
+}
+
+FunctionSpec parsed(const json& fn) {
+  auto got = parse_function(fn);
+  if (auto* err = std::get_if<SpecError>(&got)) ADD_FAILURE() << err->message;
+  return std::get<FunctionSpec>(got);
+}
+
+TEST(Desired, HelloObjectsMatchGolden) {
+  FunctionSpec spec = parsed(example_function("hello"));
+  const std::string digest = source_digest(spec, spec.inline_source);
+  json cm = make_source_config_map(spec, spec.inline_source, digest);
+  json dep = make_deployment(spec, {"registry.local/kubefn/hello@sha256:" + std::string(64, '0'),
+                                    cm["metadata"]["name"], digest, 1});
+  expect_golden(cm, "hello-configmap.json");
+  expect_golden(dep, "hello-deployment.json");
+  expect_golden(make_service(spec), "hello-service.json");
+}
+
+TEST(Desired, DigestFollowsEveryBuildInputAndNothingElse) {
+  FunctionSpec a = parsed(example_function("hello"));
+  FunctionSpec b = a;
+  EXPECT_EQ(source_digest(a, "x"), source_digest(b, "x"));
+  b.timeout_seconds = 5;  // not a build input
+  EXPECT_EQ(source_digest(a, "x"), source_digest(b, "x"));
+  EXPECT_NE(source_digest(a, "x"), source_digest(a, "y"));
+  b.dependencies = {"zlib1g-dev"};
+  EXPECT_NE(source_digest(a, "x"), source_digest(b, "x"));
+  b = a;
+  b.handler_name = "other";
+  EXPECT_NE(source_digest(a, "x"), source_digest(b, "x"));
+  EXPECT_EQ(source_config_map_name(a, source_digest(a, "x")).rfind("hello-src-", 0), 0u);
+}
+
+TEST(Desired, DeploymentLeavesReplicasToTheScaleOwnerWhenUnset) {
+  FunctionSpec spec = parsed(example_function("echo"));
+  json dep = make_deployment(spec, {"img", "", "", std::nullopt});
+  EXPECT_FALSE(dep["spec"].contains("replicas"));
+  // No source ConfigMap for a prebuilt image: only /tmp is mounted.
+  EXPECT_EQ(dep["spec"]["template"]["spec"]["volumes"].size(), 1u);
+}
+
+TEST(Desired, DeploymentIsRestrictedAndScrapable) {
+  FunctionSpec spec = parsed(example_function("echo"));
+  spec.secrets = {"db"};
+  spec.env = json::array({{{"name", "MODE"}, {"value", "fast"}}});
+  json dep = make_deployment(spec, {"img", "echo-src-1", "d", 2});
+  const json& pod = dep["spec"]["template"]["spec"];
+  const json& c = pod["containers"][0];
+  EXPECT_EQ(pod["securityContext"]["runAsNonRoot"], true);
+  EXPECT_EQ(pod["securityContext"]["seccompProfile"]["type"], "RuntimeDefault");
+  EXPECT_EQ(c["securityContext"]["readOnlyRootFilesystem"], true);
+  EXPECT_EQ(c["securityContext"]["allowPrivilegeEscalation"], false);
+  EXPECT_EQ(c["securityContext"]["capabilities"]["drop"][0], "ALL");
+  EXPECT_EQ(dep["spec"]["template"]["metadata"]["annotations"]["prometheus.io/scrape"], "true");
+  EXPECT_EQ(c["readinessProbe"]["httpGet"]["path"], "/readyz");
+  EXPECT_EQ(c["livenessProbe"]["httpGet"]["path"], "/healthz");
+  EXPECT_EQ(c["env"].back()["name"], "MODE");
+  bool secret_mounted = false;
+  for (const auto& m : c["volumeMounts"]) {
+    if (m["mountPath"] == "/var/run/secrets/kubefn/db") secret_mounted = m["readOnly"] == true;
+  }
+  EXPECT_TRUE(secret_mounted);
+  EXPECT_EQ(dep["metadata"]["ownerReferences"][0]["controller"], true);
+  EXPECT_EQ(dep["metadata"]["ownerReferences"][0]["uid"], "uid-echo");
+}
+
+}  // namespace
+}  // namespace kubefn::controller
