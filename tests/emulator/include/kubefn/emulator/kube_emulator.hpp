@@ -1,0 +1,109 @@
+#pragma once
+
+// An in-process emulator of the Kubernetes API server, faithful enough for kubectl v1.32 and for
+// the operator's Kubernetes client. It serves HTTP/1.1 (optionally TLS with a bearer token) on
+// 127.0.0.1 from a background thread pool; see tests/emulator/README.md for what it emulates.
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace kubefn::emulator {
+
+struct EmulatorOptions {
+  // 0 picks a free port; read it back with KubeEmulator::port().
+  uint16_t port = 0;
+  // Serve HTTPS. kubectl only sends credentials over TLS, so token checks need this.
+  bool tls = false;
+  // When non-empty every request (except /healthz, /readyz, /livez) must carry
+  // "Authorization: Bearer <token>", else 401.
+  std::string token;
+  // PEM files for TLS. When both are empty and tls is set, a self-signed certificate for
+  // 127.0.0.1/localhost is generated; ca_pem() returns it.
+  std::string cert_file;
+  std::string key_file;
+  // Fake deployment controller: status follows spec this long after a spec change.
+  int deployment_ready_delay_ms = 0;
+  bool deployment_controller = true;
+  // Fake garbage collector for ownerReferences (background, foreground and orphan policies).
+  bool garbage_collector = true;
+  // Number of watch events kept for replay; watches from an older resourceVersion get 410.
+  std::size_t watch_cache_size = 1000;
+  // Prune custom resources to their CRD's structural schema and fill its defaults, as the
+  // real server does (no validation).
+  bool crd_schema_pruning = true;
+  // Interval between BOOKMARK events on watches that allow them.
+  std::chrono::milliseconds bookmark_interval{1000};
+};
+
+// Result of an in-process API call: the HTTP status and the decoded JSON body.
+struct ApiReply {
+  int status = 0;
+  nlohmann::json body;
+};
+
+class KubeEmulator {
+ public:
+  // Starts serving on 127.0.0.1 before returning. Throws std::runtime_error if it cannot bind
+  // or load the TLS material.
+  explicit KubeEmulator(EmulatorOptions opts = {});
+  // Closes every connection (watches included) and joins all threads.
+  ~KubeEmulator();
+  KubeEmulator(const KubeEmulator&) = delete;
+  KubeEmulator& operator=(const KubeEmulator&) = delete;
+
+  // "http://127.0.0.1:<port>" or "https://127.0.0.1:<port>".
+  std::string url() const;
+  uint16_t port() const;
+  // PEM of the certificate clients must trust (empty without TLS).
+  std::string ca_pem() const;
+
+  // --- Fault switches -------------------------------------------------------------------------
+  // Ends every open watch stream now (cleanly: the chunked response is terminated).
+  void drop_watches();
+  // Forgets the event history: watches from any older resourceVersion get an ERROR 410 event,
+  // and continue tokens issued before now expire.
+  void compact();
+  // The next `times` watches that carry a non-zero resourceVersion get an ERROR 410 event.
+  void expire_next_watches(int times);
+  // The next `times` requests matching verb and resource fail with `http_status` (a metav1
+  // Status body; 429 and 5xx carry Retry-After when retry_after_s > 0).
+  // verb: get, list, watch, create, update, patch, delete, deletecollection, or "*". A watch
+  // gets the error as its HTTP status, before any event.
+  // resource: plural name such as "deployments" or "functions", or "*".
+  void inject_error(std::string verb, std::string resource, int http_status, int times,
+                    int retry_after_s = 0);
+  // Delays every request of this verb ("*" = all) before it is served. Zero removes the delay.
+  void set_latency(std::string verb, std::chrono::milliseconds delay);
+  // Back to the initial state: built-in namespaces only, no CRDs, no faults, watches dropped.
+  // The resourceVersion counter keeps increasing.
+  void reset();
+
+  // --- Direct state access for tests ----------------------------------------------------------
+  // Serves a request in-process exactly as over HTTP (minus auth and faults), e.g.
+  // call("POST", "/api/v1/namespaces/default/configmaps", cm) or
+  // call("PATCH", path, patch, "application/merge-patch+json"). Watches are not supported here.
+  ApiReply call(std::string_view method, std::string_view target,
+                const nlohmann::json& body = nullptr,
+                std::string_view content_type = "application/json");
+  // The object at an item path such as "/apis/apps/v1/namespaces/default/deployments/web",
+  // or nullopt when absent.
+  std::optional<nlohmann::json> get(std::string_view item_path);
+  // The current global resourceVersion.
+  uint64_t resource_version() const;
+  // Number of watch streams currently open.
+  std::size_t open_watches() const;
+  // Number of HTTP requests served so far (all connections).
+  std::size_t requests_served() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace kubefn::emulator

@@ -1,0 +1,551 @@
+#include "object_store.hpp"
+
+#include <algorithm>
+
+#include "kind_rules.hpp"
+#include "structural_schema.hpp"
+#include "time_and_ids.hpp"
+
+namespace kubefn::emulator {
+namespace {
+
+using nlohmann::json;
+
+std::string meta_str(const json& obj, const char* field) {
+  if (!obj.contains("metadata") || !obj["metadata"].is_object()) return "";
+  const auto& m = obj["metadata"];
+  return m.contains(field) && m[field].is_string() ? m[field].get<std::string>() : "";
+}
+
+json finalizers_of(const json& obj) {
+  const auto& m = obj.value("metadata", json::object());
+  return m.contains("finalizers") && m["finalizers"].is_array() ? m["finalizers"] : json::array();
+}
+
+// What generation tracks: everything but metadata, and status when it has its own endpoint.
+json generation_view(const ResourceType& type, json obj) {
+  obj.erase("metadata");
+  obj.erase("apiVersion");
+  obj.erase("kind");
+  if (type.status_subresource) obj.erase("status");
+  return obj;
+}
+
+bool matches(const ListOptions& o, const json& obj) {
+  if (!o.ns.empty() && meta_str(obj, "namespace") != o.ns) return false;
+  const auto& m = obj["metadata"];
+  return o.labels.matches(m.value("labels", json::object())) && o.fields.matches(obj);
+}
+
+}  // namespace
+
+ObjectStore::ObjectStore(std::size_t watch_cache_size, bool prune_custom_resources)
+    : log_capacity_(std::max<std::size_t>(1, watch_cache_size)),
+      prune_custom_resources_(prune_custom_resources),
+      rng_(std::random_device{}()) {
+  std::lock_guard lock(mu_);
+  seed_locked();
+}
+
+std::string ObjectStore::now() const {
+  return rfc3339(std::chrono::system_clock::now());
+}
+
+void ObjectStore::seed_locked() {
+  const auto* ns_type = registry_.find("", "v1", "namespaces");
+  for (const char* n : {"default", "kube-system", "kube-public", "kube-node-lease"}) {
+    (void)create_locked(*ns_type, "", json{{"metadata", {{"name", n}}}});
+  }
+}
+
+std::optional<ResourceType> ObjectStore::find_type(const std::string& group,
+                                                   const std::string& version,
+                                                   const std::string& resource) const {
+  std::lock_guard lock(mu_);
+  const auto* t = registry_.find(group, version, resource);
+  if (t == nullptr) return std::nullopt;
+  return *t;
+}
+
+std::vector<ResourceType> ObjectStore::types() const {
+  std::lock_guard lock(mu_);
+  return registry_.all();
+}
+
+uint64_t ObjectStore::types_generation() const {
+  std::lock_guard lock(mu_);
+  return registry_.generation();
+}
+
+void ObjectStore::record_locked(const std::string& gr, const std::string& type, const json& object,
+                                const json& previous) {
+  log_.push_back(WatchEvent{rv_, gr, type, object, previous});
+  while (log_.size() > log_capacity_) {
+    compacted_rv_ = log_.front().rv;
+    log_.pop_front();
+  }
+  changed_.notify_all();
+}
+
+Result<json> ObjectStore::create(const ResourceType& type, const std::string& ns, json object) {
+  std::lock_guard lock(mu_);
+  return create_locked(type, ns, std::move(object));
+}
+
+Result<json> ObjectStore::create_locked(const ResourceType& type, const std::string& ns,
+                                        json object) {
+  const auto gr = type.group_resource();
+  if (!object.is_object()) return bad_request("the request body must be a JSON object");
+  if (!object.contains("metadata") || !object["metadata"].is_object())
+    object["metadata"] = json::object();
+  auto& meta = object["metadata"];
+  std::string name = meta_str(object, "name");
+  const std::string generate = meta_str(object, "generateName");
+  if (name.empty() && !generate.empty()) name = generate + random_suffix(rng_, 5);
+  if (name.empty()) {
+    return invalid(gr, "", "metadata.name", "FieldValueRequired",
+                   "Required value: name or generateName is required");
+  }
+  if (auto problem = name_problem(type, name)) {
+    return invalid(gr, name, "metadata.name", "FieldValueInvalid",
+                   "Invalid value: \"" + name + "\": " + *problem);
+  }
+  const std::string body_ns = meta_str(object, "namespace");
+  if (type.namespaced) {
+    if (!body_ns.empty() && body_ns != ns) {
+      return bad_request(
+          "the namespace of the provided object does not match the namespace sent on the request");
+    }
+    const auto& namespaces = objects_["namespaces"];
+    const auto it = namespaces.find(key("", ns));
+    if (it == namespaces.end()) return not_found("namespaces", ns);
+    if (it->second["metadata"].contains("deletionTimestamp")) {
+      return ApiError{
+          403, "Forbidden",
+          "unable to create new content in namespace " + ns + " because it is being terminated"};
+    }
+    meta["namespace"] = ns;
+  } else {
+    meta.erase("namespace");
+  }
+  auto& bucket = objects_[gr];
+  if (bucket.count(key(type.namespaced ? ns : "", name)) != 0) return already_exists(gr, name);
+
+  std::optional<std::vector<ResourceType>> crd_types;
+  if (is_crd(type)) {
+    meta["name"] = name;
+    auto parsed = ResourceRegistry::types_from_crd(object);
+    if (!parsed.ok()) return parsed.error();
+    crd_types = std::move(parsed.value());
+  }
+  meta["name"] = name;
+  meta["uid"] = new_uid(rng_);
+  meta["creationTimestamp"] = now();
+  if (type.tracks_generation) {
+    meta["generation"] = 1;
+  } else {
+    meta.erase("generation");
+  }
+  meta.erase("deletionTimestamp");
+  meta.erase("deletionGracePeriodSeconds");
+  object["apiVersion"] = type.api_version();
+  object["kind"] = type.kind;
+  if (type.status_subresource) object.erase("status");
+  apply_create_defaults(type, object);
+  if (prune_custom_resources_) prune_and_default(object, type.schema);
+  if (crd_types) {
+    establish_crd(object, now());
+    registry_.install_crd(name, std::move(*crd_types));
+  }
+  meta["resourceVersion"] = std::to_string(++rv_);
+  bucket[key(type.namespaced ? ns : "", name)] = object;
+  record_locked(gr, "ADDED", object, nullptr);
+  return object;
+}
+
+Result<json> ObjectStore::get(const ResourceType& type, const std::string& ns,
+                              const std::string& name) const {
+  std::lock_guard lock(mu_);
+  const auto gr = type.group_resource();
+  const auto b = objects_.find(gr);
+  if (b == objects_.end()) return not_found(gr, name);
+  const auto it = b->second.find(key(type.namespaced ? ns : "", name));
+  if (it == b->second.end()) return not_found(gr, name);
+  json out = it->second;
+  out["apiVersion"] = type.api_version();
+  return out;
+}
+
+Result<ListPage> ObjectStore::list(const ResourceType& type, const ListOptions& options) const {
+  std::lock_guard lock(mu_);
+  ListPage page;
+  page.rv = rv_;
+  std::string after;
+  if (!options.continue_token.empty()) {
+    const auto bar = options.continue_token.find('|');
+    uint64_t token_rv = 0;
+    try {
+      token_rv = std::stoull(options.continue_token.substr(0, bar));
+    } catch (const std::exception&) {
+      return bad_request("invalid continue token");
+    }
+    if (bar == std::string::npos) return bad_request("invalid continue token");
+    if (token_rv < compacted_rv_) {
+      return gone(
+          "The provided continue parameter is too old to display a consistent list result. You can "
+          "start a new list without the continue parameter.");
+    }
+    after = options.continue_token.substr(bar + 1);
+    page.rv = token_rv;
+  }
+  const auto b = objects_.find(type.group_resource());
+  if (b == objects_.end()) return page;
+  for (auto it = after.empty() ? b->second.begin() : b->second.upper_bound(after);
+       it != b->second.end(); ++it) {
+    if (!matches(options, it->second)) continue;
+    if (options.limit > 0 && page.items.size() == options.limit) {
+      page.continue_token = std::to_string(page.rv) + "|" + std::prev(it)->first;
+      break;
+    }
+    json item = it->second;
+    item["apiVersion"] = type.api_version();
+    page.items.push_back(std::move(item));
+  }
+  return page;
+}
+
+Result<WriteOutcome> ObjectStore::update(const ResourceType& type, const std::string& ns,
+                                         const std::string& name, const Mutation& mutate,
+                                         Subresource sub, bool create_missing) {
+  std::lock_guard lock(mu_);
+  const auto gr = type.group_resource();
+  auto& bucket = objects_[gr];
+  const auto it = bucket.find(key(type.namespaced ? ns : "", name));
+  if (it == bucket.end()) {
+    if (!create_missing) return not_found(gr, name);
+    auto desired = mutate(nullptr);
+    if (!desired.ok()) return desired.error();
+    auto& meta = desired.value()["metadata"];
+    if (!meta.is_object()) meta = json::object();
+    if (meta_str(desired.value(), "name").empty()) meta["name"] = name;
+    if (meta_str(desired.value(), "name") != name)
+      return bad_request("the name of the object (" + meta_str(desired.value(), "name") +
+                         ") does not match the name on the URL (" + name + ")");
+    meta.erase("resourceVersion");
+    auto created = create_locked(type, ns, std::move(desired.value()));
+    if (!created.ok()) return created.error();
+    return WriteOutcome{std::move(created.value()), true};
+  }
+  json live = it->second;
+  live["apiVersion"] = type.api_version();
+  auto desired = mutate(live);
+  if (!desired.ok()) return desired.error();
+  auto committed = commit_update_locked(type, live, std::move(desired.value()), sub);
+  if (!committed.ok()) return committed.error();
+  return WriteOutcome{std::move(committed.value()), false};
+}
+
+Result<json> ObjectStore::commit_update_locked(const ResourceType& type, const json& old,
+                                               json desired, Subresource sub) {
+  const auto gr = type.group_resource();
+  const std::string name = meta_str(old, "name");
+  if (!desired.is_object()) return bad_request("the request body must be a JSON object");
+  if (!desired.contains("metadata") || !desired["metadata"].is_object())
+    desired["metadata"] = json::object();
+  const std::string old_rv = meta_str(old, "resourceVersion");
+  const std::string want_rv = meta_str(desired, "resourceVersion");
+  if (!want_rv.empty() && want_rv != old_rv) return conflict(gr, name);
+  const std::string new_name = meta_str(desired, "name");
+  if (!new_name.empty() && new_name != name) {
+    return bad_request("the name of the object (" + new_name +
+                       ") does not match the name on the URL (" + name + ")");
+  }
+  json next;
+  if (sub == Subresource::kStatus) {
+    next = old;
+    if (desired.contains("status")) {
+      next["status"] = desired["status"];
+    } else {
+      next.erase("status");
+    }
+  } else {
+    next = std::move(desired);
+    auto& meta = next["metadata"];
+    const auto& old_meta = old["metadata"];
+    for (const char* field : {"name", "namespace", "uid", "creationTimestamp", "deletionTimestamp",
+                              "deletionGracePeriodSeconds", "generation"}) {
+      if (old_meta.contains(field)) {
+        meta[field] = old_meta[field];
+      } else {
+        meta.erase(field);
+      }
+    }
+    if (!meta.contains("managedFields") && old_meta.contains("managedFields")) {
+      meta["managedFields"] = old_meta["managedFields"];
+    }
+    if (type.status_subresource) {
+      if (old.contains("status")) {
+        next["status"] = old["status"];
+      } else {
+        next.erase("status");
+      }
+    }
+    if (old_meta.contains("deletionTimestamp")) {
+      const auto old_f = finalizers_of(old);
+      for (const auto& f : finalizers_of(next)) {
+        if (std::find(old_f.begin(), old_f.end(), f) == old_f.end()) {
+          return invalid(gr, name, "metadata.finalizers", "FieldValueForbidden",
+                         "Forbidden: no new finalizers can be added if the object is being "
+                         "deleted, found new finalizers []string{" +
+                             f.dump() + "}");
+        }
+      }
+    }
+  }
+  next["apiVersion"] = type.api_version();
+  next["kind"] = type.kind;
+  next["metadata"]["resourceVersion"] = old_rv;
+  if (prune_custom_resources_) prune_and_default(next, type.schema);
+  if (next == old) return old;  // no-op: no new resourceVersion, no event
+  if (sub == Subresource::kMain && type.tracks_generation &&
+      generation_view(type, old) != generation_view(type, next)) {
+    next["metadata"]["generation"] = old["metadata"].value("generation", 0) + 1;
+  }
+  std::optional<std::vector<ResourceType>> crd_types;
+  if (is_crd(type) && sub == Subresource::kMain) {
+    auto parsed = ResourceRegistry::types_from_crd(next);
+    if (!parsed.ok()) return parsed.error();
+    crd_types = std::move(parsed.value());
+    establish_crd(next, meta_str(old, "creationTimestamp"));
+  }
+  next["metadata"]["resourceVersion"] = std::to_string(++rv_);
+  if (next["metadata"].contains("deletionTimestamp") && finalizers_of(next).empty()) {
+    erase_locked(type, next);
+    record_locked(gr, "DELETED", next, old);
+    return next;
+  }
+  if (crd_types) registry_.install_crd(name, std::move(*crd_types));
+  objects_[gr][key(meta_str(next, "namespace"), name)] = next;
+  record_locked(gr, "MODIFIED", next, old);
+  return next;
+}
+
+void ObjectStore::erase_locked(const ResourceType& type, const json& object) {
+  const auto gr = type.group_resource();
+  objects_[gr].erase(key(meta_str(object, "namespace"), meta_str(object, "name")));
+  if (is_crd(type)) {
+    // The CRD's instances go with it (the real cleanup finalizer does the same).
+    const auto& spec = object.value("spec", json::object());
+    const std::string cr_gr =
+        spec.value("names", json::object()).value("plural", "") + "." + spec.value("group", "");
+    auto& crs = objects_[cr_gr];
+    for (const auto& [k, cr] : crs) {
+      ++rv_;
+      json gone_obj = cr;
+      gone_obj["metadata"]["resourceVersion"] = std::to_string(rv_);
+      record_locked(cr_gr, "DELETED", gone_obj, cr);
+    }
+    objects_.erase(cr_gr);
+    registry_.remove_crd(meta_str(object, "name"));
+  }
+  if (is_namespace(type)) {
+    // Stands in for the namespace controller: the contents go at once, finalizers or not.
+    const std::string ns = meta_str(object, "name");
+    for (auto& [gr_name, bucket] : objects_) {
+      for (auto it = bucket.begin(); it != bucket.end();) {
+        if (meta_str(it->second, "namespace") == ns) {
+          ++rv_;
+          json gone_obj = it->second;
+          gone_obj["metadata"]["resourceVersion"] = std::to_string(rv_);
+          record_locked(gr_name, "DELETED", gone_obj, it->second);
+          it = bucket.erase(it);
+        } else {
+          ++it;
+        }
+      }
+    }
+  }
+}
+
+Result<json> ObjectStore::remove(const ResourceType& type, const std::string& ns,
+                                 const std::string& name, const DeleteOptions& options) {
+  std::lock_guard lock(mu_);
+  return remove_locked(type, ns, name, options);
+}
+
+Result<json> ObjectStore::remove_locked(const ResourceType& type, const std::string& ns,
+                                        const std::string& name, const DeleteOptions& options) {
+  const auto gr = type.group_resource();
+  auto& bucket = objects_[gr];
+  const auto it = bucket.find(key(type.namespaced ? ns : "", name));
+  if (it == bucket.end()) return not_found(gr, name);
+  json old = it->second;
+  old["apiVersion"] = type.api_version();
+  if (!options.precondition_uid.empty() && options.precondition_uid != meta_str(old, "uid")) {
+    ApiError e = conflict(gr, name);
+    e.message = "Precondition failed: UID in precondition: " + options.precondition_uid +
+                ", UID in object meta: " + meta_str(old, "uid");
+    return e;
+  }
+  if (!options.precondition_rv.empty() &&
+      options.precondition_rv != meta_str(old, "resourceVersion")) {
+    ApiError e = conflict(gr, name);
+    e.message = "Precondition failed: ResourceVersion in precondition: " + options.precondition_rv +
+                ", ResourceVersion in object meta: " + meta_str(old, "resourceVersion");
+    return e;
+  }
+  json next = old;
+  auto finalizers = finalizers_of(next);
+  const bool deleting = old["metadata"].contains("deletionTimestamp");
+  const auto add_finalizer = [&](const char* f) {
+    if (std::find(finalizers.begin(), finalizers.end(), f) == finalizers.end())
+      finalizers.push_back(f);
+  };
+  if (!deleting && options.propagation_policy == "Foreground") add_finalizer("foregroundDeletion");
+  if (!deleting && options.propagation_policy == "Orphan") add_finalizer("orphan");
+  if (!finalizers.empty()) {
+    if (deleting) return old;
+    next["metadata"]["finalizers"] = finalizers;
+    next["metadata"]["deletionTimestamp"] = now();
+    next["metadata"]["deletionGracePeriodSeconds"] = 0;
+    if (is_namespace(type)) next["status"]["phase"] = "Terminating";
+    next["metadata"]["resourceVersion"] = std::to_string(++rv_);
+    bucket[it->first] = next;
+    record_locked(gr, "MODIFIED", next, old);
+    if (!is_namespace(type)) return next;
+  }
+  ++rv_;
+  next["metadata"]["resourceVersion"] = std::to_string(rv_);
+  erase_locked(type, next);
+  record_locked(gr, "DELETED", next, old);
+  json details = {{"name", name}, {"kind", type.resource}, {"uid", meta_str(old, "uid")}};
+  if (!type.group.empty()) details["group"] = type.group;
+  return success_status(details);
+}
+
+std::vector<std::pair<ResourceType, json>> ObjectStore::snapshot() const {
+  std::lock_guard lock(mu_);
+  std::vector<std::pair<ResourceType, json>> out;
+  for (const auto& t : registry_.all()) {
+    const auto b = objects_.find(t.group_resource());
+    if (b == objects_.end()) continue;
+    // A CRD with several served versions lists its objects once, under the first version.
+    const bool first = std::find_if(out.begin(), out.end(), [&](const auto& p) {
+                         return p.first.group_resource() == t.group_resource();
+                       }) == out.end();
+    if (!first) continue;
+    for (const auto& [k, obj] : b->second)
+      out.emplace_back(t, obj);
+  }
+  return out;
+}
+
+uint64_t ObjectStore::resource_version() const {
+  std::lock_guard lock(mu_);
+  return rv_;
+}
+
+uint64_t ObjectStore::wait_for_change(uint64_t seen,
+                                      std::chrono::steady_clock::time_point deadline) const {
+  std::unique_lock lock(mu_);
+  changed_.wait_until(lock, deadline, [&] { return stopping_ || rv_ > seen; });
+  return rv_;
+}
+
+WatchStart ObjectStore::begin_watch(const ResourceType& type, const std::string& rv_param,
+                                    const std::string& ns) {
+  std::lock_guard lock(mu_);
+  WatchStart start;
+  start.epoch = epoch_;
+  start.after_rv = rv_;
+  if (rv_param.empty() || rv_param == "0") {
+    const auto b = objects_.find(type.group_resource());
+    if (b != objects_.end()) {
+      for (const auto& [k, obj] : b->second) {
+        if (ns.empty() || meta_str(obj, "namespace") == ns) start.initial.push_back(obj);
+      }
+    }
+    return start;
+  }
+  uint64_t from = 0;
+  try {
+    from = std::stoull(rv_param);
+  } catch (const std::exception&) {
+    start.expired = bad_request("invalid resource version: " + rv_param);
+    return start;
+  }
+  if (expire_next_ > 0 || from < compacted_rv_) {
+    if (expire_next_ > 0) --expire_next_;
+    start.expired = gone("too old resource version: " + rv_param + " (" +
+                         std::to_string(std::max(compacted_rv_, from + 1)) + ")");
+    return start;
+  }
+  start.after_rv = from;
+  return start;
+}
+
+WatchPoll ObjectStore::poll_watch(const std::string& group_resource, uint64_t after_rv,
+                                  uint64_t epoch,
+                                  std::chrono::steady_clock::time_point deadline) const {
+  std::unique_lock lock(mu_);
+  changed_.wait_until(lock, deadline,
+                      [&] { return stopping_ || epoch != epoch_ || rv_ > after_rv; });
+  WatchPoll poll;
+  poll.rv_now = std::max(rv_, after_rv);
+  if (stopping_ || epoch != epoch_) {
+    poll.ended = true;
+    return poll;
+  }
+  if (after_rv < compacted_rv_) {
+    poll.expired = true;
+    return poll;
+  }
+  for (const auto& e : log_) {
+    if (e.rv > after_rv && e.group_resource == group_resource) poll.events.push_back(e);
+  }
+  return poll;
+}
+
+void ObjectStore::drop_watches() {
+  std::lock_guard lock(mu_);
+  ++epoch_;
+  changed_.notify_all();
+}
+
+void ObjectStore::compact() {
+  std::lock_guard lock(mu_);
+  compacted_rv_ = rv_;
+  log_.clear();
+  changed_.notify_all();
+}
+
+void ObjectStore::expire_next_watches(int times) {
+  std::lock_guard lock(mu_);
+  expire_next_ = times;
+}
+
+void ObjectStore::reset() {
+  std::lock_guard lock(mu_);
+  objects_.clear();
+  log_.clear();
+  registry_.reset();
+  ++rv_;
+  compacted_rv_ = rv_;
+  expire_next_ = 0;
+  ++epoch_;
+  seed_locked();
+  changed_.notify_all();
+}
+
+void ObjectStore::shutdown() {
+  std::lock_guard lock(mu_);
+  stopping_ = true;
+  changed_.notify_all();
+}
+
+bool ObjectStore::stopping() const {
+  std::lock_guard lock(mu_);
+  return stopping_;
+}
+
+}  // namespace kubefn::emulator

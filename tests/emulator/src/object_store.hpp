@@ -1,0 +1,153 @@
+#pragma once
+
+// The emulator's etcd: every object of every kind, one global resourceVersion counter, a bounded
+// event log for watch replay, and the write semantics of the API server (optimistic
+// concurrency, generation, status subresource, finalizers). Thread-safe; one mutex.
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "api_error.hpp"
+#include "resource_types.hpp"
+#include "selectors.hpp"
+
+namespace kubefn::emulator {
+
+struct WatchEvent {
+  uint64_t rv = 0;
+  std::string group_resource;
+  std::string type;  // ADDED, MODIFIED, DELETED
+  nlohmann::json object;
+  nlohmann::json previous;  // null for ADDED
+};
+
+enum class Subresource { kMain, kStatus };
+
+struct ListOptions {
+  std::string ns;  // empty: all namespaces
+  LabelSelector labels;
+  FieldSelector fields;
+  std::size_t limit = 0;
+  std::string continue_token;
+};
+
+struct ListPage {
+  std::vector<nlohmann::json> items;
+  uint64_t rv = 0;
+  std::string continue_token;
+};
+
+struct DeleteOptions {
+  std::string propagation_policy;  // Background (default), Foreground, Orphan
+  std::string precondition_uid;
+  std::string precondition_rv;
+};
+
+struct WriteOutcome {
+  nlohmann::json object;
+  bool created = false;
+};
+
+// Everything a watch needs at its start, taken under one lock.
+struct WatchStart {
+  std::vector<nlohmann::json> initial;  // synthetic ADDED objects (RV unset or "0")
+  uint64_t after_rv = 0;
+  uint64_t epoch = 0;
+  std::optional<ApiError> expired;
+};
+
+struct WatchPoll {
+  std::vector<WatchEvent> events;
+  uint64_t rv_now = 0;
+  bool expired = false;  // events after after_rv were compacted away
+  bool ended = false;    // dropped or shutting down
+};
+
+class ObjectStore {
+ public:
+  // Given a live object (null when absent), returns the object to store.
+  using Mutation = std::function<Result<nlohmann::json>(const nlohmann::json& live)>;
+
+  // With prune_custom_resources, custom resources are pruned and defaulted by their CRD schema.
+  ObjectStore(std::size_t watch_cache_size, bool prune_custom_resources);
+
+  std::optional<ResourceType> find_type(const std::string& group, const std::string& version,
+                                        const std::string& resource) const;
+  std::vector<ResourceType> types() const;
+  uint64_t types_generation() const;
+
+  Result<nlohmann::json> create(const ResourceType& type, const std::string& ns,
+                                nlohmann::json object);
+  Result<nlohmann::json> get(const ResourceType& type, const std::string& ns,
+                             const std::string& name) const;
+  Result<ListPage> list(const ResourceType& type, const ListOptions& options) const;
+  // Reads the live object and writes what `mutate` returns, atomically. With create_missing the
+  // mutation also runs when the object is absent (server-side apply) and its result is created.
+  Result<WriteOutcome> update(const ResourceType& type, const std::string& ns,
+                              const std::string& name, const Mutation& mutate, Subresource sub,
+                              bool create_missing = false);
+  // Returns the object (still present, finalizers pending) or a success Status.
+  Result<nlohmann::json> remove(const ResourceType& type, const std::string& ns,
+                                const std::string& name, const DeleteOptions& options);
+
+  // Every stored object with its type, for the fake controllers.
+  std::vector<std::pair<ResourceType, nlohmann::json>> snapshot() const;
+  uint64_t resource_version() const;
+  // Blocks until the resourceVersion passes `seen`, the deadline passes, or shutdown.
+  uint64_t wait_for_change(uint64_t seen, std::chrono::steady_clock::time_point deadline) const;
+
+  WatchStart begin_watch(const ResourceType& type, const std::string& rv_param,
+                         const std::string& ns);
+  WatchPoll poll_watch(const std::string& group_resource, uint64_t after_rv, uint64_t epoch,
+                       std::chrono::steady_clock::time_point deadline) const;
+
+  void drop_watches();
+  void compact();
+  void expire_next_watches(int times);
+  void reset();
+  void shutdown();
+  bool stopping() const;
+
+ private:
+  using Bucket = std::map<std::string, nlohmann::json>;  // "<ns>/<name>" -> object
+
+  static std::string key(const std::string& ns, const std::string& name) { return ns + "/" + name; }
+  Result<nlohmann::json> create_locked(const ResourceType& type, const std::string& ns,
+                                       nlohmann::json object);
+  Result<nlohmann::json> commit_update_locked(const ResourceType& type, const nlohmann::json& old,
+                                              nlohmann::json desired, Subresource sub);
+  Result<nlohmann::json> remove_locked(const ResourceType& type, const std::string& ns,
+                                       const std::string& name, const DeleteOptions& options);
+  void erase_locked(const ResourceType& type, const nlohmann::json& object);
+  void record_locked(const std::string& gr, const std::string& type, const nlohmann::json& object,
+                     const nlohmann::json& previous);
+  void seed_locked();
+  std::string now() const;
+
+  mutable std::mutex mu_;
+  mutable std::condition_variable changed_;
+  ResourceRegistry registry_;
+  std::map<std::string, Bucket> objects_;  // group_resource -> bucket
+  std::deque<WatchEvent> log_;
+  std::size_t log_capacity_;
+  bool prune_custom_resources_;
+  uint64_t rv_ = 10000;
+  uint64_t compacted_rv_ = 10000;
+  uint64_t epoch_ = 0;
+  int expire_next_ = 0;
+  bool stopping_ = false;
+  std::mt19937_64 rng_;
+};
+
+}  // namespace kubefn::emulator

@@ -1,0 +1,118 @@
+// The fake deployment controller and garbage collector, and TLS with a bearer token.
+
+#include "emulator_fixture.hpp"
+
+namespace kubefn::emulator::testing {
+namespace {
+
+using nlohmann::json;
+
+json owned_by(const json& owner, const std::string& name) {
+  auto cm = config_map(name);
+  cm["metadata"]["ownerReferences"] = json::array({{{"apiVersion", owner["apiVersion"]},
+                                                    {"kind", owner["kind"]},
+                                                    {"name", owner["metadata"]["name"]},
+                                                    {"uid", owner["metadata"]["uid"]},
+                                                    {"controller", true},
+                                                    {"blockOwnerDeletion", true}}});
+  return cm;
+}
+
+class GarbageCollectorTest : public EmulatorTest {
+ protected:
+  bool gone(const std::string& path) { return http_.get(path).status == 404; }
+};
+
+TEST_F(GarbageCollectorTest, BackgroundDeletesDependentsOfAMissingOwner) {
+  const auto owner = create(kDeployments, deployment("web", 1));
+  create(kConfigMaps, owned_by(owner, "child"));
+  ASSERT_EQ(
+      http_.del(std::string(kDeployments) + "/web", {{"propagationPolicy", "Background"}}).status,
+      200);
+  EXPECT_TRUE(eventually([&] { return gone(std::string(kConfigMaps) + "/child"); }));
+}
+
+TEST_F(GarbageCollectorTest, ForegroundWaitsForDependents) {
+  const auto owner = create(kDeployments, deployment("web", 1));
+  auto child = owned_by(owner, "child");
+  child["metadata"]["finalizers"] = {"emulator.kubefn.dev/hold"};
+  create(kConfigMaps, child);
+  auto r = http_.del(std::string(kDeployments) + "/web", {{"propagationPolicy", "Foreground"}});
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(r.json()["metadata"]["finalizers"][0], "foregroundDeletion");
+  // The child is being deleted but holds; so does the owner.
+  ASSERT_TRUE(eventually([&] {
+    return http_.get(std::string(kConfigMaps) + "/child")
+        .json()["metadata"]
+        .contains("deletionTimestamp");
+  }));
+  EXPECT_EQ(http_.get(std::string(kDeployments) + "/web").status, 200);
+  http_.patch(std::string(kConfigMaps) + "/child", {{"metadata", {{"finalizers", nullptr}}}});
+  EXPECT_TRUE(eventually([&] { return gone(std::string(kDeployments) + "/web"); }));
+}
+
+TEST_F(GarbageCollectorTest, OrphanReleasesDependents) {
+  const auto owner = create(kDeployments, deployment("web", 1));
+  create(kConfigMaps, owned_by(owner, "child"));
+  ASSERT_EQ(http_.del(std::string(kDeployments) + "/web", {{"propagationPolicy", "Orphan"}}).status,
+            200);
+  EXPECT_TRUE(eventually([&] { return gone(std::string(kDeployments) + "/web"); }));
+  auto child = http_.get(std::string(kConfigMaps) + "/child");
+  ASSERT_EQ(child.status, 200);
+  EXPECT_FALSE(child.json()["metadata"].contains("ownerReferences"));
+}
+
+class DeploymentControllerTest : public EmulatorTest {
+ protected:
+  DeploymentControllerTest() : EmulatorTest(options()) {}
+  static EmulatorOptions options() {
+    EmulatorOptions o;
+    o.deployment_ready_delay_ms = 1000;
+    return o;
+  }
+  json status() {
+    return http_.get(std::string(kDeployments) + "/web").json().value("status", json::object());
+  }
+};
+
+TEST_F(DeploymentControllerTest, ReadyReplicasFollowSpecAfterTheDelay) {
+  const auto start = std::chrono::steady_clock::now();
+  create(kDeployments, deployment("web", 2));
+  EXPECT_FALSE(status().contains("readyReplicas"));
+  ASSERT_TRUE(eventually([&] { return status().value("readyReplicas", 0) == 2; }));
+  EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(1000));
+  EXPECT_EQ(status()["observedGeneration"], 1);
+  auto r = http_.patch(std::string(kDeployments) + "/web/scale", {{"spec", {{"replicas", 3}}}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.json()["status"]["selector"], "app=web");
+  ASSERT_TRUE(eventually([&] { return status().value("readyReplicas", 0) == 3; }));
+  EXPECT_EQ(status()["observedGeneration"], 2);
+}
+
+class TlsTest : public EmulatorTest {
+ protected:
+  TlsTest() : EmulatorTest(options()) {}
+  static EmulatorOptions options() {
+    EmulatorOptions o;
+    o.tls = true;
+    o.token = "s3cret";
+    return o;
+  }
+};
+
+TEST_F(TlsTest, RequiresTheBearerToken) {
+  EXPECT_EQ(emu_.url().rfind("https://", 0), 0u);
+  EXPECT_NE(emu_.ca_pem().find("BEGIN CERTIFICATE"), std::string::npos);
+  auto r = http_.request("GET", "/api/v1/namespaces", "",
+                         RequestOptions{"", "application/json", "wrong"});
+  EXPECT_EQ(r.status, 401);
+  EXPECT_EQ(r.json()["reason"], "Unauthorized");
+  EXPECT_EQ(http_.get("/api/v1/namespaces").status, 401);
+  r = http_.request("GET", "/api/v1/namespaces", "",
+                    RequestOptions{"", "application/json", "s3cret"});
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(http_.get("/healthz").status, 200);
+}
+
+}  // namespace
+}  // namespace kubefn::emulator::testing

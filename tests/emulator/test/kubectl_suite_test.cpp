@@ -1,0 +1,319 @@
+// Drives the real kubectl v1.32 binary against the emulator: each test gets its own emulator,
+// kubeconfig and discovery cache directory.
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include "emulator_fixture.hpp"
+#include "subprocess.hpp"
+
+namespace kubefn::emulator::testing {
+namespace {
+
+namespace fs = std::filesystem;
+using std::chrono::seconds;
+
+const char kCrdYaml[] = R"(apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: widgets.emulator.kubefn.dev
+spec:
+  group: emulator.kubefn.dev
+  scope: Namespaced
+  names: {plural: widgets, singular: widget, kind: Widget, shortNames: [wd]}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    subresources:
+      status: {}
+      scale: {specReplicasPath: .spec.replicas, statusReplicasPath: .status.replicas, labelSelectorPath: .status.selector}
+    additionalPrinterColumns:
+    - {name: Color, type: string, jsonPath: .spec.color}
+    - {name: Replicas, type: integer, jsonPath: .spec.replicas}
+    - {name: Age, type: date, jsonPath: .metadata.creationTimestamp}
+    schema:
+      openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}
+)";
+
+std::string widget_yaml(const std::string& color) {
+  return "apiVersion: emulator.kubefn.dev/v1\nkind: Widget\nmetadata:\n  name: blue\n"
+         "  labels: {app: blue}\nspec:\n  color: " +
+         color + "\n  replicas: 1\n";
+}
+
+std::string deployment_yaml(const std::string& image) {
+  return "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, labels: {app: web}}\n"
+         "spec:\n  replicas: 1\n  selector: {matchLabels: {app: web}}\n  template:\n"
+         "    metadata: {labels: {app: web}}\n    spec:\n      containers:\n"
+         "      - {name: web, image: \"" +
+         image + "\"}\n      - {name: side, image: \"busybox:1\"}\n";
+}
+
+std::string kubectl_binary() {
+  if (const char* env = std::getenv("KUBEFN_KUBECTL"); env != nullptr && *env != '\0') return env;
+  return KUBEFN_DEFAULT_KUBECTL;
+}
+
+class KubectlSuite : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (access(kubectl_binary().c_str(), X_OK) != 0) {
+      GTEST_SKIP() << "kubectl not found at " << kubectl_binary() << " (set KUBEFN_KUBECTL)";
+    }
+    std::string pattern = (fs::temp_directory_path() / "kube-emulator-kubectl-XXXXXX").string();
+    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
+    dir_ = pattern;
+  }
+
+  void TearDown() override {
+    if (!dir_.empty()) fs::remove_all(dir_);
+  }
+
+  // Writes a kubeconfig for `emu` (and the CA when it serves TLS).
+  void use(const KubeEmulator& emu, const std::string& token = "") {
+    std::string cluster = "server: \"" + emu.url() + "\"";
+    if (!emu.ca_pem().empty()) {
+      std::ofstream(dir_ / "ca.pem") << emu.ca_pem();
+      cluster += ", certificate-authority: \"" + (dir_ / "ca.pem").string() + "\"";
+    }
+    std::ofstream(dir_ / "kubeconfig")
+        << "apiVersion: v1\nkind: Config\n"
+        << "clusters: [{name: emu, cluster: {" << cluster << "}}]\n"
+        << "contexts: [{name: emu, context: {cluster: emu, user: emu, namespace: default}}]\n"
+        << "current-context: emu\n"
+        << "users: [{name: emu, user: {" << (token.empty() ? "" : "token: " + token) << "}}]\n";
+    fs::remove_all(dir_ / "cache");
+  }
+
+  std::vector<std::string> argv(const std::vector<std::string>& args) const {
+    std::vector<std::string> v = {kubectl_binary(),
+                                  "--kubeconfig",
+                                  (dir_ / "kubeconfig").string(),
+                                  "--cache-dir",
+                                  (dir_ / "cache").string(),
+                                  "--request-timeout=20s"};
+    v.insert(v.end(), args.begin(), args.end());
+    return v;
+  }
+
+  ProcessResult kubectl(const std::vector<std::string>& args, const std::string& stdin_data = "") {
+    auto r = run_process(argv(args), stdin_data, seconds(30));
+    return r;
+  }
+
+  std::unique_ptr<Subprocess> kubectl_background(const std::vector<std::string>& args) {
+    return std::make_unique<Subprocess>(argv(args));
+  }
+
+  // Applies `yaml` via stdin and expects success.
+  void apply(const std::string& yaml, const std::string& expect,
+             const std::vector<std::string>& extra = {}) {
+    std::vector<std::string> args = {"apply", "-f", "-"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    auto r = kubectl(args, yaml);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.out.find(expect), std::string::npos) << r.out;
+  }
+
+  void install_crd() {
+    apply(kCrdYaml,
+          "customresourcedefinition.apiextensions.k8s.io/widgets.emulator.kubefn.dev created");
+    auto r = kubectl({"wait", "--for", "condition=established", "crd/widgets.emulator.kubefn.dev",
+                      "--timeout=20s"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.out.find("condition met"), std::string::npos);
+  }
+
+  fs::path dir_;
+};
+
+TEST_F(KubectlSuite, CustomResourceLifecycle) {
+  KubeEmulator emu;
+  use(emu);
+  install_crd();
+  apply(widget_yaml("blue"), "widget.emulator.kubefn.dev/blue created");
+  apply(widget_yaml("navy"), "widget.emulator.kubefn.dev/blue configured");
+
+  auto r = kubectl({"get", "widgets"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.rfind("NAME   COLOR   REPLICAS   AGE", 0), 0u) << r.out;
+  EXPECT_NE(r.out.find("blue   navy"), std::string::npos) << r.out;
+
+  {
+    auto watch = kubectl_background({"get", "widgets", "-w"});
+    ASSERT_TRUE(watch->wait_for_output("navy", seconds(20))) << watch->output();
+    r = kubectl({"patch", "widget", "blue", "--type=merge", "-p", R"({"spec":{"color":"red"}})"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_TRUE(watch->wait_for_output("red", seconds(20))) << watch->output();
+  }
+
+  r = kubectl({"scale", "widget", "blue", "--replicas=3"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("scaled"), std::string::npos);
+  EXPECT_EQ((*emu.get(std::string(kWidgets) + "/blue"))["spec"]["replicas"], 3);
+
+  r = kubectl({"describe", "widget", "blue"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("Kind:         Widget"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("Replicas:  3"), std::string::npos) << r.out;
+
+  apply(widget_yaml("green"), "widget.emulator.kubefn.dev/blue serverside-applied",
+        {"--server-side"});
+  const auto applied = *emu.get(std::string(kWidgets) + "/blue");
+  EXPECT_EQ(applied["spec"]["color"], "green");
+  bool kubectl_manager = false;
+  for (const auto& m : applied["metadata"]["managedFields"])
+    kubectl_manager |= m["manager"] == "kubectl";
+  EXPECT_TRUE(kubectl_manager) << applied.dump();
+
+  r = kubectl({"patch", "widget", "blue", "--type=merge", "-p",
+               R"({"metadata":{"finalizers":["emulator.kubefn.dev/hold"]}})"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  {
+    auto deletion = kubectl_background({"delete", "widget", "blue", "--timeout=30s"});
+    ASSERT_TRUE(eventually(
+        [&] {
+          auto w = emu.get(std::string(kWidgets) + "/blue");
+          return w && (*w)["metadata"].contains("deletionTimestamp");
+        },
+        seconds(20)));
+    r = kubectl({"get", "widget", "blue", "-o", "jsonpath={.metadata.deletionTimestamp}"});
+    EXPECT_FALSE(r.out.empty()) << "deletion is pending while the finalizer stays";
+    r = kubectl({"patch", "widget", "blue", "--type=json", "-p",
+                 R"([{"op":"remove","path":"/metadata/finalizers"}])"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    auto done = deletion->wait(seconds(30));
+    EXPECT_EQ(done.exit_code, 0) << done.err;
+    EXPECT_NE(done.out.find("widget.emulator.kubefn.dev \"blue\" deleted"), std::string::npos)
+        << done.out;
+  }
+  r = kubectl({"get", "widget", "blue"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("NotFound"), std::string::npos) << r.err;
+}
+
+TEST_F(KubectlSuite, LabelsSelectorsReplaceAndEvents) {
+  KubeEmulator emu;
+  use(emu);
+  install_crd();
+  apply(widget_yaml("blue"), "created");
+  auto r = kubectl({"label", "widget", "blue", "tier=gold"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = kubectl({"get", "widgets", "-A", "--show-labels", "-l", "tier=gold", "--field-selector",
+               "metadata.name=blue"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("NAMESPACE"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("app=blue,tier=gold"), std::string::npos) << r.out;
+  r = kubectl({"get", "widgets", "-l", "tier=silver"});
+  EXPECT_NE(r.err.find("No resources found"), std::string::npos) << r.err;
+
+  // replace with a stale resourceVersion is refused.
+  auto live = *emu.get(std::string(kWidgets) + "/blue");
+  const std::string stale = rv_of(live);
+  r = kubectl({"patch", "widget", "blue", "--type=merge", "-p", R"({"spec":{"color":"teal"}})"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  live["spec"]["color"] = "pink";
+  live["metadata"]["resourceVersion"] = stale;
+  r = kubectl({"replace", "-f", "-"}, live.dump());
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("the object has been modified"), std::string::npos) << r.err;
+
+  // describe lists the events recorded for the object.
+  const auto uid = live["metadata"]["uid"].get<std::string>();
+  auto ev = emu.call("POST", "/api/v1/namespaces/default/events",
+                     {{"metadata", {{"name", "blue.1"}}},
+                      {"involvedObject",
+                       {{"apiVersion", "emulator.kubefn.dev/v1"},
+                        {"kind", "Widget"},
+                        {"name", "blue"},
+                        {"namespace", "default"},
+                        {"uid", uid}}},
+                      {"reason", "Painted"},
+                      {"message", "painted teal"},
+                      {"type", "Normal"},
+                      {"count", 1},
+                      {"source", {{"component", "painter"}}}});
+  ASSERT_EQ(ev.status, 201) << ev.body.dump();
+  r = kubectl({"describe", "widget", "blue"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("painted teal"), std::string::npos) << r.out;
+}
+
+TEST_F(KubectlSuite, WaitSurvivesAnExpiredWatch) {
+  KubeEmulator emu;
+  use(emu);
+  install_crd();
+  apply(widget_yaml("blue"), "created");
+  emu.expire_next_watches(1);
+  auto waiter = kubectl_background(
+      {"wait", "--for=jsonpath={.status.phase}=Ready", "widget/blue", "--timeout=30s"});
+  ASSERT_TRUE(eventually([&] { return emu.open_watches() > 0; }, seconds(20)));
+  auto r = kubectl({"patch", "widget", "blue", "--subresource=status", "--type=merge", "-p",
+                    R"({"status":{"phase":"Ready"}})"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto done = waiter->wait(seconds(30));
+  EXPECT_EQ(done.exit_code, 0) << done.err;
+  EXPECT_NE(done.out.find("condition met"), std::string::npos) << done.out;
+}
+
+TEST_F(KubectlSuite, DeploymentApplyScaleAndRollout) {
+  KubeEmulator emu;
+  use(emu);
+  apply(deployment_yaml("nginx:1.27"), "deployment.apps/web created");
+  apply(deployment_yaml("nginx:1.28"), "deployment.apps/web configured");
+  const auto d = *emu.get(std::string(kDeployments) + "/web");
+  const auto& containers = d["spec"]["template"]["spec"]["containers"];
+  ASSERT_EQ(containers.size(), 2u);
+  EXPECT_EQ(containers[0]["image"], "nginx:1.28");
+  auto r = kubectl({"scale", "deployment", "web", "--replicas=2"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = kubectl({"rollout", "status", "deployment/web", "--timeout=20s"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("successfully rolled out"), std::string::npos) << r.out;
+  r = kubectl({"get", "deployments"});
+  EXPECT_NE(r.out.find("web    2/2     2            2"), std::string::npos) << r.out;
+  // Imperative generators send protobuf; the client-side dry-run route is JSON.
+  auto cm = kubectl(
+      {"create", "configmap", "settings", "--from-literal=a=b", "--dry-run=client", "-o", "yaml"});
+  ASSERT_EQ(cm.exit_code, 0) << cm.err;
+  apply(cm.out, "configmap/settings created");
+}
+
+TEST_F(KubectlSuite, StandaloneBinaryPrintsItsUrl) {
+  Subprocess server({KUBEFN_EMULATOR_BINARY, "--port", "0", "--tls", "--token", "t0k3n", "--ca-out",
+                     (dir_ / "ca.pem").string()});
+  ASSERT_TRUE(server.wait_for_output("\n", seconds(20))) << server.output();
+  const std::string url = server.output().substr(0, server.output().find('\n'));
+  ASSERT_EQ(url.rfind("https://127.0.0.1:", 0), 0u) << url;
+  std::ofstream(dir_ / "kubeconfig")
+      << "apiVersion: v1\nkind: Config\n"
+      << "clusters: [{name: emu, cluster: {server: \"" << url << "\", certificate-authority: \""
+      << (dir_ / "ca.pem").string() << "\"}}]\n"
+      << "contexts: [{name: emu, context: {cluster: emu, user: emu, namespace: default}}]\n"
+      << "current-context: emu\nusers: [{name: emu, user: {token: t0k3n}}]\n";
+  auto r = kubectl({"get", "namespace", "default"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("Active"), std::string::npos) << r.out;
+}
+
+TEST_F(KubectlSuite, TlsWithBearerToken) {
+  EmulatorOptions o;
+  o.tls = true;
+  o.token = "s3cret";
+  KubeEmulator emu(o);
+  use(emu, "s3cret");
+  auto r = kubectl({"get", "namespaces"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("kube-system"), std::string::npos);
+  use(emu, "wrong");
+  r = kubectl({"get", "namespaces"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("provide credentials"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace kubefn::emulator::testing
