@@ -15,7 +15,8 @@ namespace kubefn::testing {
 
 ChildProcess::ChildProcess(const std::vector<std::string>& argv,
                            const std::map<std::string, std::string>& env,
-                           const std::string& stdout_path, const std::string& stderr_path) {
+                           const std::string& stdout_path, const std::string& stderr_path,
+                           const std::string& stdin_path) {
   std::map<std::string, std::string> merged;
   for (char** e = environ; *e != nullptr; ++e) {
     std::string kv(*e);
@@ -40,14 +41,18 @@ ChildProcess::ChildProcess(const std::vector<std::string>& argv,
   int out = ::open(stdout_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   int err = ::open(stderr_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (out < 0 || err < 0) throw std::runtime_error("cannot open output files for child");
+  int in = ::open(stdin_path.empty() ? "/dev/null" : stdin_path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (in < 0) throw std::runtime_error("cannot open input file for child");
   pid_ = ::fork();
   if (pid_ < 0) throw std::runtime_error("fork failed");
   if (pid_ == 0) {
+    ::dup2(in, STDIN_FILENO);
     ::dup2(out, STDOUT_FILENO);
     ::dup2(err, STDERR_FILENO);
-    ::execve(argp[0], argp.data(), envp.data());
+    ::execvpe(argp[0], argp.data(), envp.data());
     ::_exit(127);
   }
+  ::close(in);
   ::close(out);
   ::close(err);
 }

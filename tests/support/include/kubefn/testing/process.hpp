@@ -10,13 +10,15 @@
 
 namespace kubefn::testing {
 
-// A child process with stdout and stderr sent to files. Killed (SIGKILL) and reaped on
+// A child process (argv[0] found on PATH unless it is a path) with stdin from a file
+// (/dev/null by default) and stdout and stderr sent to files. Killed (SIGKILL) and reaped on
 // destruction if still running.
 class ChildProcess {
  public:
   // `env` is added to (and overrides) the test's own environment.
   ChildProcess(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env,
-               const std::string& stdout_path, const std::string& stderr_path);
+               const std::string& stdout_path, const std::string& stderr_path,
+               const std::string& stdin_path = {});
   ~ChildProcess();
   ChildProcess(const ChildProcess&) = delete;
   ChildProcess& operator=(const ChildProcess&) = delete;

@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <string>
+#include <string_view>
 
 namespace kubefn::testing {
 
@@ -14,6 +15,8 @@ class TempDir {
   TempDir& operator=(const TempDir&) = delete;
   const std::filesystem::path& path() const { return path_; }
   std::string file(const std::string& name) const { return (path_ / name).string(); }
+  // Writes `contents` to `name` (parent folders made) and returns its full path.
+  std::filesystem::path write(std::string_view name, std::string_view contents) const;
 
  private:
   std::filesystem::path path_;

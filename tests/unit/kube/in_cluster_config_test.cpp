@@ -1,0 +1,81 @@
+#include "kubefn/kube/in_cluster_config.hpp"
+
+#include <gtest/gtest.h>
+
+#include <map>
+
+#include "temp_dir.hpp"
+
+namespace kubefn::kube {
+namespace {
+
+using testing::TempDir;
+
+EnvLookup fake_env(std::map<std::string, std::string> values) {
+  return [values = std::move(values)](const std::string& name) -> std::optional<std::string> {
+    const auto found = values.find(name);
+    if (found == values.end()) return std::nullopt;
+    return found->second;
+  };
+}
+
+InClusterOptions options_for(const TempDir& dir, std::map<std::string, std::string> env) {
+  InClusterOptions options;
+  options.service_account_dir = dir.path();
+  options.env = fake_env(std::move(env));
+  return options;
+}
+
+const std::map<std::string, std::string> kServiceEnv{{"KUBERNETES_SERVICE_HOST", "10.0.0.1"},
+                                                     {"KUBERNETES_SERVICE_PORT", "443"}};
+
+TEST(InClusterConfig, NotInClusterWithoutServiceVariables) {
+  TempDir dir;
+  auto config = in_cluster_config(options_for(dir, {{"KUBERNETES_SERVICE_HOST", "10.0.0.1"}}));
+  ASSERT_FALSE(config.ok());
+  EXPECT_NE(config.status().message().find("not running in a cluster"), std::string::npos);
+}
+
+TEST(InClusterConfig, MissingTokenIsAnError) {
+  TempDir dir;
+  dir.write("ca.crt", "CA");
+  auto config = in_cluster_config(options_for(dir, kServiceEnv));
+  ASSERT_FALSE(config.ok());
+  EXPECT_NE(config.status().message().find("token"), std::string::npos);
+}
+
+TEST(InClusterConfig, MissingCaIsAnError) {
+  TempDir dir;
+  dir.write("token", "t");
+  auto config = in_cluster_config(options_for(dir, kServiceEnv));
+  ASSERT_FALSE(config.ok());
+  EXPECT_NE(config.status().message().find("CA"), std::string::npos);
+}
+
+TEST(InClusterConfig, ReadsServiceAccountDirectory) {
+  TempDir dir;
+  const auto token = dir.write("token", "sa-token\n");
+  dir.write("ca.crt", "CA PEM");
+  dir.write("namespace", "kubefn-system\n");
+  auto config = in_cluster_config(options_for(dir, kServiceEnv));
+  ASSERT_TRUE(config.ok()) << config.status().to_string();
+  EXPECT_EQ(config->server, "https://10.0.0.1:443");
+  EXPECT_EQ(config->token_file, token.string());
+  EXPECT_TRUE(config->token.empty()) << "the token is read by the client, not cached here";
+  EXPECT_EQ(config->ca_pem, "CA PEM");
+  EXPECT_EQ(config->default_namespace, "kubefn-system");
+}
+
+TEST(InClusterConfig, BracketsIpv6AndDefaultsNamespace) {
+  TempDir dir;
+  dir.write("token", "t");
+  dir.write("ca.crt", "CA");
+  auto config = in_cluster_config(options_for(
+      dir, {{"KUBERNETES_SERVICE_HOST", "fd00::1"}, {"KUBERNETES_SERVICE_PORT", "6443"}}));
+  ASSERT_TRUE(config.ok()) << config.status().to_string();
+  EXPECT_EQ(config->server, "https://[fd00::1]:6443");
+  EXPECT_EQ(config->default_namespace, "default");
+}
+
+}  // namespace
+}  // namespace kubefn::kube
