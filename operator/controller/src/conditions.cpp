@@ -4,13 +4,12 @@ namespace kubefn::controller {
 
 using nlohmann::json;
 
-const json& find_condition(const json& status, const std::string& type) {
-  static const json kNull;
-  if (!status.is_object() || !status.contains("conditions")) return kNull;
+json find_condition(const json& status, const std::string& type) {
+  if (!status.is_object() || !status.contains("conditions")) return nullptr;
   for (const auto& c : status["conditions"]) {
-    if (c.value("type", "") == type) return c;
+    if (c.is_object() && c.value("type", "") == type) return c;
   }
-  return kNull;
+  return nullptr;
 }
 
 void set_condition(json& status, const Condition& c, const std::string& now,

@@ -19,7 +19,8 @@ struct Condition {
 void set_condition(nlohmann::json& status, const Condition& c, const std::string& now,
                    std::int64_t generation);
 
-// The condition of that type, or a null json.
-const nlohmann::json& find_condition(const nlohmann::json& status, const std::string& type);
+// A copy of the condition of that type, or a null json (a copy, so that it may be called on
+// a temporary status without dangling).
+nlohmann::json find_condition(const nlohmann::json& status, const std::string& type);
 
 }  // namespace kubefn::controller

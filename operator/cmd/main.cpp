@@ -1,0 +1,176 @@
+// kubefn-operator: reconciles Functions into ConfigMaps, Deployments and Services.
+// main() wires the real clock, client, recorder, controller, elector and endpoints.
+#include <signal.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <atomic>
+#include <condition_variable>
+#include <iostream>
+#include <mutex>
+#include <sstream>
+
+#include "health_server.hpp"
+#include "kubefn/controller/event_recorder.hpp"
+#include "kubefn/controller/function_controller.hpp"
+#include "kubefn/kube/in_cluster_config.hpp"
+#include "kubefn/kube/kubeconfig.hpp"
+#include "kubefn/kube/leader_elector.hpp"
+#include "kubefn/kube/rest_kube_client.hpp"
+
+namespace {
+
+std::mutex g_mu;
+std::condition_variable g_cv;
+std::atomic<int> g_signal{0};
+
+void log_line(const std::string& level, const std::string& msg) {
+  std::ostringstream out;
+  out << "{\"level\":\"" << level << "\",\"msg\":" << nlohmann::json(msg).dump() << "}\n";
+  std::cerr << out.str() << std::flush;
+}
+
+std::vector<std::string> split(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream in(s);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    if (!item.empty()) out.push_back(item);
+  }
+  return out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace kubefn;
+  // SIGTERM and SIGINT are taken by one waiting thread. Block them first, so that every
+  // thread started later (the HTTP client's among them) inherits the mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  CLI::App app{"kubefn-operator: runs kubefn Functions on Kubernetes"};
+  std::string kubeconfig;
+  std::string context;
+  std::string namespaces;
+  int workers = 2;
+  bool leader_elect = false;
+  std::string lease_namespace = "kubefn-system";
+  std::string lease_name = "kubefn-operator";
+  std::string identity;
+  std::string bind = "0.0.0.0";
+  int metrics_port = 8080;
+  double lease_seconds = 15;
+  app.add_option("--kubeconfig", kubeconfig,
+                 "kubeconfig file (default: $KUBECONFIG, in-cluster, ~/.kube/config)");
+  app.add_option("--context", context, "kubeconfig context");
+  app.add_option("--namespaces", namespaces, "comma-separated namespaces to watch (default: all)")
+      ->envname("KUBEFN_WATCH_NAMESPACES");
+  app.add_option("--workers", workers, "concurrent reconciles")->check(CLI::Range(1, 64));
+  app.add_flag("--leader-elect", leader_elect, "elect a leader on a Lease before reconciling")
+      ->envname("KUBEFN_LEADER_ELECT");
+  app.add_option("--lease-namespace", lease_namespace, "namespace of the leader Lease")
+      ->envname("POD_NAMESPACE");
+  app.add_option("--lease-name", lease_name, "name of the leader Lease");
+  app.add_option("--lease-duration", lease_seconds, "seconds a leader's Lease lasts unrenewed")
+      ->check(CLI::Range(1.0, 600.0));
+  app.add_option("--identity", identity, "this replica's name in the Lease (default: host name)")
+      ->envname("POD_NAME");
+  app.add_option("--bind-address", bind, "address of /healthz, /readyz and /metrics");
+  app.add_option("--metrics-port", metrics_port,
+                 "port of /healthz, /readyz and /metrics (0 picks one)")
+      ->check(CLI::Range(0, 65535));
+  CLI11_PARSE(app, argc, argv);
+
+  kube::Result<kube::ClientConfig> config =
+      kubeconfig.empty()
+          ? kube::load_default_config()
+          : kube::load_kubeconfig({kubeconfig}, kube::KubeconfigOverrides{context, ""});
+  if (!config.ok()) {
+    log_line("error", "cannot configure the Kubernetes client: " + config.status().to_string());
+    return 2;
+  }
+  kube::RealClock clock;
+  auto client = kube::make_rest_kube_client(*config, clock);
+  if (!client.ok()) {
+    log_line("error", "cannot create the Kubernetes client: " + client.status().to_string());
+    return 2;
+  }
+  if (identity.empty()) {
+    char host[256] = {0};
+    gethostname(host, sizeof host - 1);
+    identity = std::string(host) + "-" + std::to_string(getpid());
+  }
+
+  prometheus::Registry registry;
+  auto& leader_gauge = prometheus::BuildGauge()
+                           .Name("leader_election_master_status")
+                           .Help("1 while this replica leads, else 0")
+                           .Register(registry)
+                           .Add({{"name", lease_name}});
+  controller::ApiEventRecorder events(**client, clock);
+  controller::ControllerOptions options;
+  options.namespaces = split(namespaces);
+  options.workers = workers;
+  controller::FunctionController controller(**client, clock, events, registry, options);
+
+  std::unique_ptr<operator_cmd::HealthServer> health;
+  try {
+    health = std::make_unique<operator_cmd::HealthServer>(
+        bind, static_cast<std::uint16_t>(metrics_port), registry,
+        [&] { return controller.synced() || (leader_elect && leader_gauge.Value() == 0); });
+  } catch (const std::exception& e) {
+    log_line("error", std::string("cannot serve metrics: ") + e.what());
+    return 4;
+  }
+  log_line("info", "metrics on " + bind + ":" + std::to_string(health->port()) + " as " + identity);
+
+  std::atomic<bool> lost{false};
+  std::unique_ptr<kube::LeaderElector> elector;
+  if (leader_elect) {
+    kube::LeaderElectionConfig le{lease_namespace, lease_name, identity};
+    le.lease_duration = std::chrono::milliseconds(static_cast<long>(lease_seconds * 1000));
+    le.renew_deadline = le.lease_duration * 2 / 3;
+    le.retry_period = le.lease_duration / 5;
+    elector = std::make_unique<kube::LeaderElector>(
+        **client, clock, le,
+        kube::LeaderCallbacks{
+            [&] {
+              leader_gauge.Set(1);
+              log_line("info", "became the leader; reconciling");
+              controller.start();
+            },
+            [&] {
+              leader_gauge.Set(0);
+              lost = true;
+              log_line("warn", "lost the lease; exiting so a fresh replica can compete");
+              std::lock_guard<std::mutex> lock(g_mu);
+              g_cv.notify_all();
+            },
+            [&](const std::string& who) { log_line("info", "leader is " + who); }});
+    elector->start();
+  } else {
+    controller.start();
+  }
+
+  std::thread signal_waiter([&] {
+    int sig = 0;
+    sigwait(&signals, &sig);
+    g_signal = sig;
+    std::lock_guard<std::mutex> lock(g_mu);
+    g_cv.notify_all();
+  });
+  {
+    std::unique_lock<std::mutex> lock(g_mu);
+    g_cv.wait(lock, [&] { return g_signal != 0 || lost; });
+  }
+  log_line("info", "shutting down");
+  controller.stop();
+  if (elector) elector->stop();  // releases the lease so another replica takes over at once
+  if (g_signal == 0) pthread_kill(signal_waiter.native_handle(), SIGTERM);
+  signal_waiter.join();
+  return lost ? 1 : 0;
+}

@@ -1,0 +1,71 @@
+// Wires the Function reconciler into the machinery of a controller: informers on Functions
+// and the objects they own, a rate-limited work queue, worker threads, and the metrics
+// controller-runtime exposes (so stock dashboards work).
+#pragma once
+
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "kubefn/controller/event_recorder.hpp"
+#include "kubefn/controller/function_reconciler.hpp"
+#include "kubefn/kube/clock.hpp"
+#include "kubefn/kube/informer.hpp"
+#include "kubefn/kube/kube_client.hpp"
+#include "kubefn/kube/queue_worker_pool.hpp"
+#include "kubefn/kube/work_queue.hpp"
+
+namespace kubefn::controller {
+
+struct ControllerOptions {
+  std::vector<std::string> namespaces;  // empty: all namespaces
+  int workers = 2;
+  kube::Clock::Duration resync_period = std::chrono::minutes(10);
+};
+
+class FunctionController {
+ public:
+  FunctionController(kube::KubeClient& client, kube::Clock& clock, EventRecorder& events,
+                     prometheus::Registry& registry, ControllerOptions options);
+  ~FunctionController();  // stops
+  FunctionController(const FunctionController&) = delete;
+  FunctionController& operator=(const FunctionController&) = delete;
+
+  void start();
+  void stop();
+  // True once every informer has listed its objects.
+  bool synced() const;
+
+ private:
+  class CacheReader;
+  kube::ReconcileResult reconcile_key(const std::string& key);
+  void enqueue_owner(const nlohmann::json& object);
+  void enqueue(const nlohmann::json& function);
+
+  kube::KubeClient& client_;
+  kube::Clock& clock_;
+  EventRecorder& events_;
+  ControllerOptions options_;
+  std::unique_ptr<kube::WorkQueue> queue_;
+  std::vector<std::unique_ptr<kube::Informer>> informers_;
+  std::unique_ptr<kube::QueueWorkerPool> workers_;
+  std::unique_ptr<CacheReader> reader_;
+  std::atomic<bool> started_{false};
+
+  prometheus::Family<prometheus::Counter>* reconcile_total_;
+  prometheus::Counter* reconcile_errors_;
+  prometheus::Histogram* reconcile_time_;
+  prometheus::Gauge* active_workers_;
+  prometheus::Gauge* depth_;
+  prometheus::Counter* adds_;
+  prometheus::Counter* retries_;
+  prometheus::Family<prometheus::Counter>* api_writes_;
+};
+
+}  // namespace kubefn::controller

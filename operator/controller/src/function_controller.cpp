@@ -1,0 +1,227 @@
+#include "kubefn/controller/function_controller.hpp"
+
+#include <unordered_map>
+
+#include "kubefn/controller/desired.hpp"
+#include "kubefn/controller/function_reconciler.hpp"
+#include "kubefn/kube/rate_limiter.hpp"
+
+namespace kubefn::controller {
+
+using nlohmann::json;
+
+namespace {
+const prometheus::Labels kController{{"controller", "function"}};
+const prometheus::Labels kQueue{{"name", "function"}};
+}  // namespace
+
+// Reads from the informers' caches; resources without an informer go to the API.
+class FunctionController::CacheReader final : public ObjectReader {
+ public:
+  explicit CacheReader(kube::KubeClient& client) : client_(client) {}
+  void add(const kube::GroupVersionResource& r, const std::string& ns,
+           const kube::ObjectCache& cache) {
+    caches_[r.resource + "|" + ns] = &cache;
+  }
+  kube::Result<json> get(const kube::ObjectRef& ref) override {
+    const kube::ObjectCache* cache = find(ref.resource, ref.ns);
+    if (cache == nullptr) return client_.get(ref);
+    auto snap = cache->get(ref.ns, ref.name);
+    if (!snap) {
+      return kube::Status(kube::StatusCode::kNotFound,
+                          ref.resource.resource + " \"" + ref.name + "\" not found");
+    }
+    return *snap;
+  }
+  kube::Result<std::vector<json>> list_owned(const kube::GroupVersionResource& r,
+                                             const std::string& ns,
+                                             const std::string& function) override {
+    const kube::ObjectCache* cache = find(r, ns);
+    if (cache == nullptr) return ClientReader(client_).list_owned(r, ns, function);
+    std::vector<json> out;
+    for (const auto& snap : cache->list_labelled(kFunctionLabel, function)) {
+      if (kube::object_namespace(*snap) == ns) out.push_back(*snap);
+    }
+    return out;
+  }
+
+ private:
+  const kube::ObjectCache* find(const kube::GroupVersionResource& r, const std::string& ns) const {
+    auto it = caches_.find(r.resource + "|" + ns);
+    if (it == caches_.end()) it = caches_.find(r.resource + "|");
+    return it == caches_.end() ? nullptr : it->second;
+  }
+
+  kube::KubeClient& client_;
+  std::unordered_map<std::string, const kube::ObjectCache*> caches_;
+};
+
+FunctionController::FunctionController(kube::KubeClient& client, kube::Clock& clock,
+                                       EventRecorder& events, prometheus::Registry& registry,
+                                       ControllerOptions options)
+    : client_(client), clock_(clock), events_(events), options_(std::move(options)) {
+  if (options_.namespaces.empty()) options_.namespaces.push_back("");
+  queue_ =
+      std::make_unique<kube::WorkQueue>(clock_, kube::make_default_controller_rate_limiter(clock_));
+  reconcile_total_ = &prometheus::BuildCounter()
+                          .Name("controller_runtime_reconcile_total")
+                          .Help("Total number of reconciliations per controller")
+                          .Register(registry);
+  for (const char* result : {"success", "error", "requeue", "requeue_after"}) {
+    reconcile_total_->Add({{"controller", "function"}, {"result", result}});
+  }
+  reconcile_errors_ = &prometheus::BuildCounter()
+                           .Name("controller_runtime_reconcile_errors_total")
+                           .Help("Total number of reconciliation errors per controller")
+                           .Register(registry)
+                           .Add(kController);
+  reconcile_time_ = &prometheus::BuildHistogram()
+                         .Name("controller_runtime_reconcile_time_seconds")
+                         .Help("Length of time per reconciliation per controller")
+                         .Register(registry)
+                         .Add(kController, prometheus::Histogram::BucketBoundaries{
+                                               0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
+                                               2.5, 5, 10, 30, 60});
+  prometheus::BuildGauge()
+      .Name("controller_runtime_max_concurrent_reconciles")
+      .Help("Maximum number of concurrent reconciles per controller")
+      .Register(registry)
+      .Add(kController)
+      .Set(options_.workers);
+  active_workers_ = &prometheus::BuildGauge()
+                         .Name("controller_runtime_active_workers")
+                         .Help("Number of currently used workers per controller")
+                         .Register(registry)
+                         .Add(kController);
+  depth_ = &prometheus::BuildGauge()
+                .Name("workqueue_depth")
+                .Help("Current depth of workqueue")
+                .Register(registry)
+                .Add(kQueue);
+  adds_ = &prometheus::BuildCounter()
+               .Name("workqueue_adds_total")
+               .Help("Total number of adds handled by workqueue")
+               .Register(registry)
+               .Add(kQueue);
+  retries_ = &prometheus::BuildCounter()
+                  .Name("workqueue_retries_total")
+                  .Help("Total number of retries handled by workqueue")
+                  .Register(registry)
+                  .Add(kQueue);
+  api_writes_ = &prometheus::BuildCounter()
+                     .Name("kubefn_operator_api_writes_total")
+                     .Help("Writes the Function reconciler made to the Kubernetes API")
+                     .Register(registry);
+}
+
+FunctionController::~FunctionController() {
+  stop();
+}
+
+void FunctionController::enqueue(const json& function) {
+  queue_->add(kube::object_key(function));
+  adds_->Increment();
+  depth_->Set(static_cast<double>(queue_->ready()));
+}
+
+void FunctionController::enqueue_owner(const json& object) {
+  const json& labels = object["metadata"].value("labels", json::object());
+  auto it = labels.find(kFunctionLabel);
+  if (it == labels.end() || !it->is_string()) return;
+  queue_->add(kube::object_namespace(object) + "/" + it->get<std::string>());
+  adds_->Increment();
+  depth_->Set(static_cast<double>(queue_->ready()));
+}
+
+kube::ReconcileResult FunctionController::reconcile_key(const std::string& key) {
+  const auto slash = key.find('/');
+  const std::string ns = key.substr(0, slash);
+  const std::string name = key.substr(slash + 1);
+  active_workers_->Increment();
+  const auto start = clock_.now();
+  FunctionReconciler reconciler(client_, *reader_, clock_, events_);
+  ReconcileResult r;
+  try {
+    r = reconciler.reconcile(ns, name);
+  } catch (const std::exception& e) {
+    // An object of a shape the reconciler did not expect: retry later rather than crash.
+    r.error = kube::Status(kube::StatusCode::kUnknown,
+                           "reconcile of " + key + " failed: " + std::string(e.what()));
+  }
+  reconcile_time_->Observe(std::chrono::duration<double>(clock_.now() - start).count());
+  active_workers_->Decrement();
+  const WriteCounts& w = reconciler.writes();
+  for (auto [verb, n] : {std::pair{"create", w.creates}, std::pair{"update", w.updates},
+                         std::pair{"delete", w.deletes}, std::pair{"status", w.status_updates}}) {
+    if (n > 0) api_writes_->Add({{"verb", verb}}).Increment(n);
+  }
+  depth_->Set(static_cast<double>(queue_->ready()));
+  kube::ReconcileResult out;
+  if (!r.error.ok()) {
+    reconcile_total_->Add({{"controller", "function"}, {"result", "error"}}).Increment();
+    reconcile_errors_->Increment();
+    retries_->Increment();
+    out.retry = true;
+  } else if (r.requeue_after) {
+    reconcile_total_->Add({{"controller", "function"}, {"result", "requeue_after"}}).Increment();
+    out.requeue_after = *r.requeue_after;
+  } else {
+    reconcile_total_->Add({{"controller", "function"}, {"result", "success"}}).Increment();
+  }
+  return out;
+}
+
+void FunctionController::start() {
+  if (started_.exchange(true)) return;
+  reader_ = std::make_unique<CacheReader>(client_);
+  for (const auto& ns : options_.namespaces) {
+    kube::InformerOptions fn;
+    fn.resource = gvr::functions();
+    fn.ns = ns;
+    fn.resync_period = options_.resync_period;
+    informers_.push_back(std::make_unique<kube::Informer>(
+        client_, clock_, fn,
+        kube::InformerHandlers{[this](const json& o) { enqueue(o); },
+                               [this](const json&, const json& o) { enqueue(o); },
+                               [this](const json& o) { enqueue(o); }}));
+    reader_->add(gvr::functions(), ns, informers_.back()->cache());
+    for (const auto& owned : {gvr::deployments(), gvr::services(), gvr::config_maps()}) {
+      kube::InformerOptions o;
+      o.resource = owned;
+      o.ns = ns;
+      o.label_selector = kFunctionLabel;
+      informers_.push_back(std::make_unique<kube::Informer>(
+          client_, clock_, o,
+          kube::InformerHandlers{[this](const json& x) { enqueue_owner(x); },
+                                 [this](const json&, const json& x) { enqueue_owner(x); },
+                                 [this](const json& x) { enqueue_owner(x); }}));
+      reader_->add(owned, ns, informers_.back()->cache());
+    }
+  }
+  for (auto& i : informers_)
+    i->start();
+  // Reconcile from complete caches only, or a Function would look as if it owned nothing.
+  for (auto& i : informers_)
+    i->wait_for_sync(std::chrono::seconds(60));
+  workers_ = std::make_unique<kube::QueueWorkerPool>(
+      *queue_, options_.workers, [this](const std::string& key) { return reconcile_key(key); });
+}
+
+void FunctionController::stop() {
+  if (!started_.exchange(false)) return;
+  for (auto& i : informers_)
+    i->stop();
+  queue_->shut_down();
+  workers_.reset();  // joins
+  informers_.clear();
+}
+
+bool FunctionController::synced() const {
+  if (!started_) return false;
+  for (const auto& i : informers_) {
+    if (!i->has_synced()) return false;
+  }
+  return true;
+}
+
+}  // namespace kubefn::controller

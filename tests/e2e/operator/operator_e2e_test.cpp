@@ -1,0 +1,308 @@
+// kubefn-operator end to end: the real operator binary against the Kubernetes API emulator,
+// driven by a real kubectl v1.32, as a user would.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <cstdlib>
+#include <regex>
+#include <sstream>
+
+#include "kubefn/testing/command.hpp"
+#include "kubefn/testing/http_client.hpp"
+#include "kubefn/testing/metrics_text.hpp"
+#include "kubefn/testing/process.hpp"
+#include "kubefn/testing/temp_dir.hpp"
+#include "kubefn/testing/wait.hpp"
+
+namespace kubefn::testing {
+namespace {
+
+using std::chrono::seconds;
+
+std::string kubectl_path() {
+  const char* env = std::getenv("KUBEFN_KUBECTL");
+  return env != nullptr && *env != '\0' ? env : KUBEFN_DEFAULT_KUBECTL;
+}
+
+std::string function_yaml(const std::string& name, const std::string& spec_lines) {
+  return "apiVersion: kubefn.dev/v1alpha1\nkind: Function\nmetadata:\n  name: " + name +
+         "\n  namespace: default\nspec:\n" + spec_lines;
+}
+
+class OperatorE2E : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    emulator_ = std::make_unique<ChildProcess>(
+        std::vector<std::string>{KUBEFN_EMULATOR_BIN, "--port", "0"},
+        std::map<std::string, std::string>{}, dir_.file("emu.out"), dir_.file("emu.err"));
+    std::string url;
+    ASSERT_TRUE(wait_until(
+        [&] {
+          std::string out = read_file(dir_.file("emu.out"));
+          auto nl = out.find('\n');
+          if (nl == std::string::npos) return false;
+          url = out.substr(0, nl);
+          return true;
+        },
+        seconds(10)))
+        << read_file(dir_.file("emu.err"));
+    write_file(
+        dir_.file("kubeconfig"),
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: emu\n  cluster:\n    server: " + url +
+            "\nusers:\n- name: dev\n  user: {}\ncontexts:\n- name: emu\n  context:\n"
+            "    cluster: emu\n    user: dev\n    namespace: default\n"
+            "current-context: emu\n");
+    auto crd = kubectl({"apply", "-f", std::string(KUBEFN_SOURCE_DIR) + "/crds/function.yaml"});
+    ASSERT_EQ(crd.exit_code, 0) << crd.err;
+    auto est = kubectl(
+        {"wait", "--for", "condition=established", "--timeout=20s", "crd/functions.kubefn.dev"});
+    ASSERT_EQ(est.exit_code, 0) << est.err;
+  }
+
+  CommandResult kubectl(std::vector<std::string> args, const std::string& stdin_text = {}) {
+    std::vector<std::string> argv = {kubectl_path(), "--kubeconfig", dir_.file("kubeconfig"),
+                                     "--cache-dir", dir_.file("kube-cache")};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run_command(argv, {}, seconds(60), stdin_text);
+  }
+
+  std::string jsonpath(const std::string& what, const std::string& path) {
+    std::vector<std::string> args;
+    std::istringstream in(what);
+    std::string word;
+    while (in >> word)
+      args.push_back(word);
+    args.push_back("-o");
+    args.push_back("jsonpath=" + path);
+    auto r = kubectl(args);
+    return r.exit_code == 0 ? r.out : std::string();
+  }
+
+  bool eventually_equals(const std::string& what, const std::string& path, const std::string& want,
+                         seconds within = seconds(20)) {
+    return wait_until([&] { return jsonpath(what, path) == want; }, within,
+                      std::chrono::milliseconds(100));
+  }
+
+  // Starts an operator; returns its metrics port (0 when it did not start).
+  std::uint16_t start_operator(std::unique_ptr<ChildProcess>& proc, const std::string& name,
+                               std::vector<std::string> extra = {}) {
+    std::vector<std::string> argv = {KUBEFN_OPERATOR_BIN,
+                                     "--kubeconfig",
+                                     dir_.file("kubeconfig"),
+                                     "--metrics-port",
+                                     "0",
+                                     "--bind-address",
+                                     "127.0.0.1",
+                                     "--identity",
+                                     name};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    proc = std::make_unique<ChildProcess>(argv, std::map<std::string, std::string>{},
+                                          dir_.file(name + ".out"), dir_.file(name + ".err"));
+    static const std::regex re("metrics on 127\\.0\\.0\\.1:([0-9]+)");
+    std::uint16_t port = 0;
+    wait_until(
+        [&] {
+          std::smatch m;
+          std::string err = read_file(dir_.file(name + ".err"));
+          if (std::regex_search(err, m, re)) {
+            port = static_cast<std::uint16_t>(std::stoi(m[1]));
+            return true;
+          }
+          return !proc->running();
+        },
+        seconds(10));
+    return port;
+  }
+
+  std::string operator_log(const std::string& name) { return read_file(dir_.file(name + ".err")); }
+
+  TempDir dir_;
+  std::unique_ptr<ChildProcess> emulator_;
+};
+
+TEST_F(OperatorE2E, ApplyGetEditDelete) {
+  std::unique_ptr<ChildProcess> op;
+  std::uint16_t port = start_operator(op, "op");
+  ASSERT_NE(port, 0) << operator_log("op");
+
+  auto applied =
+      kubectl({"apply", "-f", "-"},
+              function_yaml("hello", "  handler: hello.greet\n  image: registry.local/hello:1\n"));
+  ASSERT_EQ(applied.exit_code, 0) << applied.err;
+  EXPECT_NE(applied.out.find("function.kubefn.dev/hello created"), std::string::npos);
+
+  EXPECT_TRUE(eventually_equals("get deploy hello", "{.spec.template.spec.containers[0].image}",
+                                "registry.local/hello:1"))
+      << operator_log("op");
+  EXPECT_TRUE(eventually_equals("get fn hello", "{.status.conditions[?(@.type==\"Ready\")].status}",
+                                "True"))
+      << operator_log("op");
+  EXPECT_EQ(jsonpath("get svc hello", "{.metadata.ownerReferences[0].kind}"), "Function");
+
+  // The printer columns a user sees.
+  auto table = kubectl({"get", "fn"});
+  ASSERT_EQ(table.exit_code, 0) << table.err;
+  EXPECT_NE(table.out.find("READY"), std::string::npos) << table.out;
+  EXPECT_NE(table.out.find("IMAGE"), std::string::npos) << table.out;
+  EXPECT_TRUE(
+      std::regex_search(table.out, std::regex("hello\\s+True\\s+1\\s+registry.local/hello:1")))
+      << table.out;
+
+  // An edit rolls the Deployment.
+  auto patched = kubectl({"patch", "fn", "hello", "--type", "merge", "-p",
+                          R"({"spec":{"image":"registry.local/hello:2"}})"});
+  ASSERT_EQ(patched.exit_code, 0) << patched.err;
+  EXPECT_TRUE(eventually_equals("get deploy hello", "{.spec.template.spec.containers[0].image}",
+                                "registry.local/hello:2"));
+
+  // describe shows the operator's events.
+  auto described = kubectl({"describe", "fn", "hello"});
+  EXPECT_NE(described.out.find("DeploymentCreated"), std::string::npos) << described.out;
+
+  // The operator's metrics use controller-runtime's names.
+  auto metrics = http_request(port, "GET", "/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_GT(
+      metric_value(metrics->body,
+                   "controller_runtime_reconcile_total{controller=\"function\",result=\"success\"}")
+          .value_or(0),
+      0)
+      << metrics->body;
+  EXPECT_TRUE(metric_value(metrics->body, "workqueue_depth{name=\"function\"}").has_value());
+
+  auto deleted = kubectl({"delete", "fn", "hello"});
+  ASSERT_EQ(deleted.exit_code, 0) << deleted.err;
+  EXPECT_TRUE(wait_until(
+      [&] {
+        return kubectl({"get", "deploy", "hello"}).exit_code != 0;
+      },
+      seconds(20), std::chrono::milliseconds(100)));
+  EXPECT_TRUE(wait_until(
+      [&] {
+        return kubectl({"get", "svc", "hello"}).exit_code != 0;
+      },
+      seconds(20), std::chrono::milliseconds(100)));
+
+  op->signal(SIGTERM);
+  EXPECT_EQ(op->wait_exit(seconds(10)), 0) << operator_log("op");
+}
+
+TEST_F(OperatorE2E, InvalidManifestsGetClearConditions) {
+  std::unique_ptr<ChildProcess> op;
+  ASSERT_NE(start_operator(op, "op"), 0) << operator_log("op");
+  ASSERT_EQ(kubectl({"apply", "-f", "-"},
+                    function_yaml("bad", "  handler: greet\n  image: registry.local/x:1\n"))
+                .exit_code,
+            0);
+  EXPECT_TRUE(eventually_equals("get fn bad", "{.status.conditions[?(@.type==\"Ready\")].reason}",
+                                "InvalidHandler"));
+  EXPECT_NE(jsonpath("get fn bad", "{.status.conditions[?(@.type==\"Ready\")].message}")
+                .find("<module>.<function>"),
+            std::string::npos);
+  auto described = kubectl({"describe", "fn", "bad"});
+  EXPECT_NE(described.out.find("InvalidHandler"), std::string::npos) << described.out;
+  // Fixing the manifest clears the condition.
+  ASSERT_EQ(kubectl({"apply", "-f", "-"},
+                    function_yaml("bad", "  handler: bad.run\n  image: registry.local/x:1\n"))
+                .exit_code,
+            0);
+  EXPECT_TRUE(
+      eventually_equals("get fn bad", "{.status.conditions[?(@.type==\"Ready\")].status}", "True"));
+}
+
+TEST_F(OperatorE2E, ExampleSourceIsStoredAndAnEditMakesANewConfigMap) {
+  std::unique_ptr<ChildProcess> op;
+  ASSERT_NE(start_operator(op, "op"), 0) << operator_log("op");
+  const std::string manifest = std::string(KUBEFN_SOURCE_DIR) + "/examples/echo/function.yaml";
+  ASSERT_EQ(kubectl({"apply", "-f", manifest}).exit_code, 0);
+  std::string first;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        first = jsonpath("get cm -l kubefn.dev/function=echo", "{.items[*].metadata.name}");
+        return !first.empty();
+      },
+      seconds(20), std::chrono::milliseconds(100)));
+  EXPECT_EQ(first.rfind("echo-src-", 0), 0u);
+  EXPECT_TRUE(eventually_equals("get fn echo", "{.status.conditions[?(@.type==\"Ready\")].reason}",
+                                "BuildPending"));
+  ASSERT_EQ(kubectl({"patch", "fn", "echo", "--type", "merge", "-p",
+                     R"({"spec":{"source":{"inline":"// changed\n"}}})"})
+                .exit_code,
+            0);
+  EXPECT_TRUE(wait_until(
+      [&] {
+        std::string names =
+            jsonpath("get cm -l kubefn.dev/function=echo", "{.items[*].metadata.name}");
+        return names.find(' ') != std::string::npos;  // the new one beside the old one
+      },
+      seconds(20), std::chrono::milliseconds(100)));
+}
+
+TEST_F(OperatorE2E, KilledMidwayAndRestartedConvergesWithoutDuplicates) {
+  std::string many;
+  for (int i = 0; i < 20; ++i) {
+    many +=
+        function_yaml("fn" + std::to_string(i),
+                      "  handler: fn.run\n  image: registry.local/fn:" + std::to_string(i) + "\n") +
+        "---\n";
+  }
+  ASSERT_EQ(kubectl({"apply", "-f", "-"}, many).exit_code, 0);
+  std::unique_ptr<ChildProcess> op;
+  ASSERT_NE(start_operator(op, "first"), 0) << operator_log("first");
+  ASSERT_TRUE(
+      wait_until([&] { return !jsonpath("get deploy", "{.items[*].metadata.name}").empty(); },
+                 seconds(20), std::chrono::milliseconds(20)));
+  op->signal(SIGKILL);
+  op->wait_exit(seconds(5));
+  std::unique_ptr<ChildProcess> again;
+  ASSERT_NE(start_operator(again, "second"), 0) << operator_log("second");
+  EXPECT_TRUE(wait_until(
+      [&] {
+        std::string ready = jsonpath(
+            "get fn",
+            "{range .items[*]}{.status.conditions[?(@.type==\"Ready\")].status}{\" \"}{end}");
+        return std::count(ready.begin(), ready.end(), 'T') == 20;
+      },
+      seconds(60), std::chrono::milliseconds(200)))
+      << operator_log("second");
+  std::string deps = jsonpath("get deploy", "{.items[*].metadata.name}");
+  std::string svcs = jsonpath("get svc -l kubefn.dev/function", "{.items[*].metadata.name}");
+  EXPECT_EQ(std::count(deps.begin(), deps.end(), ' ') + 1, 20) << deps;
+  EXPECT_EQ(std::count(svcs.begin(), svcs.end(), ' ') + 1, 20) << svcs;
+}
+
+TEST_F(OperatorE2E, LeaderFailsOverWithinTheLeaseDuration) {
+  const std::vector<std::string> le = {"--leader-elect", "--lease-namespace", "default",
+                                       "--lease-duration", "2"};
+  std::unique_ptr<ChildProcess> a;
+  std::unique_ptr<ChildProcess> b;
+  std::uint16_t pa = start_operator(a, "a", le);
+  std::uint16_t pb = start_operator(b, "b", le);
+  ASSERT_NE(pa, 0);
+  ASSERT_NE(pb, 0);
+  auto leads = [](std::uint16_t port) {
+    auto m = http_request(port, "GET", "/metrics");
+    return m &&
+           metric_value(m->body, "leader_election_master_status{name=\"kubefn-operator\"}") == 1;
+  };
+  ASSERT_TRUE(wait_until([&] { return leads(pa) || leads(pb); }, seconds(20)));
+  const bool a_leads = leads(pa);
+  EXPECT_FALSE(a_leads && leads(pb)) << "two leaders";
+  EXPECT_EQ(jsonpath("get lease kubefn-operator", "{.spec.holderIdentity}"), a_leads ? "a" : "b");
+  ChildProcess& leader = a_leads ? *a : *b;
+  const std::uint16_t other = a_leads ? pb : pa;
+  leader.signal(SIGKILL);
+  leader.wait_exit(seconds(5));
+  // The survivor takes the lease once it expires, then reconciles.
+  EXPECT_TRUE(wait_until([&] { return leads(other); }, seconds(10)));
+  ASSERT_EQ(kubectl({"apply", "-f", "-"},
+                    function_yaml("after", "  handler: after.run\n  image: registry.local/a:1\n"))
+                .exit_code,
+            0);
+  EXPECT_TRUE(eventually_equals("get deploy after", "{.spec.template.spec.containers[0].image}",
+                                "registry.local/a:1"));
+}
+
+}  // namespace
+}  // namespace kubefn::testing

@@ -1,0 +1,351 @@
+// The Function reconciler against the in-process API emulator over real HTTP: objects in,
+// objects, status and events out.
+#include "kubefn/controller/function_reconciler.hpp"
+
+#include <gtest/gtest.h>
+#include <yaml-cpp/yaml.h>
+
+#include <functional>
+#include <thread>
+
+#include "kubefn/controller/conditions.hpp"
+#include "kubefn/controller/desired.hpp"
+#include "kubefn/emulator/kube_emulator.hpp"
+#include "kubefn/kube/rest_kube_client.hpp"
+#include "yaml_json.hpp"
+
+namespace kubefn::controller {
+namespace {
+
+using nlohmann::json;
+
+struct RecordedEvent {
+  std::string type, reason, message;
+};
+
+class RecordingEvents : public EventRecorder {
+ public:
+  void record(const json&, const std::string& type, const std::string& reason,
+              const std::string& message) override {
+    events.push_back({type, reason, message});
+  }
+  bool has(const std::string& reason) const {
+    for (const auto& e : events) {
+      if (e.reason == reason) return true;
+    }
+    return false;
+  }
+  std::vector<RecordedEvent> events;
+};
+
+bool eventually(const std::function<bool()>& cond,
+                std::chrono::milliseconds within = std::chrono::seconds(10)) {
+  auto deadline = std::chrono::steady_clock::now() + within;
+  while (!cond()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return true;
+}
+
+json function_with(const std::string& name, json spec) {
+  return {{"apiVersion", "kubefn.dev/v1alpha1"},
+          {"kind", "Function"},
+          {"metadata", {{"name", name}, {"namespace", "default"}}},
+          {"spec", std::move(spec)}};
+}
+
+class ReconcilerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    kube::ClientConfig config;
+    config.server = emulator_.url();
+    kube::RestClientOptions options;
+    options.retry.max_attempts = 2;
+    options.retry.backoff =
+        kube::Backoff{std::chrono::milliseconds(5), std::chrono::milliseconds(20)};
+    auto client = kube::make_rest_kube_client(config, clock_, options);
+    ASSERT_TRUE(client.ok()) << client.status().to_string();
+    client_ = std::move(client).value();
+    json crd = testing::yaml_file_to_json(KUBEFN_CRD_FILE);
+    auto created = client_->create(
+        {"apiextensions.k8s.io", "v1", "customresourcedefinitions", false}, crd, {});
+    ASSERT_TRUE(created.ok()) << created.status().to_string();
+    ASSERT_TRUE(eventually([&] { return client_->list(gvr::functions(), "default", {}).ok(); }));
+    reader_ = std::make_unique<ClientReader>(*client_);
+    reconciler_ = std::make_unique<FunctionReconciler>(*client_, *reader_, clock_, events_);
+  }
+
+  json create(const json& fn) {
+    auto r = client_->create(gvr::functions(), fn, {});
+    EXPECT_TRUE(r.ok()) << r.status().to_string();
+    return r.ok() ? r.value() : json();
+  }
+  json get(const kube::GroupVersionResource& r, const std::string& name) {
+    auto got = client_->get({r, "default", name});
+    return got.ok() ? got.value() : json();
+  }
+  ReconcileResult reconcile(const std::string& name) {
+    return reconciler_->reconcile("default", name);
+  }
+  json ready(const std::string& name) {
+    return find_condition(get(gvr::functions(), name).value("status", json::object()), "Ready");
+  }
+  // Reconciles (as watch events would trigger) until the Function is Ready.
+  bool converge(const std::string& name) {
+    return eventually([&] {
+      reconcile(name);
+      return ready(name).value("status", "") == "True";
+    });
+  }
+  WriteCounts writes() const { return reconciler_->writes(); }
+  static int total(const WriteCounts& w) {
+    return w.creates + w.updates + w.deletes + w.status_updates;
+  }
+
+  kube::RealClock clock_;
+  emulator::KubeEmulator emulator_{};
+  std::unique_ptr<kube::KubeClient> client_;
+  RecordingEvents events_;
+  std::unique_ptr<ClientReader> reader_;
+  std::unique_ptr<FunctionReconciler> reconciler_;
+};
+
+TEST_F(ReconcilerTest, MissingFunctionIsDone) {
+  auto r = reconcile("ghost");
+  EXPECT_TRUE(r.error.ok());
+  EXPECT_EQ(total(writes()), 0);
+}
+
+TEST_F(ReconcilerTest, InvalidSpecBecomesAConditionAndIsNotRetriedHot) {
+  create(function_with("bad", {{"handler", "greet"}, {"image", "r/x:1"}}));
+  auto r = reconcile("bad");
+  EXPECT_TRUE(r.error.ok());
+  EXPECT_FALSE(r.requeue_after.has_value());
+  json c = ready("bad");
+  EXPECT_EQ(c["status"], "False");
+  EXPECT_EQ(c["reason"], "InvalidHandler");
+  EXPECT_NE(c["message"].get<std::string>().find("hello.greet"), std::string::npos);
+  EXPECT_EQ(get(gvr::functions(), "bad")["status"]["observedGeneration"], 1);
+  EXPECT_TRUE(events_.has("InvalidHandler"));
+  EXPECT_TRUE(get(gvr::deployments(), "bad").is_null());
+  const int before = total(writes());
+  reconcile("bad");
+  EXPECT_EQ(total(writes()), before) << "a second look at an unchanged bad spec wrote";
+}
+
+TEST_F(ReconcilerTest, PrebuiltImageConvergesAndThenWritesNothing) {
+  create(function_with("hello", {{"handler", "hello.greet"}, {"image", "registry.local/hello:1"}}));
+  ASSERT_TRUE(converge("hello"));
+  json dep = get(gvr::deployments(), "hello");
+  json svc = get(gvr::services(), "hello");
+  ASSERT_FALSE(dep.is_null());
+  ASSERT_FALSE(svc.is_null());
+  json fn = get(gvr::functions(), "hello");
+  EXPECT_EQ(dep["metadata"]["ownerReferences"][0]["uid"], fn["metadata"]["uid"]);
+  EXPECT_EQ(svc["metadata"]["ownerReferences"][0]["uid"], fn["metadata"]["uid"]);
+  EXPECT_EQ(dep["spec"]["template"]["spec"]["containers"][0]["image"], "registry.local/hello:1");
+  EXPECT_EQ(dep["spec"]["replicas"], 1);
+  EXPECT_EQ(fn["status"]["image"], "registry.local/hello:1");
+  EXPECT_EQ(fn["status"]["readyReplicas"], 1);
+  EXPECT_EQ(fn["status"]["selector"], "kubefn.dev/function=hello");
+  EXPECT_TRUE(events_.has("DeploymentCreated"));
+  EXPECT_TRUE(events_.has("ServiceCreated"));
+  const int before = total(writes());
+  for (int i = 0; i < 3; ++i)
+    EXPECT_TRUE(reconcile("hello").error.ok());
+  EXPECT_EQ(total(writes()), before) << "reconciling a converged Function wrote to the API";
+}
+
+TEST_F(ReconcilerTest, InlineSourceIsStoredContentHashedAndWaitsForABuild) {
+  create(function_with("echo", {{"handler", "echo.echo"}, {"source", {{"inline", "int a;"}}}}));
+  reconcile("echo");
+  json fn = get(gvr::functions(), "echo");
+  const std::string digest = fn["status"]["sourceDigest"];
+  ASSERT_EQ(digest.size(), 64u);
+  json cm = get(gvr::config_maps(), "echo-src-" + digest.substr(0, 10));
+  ASSERT_FALSE(cm.is_null());
+  EXPECT_EQ(cm["data"]["echo.cpp"], "int a;");
+  EXPECT_EQ(cm["immutable"], true);
+  EXPECT_EQ(ready("echo")["reason"], "BuildPending");
+  EXPECT_FALSE(get(gvr::services(), "echo").is_null());
+  EXPECT_TRUE(get(gvr::deployments(), "echo").is_null());
+}
+
+TEST_F(ReconcilerTest, SourceEditKeepsThePreviousImageServingUntilItsBuildExists) {
+  create(function_with("echo", {{"handler", "echo.echo"}, {"source", {{"inline", "int a;"}}}}));
+  reconcile("echo");
+  // A build records the image it made for this digest (the seam the builder fills).
+  json fn = get(gvr::functions(), "echo");
+  fn["status"]["image"] = "registry.local/echo@sha256:aaaa";
+  fn["status"]["imageSourceDigest"] = fn["status"]["sourceDigest"];
+  ASSERT_TRUE(client_->update_status(gvr::functions(), fn, {}).ok());
+  ASSERT_TRUE(converge("echo"));
+  json dep = get(gvr::deployments(), "echo");
+  const std::string first_cm = dep["spec"]["template"]["spec"]["volumes"][1]["configMap"]["name"];
+  EXPECT_EQ(first_cm.rfind("echo-src-", 0), 0u);
+
+  fn = get(gvr::functions(), "echo");
+  fn["spec"]["source"]["inline"] = "int b;";
+  ASSERT_TRUE(client_->update(gvr::functions(), fn, {}).ok());
+  reconcile("echo");
+  EXPECT_EQ(ready("echo")["reason"], "BuildPending");
+  dep = get(gvr::deployments(), "echo");
+  EXPECT_EQ(dep["spec"]["template"]["spec"]["containers"][0]["image"],
+            "registry.local/echo@sha256:aaaa");
+  EXPECT_FALSE(get(gvr::config_maps(), first_cm).is_null()) << "old source still in use";
+}
+
+TEST_F(ReconcilerTest, DriftIsRepairedAndDeletedChildrenComeBack) {
+  create(function_with("hello", {{"handler", "hello.greet"}, {"image", "r/hello:1"}}));
+  ASSERT_TRUE(converge("hello"));
+  json dep = get(gvr::deployments(), "hello");
+  dep["spec"]["template"]["spec"]["containers"][0]["image"] = "evil/image:latest";
+  ASSERT_TRUE(client_->update(gvr::deployments(), dep, {}).ok());
+  reconcile("hello");
+  EXPECT_EQ(get(gvr::deployments(), "hello")["spec"]["template"]["spec"]["containers"][0]["image"],
+            "r/hello:1");
+  EXPECT_TRUE(events_.has("DeploymentUpdated"));
+
+  ASSERT_TRUE(client_->remove({gvr::services(), "default", "hello"}, {}).ok());
+  ASSERT_TRUE(client_->remove({gvr::deployments(), "default", "hello"}, {}).ok());
+  ASSERT_TRUE(converge("hello"));
+  EXPECT_FALSE(get(gvr::services(), "hello").is_null());
+  EXPECT_FALSE(get(gvr::deployments(), "hello").is_null());
+}
+
+TEST_F(ReconcilerTest, ReplicasBelongToTheScaleOwnerWithinMinAndMax) {
+  create(function_with("hello", {{"handler", "hello.greet"},
+                                 {"image", "r/hello:1"},
+                                 {"scaling", {{"minReplicas", 0}, {"maxReplicas", 3}}}}));
+  ASSERT_TRUE(converge("hello"));
+  auto scale = [&](int n) {
+    auto s = client_->get_scale({gvr::deployments(), "default", "hello"});
+    ASSERT_TRUE(s.ok()) << s.status().to_string();
+    json body = s.value();
+    body["spec"]["replicas"] = n;
+    ASSERT_TRUE(client_->update_scale({gvr::deployments(), "default", "hello"}, body).ok());
+  };
+  scale(2);  // as the autoscaler would
+  const int updates = writes().updates;
+  reconcile("hello");
+  EXPECT_EQ(get(gvr::deployments(), "hello")["spec"]["replicas"], 2);
+  EXPECT_EQ(writes().updates, updates) << "the reconciler fought the scale owner";
+  scale(7);  // beyond maxReplicas
+  reconcile("hello");
+  EXPECT_EQ(get(gvr::deployments(), "hello")["spec"]["replicas"], 3);
+  scale(0);  // scale to zero is allowed with minReplicas 0
+  ASSERT_TRUE(eventually([&] {
+    reconcile("hello");
+    return ready("hello")["reason"] == "ScaledToZero";
+  }));
+}
+
+TEST_F(ReconcilerTest, SomeoneElsesDeploymentIsAConflictNotATakeover) {
+  json foreign = {{"apiVersion", "apps/v1"},
+                  {"kind", "Deployment"},
+                  {"metadata", {{"name", "web"}, {"namespace", "default"}}},
+                  {"spec",
+                   {{"replicas", 1},
+                    {"selector", {{"matchLabels", {{"app", "web"}}}}},
+                    {"template",
+                     {{"metadata", {{"labels", {{"app", "web"}}}}},
+                      {"spec", {{"containers", {{{"name", "web"}, {"image", "nginx"}}}}}}}}}}};
+  ASSERT_TRUE(client_->create(gvr::deployments(), foreign, {}).ok());
+  create(function_with("web", {{"handler", "web.serve"}, {"image", "r/web:1"}}));
+  reconcile("web");
+  EXPECT_EQ(ready("web")["reason"], "DeploymentConflict");
+  EXPECT_EQ(get(gvr::deployments(), "web")["spec"]["template"]["spec"]["containers"][0]["image"],
+            "nginx");
+}
+
+TEST_F(ReconcilerTest, MissingSourceConfigMapIsReportedAndLookedAtAgain) {
+  create(function_with(
+      "cm", {{"handler", "cm.run"}, {"source", {{"configMapRef", {{"name", "code"}}}}}}));
+  auto r = reconcile("cm");
+  EXPECT_TRUE(r.error.ok());
+  ASSERT_TRUE(r.requeue_after.has_value());
+  EXPECT_EQ(ready("cm")["reason"], "SourceNotFound");
+  EXPECT_NE(ready("cm")["message"].get<std::string>().find("code"), std::string::npos);
+  json code = {{"apiVersion", "v1"},
+               {"kind", "ConfigMap"},
+               {"metadata", {{"name", "code"}, {"namespace", "default"}}},
+               {"data", {{"cm.cpp", "int c;"}}}};
+  ASSERT_TRUE(client_->create(gvr::config_maps(), code, {}).ok());
+  reconcile("cm");
+  EXPECT_EQ(ready("cm")["reason"], "BuildPending");
+}
+
+TEST_F(ReconcilerTest, DeletingTheFunctionCascadesToItsObjects) {
+  create(function_with("hello", {{"handler", "hello.greet"}, {"image", "r/hello:1"}}));
+  ASSERT_TRUE(converge("hello"));
+  ASSERT_TRUE(client_->remove({gvr::functions(), "default", "hello"}, {}).ok());
+  EXPECT_TRUE(reconcile("hello").error.ok());
+  EXPECT_TRUE(eventually([&] {
+    return get(gvr::deployments(), "hello").is_null() && get(gvr::services(), "hello").is_null();
+  }));
+}
+
+TEST_F(ReconcilerTest, ApiErrorsComeBackForABackedOffRetry) {
+  create(function_with("hello", {{"handler", "hello.greet"}, {"image", "r/hello:1"}}));
+  emulator_.inject_error("get", "deployments", 500, 10);
+  auto r = reconcile("hello");
+  EXPECT_FALSE(r.error.ok());
+  emulator_.reset();
+}
+
+}  // namespace
+}  // namespace kubefn::controller
+
+namespace kubefn::controller {
+namespace {
+
+struct BadRow {
+  const char* name;
+  nlohmann::json spec;
+  const char* reason;
+};
+
+class ReconcilerBadRows : public ReconcilerTest, public ::testing::WithParamInterface<BadRow> {};
+
+// Bad specs in, one status write and one Warning event out, and no objects made.
+TEST_P(ReconcilerBadRows, BecomeConditionsAndCreateNothing) {
+  create(function_with("bad", GetParam().spec));
+  auto r = reconcile("bad");
+  EXPECT_TRUE(r.error.ok());
+  EXPECT_EQ(ready("bad")["reason"], GetParam().reason) << ready("bad").dump();
+  EXPECT_EQ(writes().creates, 0);
+  EXPECT_EQ(writes().status_updates, 1);
+  ASSERT_EQ(events_.events.size(), 1u);
+  EXPECT_EQ(events_.events[0].type, "Warning");
+  EXPECT_TRUE(get(gvr::deployments(), "bad").is_null());
+  EXPECT_TRUE(get(gvr::services(), "bad").is_null());
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Table, ReconcilerBadRows,
+    ::testing::Values(
+        BadRow{"handler", {{"handler", "nodot"}, {"image", "i"}}, "InvalidHandler"},
+        BadRow{"runtime",
+               {{"handler", "a.b"}, {"image", "i"}, {"runtime", "go1.14"}},
+               "UnknownRuntime"},
+        BadRow{"no_source", {{"handler", "a.b"}}, "MissingSource"},
+        BadRow{"two_sources",
+               {{"handler", "a.b"},
+                {"source",
+                 {{"inline", "x"}, {"url", "https://e/x.cpp"}, {"sha256", std::string(64, 'a')}}}},
+               "ConflictingSource"},
+        BadRow{"min_over_max",
+               {{"handler", "a.b"},
+                {"image", "i"},
+                {"scaling", {{"minReplicas", 3}, {"maxReplicas", 1}}}},
+               "InvalidScaling"},
+        BadRow{"reserved_env",
+               {{"handler", "a.b"},
+                {"image", "i"},
+                {"env", {{{"name", "FUNC_PORT"}, {"value", "1"}}}}},
+               "InvalidEnv"}),
+    [](const auto& info) { return std::string(info.param.name); });
+
+}  // namespace
+}  // namespace kubefn::controller
