@@ -201,27 +201,38 @@ void FunctionController::start() {
   for (auto& i : informers_)
     i->start();
   // Reconcile from complete caches only, or a Function would look as if it owned nothing.
-  for (auto& i : informers_)
-    i->wait_for_sync(std::chrono::seconds(60));
-  workers_ = std::make_unique<kube::QueueWorkerPool>(
-      *queue_, options_.workers, [this](const std::string& key) { return reconcile_key(key); });
+  // The wait runs on its own thread: start() is called from the leader elector's callback,
+  // which must return quickly.
+  starter_ = std::thread([this] {
+    for (auto& i : informers_) {
+      while (!i->wait_for_sync(std::chrono::milliseconds(200))) {
+        if (!started_) return;
+      }
+    }
+    std::lock_guard<std::mutex> lock(workers_mu_);
+    if (!started_) return;
+    workers_ = std::make_unique<kube::QueueWorkerPool>(
+        *queue_, options_.workers, [this](const std::string& key) { return reconcile_key(key); });
+  });
 }
 
 void FunctionController::stop() {
   if (!started_.exchange(false)) return;
+  if (starter_.joinable()) starter_.join();
   for (auto& i : informers_)
     i->stop();
   queue_->shut_down();
-  workers_.reset();  // joins
+  {
+    std::lock_guard<std::mutex> lock(workers_mu_);
+    workers_.reset();  // joins
+  }
   informers_.clear();
 }
 
 bool FunctionController::synced() const {
   if (!started_) return false;
-  for (const auto& i : informers_) {
-    if (!i->has_synced()) return false;
-  }
-  return true;
+  std::lock_guard<std::mutex> lock(workers_mu_);
+  return workers_ != nullptr;
 }
 
 }  // namespace kubefn::controller

@@ -10,7 +10,9 @@
 
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "kubefn/controller/event_recorder.hpp"
@@ -39,7 +41,7 @@ class FunctionController {
 
   void start();
   void stop();
-  // True once every informer has listed its objects.
+  // True once every informer has listed its objects and the workers run.
   bool synced() const;
 
  private:
@@ -54,7 +56,9 @@ class FunctionController {
   ControllerOptions options_;
   std::unique_ptr<kube::WorkQueue> queue_;
   std::vector<std::unique_ptr<kube::Informer>> informers_;
+  mutable std::mutex workers_mu_;
   std::unique_ptr<kube::QueueWorkerPool> workers_;
+  std::thread starter_;  // waits for the caches to sync, then starts the workers
   std::unique_ptr<CacheReader> reader_;
   std::atomic<bool> started_{false};
 
