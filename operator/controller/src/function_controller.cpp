@@ -171,6 +171,26 @@ kube::ReconcileResult FunctionController::reconcile_key(const std::string& key) 
   return out;
 }
 
+namespace {
+
+// What the reconciler never reads, dropped before caching: field-manager bookkeeping, and,
+// on Functions, the copy of the whole object kubectl keeps in an annotation (a second copy of
+// the source). Owned objects keep their annotations: an update is written from the cached
+// copy, and must not drop what others put there.
+void trim_owned(json& object) {
+  object["metadata"].erase("managedFields");
+}
+
+void trim_function(json& object) {
+  trim_owned(object);
+  json& meta = object["metadata"];
+  if (auto a = meta.find("annotations"); a != meta.end() && a->is_object()) {
+    a->erase("kubectl.kubernetes.io/last-applied-configuration");
+  }
+}
+
+}  // namespace
+
 void FunctionController::start() {
   if (started_.exchange(true)) return;
   reader_ = std::make_unique<CacheReader>(client_);
@@ -179,6 +199,7 @@ void FunctionController::start() {
     fn.resource = gvr::functions();
     fn.ns = ns;
     fn.resync_period = options_.resync_period;
+    fn.transform = trim_function;
     informers_.push_back(std::make_unique<kube::Informer>(
         client_, clock_, fn,
         kube::InformerHandlers{[this](const json& o) { enqueue(o); },
@@ -190,6 +211,7 @@ void FunctionController::start() {
       o.resource = owned;
       o.ns = ns;
       o.label_selector = kFunctionLabel;
+      o.transform = trim_owned;
       informers_.push_back(std::make_unique<kube::Informer>(
           client_, clock_, o,
           kube::InformerHandlers{[this](const json& x) { enqueue_owner(x); },

@@ -133,6 +133,7 @@ Status Informer::relist() {
     if (auto gone = cache_.erase(key); gone && handlers_.on_delete) handlers_.on_delete(*gone);
   }
   for (auto& item : listed) {
+    if (options_.transform) options_.transform(item);
     auto current = std::make_shared<const nlohmann::json>(std::move(item));
     auto previous = cache_.get(object_key(*current));
     if (previous && object_resource_version(*previous) == object_resource_version(*current)) {
@@ -224,7 +225,9 @@ void Informer::apply_event(const WatchEvent& event) {
       auto previous = cache_.get(key);
       // A resumed watch may replay a version the cache already holds.
       if (!previous || object_resource_version(*previous) != version) {
-        auto current = std::make_shared<const nlohmann::json>(event.object);
+        nlohmann::json object = event.object;
+        if (options_.transform) options_.transform(object);
+        auto current = std::make_shared<const nlohmann::json>(std::move(object));
         cache_.upsert(current);
         if (!previous) {
           if (handlers_.on_add) handlers_.on_add(*current);

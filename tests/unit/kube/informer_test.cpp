@@ -117,6 +117,42 @@ TEST(Informer, ListsPagesThenAppliesWatchEventsWithoutDuplicates) {
   informer.stop();
 }
 
+TEST(Informer, TransformShapesWhatIsCachedAndHandled) {
+  FakeClock clock;
+  InMemoryKubeClient client;
+  json fat = config_map("a", "1");
+  fat["metadata"]["managedFields"] = json::array({{{"manager", "kubectl"}}});
+  client.put_object(resources::config_maps(), fat);
+  json later = config_map("b", "1");
+  later["metadata"]["managedFields"] = json::array({{{"manager", "kubectl"}}});
+  later["metadata"]["resourceVersion"] = "2001";
+  client.script_watch({event(WatchEvent::Type::kAdded, later)}, /*hold_open=*/true);
+  InformerOptions opts = options();
+  opts.transform = [](json& o) { o["metadata"].erase("managedFields"); };
+  std::vector<json> handled;
+  std::mutex mu;
+  InformerHandlers handlers;
+  handlers.on_add = [&](const json& o) {
+    std::lock_guard guard(mu);
+    handled.push_back(o);
+  };
+  Informer informer(client, clock, opts, handlers);
+  informer.start();
+  ASSERT_TRUE(informer.wait_for_sync(std::chrono::seconds(5)));
+  ASSERT_TRUE(wait_for([&] { return informer.cache().size() == 2; }));
+  for (const char* name : {"a", "b"}) {
+    auto cached = informer.cache().get("ns", name);
+    ASSERT_NE(cached, nullptr);
+    EXPECT_FALSE((*cached)["metadata"].contains("managedFields")) << name;
+    EXPECT_EQ((*cached)["data"]["value"], "1");
+  }
+  std::lock_guard guard(mu);
+  ASSERT_EQ(handled.size(), 2u);
+  for (const auto& o : handled)
+    EXPECT_FALSE(o["metadata"].contains("managedFields"));
+  informer.stop();
+}
+
 TEST(Informer, ExpiredWatchRelistsAndReportsOnlyTheDifference) {
   FakeClock clock;
   InMemoryKubeClient client;

@@ -29,6 +29,9 @@ struct InformerOptions {
   std::chrono::seconds min_watch_timeout{300};
   std::chrono::seconds max_watch_timeout{600};
   Backoff error_backoff{std::chrono::milliseconds(200), std::chrono::seconds(30)};
+  // Applied to every object before it is cached or handed to handlers, e.g. to drop fields
+  // nobody reads (managedFields, last-applied annotations) and keep the cache small.
+  std::function<void(nlohmann::json&)> transform;
 };
 
 // Called from the informer's thread, one at a time, in the order the server's changes happened.
