@@ -115,12 +115,14 @@ def run_size(args, n, work):
         peak_rss = max(peak_rss, rss_kib(op.pid))
         time.sleep(1)
     after = writes(scrape(metrics_port))
+    settled_rss = rss_kib(op.pid)
     op.terminate()
     op.wait(30)
     emu.terminate()
     emu.wait(30)
     return {"functions": n, "ready": ready, "create_s": round(created, 2),
             "all_ready_s": round(converged, 2), "operator_peak_rss_mib": round(peak_rss / 1024, 1),
+            "operator_settled_rss_mib": round(settled_rss / 1024, 1),
             "writes_after_convergence": int(after - before), "quiet_window_s": QUIET,
             "operator_cpu_s": round(op_cpu, 1), "emulator_cpu_s": round(emu_cpu, 1)}
 
