@@ -139,7 +139,7 @@ kube::ReconcileResult FunctionController::reconcile_key(const std::string& key) 
   const std::string name = key.substr(slash + 1);
   active_workers_->Increment();
   const auto start = clock_.now();
-  FunctionReconciler reconciler(client_, *reader_, clock_, events_);
+  FunctionReconciler reconciler(client_, *reader_, clock_, events_, &converged_);
   ReconcileResult r;
   try {
     r = reconciler.reconcile(ns, name);
@@ -181,6 +181,16 @@ void trim_owned(json& object) {
   object["metadata"].erase("managedFields");
 }
 
+// Deployments are cached without their pod template (the biggest part of them); the
+// reconciler fetches a whole one only when it changed (see ConvergedDeployments).
+void trim_deployment(json& object) {
+  trim_owned(object);
+  json& spec = object["spec"];
+  json kept = {{"replicas", spec.value("replicas", 1)}};
+  if (spec.contains("selector")) kept["selector"] = spec["selector"];
+  spec = std::move(kept);
+}
+
 void trim_function(json& object) {
   trim_owned(object);
   json& meta = object["metadata"];
@@ -211,7 +221,7 @@ void FunctionController::start() {
       o.resource = owned;
       o.ns = ns;
       o.label_selector = kFunctionLabel;
-      o.transform = trim_owned;
+      o.transform = owned.resource == "deployments" ? trim_deployment : trim_owned;
       informers_.push_back(std::make_unique<kube::Informer>(
           client_, clock_, o,
           kube::InformerHandlers{[this](const json& x) { enqueue_owner(x); },

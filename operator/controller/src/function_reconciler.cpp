@@ -34,6 +34,25 @@ kube::Result<std::vector<json>> ClientReader::list_owned(const kube::GroupVersio
   return std::move(list.value().items);
 }
 
+bool ConvergedDeployments::matches(const std::string& key, std::int64_t generation,
+                                   const std::string& desired_hash) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = entries_.find(key);
+  return it != entries_.end() && it->second.generation == generation &&
+         it->second.desired_hash == desired_hash;
+}
+
+void ConvergedDeployments::remember(const std::string& key, std::int64_t generation,
+                                    const std::string& desired_hash) {
+  std::lock_guard<std::mutex> lock(mu_);
+  entries_[key] = Entry{generation, desired_hash};
+}
+
+std::size_t ConvergedDeployments::size() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return entries_.size();
+}
+
 bool is_subset(const json& desired, const json& live) {
   if (desired.is_object()) {
     if (!live.is_object()) return false;
@@ -281,6 +300,10 @@ ReconcileResult FunctionReconciler::reconcile(const std::string& ns, const std::
       events_.record(function, "Normal", "DeploymentCreated",
                      "created Deployment " + spec.name + " running " + image);
       deployment = std::move(created).value();
+      if (converged_ != nullptr) {
+        converged_->remember(ns + "/" + spec.name, deployment["metadata"].value("generation", 0),
+                             sha256_hex(make_deployment(spec, in)["spec"].dump()));
+      }
     } else if (!owned_by(live.value(), spec)) {
       const std::string msg = "a Deployment named " + spec.name +
                               " exists and is not owned by this Function: delete or rename it";
@@ -291,16 +314,36 @@ ReconcileResult FunctionReconciler::reconcile(const std::string& ns, const std::
       in.replicas = spec.replicas.value_or(
           std::clamp<std::int64_t>(current, spec.min_replicas, spec.max_replicas));
       json desired = make_deployment(spec, in);
-      if (is_subset(desired["spec"], live.value()["spec"]) &&
-          is_subset(desired["metadata"]["labels"], live.value()["metadata"]["labels"])) {
+      const std::string key = ns + "/" + spec.name;
+      const std::string want = sha256_hex(desired["spec"].dump());
+      const std::int64_t generation = live.value()["metadata"].value("generation", 0);
+      const bool labels_match =
+          is_subset(desired["metadata"]["labels"], live.value()["metadata"]["labels"]);
+      if (labels_match && converged_ != nullptr && converged_->matches(key, generation, want)) {
+        // Unchanged since it last matched what we want: no need for its pod template.
         deployment = std::move(live).value();
       } else {
-        auto updated = client_.update(gvr::deployments(), converge_object(live.value(), desired),
-                                      {kFieldManager});
-        if (!updated.ok()) return finish(function, std::move(status), {updated.status(), {}});
-        ++writes_.updates;
-        events_.record(function, "Normal", "DeploymentUpdated", "updated Deployment " + spec.name);
-        deployment = std::move(updated).value();
+        json full = std::move(live).value();
+        if (converged_ != nullptr) {  // the reader's copy may lack the pod template
+          auto got = client_.get(ref(gvr::deployments(), ns, spec.name));
+          if (!got.ok()) return finish(function, std::move(status), {got.status(), {}});
+          full = std::move(got).value();
+        }
+        if (is_subset(desired["spec"], full["spec"]) &&
+            is_subset(desired["metadata"]["labels"], full["metadata"]["labels"])) {
+          deployment = std::move(full);
+        } else {
+          auto updated =
+              client_.update(gvr::deployments(), converge_object(full, desired), {kFieldManager});
+          if (!updated.ok()) return finish(function, std::move(status), {updated.status(), {}});
+          ++writes_.updates;
+          events_.record(function, "Normal", "DeploymentUpdated",
+                         "updated Deployment " + spec.name);
+          deployment = std::move(updated).value();
+        }
+        if (converged_ != nullptr) {
+          converged_->remember(key, deployment["metadata"].value("generation", 0), want);
+        }
       }
     }
   }

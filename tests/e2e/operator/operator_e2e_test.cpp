@@ -149,6 +149,15 @@ TEST_F(OperatorE2E, ApplyGetEditDelete) {
       std::regex_search(table.out, std::regex("hello\\s+True\\s+1\\s+registry.local/hello:1")))
       << table.out;
 
+  // Drift is repaired: someone edits the Deployment behind the operator's back.
+  auto drift = kubectl({"patch", "deploy", "hello", "--type", "json", "-p",
+                        R"([{"op":"replace","path":"/spec/template/spec/containers/0/image",)"
+                        R"("value":"evil/image:1"}])"});
+  ASSERT_EQ(drift.exit_code, 0) << drift.err;
+  EXPECT_TRUE(eventually_equals("get deploy hello", "{.spec.template.spec.containers[0].image}",
+                                "registry.local/hello:1"))
+      << operator_log("op");
+
   // An edit rolls the Deployment.
   auto patched = kubectl({"patch", "fn", "hello", "--type", "merge", "-p",
                           R"({"spec":{"image":"registry.local/hello:2"}})"});

@@ -60,6 +60,7 @@ class FunctionController {
   std::unique_ptr<kube::QueueWorkerPool> workers_;
   std::thread starter_;  // waits for the caches to sync, then starts the workers
   std::unique_ptr<CacheReader> reader_;
+  ConvergedDeployments converged_;
   std::atomic<bool> started_{false};
 
   prometheus::Family<prometheus::Counter>* reconcile_total_;

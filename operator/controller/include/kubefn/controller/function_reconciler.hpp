@@ -3,8 +3,10 @@
 #pragma once
 
 #include <chrono>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
 
 #include "kubefn/controller/event_recorder.hpp"
 #include "kubefn/controller/function_spec.hpp"
@@ -58,12 +60,33 @@ class ClientReader final : public ObjectReader {
   kube::KubeClient& client_;
 };
 
+// Per Deployment, the generation it had when the reconciler last found (or made) it equal to
+// what it wanted, and a hash of that want. With it, the operator can cache Deployments
+// without their pod templates: an unchanged generation and an unchanged want mean nothing to
+// compare; anything else fetches the whole object once. Thread-safe.
+class ConvergedDeployments {
+ public:
+  bool matches(const std::string& key, std::int64_t generation,
+               const std::string& desired_hash) const;
+  void remember(const std::string& key, std::int64_t generation, const std::string& desired_hash);
+  std::size_t size() const;
+
+ private:
+  struct Entry {
+    std::int64_t generation = 0;
+    std::string desired_hash;
+  };
+  mutable std::mutex mu_;
+  std::unordered_map<std::string, Entry> entries_;
+};
+
 class FunctionReconciler {
  public:
-  // Reads go to `reader`, writes (and reads of objects the user owns) to `client`.
+  // Reads go to `reader`, writes (and reads of objects the user owns) to `client`. With
+  // `converged`, the reader may serve Deployments without their pod template (see above).
   FunctionReconciler(kube::KubeClient& client, ObjectReader& reader, kube::Clock& clock,
-                     EventRecorder& events)
-      : client_(client), reader_(reader), clock_(clock), events_(events) {}
+                     EventRecorder& events, ConvergedDeployments* converged = nullptr)
+      : client_(client), reader_(reader), clock_(clock), events_(events), converged_(converged) {}
 
   ReconcileResult reconcile(const std::string& ns, const std::string& name);
   const WriteCounts& writes() const { return writes_; }
@@ -77,6 +100,7 @@ class FunctionReconciler {
   ObjectReader& reader_;
   kube::Clock& clock_;
   EventRecorder& events_;
+  ConvergedDeployments* converged_;
   WriteCounts writes_;
 };
 
