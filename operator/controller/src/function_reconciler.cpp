@@ -48,6 +48,11 @@ void ConvergedDeployments::remember(const std::string& key, std::int64_t generat
   entries_[key] = Entry{generation, desired_hash};
 }
 
+void ConvergedDeployments::forget(const std::string& key) {
+  std::lock_guard<std::mutex> lock(mu_);
+  entries_.erase(key);
+}
+
 std::size_t ConvergedDeployments::size() const {
   std::lock_guard<std::mutex> lock(mu_);
   return entries_.size();
@@ -147,7 +152,10 @@ ReconcileResult FunctionReconciler::finish(json& function, json status, Reconcil
 ReconcileResult FunctionReconciler::reconcile(const std::string& ns, const std::string& name) {
   auto got = reader_.get(ref(gvr::functions(), ns, name));
   if (!got.ok()) {
-    if (got.status().is_not_found()) return {};  // deleted: owner references clean up
+    if (got.status().is_not_found()) {  // deleted: owner references clean up the objects
+      if (converged_ != nullptr) converged_->forget(ns + "/" + name);
+      return {};
+    }
     return {got.status(), std::nullopt};
   }
   json function = std::move(got).value();

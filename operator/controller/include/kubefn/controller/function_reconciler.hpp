@@ -69,6 +69,7 @@ class ConvergedDeployments {
   bool matches(const std::string& key, std::int64_t generation,
                const std::string& desired_hash) const;
   void remember(const std::string& key, std::int64_t generation, const std::string& desired_hash);
+  void forget(const std::string& key);
   std::size_t size() const;
 
  private:
