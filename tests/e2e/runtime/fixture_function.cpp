@@ -7,19 +7,6 @@
 
 namespace {
 
-std::string query_value(std::string_view query, std::string_view key) {
-  while (!query.empty()) {
-    std::size_t amp = query.find('&');
-    std::string_view pair = query.substr(0, amp);
-    if (pair.size() > key.size() && pair.substr(0, key.size()) == key && pair[key.size()] == '=') {
-      return std::string(pair.substr(key.size() + 1));
-    }
-    if (amp == std::string_view::npos) break;
-    query.remove_prefix(amp + 1);
-  }
-  return {};
-}
-
 void append_field(std::string& out, const char* name, std::string_view value) {
   if (out.size() > 1) out += ',';
   out += '"';
@@ -36,7 +23,7 @@ void append_field(std::string& out, const char* name, std::string_view value) {
 
 // ?ms=N: sleeps N milliseconds, ignoring the deadline.
 std::string sleepy(const kubefn::Event& event, kubefn::Context&) {
-  std::string ms = query_value(event.query, "ms");
+  std::string ms(event.query_param("ms"));
   std::this_thread::sleep_for(std::chrono::milliseconds(ms.empty() ? 0 : std::stoi(ms)));
   return "slept";
 }
@@ -73,6 +60,6 @@ KUBEFN_HANDLER(describe);
 
 // ?code=N: answers with that status.
 kubefn::Response status(const kubefn::Event& e, kubefn::Context&) {
-  return kubefn::Response::text("status", std::stoi(query_value(e.query, "code")));
+  return kubefn::Response::text("status", std::stoi(std::string(e.query_param("code"))));
 }
 KUBEFN_HANDLER(status);

@@ -85,6 +85,18 @@ TEST(Sdk, EventHeaderLookupIgnoresCase) {
   EXPECT_EQ(e.header("missing"), "");
 }
 
+TEST(Sdk, QueryParamsAreLookedUpByExactKey) {
+  Event e;
+  e.query = "name=kube&n=1&empty=&namex=no";
+  EXPECT_EQ(e.query_param("name"), "kube");
+  EXPECT_EQ(e.query_param("n"), "1");
+  EXPECT_EQ(e.query_param("empty"), "");
+  EXPECT_EQ(e.query_param("nam"), "");
+  EXPECT_EQ(e.query_param("missing"), "");
+  e.query = "";
+  EXPECT_EQ(e.query_param("name"), "");
+}
+
 TEST(Sdk, ContextRemainingNeverNegative) {
   NullLogger logger;
   Context past("f", "cpp20", std::chrono::milliseconds(1), 0,

@@ -49,6 +49,23 @@ struct Event {
   std::string_view event_time;
   std::string_view event_namespace;
 
+  // Raw value of the first `key=value` pair of the query (no percent-decoding), empty when
+  // absent.
+  std::string_view query_param(std::string_view key) const {
+    std::string_view rest = query;
+    while (!rest.empty()) {
+      const std::size_t amp = rest.find('&');
+      const std::string_view pair = rest.substr(0, amp);
+      if (pair.size() > key.size() && pair.substr(0, key.size()) == key &&
+          pair[key.size()] == '=') {
+        return pair.substr(key.size() + 1);
+      }
+      if (amp == std::string_view::npos) break;
+      rest.remove_prefix(amp + 1);
+    }
+    return {};
+  }
+
   // Header value by case-insensitive name, empty when absent.
   std::string_view header(std::string_view name) const {
     for (const Header& h : headers) {
