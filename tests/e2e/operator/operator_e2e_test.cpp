@@ -169,6 +169,13 @@ TEST_F(OperatorE2E, ApplyGetEditDelete) {
   auto described = kubectl({"describe", "fn", "hello"});
   EXPECT_NE(described.out.find("DeploymentCreated"), std::string::npos) << described.out;
 
+  // A client that never finishes its request does not hold the probes up.
+  HttpConnection stalled(port);
+  ASSERT_TRUE(stalled.send("GET /metrics HTTP/1.1\r\n"));
+  auto health = http_request(port, "GET", "/healthz", {}, {}, seconds(1));
+  ASSERT_TRUE(health) << "healthz blocked behind a stalled client";
+  EXPECT_EQ(health->status, 200);
+
   // The operator's metrics use controller-runtime's names.
   auto metrics = http_request(port, "GET", "/metrics");
   ASSERT_TRUE(metrics);
