@@ -298,7 +298,8 @@ ReconcileResult FunctionReconciler::reconcile(const std::string& ns, const std::
     DeploymentInputs in{image, config_map_name, digest, std::nullopt};
     if (!live.ok()) {
       in.replicas = spec.replicas.value_or(std::max<std::int64_t>(spec.min_replicas, 1));
-      auto created = client_.create(gvr::deployments(), make_deployment(spec, in), {kFieldManager});
+      const json desired = make_deployment(spec, in);
+      auto created = client_.create(gvr::deployments(), desired, {kFieldManager});
       if (!created.ok() && created.status().is_already_exists()) {
         // Our cache has not seen our own create yet: look again shortly.
         return finish(function, std::move(status), {kube::Status(), std::chrono::seconds(1)});
@@ -310,7 +311,7 @@ ReconcileResult FunctionReconciler::reconcile(const std::string& ns, const std::
       deployment = std::move(created).value();
       if (converged_ != nullptr) {
         converged_->remember(ns + "/" + spec.name, deployment["metadata"].value("generation", 0),
-                             sha256_hex(make_deployment(spec, in)["spec"].dump()));
+                             sha256_hex(desired["spec"].dump()));
       }
     } else if (!owned_by(live.value(), spec)) {
       const std::string msg = "a Deployment named " + spec.name +
@@ -332,7 +333,7 @@ ReconcileResult FunctionReconciler::reconcile(const std::string& ns, const std::
         deployment = std::move(live).value();
       } else {
         json full = std::move(live).value();
-        if (converged_ != nullptr) {  // the reader's copy may lack the pod template
+        if (!full["spec"].contains("template")) {  // a cached copy without its pod template
           auto got = client_.get(ref(gvr::deployments(), ns, spec.name));
           if (!got.ok()) return finish(function, std::move(status), {got.status(), {}});
           full = std::move(got).value();

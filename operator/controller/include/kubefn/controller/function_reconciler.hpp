@@ -83,8 +83,9 @@ class ConvergedDeployments {
 
 class FunctionReconciler {
  public:
-  // Reads go to `reader`, writes (and reads of objects the user owns) to `client`. With
-  // `converged`, the reader may serve Deployments without their pod template (see above).
+  // Reads go to `reader`, writes (and reads of objects the user owns) to `client`. The reader
+  // may serve Deployments without their pod template; the reconciler then fetches the whole
+  // one from `client` when it must compare, which `converged` (optional) makes rare.
   FunctionReconciler(kube::KubeClient& client, ObjectReader& reader, kube::Clock& clock,
                      EventRecorder& events, ConvergedDeployments* converged = nullptr)
       : client_(client), reader_(reader), clock_(clock), events_(events), converged_(converged) {}
