@@ -17,6 +17,7 @@ struct HealthServer::Impl {
   tcp::acceptor acceptor{io};
   prometheus::Registry* registry = nullptr;
   std::function<bool()> ready;
+  std::function<std::string()> extra_metrics;
   std::thread thread;
 
   void accept() {
@@ -68,6 +69,7 @@ struct HealthServer::Impl {
         std::ostringstream out;
         prometheus::TextSerializer().Serialize(out, impl.registry->Collect());
         body = out.str();
+        if (impl.extra_metrics) body += impl.extra_metrics();
         type = "text/plain; version=0.0.4; charset=utf-8";
       } else {
         status = 404;
@@ -96,10 +98,12 @@ struct HealthServer::Impl {
 };
 
 HealthServer::HealthServer(const std::string& address, std::uint16_t port,
-                           prometheus::Registry& registry, std::function<bool()> ready)
+                           prometheus::Registry& registry, std::function<bool()> ready,
+                           std::function<std::string()> extra_metrics)
     : impl_(std::make_unique<Impl>()) {
   impl_->registry = &registry;
   impl_->ready = std::move(ready);
+  impl_->extra_metrics = std::move(extra_metrics);
   tcp::endpoint ep(asio::ip::make_address(address), port);
   impl_->acceptor.open(ep.protocol());
   impl_->acceptor.set_option(asio::socket_base::reuse_address(true));

@@ -83,7 +83,27 @@ int main(int argc, char** argv) {
   app.add_option("--metrics-port", metrics_port,
                  "port of /healthz, /readyz and /metrics (0 picks one)")
       ->check(CLI::Range(0, 65535));
+  controller::BuildSettings build;
+  app.add_option("--registry", build.registry,
+                 "repository prefix built images are pushed to, e.g. registry:5000/kubefn "
+                 "(empty: no builds; only spec.image runs)")
+      ->envname("KUBEFN_REGISTRY");
+  app.add_option("--base-image", build.base_image, "the runtime base image builds append to")
+      ->envname("KUBEFN_BASE_IMAGE");
+  app.add_option("--builder-image", build.builder_image, "the image build Jobs run")
+      ->envname("KUBEFN_BUILDER_IMAGE");
+  app.add_option("--registry-secret", build.registry_secret,
+                 "dockerconfigjson Secret, in each Function's namespace, with push credentials")
+      ->envname("KUBEFN_REGISTRY_SECRET");
+  app.add_flag("--registry-plain-http", build.plain_http, "the registry speaks plain HTTP")
+      ->envname("KUBEFN_REGISTRY_PLAIN_HTTP");
+  app.add_option("--build-timeout", build.timeout_seconds, "seconds a build Job may run")
+      ->check(CLI::Range(10, 86400));
   CLI11_PARSE(app, argc, argv);
+  if (!build.registry.empty() && (build.base_image.empty() || build.builder_image.empty())) {
+    log_line("error", "--registry needs --base-image and --builder-image");
+    return 2;
+  }
 
   kube::Result<kube::ClientConfig> config =
       kubeconfig.empty()
@@ -115,6 +135,7 @@ int main(int argc, char** argv) {
   controller::ControllerOptions options;
   options.namespaces = split(namespaces);
   options.workers = workers;
+  options.build = build;
   controller::FunctionController controller(**client, clock, events, registry, options);
 
   std::unique_ptr<operator_cmd::HealthServer> health;

@@ -201,4 +201,92 @@ json make_service(const FunctionSpec& spec) {
                                     {"protocol", "TCP"}}})}}}};
 }
 
+std::string build_job_name(const FunctionSpec& spec, const std::string& digest) {
+  const std::string suffix = "-build-" + digest.substr(0, 10);
+  return spec.name.substr(0, 63 - suffix.size()) + suffix;
+}
+
+std::string build_image_tag(const std::string& digest) {
+  return "src-" + digest.substr(0, 16);
+}
+
+json make_build_job(const FunctionSpec& spec, const BuildJobInputs& in) {
+  const std::string name = build_job_name(spec, in.source_digest);
+  json labels = common_labels(spec);
+  labels[kBuildLabel] = name;
+  json args =
+      json::array({"function", "--source", "/kubefn/src", "--handler",
+                   spec.module + "." + spec.handler_name, "--base", in.base_image, "--image",
+                   in.repository, "--tag", build_image_tag(in.source_digest), "--source-digest",
+                   in.source_digest, "--termination-log", "/dev/termination-log", "--json"});
+  for (const auto& d : spec.dependencies) {
+    args.push_back("--dependency");
+    args.push_back(d);
+  }
+  if (!spec.dependencies.empty()) args.push_back("--install-dependencies");
+  if (in.plain_http) args.push_back("--plain-http");
+  json volumes = json::array({{{"name", "source"}, {"configMap", {{"name", in.source_config_map}}}},
+                              {{"name", "tmp"}, {"emptyDir", {{"sizeLimit", "2Gi"}}}}});
+  json mounts = json::array({{{"name", "source"}, {"mountPath", "/kubefn/src"}, {"readOnly", true}},
+                             {{"name", "tmp"}, {"mountPath", "/tmp"}}});
+  if (!in.registry_secret.empty()) {
+    args.push_back("--registry-config");
+    args.push_back("/kubefn/registry/config.json");
+    volumes.push_back(
+        {{"name", "registry"},
+         {"secret",
+          {{"secretName", in.registry_secret},
+           {"items", json::array({{{"key", ".dockerconfigjson"}, {"path", "config.json"}}})}}}});
+    mounts.push_back({{"name", "registry"}, {"mountPath", "/kubefn/registry"}, {"readOnly", true}});
+  }
+  // Installing declared Debian packages needs root inside the build container; a build
+  // without dependencies runs as the builder's non-root user.
+  const bool as_root = !spec.dependencies.empty();
+  json security = {{"allowPrivilegeEscalation", false},
+                   {"capabilities", {{"drop", json::array({"ALL"})}}}};
+  if (as_root) {
+    security["capabilities"]["add"] =
+        json::array({"CHOWN", "DAC_OVERRIDE", "FOWNER", "SETGID", "SETUID"});
+  }
+  json pod_security = {{"seccompProfile", {{"type", "RuntimeDefault"}}}};
+  if (as_root) {
+    pod_security["runAsUser"] = 0;
+  } else {
+    pod_security["runAsNonRoot"] = true;
+    pod_security["runAsUser"] = 65532;
+    pod_security["runAsGroup"] = 65532;
+  }
+  json container = {
+      {"name", "build"},
+      {"image", in.builder_image},
+      {"imagePullPolicy", "IfNotPresent"},
+      {"args", args},
+      {"resources",
+       {{"requests", {{"cpu", "500m"}, {"memory", "256Mi"}}}, {"limits", {{"memory", "2Gi"}}}}},
+      {"securityContext", security},
+      {"terminationMessagePolicy", "FallbackToLogsOnError"},
+      {"volumeMounts", mounts}};
+  return {{"apiVersion", "batch/v1"},
+          {"kind", "Job"},
+          {"metadata",
+           {{"name", name},
+            {"namespace", spec.ns},
+            {"labels", labels},
+            {"annotations", {{kSourceDigestAnnotation, in.source_digest}}},
+            {"ownerReferences", json::array({owner_reference(spec)})}}},
+          {"spec",
+           {{"backoffLimit", 0},  // a compile error does not get better by retrying
+            {"activeDeadlineSeconds", in.timeout_seconds},
+            {"ttlSecondsAfterFinished", 3600},
+            {"template",
+             {{"metadata", {{"labels", labels}}},
+              {"spec",
+               {{"restartPolicy", "Never"},
+                {"automountServiceAccountToken", false},
+                {"enableServiceLinks", false},
+                {"securityContext", pod_security},
+                {"containers", json::array({container})},
+                {"volumes", volumes}}}}}}}};
+}
+
 }  // namespace kubefn::controller

@@ -124,6 +124,12 @@ void FunctionController::enqueue(const json& function) {
   depth_->Set(static_cast<double>(queue_->ready()));
 }
 
+void FunctionController::requeue(const std::string& ns, const std::string& name) {
+  queue_->add(ns + "/" + name);
+  adds_->Increment();
+  depth_->Set(static_cast<double>(queue_->ready()));
+}
+
 void FunctionController::enqueue_owner(const json& object) {
   const json& labels = object["metadata"].value("labels", json::object());
   auto it = labels.find(kFunctionLabel);
@@ -139,10 +145,15 @@ kube::ReconcileResult FunctionController::reconcile_key(const std::string& key) 
   const std::string name = key.substr(slash + 1);
   active_workers_->Increment();
   const auto start = clock_.now();
-  FunctionReconciler reconciler(client_, *reader_, clock_, events_, &converged_);
+  std::unique_ptr<FunctionReconciler> reconciler =
+      options_.platform != nullptr
+          ? std::make_unique<FunctionReconciler>(client_, *reader_, clock_, events_,
+                                                 *options_.platform)
+          : std::make_unique<FunctionReconciler>(client_, *reader_, clock_, events_, &converged_,
+                                                 options_.build);
   ReconcileResult r;
   try {
-    r = reconciler.reconcile(ns, name);
+    r = reconciler->reconcile(ns, name);
   } catch (const std::exception& e) {
     // An object of a shape the reconciler did not expect: retry later rather than crash.
     r.error = kube::Status(kube::StatusCode::kUnknown,
@@ -150,7 +161,7 @@ kube::ReconcileResult FunctionController::reconcile_key(const std::string& key) 
   }
   reconcile_time_->Observe(std::chrono::duration<double>(clock_.now() - start).count());
   active_workers_->Decrement();
-  const WriteCounts& w = reconciler.writes();
+  const WriteCounts& w = reconciler->writes();
   for (auto [verb, n] : {std::pair{"create", w.creates}, std::pair{"update", w.updates},
                          std::pair{"delete", w.deletes}, std::pair{"status", w.status_updates}}) {
     if (n > 0) api_writes_->Add({{"verb", verb}}).Increment(n);
@@ -216,7 +227,12 @@ void FunctionController::start() {
                                [this](const json&, const json& o) { enqueue(o); },
                                [this](const json& o) { enqueue(o); }}));
     reader_->add(gvr::functions(), ns, informers_.back()->cache());
-    for (const auto& owned : {gvr::deployments(), gvr::services(), gvr::config_maps()}) {
+    // The Kubernetes platform's objects; another platform tells of its changes by requeue().
+    std::vector<kube::GroupVersionResource> owned_resources;
+    if (options_.platform == nullptr) {
+      owned_resources = {gvr::deployments(), gvr::services(), gvr::config_maps(), gvr::jobs()};
+    }
+    for (const auto& owned : owned_resources) {
       kube::InformerOptions o;
       o.resource = owned;
       o.ns = ns;

@@ -241,7 +241,7 @@ TEST_F(OperatorE2E, ExampleSourceIsStoredAndAnEditMakesANewConfigMap) {
       seconds(20), std::chrono::milliseconds(100)));
   EXPECT_EQ(first.rfind("echo-src-", 0), 0u);
   EXPECT_TRUE(eventually_equals("get fn echo", "{.status.conditions[?(@.type==\"Ready\")].reason}",
-                                "BuildPending"));
+                                "BuildsDisabled"));
   ASSERT_EQ(kubectl({"patch", "fn", "echo", "--type", "merge", "-p",
                      R"({"spec":{"source":{"inline":"// changed\n"}}})"})
                 .exit_code,

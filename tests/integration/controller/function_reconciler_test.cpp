@@ -167,7 +167,7 @@ TEST_F(ReconcilerTest, InlineSourceIsStoredContentHashedAndWaitsForABuild) {
   ASSERT_FALSE(cm.is_null());
   EXPECT_EQ(cm["data"]["echo.cpp"], "int a;");
   EXPECT_EQ(cm["immutable"], true);
-  EXPECT_EQ(ready("echo")["reason"], "BuildPending");
+  EXPECT_EQ(ready("echo")["reason"], "BuildsDisabled");
   EXPECT_FALSE(get(gvr::services(), "echo").is_null());
   EXPECT_TRUE(get(gvr::deployments(), "echo").is_null());
 }
@@ -189,11 +189,145 @@ TEST_F(ReconcilerTest, SourceEditKeepsThePreviousImageServingUntilItsBuildExists
   fn["spec"]["source"]["inline"] = "int b;";
   ASSERT_TRUE(client_->update(gvr::functions(), fn, {}).ok());
   reconcile("echo");
-  EXPECT_EQ(ready("echo")["reason"], "BuildPending");
+  EXPECT_EQ(ready("echo")["reason"], "BuildsDisabled");
   dep = get(gvr::deployments(), "echo");
   EXPECT_EQ(dep["spec"]["template"]["spec"]["containers"][0]["image"],
             "registry.local/echo@sha256:aaaa");
   EXPECT_FALSE(get(gvr::config_maps(), first_cm).is_null()) << "old source still in use";
+}
+
+// With a registry configured, a source without an image gets a build Job; the builder's
+// termination message carries the image (or the compiler's first errors) back.
+class BuildReconcilerTest : public ReconcilerTest {
+ protected:
+  void SetUp() override {
+    ReconcilerTest::SetUp();
+    BuildSettings build;
+    build.registry = "registry.local:5000/kubefn";
+    build.base_image = "registry.local:5000/kubefn/runtime:1";
+    build.builder_image = "registry.local:5000/kubefn/builder:1";
+    build.registry_secret = "push-creds";
+    build.plain_http = true;
+    reconciler_ =
+        std::make_unique<FunctionReconciler>(*client_, *reader_, clock_, events_, nullptr, build);
+  }
+  json job_of(const std::string& fn_name) {
+    const std::string digest = get(gvr::functions(), fn_name)["status"]["sourceDigest"];
+    return get(gvr::jobs(), fn_name + "-build-" + digest.substr(0, 10));
+  }
+  // Plays the part of the Job controller and the kubelet: the Job finished, and its pod's
+  // container terminated with `message`.
+  void finish_job(const json& job, bool succeeded, const std::string& message) {
+    const std::string name = job["metadata"]["name"];
+    json pod = {{"apiVersion", "v1"},
+                {"kind", "Pod"},
+                {"metadata",
+                 {{"name", name + "-x1"},
+                  {"namespace", "default"},
+                  {"labels", job["spec"]["template"]["metadata"]["labels"]}}},
+                {"spec", {{"containers", json::array({{{"name", "build"}, {"image", "b"}}})}}}};
+    auto created = client_->create(gvr::pods(), pod, {});
+    ASSERT_TRUE(created.ok()) << created.status().to_string();
+    json p = created.value();
+    p["status"] = {
+        {"phase", succeeded ? "Succeeded" : "Failed"},
+        {"containerStatuses",
+         json::array(
+             {{{"name", "build"},
+               {"state",
+                {{"terminated", {{"exitCode", succeeded ? 0 : 1}, {"message", message}}}}}}})}};
+    ASSERT_TRUE(client_->update_status(gvr::pods(), p, {}).ok());
+    json j = get(gvr::jobs(), name);
+    j["status"] = {
+        {"conditions", json::array({{{"type", succeeded ? "Complete" : "Failed"},
+                                     {"status", "True"},
+                                     {"message", succeeded ? "" : "BackoffLimitExceeded"}}})}};
+    ASSERT_TRUE(client_->update_status(gvr::jobs(), j, {}).ok());
+  }
+};
+
+TEST_F(BuildReconcilerTest, SourceGetsABuildJobWithTheSourceAndCredentials) {
+  create(function_with("echo", {{"handler", "echo.echo"},
+                                {"source", {{"inline", "int a;"}}},
+                                {"dependencies", json::array({"zlib1g-dev"})}}));
+  EXPECT_TRUE(reconcile("echo").error.ok());
+  json job = job_of("echo");
+  ASSERT_FALSE(job.is_null());
+  EXPECT_EQ(ready("echo")["reason"], "Building");
+  EXPECT_EQ(find_condition(get(gvr::functions(), "echo")["status"], "Built")["reason"], "Building");
+  EXPECT_TRUE(events_.has("BuildStarted"));
+  EXPECT_EQ(job["metadata"]["ownerReferences"][0]["name"], "echo");
+  const json& pod = job["spec"]["template"]["spec"];
+  EXPECT_EQ(pod["containers"][0]["image"], "registry.local:5000/kubefn/builder:1");
+  const std::string args = pod["containers"][0]["args"].dump();
+  for (const char* want :
+       {"\"echo.echo\"", "\"registry.local:5000/kubefn/default/echo\"", "\"zlib1g-dev\"",
+        "\"--install-dependencies\"", "\"--plain-http\"", "\"/dev/termination-log\""}) {
+    EXPECT_NE(args.find(want), std::string::npos) << want << " not in " << args;
+  }
+  const std::string volumes = pod["volumes"].dump();
+  EXPECT_NE(volumes.find("echo-src-"), std::string::npos);
+  EXPECT_NE(volumes.find("push-creds"), std::string::npos);
+  EXPECT_TRUE(get(gvr::deployments(), "echo").is_null()) << "nothing to run before the build";
+  // Looking again while it runs creates nothing more.
+  const int before = total(writes());
+  reconcile("echo");
+  EXPECT_EQ(total(writes()), before);
+}
+
+TEST_F(BuildReconcilerTest, FinishedBuildSetsTheImageAndTheDeploymentRunsIt) {
+  create(function_with("echo", {{"handler", "echo.echo"}, {"source", {{"inline", "int a;"}}}}));
+  reconcile("echo");
+  finish_job(job_of("echo"), true,
+             R"({"image":"registry.local:5000/kubefn/default/echo@sha256:abc","cached":false})");
+  ASSERT_TRUE(converge("echo"));
+  json fn = get(gvr::functions(), "echo");
+  EXPECT_EQ(fn["status"]["image"], "registry.local:5000/kubefn/default/echo@sha256:abc");
+  EXPECT_EQ(fn["status"]["imageSourceDigest"], fn["status"]["sourceDigest"]);
+  EXPECT_EQ(find_condition(fn["status"], "Built")["status"], "True");
+  EXPECT_EQ(get(gvr::deployments(), "echo")["spec"]["template"]["spec"]["containers"][0]["image"],
+            "registry.local:5000/kubefn/default/echo@sha256:abc");
+  EXPECT_TRUE(events_.has("Built"));
+  // An unchanged source never builds again, even once the finished Job is gone.
+  ASSERT_TRUE(
+      client_->remove({gvr::jobs(), "default", job_of("echo")["metadata"]["name"]}, {}).ok());
+  const int before = total(writes());
+  reconcile("echo");
+  EXPECT_EQ(total(writes()), before);
+  EXPECT_TRUE(job_of("echo").is_null());
+}
+
+TEST_F(BuildReconcilerTest, FailedBuildReportsTheCompilerErrorAndKeepsThePreviousImage) {
+  create(function_with("echo", {{"handler", "echo.echo"}, {"source", {{"inline", "int a;"}}}}));
+  reconcile("echo");
+  finish_job(job_of("echo"), true, R"({"image":"r.local/echo@sha256:one"})");
+  ASSERT_TRUE(converge("echo"));
+
+  json fn = get(gvr::functions(), "echo");
+  fn["spec"]["source"]["inline"] = "int a = ;";
+  ASSERT_TRUE(client_->update(gvr::functions(), fn, {}).ok());
+  reconcile("echo");
+  finish_job(
+      job_of("echo"), false,
+      R"({"error":"compile failed: echo.cpp:1:9: error: expected primary-expression before ';' token"})");
+  reconcile("echo");
+  json built = find_condition(get(gvr::functions(), "echo")["status"], "Built");
+  EXPECT_EQ(built["status"], "False");
+  EXPECT_EQ(built["reason"], "BuildFailed");
+  EXPECT_NE(built["message"].get<std::string>().find("echo.cpp:1:9: error"), std::string::npos)
+      << built.dump();
+  EXPECT_EQ(ready("echo")["reason"], "BuildFailed");
+  EXPECT_EQ(get(gvr::deployments(), "echo")["spec"]["template"]["spec"]["containers"][0]["image"],
+            "r.local/echo@sha256:one");
+  EXPECT_TRUE(events_.has("BuildFailed"));
+}
+
+TEST_F(BuildReconcilerTest, UrlSourcesAreRefusedWithAReason) {
+  create(function_with(
+      "u", {{"handler", "u.f"},
+            {"source", {{"url", "https://example.com/u.cpp"}, {"sha256", std::string(64, 'a')}}}}));
+  reconcile("u");
+  EXPECT_EQ(ready("u")["reason"], "UnsupportedSource");
 }
 
 TEST_F(ReconcilerTest, DriftIsRepairedAndDeletedChildrenComeBack) {
@@ -283,7 +417,7 @@ TEST_F(ReconcilerTest, MissingSourceConfigMapIsReportedAndLookedAtAgain) {
                {"data", {{"cm.cpp", "int c;"}}}};
   ASSERT_TRUE(client_->create(gvr::config_maps(), code, {}).ok());
   reconcile("cm");
-  EXPECT_EQ(ready("cm")["reason"], "BuildPending");
+  EXPECT_EQ(ready("cm")["reason"], "BuildsDisabled");
 }
 
 TEST_F(ReconcilerTest, DeletingTheFunctionCascadesToItsObjects) {

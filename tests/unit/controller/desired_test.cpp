@@ -68,6 +68,30 @@ TEST(Desired, HelloObjectsMatchGolden) {
   expect_golden(cm, "hello-configmap.json");
   expect_golden(dep, "hello-deployment.json");
   expect_golden(make_service(spec), "hello-service.json");
+  BuildJobInputs job{cm["metadata"]["name"],
+                     digest,
+                     "registry.local/kubefn/default/hello",
+                     "registry.local/kubefn/runtime:1",
+                     "registry.local/kubefn/builder:1",
+                     "push-creds",
+                     true,
+                     600};
+  expect_golden(make_build_job(spec, job), "hello-build-job.json");
+}
+
+TEST(Desired, BuildJobRunsAsRootOnlyToInstallDependencies) {
+  FunctionSpec spec = parsed(example_function("hello"));
+  BuildJobInputs in{"cm", std::string(64, 'a'), "r/x", "r/base", "r/builder", "", false, 60};
+  json plain = make_build_job(spec, in)["spec"]["template"]["spec"];
+  EXPECT_EQ(plain["securityContext"]["runAsNonRoot"], true);
+  EXPECT_EQ(plain["volumes"].size(), 2u) << "no registry Secret asked for";
+  spec.dependencies = {"zlib1g-dev"};
+  json deps = make_build_job(spec, in)["spec"]["template"]["spec"];
+  EXPECT_EQ(deps["securityContext"]["runAsUser"], 0);
+  EXPECT_EQ(deps["containers"][0]["securityContext"]["allowPrivilegeEscalation"], false);
+  EXPECT_EQ(build_job_name(spec, in.source_digest), "hello-build-aaaaaaaaaa");
+  spec.name = std::string(60, 'n');
+  EXPECT_LE(build_job_name(spec, in.source_digest).size(), 63u);
 }
 
 TEST(Desired, DigestFollowsEveryBuildInputAndNothingElse) {

@@ -44,4 +44,26 @@ struct DeploymentInputs {
 nlohmann::json make_deployment(const FunctionSpec& spec, const DeploymentInputs& in);
 nlohmann::json make_service(const FunctionSpec& spec);
 
+// The build Job of one source digest: the builder compiles the source ConfigMap, pushes
+// <repository>:<tag> and reports the digest in its termination message.
+inline constexpr const char* kBuildLabel = "kubefn.dev/build";
+
+struct BuildJobInputs {
+  std::string source_config_map;
+  std::string source_digest;
+  std::string repository;  // where the image goes, e.g. registry:5000/kubefn/default/hello
+  std::string base_image;
+  std::string builder_image;
+  std::string registry_secret;  // optional dockerconfigjson Secret
+  bool plain_http = false;
+  std::int64_t timeout_seconds = 600;
+};
+
+// <function>-build-<first 10 hex digits of the digest>, within the 63 characters a Job's
+// pods can carry in their job-name label.
+std::string build_job_name(const FunctionSpec& spec, const std::string& digest);
+// src-<first 16 hex digits of the digest>: equal sources share a tag.
+std::string build_image_tag(const std::string& digest);
+nlohmann::json make_build_job(const FunctionSpec& spec, const BuildJobInputs& in);
+
 }  // namespace kubefn::controller

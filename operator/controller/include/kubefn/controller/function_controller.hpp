@@ -29,6 +29,8 @@ struct ControllerOptions {
   std::vector<std::string> namespaces;  // empty: all namespaces
   int workers = 2;
   kube::Clock::Duration resync_period = std::chrono::minutes(10);
+  BuildSettings build;           // how the Kubernetes platform builds sources
+  Platform* platform = nullptr;  // null: the Kubernetes platform over the same client
 };
 
 class FunctionController {
@@ -43,6 +45,8 @@ class FunctionController {
   void stop();
   // True once every informer has listed its objects and the workers run.
   bool synced() const;
+  // Looks at a Function again: what a platform calls when something it runs changed.
+  void requeue(const std::string& ns, const std::string& name);
 
  private:
   class CacheReader;
