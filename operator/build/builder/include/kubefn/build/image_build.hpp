@@ -1,0 +1,95 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "kubefn/build/compile.hpp"
+#include "kubefn/kube/result.hpp"
+#include "kubefn/oci/tar.hpp"
+
+namespace kubefn::build {
+
+// Labels kubefn-build writes into image configs.
+inline constexpr std::string_view kLabelSourceDigest = "dev.kubefn.source-digest";
+inline constexpr std::string_view kLabelSdkVersion = "dev.kubefn.sdk-version";
+inline constexpr std::string_view kLabelHandler = "dev.kubefn.handler";
+inline constexpr std::string_view kLabelBaseDigest = "dev.kubefn.base-digest";
+inline constexpr std::string_view kLabelDependencies = "dev.kubefn.dependencies";
+// On the runtime base image: the sonames it carries, comma-separated. Function builds bundle
+// every library their .so needs that is not in this list.
+inline constexpr std::string_view kLabelLibraries = "dev.kubefn.libraries";
+
+inline constexpr std::string_view kFunctionDir = "/kubefn";
+inline constexpr std::string_view kRuntimePath = "/usr/local/bin/kubefn-runtime";
+inline constexpr std::string_view kRuntimeUser = "65532:65532";
+
+struct RegistrySettings {
+  bool plain_http = false;      // http:// (always for localhost and 127.*)
+  std::string registry_config;  // docker config.json with credentials; empty: the usual places
+};
+
+struct FunctionImageRequest {
+  CompileRequest compile;  // sources, handler, dependencies; provided_libraries comes from
+                           // the base image
+  std::string base;        // runtime base image reference
+  std::string image;       // target repository, optionally with a tag
+  std::string tag;         // overrides the reference's tag; default src-<16 hex of digest>
+  RegistrySettings registry;
+};
+
+struct FunctionImageResult {
+  std::string image;  // registry/repository@sha256:...
+  std::string digest;
+  std::string tag;
+  std::string source_digest;
+  bool cached = false;  // the tag already held this source on this base
+  int uploaded = 0, existed = 0, mounted = 0;
+  std::int64_t bytes_sent = 0;
+  std::vector<std::string> bundled_libraries;
+  double seconds = 0;
+};
+
+// Builds the function image and pushes it, or (fast path) finds it already pushed.
+kube::Result<FunctionImageResult> build_function_image(const FunctionImageRequest& request);
+
+// The files of a function image's layer: kubefn/<module>.so and kubefn/lib/<soname>.
+std::vector<oci::TarEntry> function_layer_entries(const CompileResult& compiled);
+
+// The default tag for a source digest: "src-" and its first 16 hex digits.
+std::string default_tag(const std::string& source_digest);
+
+struct BaseImageRequest {
+  std::string runtime_path;  // the kubefn-runtime binary
+  std::string image;         // target reference
+  RegistrySettings registry;
+  bool strip_debug = true;  // strip debug sections off the runtime binary
+};
+
+struct BaseImageResult {
+  std::string image;  // registry/repository@sha256:...
+  std::string digest;
+  std::vector<std::string> libraries;  // sonames in the image
+  std::int64_t compressed_bytes = 0;   // the layer blob
+  int uploaded = 0, existed = 0;
+  double seconds = 0;
+};
+
+// The runtime base image's one layer, from this machine's files: the runtime, its libraries and
+// dynamic loader (with the symlinks that lead to them), CA certificates, passwd/group with the
+// unprivileged user, /tmp and /kubefn. `libraries` receives the sonames.
+kube::Result<std::vector<oci::TarEntry>> base_layer_entries(const std::string& runtime_path,
+                                                            bool strip_debug,
+                                                            std::vector<std::string>* libraries);
+
+kube::Result<BaseImageResult> build_base_image(const BaseImageRequest& request);
+
+// JSON documents kubefn-build prints and writes to the termination log (at most 4 KiB).
+std::string function_result_json(const FunctionImageResult& result);
+std::string base_result_json(const BaseImageResult& result);
+std::string error_json(const std::string& message);
+// Writes `json` to `path` (e.g. /dev/termination-log); false when it cannot.
+bool write_termination_log(const std::string& path, const std::string& json);
+
+}  // namespace kubefn::build

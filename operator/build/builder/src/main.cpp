@@ -1,0 +1,136 @@
+// kubefn-build: compiles a C++ function and pushes it as an image layered on the runtime base
+// image, or assembles that base image from this machine's runtime and libraries. See README.md.
+#include <CLI/CLI.hpp>
+#include <iostream>
+
+#include "kubefn/build/compile.hpp"
+#include "kubefn/build/image_build.hpp"
+#include "kubefn/build/source.hpp"
+
+namespace build = kubefn::build;
+
+namespace {
+
+struct Common {
+  bool plain_http = false;
+  std::string registry_config;
+  std::string termination_log;
+  bool json = false;
+};
+
+int fail(const Common& common, const std::string& message) {
+  std::cerr << "kubefn-build: " << message << "\n";
+  build::write_termination_log(common.termination_log, build::error_json(message));
+  return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"kubefn-build: build C++ function images without a container daemon"};
+  app.require_subcommand(1);
+  Common common;
+
+  std::string source;
+  std::string handler;
+  std::vector<std::string> dependencies;
+  std::string base;
+  std::string image;
+  std::string tag;
+  std::string source_digest;
+  std::string output_dir;
+  std::string sdk_include;
+  bool install_dependencies = false;
+  auto* fn = app.add_subcommand("function", "compile a function and push its image");
+  fn->add_option("--source", source, "a .cpp file, a directory or a .tar/.tar.gz archive")
+      ->required();
+  fn->add_option("--handler", handler, "<module>.<function>, e.g. hello.greet")->required();
+  fn->add_option("--dependency", dependencies, "a Debian -dev package the code links against");
+  fn->add_option("--base", base, "the runtime base image");
+  fn->add_option("--image", image, "the repository to push to (registry/name[:tag])");
+  fn->add_option("--tag", tag, "tag to push (default src-<16 hex of the source digest>)");
+  fn->add_option("--source-digest", source_digest, "use this digest for the source");
+  fn->add_option("--output-dir", output_dir,
+                 "compile only: write <module>.so (and lib/) here, no registry");
+  fn->add_option("--sdk-include", sdk_include, "directory holding kubefn/function.hpp");
+  fn->add_flag("--install-dependencies", install_dependencies,
+               "apt-get install missing dependencies");
+
+  std::string runtime;
+  bool no_strip = false;
+  auto* base_cmd = app.add_subcommand("base", "assemble and push the runtime base image");
+  base_cmd->add_option("--runtime", runtime, "the kubefn-runtime binary")->required();
+  base_cmd->add_option("--image", image, "where to push it")->required();
+  base_cmd->add_flag("--no-strip", no_strip, "keep the runtime's debug sections");
+
+  for (auto* sub : {fn, base_cmd}) {
+    sub->add_flag("--plain-http", common.plain_http, "talk http:// to the registry");
+    sub->add_option("--registry-config", common.registry_config,
+                    "docker config.json holding registry credentials");
+    sub->add_option("--termination-log", common.termination_log,
+                    "also write the result (or the error) as JSON to this file");
+    sub->add_flag("--json", common.json, "print the result as one JSON line");
+  }
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // A build Job with bad arguments still tells the operator why (when the log option parsed).
+    if (e.get_exit_code() != 0) {
+      build::write_termination_log(common.termination_log, build::error_json(e.what()));
+    }
+    int code = app.exit(e);
+    return code == 0 ? 0 : 2;
+  }
+
+  if (fn->parsed()) {
+    auto sources = build::load_sources(source);
+    if (!sources.ok()) return fail(common, sources.status().message());
+    build::CompileRequest compile;
+    compile.sources = std::move(*sources);
+    compile.handler = handler;
+    compile.dependencies = dependencies;
+    compile.install_dependencies = install_dependencies;
+    compile.sdk_include = sdk_include;
+    compile.source_digest = source_digest;
+    if (!output_dir.empty()) {
+      auto compiled = build::compile_function(compile);
+      if (!compiled.ok()) return fail(common, compiled.status().message());
+      auto written = build::write_function_dir(*compiled, output_dir);
+      if (!written.ok()) return fail(common, written.message());
+      std::cout << output_dir << "/" << compiled->handler.module << ".so\n";
+      return 0;
+    }
+    if (base.empty() || image.empty()) {
+      return fail(common, "--base and --image are required unless --output-dir is given");
+    }
+    build::FunctionImageRequest request;
+    request.compile = std::move(compile);
+    request.base = base;
+    request.image = image;
+    request.tag = tag;
+    request.registry = {common.plain_http, common.registry_config};
+    auto built = build::build_function_image(request);
+    if (!built.ok()) return fail(common, built.status().message());
+    std::string json = build::function_result_json(*built);
+    build::write_termination_log(common.termination_log, json);
+    if (common.json) {
+      std::cout << json << "\n";
+    } else {
+      std::cout << built->image << (built->cached ? " (unchanged)" : "") << "\n";
+    }
+    return 0;
+  }
+
+  build::BaseImageRequest request;
+  request.runtime_path = runtime;
+  request.image = image;
+  request.registry = {common.plain_http, common.registry_config};
+  request.strip_debug = !no_strip;
+  auto built = build::build_base_image(request);
+  if (!built.ok()) return fail(common, built.status().message());
+  std::string json = build::base_result_json(*built);
+  build::write_termination_log(common.termination_log, json);
+  std::cout << (common.json ? json : built->image) << "\n";
+  return 0;
+}

@@ -1,0 +1,324 @@
+// kubefn-build end to end: a real registry, the real binary, skopeo/umoci to look inside the
+// images it pushes, and podman to run them and call the function over HTTP.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "kubefn/testing/command.hpp"
+#include "kubefn/testing/http_client.hpp"
+#include "kubefn/testing/process.hpp"
+#include "kubefn/testing/registry_server.hpp"
+#include "kubefn/testing/temp_dir.hpp"
+#include "kubefn/testing/wait.hpp"
+
+namespace kubefn::testing {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+const std::string kBuild = KUBEFN_BUILD_BIN;
+const std::string kExamples = KUBEFN_EXAMPLES_DIR;
+const std::string kFixtures = KUBEFN_FIXTURES_DIR;
+
+CommandResult build(std::vector<std::string> args) {
+  args.insert(args.begin(), kBuild);
+  return run_command(args, {}, 300s);
+}
+
+json parse_json_line(const std::string& out) {
+  auto j = json::parse(out, nullptr, false);
+  return j.is_discarded() ? json::object() : j;
+}
+
+// podman with its own storage, so tests neither see nor leave containers and images.
+class Podman {
+ public:
+  Podman() : root_(dir_.file("root")), runroot_(dir_.file("runroot")) {}
+  ~Podman() {
+    for (const auto& id : containers_)
+      run({"rm", "-f", "-t", "0", id});
+    run({"rmi", "-a", "-f"});
+  }
+  CommandResult run(std::vector<std::string> args, std::chrono::milliseconds timeout = 300s) {
+    std::vector<std::string> argv = {"podman", "--root", root_, "--runroot", runroot_};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run_command(argv, {}, timeout);
+  }
+  // Starts `image` detached with the function port published on 127.0.0.1; the host port.
+  std::uint16_t start(const std::string& image, std::string& error) {
+    std::uint16_t port = free_port();
+    auto r = run({"run", "-d", "--runtime", "runc", "--ulimit", "nofile=1024:1024", "--ulimit",
+                  "nproc=1024:1024", "--tls-verify=false", "-p",
+                  "127.0.0.1:" + std::to_string(port) + ":8080", image});
+    if (r.exit_code != 0) {
+      error = "podman run failed (" + std::to_string(r.exit_code) + "): " + r.err;
+      return 0;
+    }
+    std::string id = r.out.substr(0, r.out.find('\n'));
+    containers_.push_back(id);
+    bool up = wait_until(
+        [&] {
+          auto reply = http_request(port, "GET", "/healthz", {}, {}, 2s);
+          return reply && reply->status > 0;
+        },
+        60s, 50ms);
+    if (!up) {
+      error = "the container did not answer; logs: " + run({"logs", id}).err;
+      return 0;
+    }
+    return port;
+  }
+  static bool installed() { return run_command({"podman", "--version"}, {}, 30s).exit_code == 0; }
+
+ private:
+  TempDir dir_;
+  std::string root_, runroot_;
+  std::vector<std::string> containers_;
+};
+
+class BuilderE2E : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(RegistryServer::available()) << "docker-registry is not installed";
+    ASSERT_TRUE(registry_.started()) << registry_.error();
+    base_ = registry_.host() + "/kubefn/runtime-cpp:test";
+    auto r = build({"base", "--runtime", KUBEFN_RUNTIME_BIN, "--image", base_, "--json"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    base_result_ = parse_json_line(r.out);
+  }
+
+  CommandResult build_function(const std::string& source, const std::string& handler,
+                               const std::string& repo, std::vector<std::string> extra = {}) {
+    std::vector<std::string> args = {"function",  "--source", source,
+                                     "--handler", handler,    "--base",
+                                     base_,       "--image",  registry_.host() + "/" + repo,
+                                     "--json"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return build(args);
+  }
+
+  json inspect(const std::string& image) {
+    auto r =
+        run_command({"skopeo", "inspect", "--tls-verify=false", "docker://" + image}, {}, 120s);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return parse_json_line(r.out);
+  }
+
+  // skopeo copy into an OCI layout and umoci unpack it; the bundle directory.
+  fs::path unpack(const std::string& image) {
+    fs::path layout = work_.path() / ("oci-" + std::to_string(++unpacked_));
+    fs::path bundle = work_.path() / ("bundle-" + std::to_string(unpacked_));
+    auto c = run_command({"skopeo", "copy", "--src-tls-verify=false", "docker://" + image,
+                          "oci:" + layout.string() + ":img"},
+                         {}, 120s);
+    EXPECT_EQ(c.exit_code, 0) << c.err;
+    auto u = run_command({"umoci", "unpack", "--image", layout.string() + ":img", bundle.string()},
+                         {}, 120s);
+    EXPECT_EQ(u.exit_code, 0) << u.err;
+    return bundle;
+  }
+
+  RegistryServer registry_;
+  TempDir work_;
+  std::string base_;
+  json base_result_;
+  int unpacked_ = 0;
+};
+
+TEST_F(BuilderE2E, BaseImageHoldsTheRuntimeItsLibrariesAndAnUnprivilegedUser) {
+  std::string image = base_result_.value("image", "");
+  ASSERT_FALSE(image.empty()) << base_result_.dump();
+  EXPECT_LE(base_result_.value("compressedBytes", 0), 20 * 1024 * 1024);
+  auto info = inspect(image);
+  std::string libs = info["Labels"].value("dev.kubefn.libraries", "");
+  EXPECT_NE(libs.find("libc.so.6"), std::string::npos) << libs;
+  EXPECT_NE(libs.find("libstdc++.so.6"), std::string::npos) << libs;
+  EXPECT_EQ(info["Layers"].size(), 1u);
+
+  fs::path bundle = unpack(image);
+  fs::path rootfs = bundle / "rootfs";
+  for (const char* p : {"usr/local/bin/kubefn-runtime", "etc/passwd", "etc/group",
+                        "etc/ssl/certs/ca-certificates.crt", "lib64/ld-linux-x86-64.so.2",
+                        "lib/x86_64-linux-gnu/libc.so.6", "lib/x86_64-linux-gnu/libstdc++.so.6"}) {
+    EXPECT_TRUE(fs::exists(rootfs / p)) << p;
+  }
+  EXPECT_TRUE(fs::is_directory(rootfs / "kubefn"));
+  EXPECT_EQ(fs::status(rootfs / "tmp").permissions(), fs::perms::all | fs::perms::sticky_bit);
+  EXPECT_NE(read_file((rootfs / "etc/passwd").string()).find(":65532:65532:"), std::string::npos);
+  auto config = json::parse(read_file((bundle / "config.json").string()));
+  EXPECT_EQ(config["process"]["user"]["uid"], 65532);
+  EXPECT_EQ(config["process"]["args"][0], "/usr/local/bin/kubefn-runtime");
+}
+
+TEST_F(BuilderE2E, HelloBuildsPushesRunsAndRebuildsFromCache) {
+  auto r = build_function(kExamples + "/hello", "hello.greet", "fn/hello");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  json first = parse_json_line(r.out);
+  std::string image = first.value("image", "");
+  ASSERT_TRUE(image.starts_with(registry_.host() + "/fn/hello@sha256:")) << r.out;
+  EXPECT_FALSE(first.value("cached", true));
+  EXPECT_EQ(first.value("tag", ""), "src-" + first.value("sourceDigest", "").substr(7, 16));
+  // New layer and config uploaded; the base layer mounted from the base repository.
+  EXPECT_EQ(first.value("uploaded", 0), 2) << r.out;
+  EXPECT_EQ(first.value("mounted", 0), 1) << r.out;
+
+  auto info = inspect(registry_.host() + "/fn/hello:" + first.value("tag", ""));
+  EXPECT_EQ(info.value("Digest", ""), first.value("digest", "x"));
+  EXPECT_EQ(info["Labels"].value("dev.kubefn.handler", ""), "hello.greet");
+  EXPECT_EQ(info["Labels"].value("dev.kubefn.source-digest", ""), first.value("sourceDigest", "x"));
+  EXPECT_EQ(info["Labels"].value("dev.kubefn.sdk-version", ""), "0.1.0");
+  EXPECT_EQ(info["Layers"].size(), 2u);
+
+  fs::path bundle = unpack(image);
+  EXPECT_TRUE(fs::is_regular_file(bundle / "rootfs/kubefn/hello.so"));
+  EXPECT_TRUE(fs::is_regular_file(bundle / "rootfs/usr/local/bin/kubefn-runtime"));
+  EXPECT_FALSE(fs::exists(bundle / "rootfs/kubefn/lib"));
+  auto config = json::parse(read_file((bundle / "config.json").string()));
+  EXPECT_EQ(config["process"]["user"]["uid"], 65532);
+  EXPECT_NE(config["process"]["env"].dump().find("FUNC_HANDLER=hello.greet"), std::string::npos);
+
+  // Unchanged rebuild: same digest, nothing compiled or uploaded.
+  auto again = build_function(kExamples + "/hello", "hello.greet", "fn/hello");
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  json second = parse_json_line(again.out);
+  EXPECT_TRUE(second.value("cached", false)) << again.out;
+  EXPECT_EQ(second.value("digest", ""), first.value("digest", "x"));
+  EXPECT_EQ(second.value("uploaded", -1), 0);
+
+  ASSERT_TRUE(Podman::installed()) << "podman is not installed";
+  Podman podman;
+  std::string error;
+  std::uint16_t port = podman.start(image, error);
+  ASSERT_NE(port, 0) << error;
+  auto reply = http_request(port, "GET", "/?name=podman");
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->status, 200);
+  EXPECT_EQ(reply->body, "hello podman\n");
+}
+
+TEST_F(BuilderE2E, SameSourceInAnotherTreeGivesTheSameImage) {
+  // The ConfigMap-style directory and a tarball of it build byte-identical images.
+  fs::path dir = work_.path() / "cm";
+  work_.write("cm/..2026_01_01/hello.cpp", read_file(kExamples + "/hello/hello.cpp"));
+  fs::create_directory_symlink("..2026_01_01", dir / "..data");
+  fs::create_symlink("..data/hello.cpp", dir / "hello.cpp");
+  auto from_dir = build_function(dir.string(), "hello.greet", "fn/a");
+  ASSERT_EQ(from_dir.exit_code, 0) << from_dir.err;
+  auto tar = run_command(
+      {"tar", "-czf", work_.file("src.tar.gz"), "-C", kExamples + "/hello", "hello.cpp"});
+  ASSERT_EQ(tar.exit_code, 0) << tar.err;
+  auto from_tar = build_function(work_.file("src.tar.gz"), "hello.greet", "fn/b");
+  ASSERT_EQ(from_tar.exit_code, 0) << from_tar.err;
+  EXPECT_EQ(parse_json_line(from_dir.out).value("digest", "x"),
+            parse_json_line(from_tar.out).value("digest", "y"));
+}
+
+TEST_F(BuilderE2E, EchoRunsInPodman) {
+  // The base pinned by digest, as the operator does.
+  std::string base_by_digest =
+      registry_.host() + "/kubefn/runtime-cpp@" + base_result_.value("digest", "");
+  auto r = build({"function", "--source", kExamples + "/echo/echo.cpp", "--handler", "echo.echo",
+                  "--base", base_by_digest, "--image", registry_.host() + "/fn/echo", "--tag", "v1",
+                  "--source-digest", "sha256:" + std::string(64, 'e'), "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  json out = parse_json_line(r.out);
+  EXPECT_EQ(out.value("tag", ""), "v1");
+  EXPECT_EQ(out.value("sourceDigest", ""), "sha256:" + std::string(64, 'e'));
+  auto info = inspect(registry_.host() + "/fn/echo:v1");
+  EXPECT_EQ(info["Labels"].value("dev.kubefn.base-digest", ""), base_result_.value("digest", "x"));
+  ASSERT_TRUE(Podman::installed()) << "podman is not installed";
+  Podman podman;
+  std::string error;
+  std::uint16_t port = podman.start(registry_.host() + "/fn/echo:v1", error);
+  ASSERT_NE(port, 0) << error;
+  auto reply = http_request(port, "POST", "/", "ping body", {{"Content-Type", "text/x-test"}});
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->status, 200);
+  EXPECT_EQ(reply->body, "ping body");
+  EXPECT_EQ(reply->header("content-type"), "text/x-test");
+}
+
+TEST_F(BuilderE2E, DeclaredDependencyIsBundledAndRuns) {
+  auto r = build_function(kFixtures + "/crc", "crc.crc", "fn/crc", {"--dependency", "zlib1g-dev"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  json out = parse_json_line(r.out);
+  EXPECT_EQ(out["bundledLibraries"], json::array({"libz.so.1"})) << r.out;
+  auto info = inspect(registry_.host() + "/fn/crc:" + out.value("tag", ""));
+  EXPECT_EQ(info["Labels"].value("dev.kubefn.dependencies", ""), "zlib1g-dev");
+  fs::path bundle = unpack(out.value("image", ""));
+  EXPECT_TRUE(fs::is_regular_file(bundle / "rootfs/kubefn/lib/libz.so.1"));
+  EXPECT_FALSE(fs::exists(bundle / "rootfs/lib/x86_64-linux-gnu/libz.so.1"))
+      << "zlib must come from the function layer, not the base";
+
+  ASSERT_TRUE(Podman::installed()) << "podman is not installed";
+  Podman podman;
+  std::string error;
+  std::uint16_t port = podman.start(out.value("image", ""), error);
+  ASSERT_NE(port, 0) << error;
+  auto reply = http_request(port, "POST", "/", "hello");
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->status, 200);
+  EXPECT_TRUE(reply->body.starts_with("907060870 zlib ")) << reply->body;
+}
+
+TEST_F(BuilderE2E, BrokenSourceGivesAShortErrorAndATerminationLog) {
+  std::string log = work_.file("termination-log");
+  auto r = build_function(kFixtures + "/broken", "broken.greet", "fn/broken",
+                          {"--termination-log", log});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("broken.cpp:8:"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("error: 'nme' was not declared"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("/tmp"), std::string::npos) << r.err;
+  EXPECT_TRUE(r.out.empty()) << r.out;
+  auto j = json::parse(read_file(log), nullptr, false);
+  ASSERT_TRUE(j.is_object()) << read_file(log);
+  std::string error = j.value("error", "");
+  EXPECT_NE(error.find("broken.cpp:8:"), std::string::npos) << error;
+  EXPECT_LE(read_file(log).size(), 4096u);
+  // Nothing was pushed.
+  auto head = run_command({"skopeo", "inspect", "--tls-verify=false",
+                           "docker://" + registry_.host() + "/fn/broken:latest"},
+                          {}, 60s);
+  EXPECT_NE(head.exit_code, 0);
+}
+
+TEST_F(BuilderE2E, MissingBaseIsAReadableError) {
+  std::string log = work_.file("termination-log");
+  auto r = build({"function", "--source", kExamples + "/hello", "--handler", "hello.greet",
+                  "--base", registry_.host() + "/kubefn/nope:1", "--image",
+                  registry_.host() + "/fn/hello", "--termination-log", log});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("nope"), std::string::npos) << r.err;
+  EXPECT_NE(read_file(log).find("\"error\""), std::string::npos);
+}
+
+// Local mode: compile only, then the runtime serves the result straight from the directory.
+TEST(BuilderLocal, OutputDirServesWithTheRuntime) {
+  TempDir dir;
+  auto r = run_command({kBuild, "function", "--source", kExamples + "/hello/hello.cpp", "--handler",
+                        "hello.greet", "--output-dir", dir.file("out")},
+                       {}, 300s);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ASSERT_TRUE(fs::is_regular_file(dir.path() / "out/hello.so"));
+  std::uint16_t port = free_port();
+  ChildProcess runtime({KUBEFN_RUNTIME_BIN},
+                       {{"FUNC_HANDLER", "hello.greet"},
+                        {"KUBEFN_FUNCTION_DIR", dir.file("out")},
+                        {"FUNC_PORT", std::to_string(port)}},
+                       dir.file("stdout"), dir.file("stderr"));
+  std::optional<HttpReply> reply;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        reply = http_request(port, "GET", "/?name=local", {}, {}, 2s);
+        return reply.has_value();
+      },
+      30s, 20ms))
+      << read_file(dir.file("stderr"));
+  EXPECT_EQ(reply->body, "hello local\n");
+}
+
+}  // namespace
+}  // namespace kubefn::testing
