@@ -1,0 +1,86 @@
+// kubefn-gateway: the public HTTP door to functions.
+//
+// Threading: `threads` event loops, each with its own io_context, its own listening socket
+// on the shared port (SO_REUSEPORT: the kernel spreads connections) and its own keep-alive
+// connection pools to the replicas. A request is parsed, routed, forwarded and answered on
+// the thread that accepted its connection; threads share only the route snapshot, per-
+// function counters and per-replica in-flight counts (atomics), and a function's waiter
+// queue when it has a concurrency limit.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "kubefn/gateway/key_ring.hpp"
+#include "kubefn/gateway/route_table.hpp"
+#include "kubefn/kube/status.hpp"
+
+namespace prometheus {
+class Registry;
+}
+
+namespace kubefn::gateway {
+
+struct GatewayOptions {
+  std::string bind_address = "127.0.0.1";
+  std::uint16_t port = 0;         // 0 picks
+  int threads = 0;                // 0: CPUs available
+  std::size_t queue_limit = 100;  // per function: requests waiting for capacity
+  std::chrono::milliseconds queue_timeout{10000};
+  // Waiting for a first ready replica (scale from zero): 0 answers 503 at once when no
+  // replica is ready.
+  std::chrono::milliseconds activation_timeout{0};
+  // Called when a request finds no ready replica or has to queue.
+  std::function<void(const std::string& ns, const std::string& name)> on_demand;
+  std::size_t max_request_body_bytes = std::size_t{8} * 1024 * 1024;
+  std::size_t max_response_body_bytes = std::size_t{64} * 1024 * 1024;
+  std::chrono::milliseconds connect_timeout{2000};
+  // Client connections: a request not fully received in read_timeout gets 408; an idle
+  // keep-alive connection is closed after idle_timeout.
+  std::chrono::milliseconds read_timeout{10000};
+  std::chrono::milliseconds idle_timeout{75000};
+  // stop(): how long in-flight requests may take before connections are cut.
+  std::chrono::milliseconds drain_timeout{30000};
+  int max_attempts = 3;  // connection attempts per request (on different replicas when any)
+  std::chrono::seconds retry_after{1};  // Retry-After on 429 and 503
+};
+
+// Load of one function since the previous take_load().
+struct FunctionLoad {
+  std::string ns, name;
+  std::uint64_t requests = 0;  // requests that reached the function (admitted or queued)
+  int inflight = 0;            // now
+  int peak_inflight = 0;       // highest since the previous read
+  int queued = 0;              // waiting for capacity or a first replica, now
+  int ready_endpoints = 0;
+};
+
+class GatewayCore;
+
+class Gateway {
+ public:
+  Gateway(RouteTable& routes, KeyRing& keys, GatewayOptions options,
+          prometheus::Registry* registry = nullptr);
+  ~Gateway();  // stops
+  Gateway(const Gateway&) = delete;
+  Gateway& operator=(const Gateway&) = delete;
+
+  // Binds and serves on its own threads.
+  kube::Status start();
+  std::uint16_t port() const;
+  // Graceful: stops accepting, lets in-flight requests finish (up to drain_timeout), closes
+  // idle connections, joins the threads.
+  void stop();
+
+  std::vector<FunctionLoad> take_load();
+
+ private:
+  std::shared_ptr<GatewayCore> core_;
+};
+
+}  // namespace kubefn::gateway

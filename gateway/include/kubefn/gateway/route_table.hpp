@@ -1,0 +1,132 @@
+// Which functions the gateway serves and where their replicas are.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "kubefn/gateway/limiter.hpp"
+
+namespace prometheus {
+class Counter;
+}
+
+namespace kubefn::gateway {
+
+struct Endpoint {
+  std::string id;  // stable name of the replica (the pod's name)
+  std::string host;
+  std::uint16_t port = 0;
+  bool ready = false;
+};
+
+enum class Access { kPublic, kPrivate };
+
+// Live load of one replica, shared by every gateway thread and kept across route updates
+// for as long as the replica (same id, host and port) is listed.
+struct EndpointLoad {
+  EndpointLoad(std::string host, std::uint16_t port) : host(std::move(host)), port(port) {}
+  const std::string host;
+  const std::uint16_t port;
+  std::atomic<int> inflight{0};
+  std::atomic<bool> removed{false};  // no longer listed: pooled connections are dropped
+};
+
+// Live state of one function, kept across route updates while the function exists.
+struct FunctionState {
+  ConcurrencyLimiter limiter;
+  std::atomic<std::uint64_t> round_robin{0};
+  std::atomic<std::uint64_t> requests{0};  // since the last take_load()
+  std::atomic<int> inflight{0};
+  std::atomic<int> peak_inflight{0};  // since the last take_load()
+  std::atomic<int> waiting{0};        // queued or waiting for a first replica
+  // requests_total counters by status code, filled lazily by the gateway.
+  std::array<std::atomic<prometheus::Counter*>, 600> by_code{};
+  std::atomic<bool> removed{false};
+  // Writer side only (under the RouteTable's lock): loads by "id|host|port".
+  std::map<std::string, std::shared_ptr<EndpointLoad>> loads;
+
+  void note_start() {
+    requests.fetch_add(1, std::memory_order_relaxed);
+    int now = inflight.fetch_add(1, std::memory_order_relaxed) + 1;
+    int peak = peak_inflight.load(std::memory_order_relaxed);
+    while (now > peak && !peak_inflight.compare_exchange_weak(peak, now)) {
+    }
+  }
+  void note_end() { inflight.fetch_sub(1, std::memory_order_relaxed); }
+};
+
+struct FunctionRoute {
+  std::string ns, name;
+  Access access = Access::kPrivate;          // functions are private by default
+  int concurrency = 0;                       // per replica; 0 = unlimited
+  std::chrono::milliseconds timeout{30000};  // request timeout (spec.timeout)
+  std::vector<std::string> hosts;            // optional host-based routes (HTTP trigger)
+  std::vector<Endpoint> endpoints;
+
+  // Filled by the RouteTable (values given to upsert() are ignored): the live state shared
+  // by every version of this route, and one load per endpoint (same order as endpoints).
+  std::shared_ptr<FunctionState> state;
+  std::vector<std::shared_ptr<EndpointLoad>> loads;
+  int ready_endpoints = 0;
+
+  // concurrency x ready replicas; 0 when unlimited.
+  int limit() const { return concurrency > 0 ? concurrency * ready_endpoints : 0; }
+};
+
+// Thread-safe. Writers build a new immutable snapshot under a mutex and publish it with a
+// version bump; readers keep a per-thread copy of the snapshot pointer and only touch the
+// mutex when the version changed, so lookups take no shared lock per request.
+class RouteTable {
+ public:
+  RouteTable();
+  ~RouteTable();
+  RouteTable(const RouteTable&) = delete;
+  RouteTable& operator=(const RouteTable&) = delete;
+
+  // Adds or replaces a function's route. When route.endpoints is empty the endpoints known
+  // for the function are kept (set earlier by set_endpoints, even before the function
+  // existed); to clear them call set_endpoints with an empty list.
+  void upsert(FunctionRoute route);
+  void remove(const std::string& ns, const std::string& name);
+  // Replaces a function's endpoints; remembered for a function not (yet) upserted.
+  void set_endpoints(const std::string& ns, const std::string& name, std::vector<Endpoint>);
+
+  std::shared_ptr<const FunctionRoute> find(std::string_view ns, std::string_view name) const;
+  // Host header value, with or without ":port", case-insensitive.
+  std::shared_ptr<const FunctionRoute> find_host(std::string_view host) const;
+  std::vector<std::shared_ptr<const FunctionRoute>> all() const;
+  std::uint64_t version() const { return version_.load(std::memory_order_acquire); }
+
+  struct Snapshot;
+
+ private:
+  const Snapshot& snapshot() const;
+  void publish_locked();
+  std::shared_ptr<const FunctionRoute> build_locked(FunctionRoute route);
+
+  mutable std::mutex mu_;
+  std::shared_ptr<const Snapshot> current_;
+  std::atomic<std::uint64_t> version_{1};
+  const std::uint64_t table_id_;
+  // Writer-side state.
+  std::map<std::string, FunctionRoute> routes_;             // by "ns/name", as upserted
+  std::map<std::string, std::vector<Endpoint>> endpoints_;  // by "ns/name"
+  std::map<std::string, std::shared_ptr<FunctionState>> states_;
+};
+
+// The endpoint a call should go to: the ready one with the fewest calls in flight, ties
+// broken round-robin from `start`; `exclude` holds indexes already tried. -1 when none.
+int choose_endpoint(const FunctionRoute& route, std::uint64_t start,
+                    const std::vector<int>& exclude = {});
+
+}  // namespace kubefn::gateway

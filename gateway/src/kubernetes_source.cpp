@@ -1,0 +1,255 @@
+#include "kubefn/gateway/kubernetes_source.hpp"
+
+namespace kubefn::gateway {
+namespace {
+
+using nlohmann::json;
+
+constexpr const char* kFunctionLabel = "kubefn.dev/function";
+
+kube::GroupVersionResource functions_gvr() {
+  return {"kubefn.dev", "v1alpha1", "functions", true};
+}
+kube::GroupVersionResource pods_gvr() {
+  return {"", "v1", "pods", true};
+}
+kube::GroupVersionResource secrets_gvr() {
+  return {"", "v1", "secrets", true};
+}
+
+const json& field(const json& j, const char* key) {
+  static const json kNull;
+  if (!j.is_object()) return kNull;
+  auto it = j.find(key);
+  return it == j.end() ? kNull : *it;
+}
+
+std::string string_field(const json& j, const char* key) {
+  const json& v = field(j, key);
+  return v.is_string() ? v.get<std::string>() : std::string();
+}
+
+// Keeps only what the gateway reads of a Pod.
+void trim_pod(json& pod) {
+  json meta = json::object();
+  const json& m = field(pod, "metadata");
+  for (const char* k :
+       {"name", "namespace", "uid", "resourceVersion", "labels", "deletionTimestamp"}) {
+    if (m.contains(k)) meta[k] = m[k];
+  }
+  json ports = json::array();
+  for (const json& c : field(field(pod, "spec"), "containers")) {
+    for (const json& p : field(c, "ports"))
+      ports.push_back(p);
+  }
+  json status = json::object();
+  const json& s = field(pod, "status");
+  if (s.contains("podIP")) status["podIP"] = s["podIP"];
+  for (const json& c : field(s, "conditions")) {
+    if (string_field(c, "type") == "Ready") status["conditions"] = json::array({c});
+  }
+  json out = {{"metadata", std::move(meta)},
+              {"spec", {{"containers", json::array({{{"ports", std::move(ports)}}})}}},
+              {"status", std::move(status)}};
+  pod = std::move(out);
+}
+
+void trim_function(json& fn) {
+  json meta = json::object();
+  const json& m = field(fn, "metadata");
+  for (const char* k : {"name", "namespace", "uid", "resourceVersion"}) {
+    if (m.contains(k)) meta[k] = m[k];
+  }
+  json spec = json::object();
+  const json& s = field(fn, "spec");
+  for (const char* k : {"access", "concurrency", "timeout", "triggers"}) {
+    if (s.contains(k)) spec[k] = s[k];
+  }
+  fn = json{{"metadata", std::move(meta)}, {"spec", std::move(spec)}};
+}
+
+}  // namespace
+
+std::optional<FunctionRoute> route_from_function(const json& function) {
+  const json& meta = field(function, "metadata");
+  FunctionRoute r;
+  r.ns = string_field(meta, "namespace");
+  r.name = string_field(meta, "name");
+  if (r.name.empty()) return std::nullopt;
+  if (r.ns.empty()) r.ns = "default";
+  const json& spec = field(function, "spec");
+  r.access = string_field(spec, "access") == "public" ? Access::kPublic : Access::kPrivate;
+  const json& c = field(spec, "concurrency");
+  r.concurrency = c.is_number_integer() ? std::max(0, c.get<int>()) : 0;
+  const json& t = field(spec, "timeout");
+  if (t.is_number() && t.get<double>() > 0) {
+    r.timeout = std::chrono::milliseconds(static_cast<long>(t.get<double>() * 1000));
+  } else {
+    r.timeout = std::chrono::seconds(180);  // the CRD's default
+  }
+  std::string host = string_field(field(field(spec, "triggers"), "http"), "host");
+  if (!host.empty()) r.hosts.push_back(host);
+  return r;
+}
+
+std::optional<Endpoint> endpoint_from_pod(const json& pod, std::uint16_t default_port) {
+  const json& meta = field(pod, "metadata");
+  const json& status = field(pod, "status");
+  Endpoint e;
+  e.id = string_field(meta, "name");
+  e.host = string_field(status, "podIP");
+  if (e.host.empty()) return std::nullopt;
+  e.port = default_port;
+  for (const json& c : field(field(pod, "spec"), "containers")) {
+    for (const json& p : field(c, "ports")) {
+      if (string_field(p, "name") == "http" && field(p, "containerPort").is_number_integer()) {
+        e.port = static_cast<std::uint16_t>(field(p, "containerPort").get<int>());
+      }
+    }
+  }
+  bool ready = false;
+  for (const json& cond : field(status, "conditions")) {
+    if (string_field(cond, "type") == "Ready") ready = string_field(cond, "status") == "True";
+  }
+  e.ready = ready && !meta.contains("deletionTimestamp");
+  return e;
+}
+
+std::vector<std::string> tokens_from_secret(const json& secret) {
+  std::vector<std::string> out;
+  for (const auto& [k, v] : field(secret, "data").items()) {
+    if (!v.is_string()) continue;
+    for (auto& t : parse_key_lines(base64_decode(v.get<std::string>())))
+      out.push_back(std::move(t));
+  }
+  for (const auto& [k, v] : field(secret, "stringData").items()) {
+    if (!v.is_string()) continue;
+    for (auto& t : parse_key_lines(v.get<std::string>()))
+      out.push_back(std::move(t));
+  }
+  return out;
+}
+
+KubernetesSource::KubernetesSource(kube::KubeClient& client, kube::Clock& clock, RouteTable& routes,
+                                   KeyRing& keys, KubernetesSourceOptions options)
+    : client_(client), clock_(clock), routes_(routes), keys_(keys), options_(std::move(options)) {
+  std::vector<std::string> namespaces = options_.namespaces;
+  if (namespaces.empty()) namespaces.push_back("");
+  for (const std::string& ns : namespaces) {
+    kube::InformerOptions fo;
+    fo.resource = functions_gvr();
+    fo.ns = ns;
+    fo.transform = trim_function;
+    functions_.push_back(std::make_unique<kube::Informer>(
+        client_, clock_, fo,
+        kube::InformerHandlers{[this](const json& o) { on_function(o, false); },
+                               [this](const json&, const json& o) { on_function(o, false); },
+                               [this](const json& o) { on_function(o, true); }}));
+    kube::InformerOptions po;
+    po.resource = pods_gvr();
+    po.ns = ns;
+    po.label_selector = kFunctionLabel;
+    po.transform = trim_pod;
+    pods_.push_back(std::make_unique<kube::Informer>(
+        client_, clock_, po,
+        kube::InformerHandlers{[this](const json& o) { on_pod(o); },
+                               [this](const json&, const json& o) { on_pod(o); },
+                               [this](const json& o) { on_pod(o); }}));
+  }
+  if (!options_.keys_secret_name.empty()) {
+    kube::InformerOptions so;
+    so.resource = secrets_gvr();
+    so.ns = options_.keys_secret_namespace;
+    so.field_selector = "metadata.name=" + options_.keys_secret_name;
+    secret_ = std::make_unique<kube::Informer>(
+        client_, clock_, so,
+        kube::InformerHandlers{[this](const json& o) { on_secret(o, false); },
+                               [this](const json&, const json& o) { on_secret(o, false); },
+                               [this](const json& o) { on_secret(o, true); }});
+  }
+}
+
+KubernetesSource::~KubernetesSource() {
+  stop();
+}
+
+void KubernetesSource::start() {
+  for (auto& i : functions_)
+    i->start();
+  for (auto& i : pods_)
+    i->start();
+  if (secret_) secret_->start();
+}
+
+void KubernetesSource::stop() {
+  for (auto& i : functions_)
+    i->stop();
+  for (auto& i : pods_)
+    i->stop();
+  if (secret_) secret_->stop();
+}
+
+bool KubernetesSource::synced() const {
+  for (auto& i : functions_) {
+    if (!i->has_synced()) return false;
+  }
+  for (auto& i : pods_) {
+    if (!i->has_synced()) return false;
+  }
+  return !secret_ || secret_->has_synced();
+}
+
+bool KubernetesSource::wait_for_sync(std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  auto left = [&] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(deadline -
+                                                                 std::chrono::steady_clock::now());
+  };
+  for (auto& i : functions_) {
+    if (!i->wait_for_sync(left())) return false;
+  }
+  for (auto& i : pods_) {
+    if (!i->wait_for_sync(left())) return false;
+  }
+  return !secret_ || secret_->wait_for_sync(left());
+}
+
+void KubernetesSource::on_function(const json& fn, bool deleted) {
+  auto route = route_from_function(fn);
+  if (!route) return;
+  if (deleted) {
+    routes_.remove(route->ns, route->name);
+    return;
+  }
+  const std::string ns = route->ns;
+  const std::string name = route->name;
+  routes_.upsert(std::move(*route));
+  refresh_endpoints(ns, name);  // pods may have been seen first, or while it was absent
+}
+
+void KubernetesSource::on_pod(const json& pod) {
+  const json& meta = field(pod, "metadata");
+  std::string fn = string_field(field(meta, "labels"), kFunctionLabel);
+  if (fn.empty()) return;
+  refresh_endpoints(string_field(meta, "namespace"), fn);
+}
+
+void KubernetesSource::refresh_endpoints(const std::string& ns, const std::string& name) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<Endpoint> endpoints;
+  for (auto& informer : pods_) {
+    for (const auto& pod : informer->cache().list_labelled(kFunctionLabel, name)) {
+      if (string_field(field(*pod, "metadata"), "namespace") != ns) continue;
+      if (auto e = endpoint_from_pod(*pod, options_.default_port)) endpoints.push_back(*e);
+    }
+  }
+  std::sort(endpoints.begin(), endpoints.end(),
+            [](const Endpoint& a, const Endpoint& b) { return a.id < b.id; });
+  routes_.set_endpoints(ns, name, std::move(endpoints));
+}
+
+void KubernetesSource::on_secret(const json& secret, bool deleted) {
+  keys_.set(deleted ? std::vector<std::string>{} : tokens_from_secret(secret));
+}
+
+}  // namespace kubefn::gateway

@@ -1,0 +1,231 @@
+// kubefn-gateway: serves /{namespace}/{function}/... for the functions it learns from the
+// Kubernetes API (--kubernetes or --kubeconfig) or from --route flags.
+#include <prometheus/registry.h>
+#include <signal.h>
+
+#include <CLI/CLI.hpp>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "kubefn/gateway/gateway.hpp"
+#include "kubefn/gateway/kubernetes_source.hpp"
+#include "kubefn/kube/in_cluster_config.hpp"
+#include "kubefn/kube/kubeconfig.hpp"
+#include "kubefn/kube/rest_kube_client.hpp"
+
+namespace {
+
+using namespace kubefn;
+
+void log_line(const std::string& level, const std::string& msg, const std::string& extra = {}) {
+  std::ostringstream out;
+  out << "{\"level\":\"" << level << "\",\"msg\":" << nlohmann::json(msg).dump() << extra << "}\n";
+  std::cerr << out.str() << std::flush;
+}
+
+std::vector<std::string> split(const std::string& s, char sep) {
+  std::vector<std::string> out;
+  std::stringstream in(s);
+  std::string item;
+  while (std::getline(in, item, sep)) {
+    if (!item.empty()) out.push_back(item);
+  }
+  return out;
+}
+
+// "ns/name=host:port[,host:port...][;public][;concurrency=N][;timeout=SECONDS][;host=NAME]"
+std::optional<gateway::FunctionRoute> parse_route(const std::string& spec, std::string* error) {
+  auto parts = split(spec, ';');
+  if (parts.empty()) {
+    *error = "empty route";
+    return std::nullopt;
+  }
+  const std::string& head = parts[0];
+  std::size_t eq = head.find('=');
+  std::size_t slash = head.find('/');
+  if (eq == std::string::npos || slash == std::string::npos || slash > eq) {
+    *error = "expected ns/name=host:port[,host:port...]";
+    return std::nullopt;
+  }
+  gateway::FunctionRoute r;
+  r.ns = head.substr(0, slash);
+  r.name = head.substr(slash + 1, eq - slash - 1);
+  int i = 0;
+  for (const std::string& hp : split(head.substr(eq + 1), ',')) {
+    std::size_t colon = hp.rfind(':');
+    if (colon == std::string::npos) {
+      *error = "endpoint \"" + hp + "\" has no port";
+      return std::nullopt;
+    }
+    gateway::Endpoint e;
+    e.id = r.name + "-" + std::to_string(i++);
+    e.host = hp.substr(0, colon);
+    e.port = static_cast<std::uint16_t>(std::stoi(hp.substr(colon + 1)));
+    e.ready = true;
+    r.endpoints.push_back(e);
+  }
+  for (std::size_t k = 1; k < parts.size(); ++k) {
+    const std::string& opt = parts[k];
+    if (opt == "public") {
+      r.access = gateway::Access::kPublic;
+    } else if (opt.rfind("concurrency=", 0) == 0) {
+      r.concurrency = std::stoi(opt.substr(12));
+    } else if (opt.rfind("timeout=", 0) == 0) {
+      r.timeout = std::chrono::milliseconds(static_cast<long>(std::stod(opt.substr(8)) * 1000));
+    } else if (opt.rfind("host=", 0) == 0) {
+      r.hosts.push_back(opt.substr(5));
+    } else {
+      *error = "unknown route option \"" + opt + "\"";
+      return std::nullopt;
+    }
+  }
+  return r;
+}
+
+std::chrono::milliseconds seconds_to_ms(double s) {
+  return std::chrono::milliseconds(static_cast<long>(s * 1000));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  CLI::App app{"kubefn-gateway: the public HTTP door to kubefn functions"};
+  gateway::GatewayOptions options;
+  int port = 8080;
+  double queue_timeout = 10;
+  double activation_timeout = 0;
+  bool kubernetes = false;
+  std::string kubeconfig;
+  std::string context;
+  std::string namespaces;
+  std::string keys_file;
+  std::string keys_secret = "kubefn-system/kubefn-gateway-keys";
+  std::vector<std::string> route_specs;
+  app.add_option("--port", port, "listening port (0 picks one)")->check(CLI::Range(0, 65535));
+  app.add_option("--bind-address", options.bind_address, "listening address");
+  app.add_option("--threads", options.threads, "event-loop threads (0: CPUs available)")
+      ->check(CLI::Range(0, 256));
+  app.add_flag("--kubernetes", kubernetes,
+               "learn functions from the Kubernetes API ($KUBECONFIG, in-cluster, ~/.kube/config)");
+  app.add_option("--kubeconfig", kubeconfig, "kubeconfig file (implies --kubernetes)");
+  app.add_option("--context", context, "kubeconfig context");
+  app.add_option("--namespaces", namespaces, "comma-separated namespaces to serve (default: all)")
+      ->envname("KUBEFN_WATCH_NAMESPACES");
+  app.add_option("--keys-file", keys_file,
+                 "file of bearer tokens for private functions, one per line (re-read on change)");
+  app.add_option("--keys-secret", keys_secret,
+                 "namespace/name of the Secret of bearer tokens (Kubernetes mode; empty: none)");
+  app.add_option("--queue-limit", options.queue_limit,
+                 "per function: requests that may wait for capacity");
+  app.add_option("--queue-timeout", queue_timeout, "seconds a request may wait for capacity")
+      ->check(CLI::Range(0.0, 3600.0));
+  app.add_option("--activation-timeout", activation_timeout,
+                 "seconds a request may wait for a first ready replica (0: answer 503 at once)")
+      ->check(CLI::Range(0.0, 3600.0));
+  app.add_option("--route", route_specs,
+                 "static route: ns/name=host:port[,host:port...][;public][;concurrency=N]"
+                 "[;timeout=SECONDS][;host=NAME] (repeatable)");
+  CLI11_PARSE(app, argc, argv);
+  options.port = static_cast<std::uint16_t>(port);
+  options.queue_timeout = seconds_to_ms(queue_timeout);
+  options.activation_timeout = seconds_to_ms(activation_timeout);
+  if (!kubeconfig.empty()) kubernetes = true;
+
+  gateway::RouteTable routes;
+  gateway::KeyRing keys;
+  for (const std::string& spec : route_specs) {
+    std::string error;
+    auto r = parse_route(spec, &error);
+    if (!r) {
+      log_line("error", "bad --route \"" + spec + "\": " + error);
+      return 2;
+    }
+    routes.upsert(std::move(*r));
+  }
+
+  std::filesystem::file_time_type keys_mtime{};
+  auto load_keys = [&](bool initial) {
+    std::error_code ec;
+    auto mtime = std::filesystem::last_write_time(keys_file, ec);
+    if (ec) {
+      if (initial) log_line("error", "cannot read --keys-file " + keys_file);
+      return !initial;
+    }
+    if (!initial && mtime == keys_mtime) return true;
+    keys_mtime = mtime;
+    std::ifstream in(keys_file);
+    std::stringstream text;
+    text << in.rdbuf();
+    auto tokens = gateway::parse_key_lines(text.str());
+    log_line("info", "loaded keys", ",\"count\":" + std::to_string(tokens.size()));
+    keys.set(std::move(tokens));
+    return true;
+  };
+  if (!keys_file.empty() && !load_keys(true)) return 2;
+
+  kube::RealClock clock;
+  std::unique_ptr<kube::KubeClient> client;
+  std::unique_ptr<gateway::KubernetesSource> source;
+  if (kubernetes) {
+    kube::Result<kube::ClientConfig> config =
+        kubeconfig.empty()
+            ? kube::load_default_config()
+            : kube::load_kubeconfig({kubeconfig}, kube::KubeconfigOverrides{context, ""});
+    if (!config.ok()) {
+      log_line("error", "cannot configure the Kubernetes client: " + config.status().to_string());
+      return 2;
+    }
+    kube::RestClientOptions rest;
+    rest.user_agent = "kubefn-gateway";
+    auto made = kube::make_rest_kube_client(*config, clock, rest);
+    if (!made.ok()) {
+      log_line("error", "cannot create the Kubernetes client: " + made.status().to_string());
+      return 2;
+    }
+    client = std::move(*made);
+    gateway::KubernetesSourceOptions so;
+    so.namespaces = split(namespaces, ',');
+    std::size_t slash = keys_secret.find('/');
+    if (keys_secret.empty()) {
+      so.keys_secret_name.clear();
+    } else if (slash == std::string::npos) {
+      so.keys_secret_name = keys_secret;
+    } else {
+      so.keys_secret_namespace = keys_secret.substr(0, slash);
+      so.keys_secret_name = keys_secret.substr(slash + 1);
+    }
+    source = std::make_unique<gateway::KubernetesSource>(*client, clock, routes, keys, so);
+    source->start();
+  }
+
+  prometheus::Registry registry;
+  gateway::Gateway gw(routes, keys, options, &registry);
+  kube::Status st = gw.start();
+  if (!st.ok()) {
+    log_line("error", st.message());
+    return 3;
+  }
+  log_line("info", "listening", ",\"port\":" + std::to_string(gw.port()));
+
+  for (;;) {
+    timespec wait{2, 0};
+    int sig = sigtimedwait(&signals, nullptr, &wait);
+    if (sig == SIGTERM || sig == SIGINT) break;
+    if (!keys_file.empty()) load_keys(false);
+  }
+  log_line("info", "draining: stopped accepting, finishing in-flight requests");
+  gw.stop();
+  if (source) source->stop();
+  log_line("info", "drained, exiting");
+  return 0;
+}

@@ -1,0 +1,48 @@
+// The gateway's Prometheus metrics.
+#pragma once
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include <array>
+#include <atomic>
+#include <memory>
+#include <string>
+
+#include "kubefn/gateway/route_table.hpp"
+#include "process_collector.hpp"
+
+namespace kubefn::gateway {
+
+class GatewayMetrics {
+ public:
+  // Registers on `registry`, or on a registry of its own when null.
+  explicit GatewayMetrics(prometheus::Registry* registry);
+
+  // requests_total{namespace,function,code}; `state` caches the series (null: unrouted,
+  // counted with empty namespace and function labels).
+  void count(FunctionState* state, std::string_view ns, std::string_view name, int code);
+  void observe_overhead(double seconds) { overhead_->Observe(seconds); }
+  void observe_upstream(double seconds) { upstream_->Observe(seconds); }
+  prometheus::Gauge& inflight() { return *inflight_; }
+  prometheus::Gauge& queued() { return *queued_; }
+
+  // Prometheus text of every family plus process_*.
+  std::string serialize() const;
+
+ private:
+  std::shared_ptr<prometheus::Registry> own_;
+  prometheus::Registry* registry_;
+  prometheus::Family<prometheus::Counter>* requests_;
+  prometheus::Gauge* inflight_;
+  prometheus::Gauge* queued_;
+  prometheus::Histogram* overhead_;
+  prometheus::Histogram* upstream_;
+  std::array<std::atomic<prometheus::Counter*>, 600> unrouted_{};
+  std::shared_ptr<runtime::ProcessCollector> process_;
+};
+
+}  // namespace kubefn::gateway

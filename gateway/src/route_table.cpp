@@ -1,0 +1,198 @@
+#include "kubefn/gateway/route_table.hpp"
+
+#include <algorithm>
+
+namespace kubefn::gateway {
+namespace {
+
+std::string key_of(std::string_view ns, std::string_view name) {
+  std::string k;
+  k.reserve(ns.size() + name.size() + 1);
+  k.append(ns);
+  k.push_back('/');
+  k.append(name);
+  return k;
+}
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
+struct StringHash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+
+std::atomic<std::uint64_t> g_next_table_id{1};
+
+}  // namespace
+
+struct RouteTable::Snapshot {
+  std::unordered_map<std::string, std::shared_ptr<const FunctionRoute>, StringHash, std::equal_to<>>
+      by_key;
+  std::unordered_map<std::string, std::shared_ptr<const FunctionRoute>, StringHash, std::equal_to<>>
+      by_host;
+};
+
+RouteTable::RouteTable()
+    : current_(std::make_shared<Snapshot>()), table_id_(g_next_table_id.fetch_add(1)) {}
+
+RouteTable::~RouteTable() = default;
+
+const RouteTable::Snapshot& RouteTable::snapshot() const {
+  struct Cache {
+    std::uint64_t table = 0;
+    std::uint64_t version = 0;
+    std::shared_ptr<const Snapshot> snap;
+  };
+  thread_local Cache cache;
+  const std::uint64_t v = version_.load(std::memory_order_acquire);
+  if (cache.table != table_id_ || cache.version != v) {
+    std::lock_guard<std::mutex> lock(mu_);
+    cache.snap = current_;
+    cache.table = table_id_;
+    cache.version = version_.load(std::memory_order_relaxed);
+  }
+  return *cache.snap;
+}
+
+std::shared_ptr<const FunctionRoute> RouteTable::find(std::string_view ns,
+                                                      std::string_view name) const {
+  thread_local std::string key;
+  key.clear();
+  key.append(ns);
+  key.push_back('/');
+  key.append(name);
+  const Snapshot& s = snapshot();
+  auto it = s.by_key.find(std::string_view(key));
+  return it == s.by_key.end() ? nullptr : it->second;
+}
+
+std::shared_ptr<const FunctionRoute> RouteTable::find_host(std::string_view host) const {
+  const Snapshot& s = snapshot();
+  if (s.by_host.empty() || host.empty()) return nullptr;
+  // Strip ":port" (but not from a bracketed IPv6 literal's inside).
+  std::size_t colon = host.rfind(':');
+  if (colon != std::string_view::npos && host.find(']', colon) == std::string_view::npos) {
+    host = host.substr(0, colon);
+  }
+  thread_local std::string key;
+  key.assign(host);
+  for (char& c : key) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  auto it = s.by_host.find(std::string_view(key));
+  return it == s.by_host.end() ? nullptr : it->second;
+}
+
+std::vector<std::shared_ptr<const FunctionRoute>> RouteTable::all() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<std::shared_ptr<const FunctionRoute>> out;
+  out.reserve(current_->by_key.size());
+  for (const auto& [k, r] : current_->by_key)
+    out.push_back(r);
+  return out;
+}
+
+std::shared_ptr<const FunctionRoute> RouteTable::build_locked(FunctionRoute route) {
+  const std::string key = key_of(route.ns, route.name);
+  auto& state = states_[key];
+  if (!state) state = std::make_shared<FunctionState>();
+  route.state = state;
+  auto ep = endpoints_.find(key);
+  route.endpoints = ep == endpoints_.end() ? std::vector<Endpoint>{} : ep->second;
+  route.loads.clear();
+  route.ready_endpoints = 0;
+  std::map<std::string, std::shared_ptr<EndpointLoad>> loads;
+  for (const Endpoint& e : route.endpoints) {
+    std::string lk = e.id + "|" + e.host + "|" + std::to_string(e.port);
+    auto old = state->loads.find(lk);
+    auto load =
+        old != state->loads.end() ? old->second : std::make_shared<EndpointLoad>(e.host, e.port);
+    loads[lk] = load;
+    route.loads.push_back(std::move(load));
+    if (e.ready) ++route.ready_endpoints;
+  }
+  for (auto& [lk, load] : state->loads) {
+    if (!loads.count(lk)) load->removed.store(true, std::memory_order_relaxed);
+  }
+  state->loads = std::move(loads);
+  return std::make_shared<const FunctionRoute>(std::move(route));
+}
+
+void RouteTable::publish_locked() {
+  auto snap = std::make_shared<Snapshot>();
+  std::vector<std::pair<FunctionState*, int>> pumps;
+  for (const auto& [key, route] : routes_) {
+    auto built = build_locked(route);
+    for (const std::string& h : built->hosts)
+      snap->by_host.emplace(lower(h), built);
+    pumps.emplace_back(built->state.get(), built->limit());
+    snap->by_key.emplace(key, std::move(built));
+  }
+  current_ = std::move(snap);
+  version_.fetch_add(1, std::memory_order_acq_rel);
+  // More capacity (more ready replicas) lets queued calls go.
+  for (auto& [state, limit] : pumps)
+    state->limiter.pump(limit);
+}
+
+void RouteTable::upsert(FunctionRoute route) {
+  std::lock_guard<std::mutex> lock(mu_);
+  const std::string key = key_of(route.ns, route.name);
+  if (!route.endpoints.empty()) endpoints_[key] = route.endpoints;
+  route.state.reset();
+  route.loads.clear();
+  routes_[key] = std::move(route);
+  publish_locked();
+}
+
+void RouteTable::remove(const std::string& ns, const std::string& name) {
+  std::lock_guard<std::mutex> lock(mu_);
+  const std::string key = key_of(ns, name);
+  routes_.erase(key);
+  endpoints_.erase(key);
+  auto st = states_.find(key);
+  if (st != states_.end()) {
+    st->second->removed.store(true);
+    for (auto& [lk, load] : st->second->loads)
+      load->removed.store(true, std::memory_order_relaxed);
+    states_.erase(st);
+  }
+  publish_locked();
+}
+
+void RouteTable::set_endpoints(const std::string& ns, const std::string& name,
+                               std::vector<Endpoint> endpoints) {
+  std::lock_guard<std::mutex> lock(mu_);
+  const std::string key = key_of(ns, name);
+  endpoints_[key] = std::move(endpoints);
+  if (routes_.count(key)) publish_locked();
+}
+
+int choose_endpoint(const FunctionRoute& route, std::uint64_t start,
+                    const std::vector<int>& exclude) {
+  const std::size_t n = route.endpoints.size();
+  if (n == 0) return -1;
+  int best = -1;
+  int best_load = 0;
+  for (std::size_t k = 0; k < n; ++k) {
+    const std::size_t i = (start + k) % n;
+    if (!route.endpoints[i].ready) continue;
+    if (std::find(exclude.begin(), exclude.end(), static_cast<int>(i)) != exclude.end()) continue;
+    const int load = i < route.loads.size() && route.loads[i]
+                         ? route.loads[i]->inflight.load(std::memory_order_relaxed)
+                         : 0;
+    if (best < 0 || load < best_load) {
+      best = static_cast<int>(i);
+      best_load = load;
+    }
+  }
+  return best;
+}
+
+}  // namespace kubefn::gateway

@@ -1,0 +1,437 @@
+// The gateway in front of real kubefn-runtime processes serving the example functions and
+// the runtime's test fixture.
+#include <gtest/gtest.h>
+#include <prometheus/registry.h>
+#include <signal.h>
+
+#include <future>
+#include <regex>
+
+#include "kubefn/gateway/gateway.hpp"
+#include "kubefn/testing/http_client.hpp"
+#include "kubefn/testing/metrics_text.hpp"
+#include "kubefn/testing/process.hpp"
+#include "kubefn/testing/temp_dir.hpp"
+#include "kubefn/testing/wait.hpp"
+#include "runtime_process.hpp"
+
+namespace kubefn::gateway {
+namespace {
+
+using kubefn::testing::build_request;
+using kubefn::testing::http_request;
+using kubefn::testing::HttpConnection;
+using kubefn::testing::metric_value;
+using kubefn::testing::RuntimeProcess;
+using kubefn::testing::wait_until;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+Endpoint local(const std::string& id, std::uint16_t port) {
+  return Endpoint{id, "127.0.0.1", port, true};
+}
+
+FunctionRoute make_route(const std::string& name, std::vector<Endpoint> endpoints,
+                         Access access = Access::kPublic) {
+  FunctionRoute r;
+  r.ns = "default";
+  r.name = name;
+  r.access = access;
+  r.endpoints = std::move(endpoints);
+  return r;
+}
+
+class GatewayE2E : public ::testing::Test {
+ protected:
+  void start(GatewayOptions options = {}) {
+    options.threads = 2;
+    gateway_ = std::make_unique<Gateway>(routes_, keys_, options, &registry_);
+    ASSERT_TRUE(gateway_->start().ok());
+    ASSERT_NE(gateway_->port(), 0);
+  }
+  std::uint16_t port() const { return gateway_->port(); }
+  std::string metrics() {
+    auto r = http_request(port(), "GET", "/metrics");
+    return r ? r->body : std::string();
+  }
+  double metric(const std::string& series) { return metric_value(metrics(), series).value_or(0); }
+
+  RouteTable routes_;
+  KeyRing keys_;
+  prometheus::Registry registry_;
+  std::unique_ptr<Gateway> gateway_;
+};
+
+TEST_F(GatewayE2E, InvokesFunctionsByPathAndByHost) {
+  RuntimeProcess hello(KUBEFN_HELLO_SO, "greet");
+  RuntimeProcess fixture(KUBEFN_FIXTURE_SO, "describe");
+  ASSERT_TRUE(hello.started() && fixture.started());
+  routes_.upsert(make_route("hello", {local("h0", hello.port())}));
+  auto describe = make_route("describe", {local("d0", fixture.port())});
+  describe.hosts = {"describe.example.com"};
+  routes_.upsert(describe);
+  start();
+
+  auto r = http_request(port(), "GET", "/default/hello?name=gateway");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, "hello gateway\n");
+
+  // Keep-alive: several calls on one client connection reuse one upstream connection.
+  HttpConnection c(port());
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(c.send(
+        build_request("GET", "/default/hello?name=n" + std::to_string(i), "", {{"Host", "gw"}})));
+    auto reply = c.read_reply();
+    ASSERT_TRUE(reply);
+    EXPECT_EQ(reply->body, "hello n" + std::to_string(i) + "\n");
+  }
+
+  r = http_request(port(), "POST", "/default/describe/some/path?q=1", "body",
+                   {{"X-Test", "passed"}, {"Content-Type", "text/plain"}});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->header("x-handled-by"), "describe");
+  EXPECT_NE(r->body.find("\"path\":\"/some/path\""), std::string::npos) << r->body;
+  EXPECT_NE(r->body.find("\"query\":\"q=1\""), std::string::npos);
+  EXPECT_NE(r->body.find("\"x_test\":\"passed\""), std::string::npos);
+  EXPECT_NE(r->body.find("\"body_bytes\":4"), std::string::npos);
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(r->body, m, std::regex("\"event_id\":\"([0-9a-f]{16})\"")))
+      << r->body;
+
+  r = http_request(port(), "GET", "/default/describe/x", "", {{"event-id", "caller-id"}});
+  ASSERT_TRUE(r);
+  EXPECT_NE(r->body.find("\"event_id\":\"caller-id\""), std::string::npos) << r->body;
+
+  // Host-based route: the whole target goes upstream.
+  HttpConnection by_host(port());
+  ASSERT_TRUE(by_host.send("GET /by/host?z=2 HTTP/1.1\r\nHost: Describe.Example.com:8080\r\n\r\n"));
+  r = by_host.read_reply();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_NE(r->body.find("\"path\":\"/by/host\""), std::string::npos) << r->body;
+}
+
+TEST_F(GatewayE2E, PrivateFunctionsNeedAValidBearerToken) {
+  RuntimeProcess hello(KUBEFN_HELLO_SO, "greet");
+  ASSERT_TRUE(hello.started());
+  routes_.upsert(make_route("secret", {local("h0", hello.port())}, Access::kPrivate));
+  keys_.set({"good-token"});
+  start();
+  auto none = http_request(port(), "GET", "/default/secret");
+  ASSERT_TRUE(none);
+  EXPECT_EQ(none->status, 401);
+  EXPECT_EQ(none->header("www-authenticate"), "Bearer");
+  auto basic = http_request(port(), "GET", "/default/secret", "",
+                            {{"Authorization", "Basic Z29vZC10b2tlbg=="}});
+  ASSERT_TRUE(basic);
+  EXPECT_EQ(basic->status, 401);
+  auto wrong =
+      http_request(port(), "GET", "/default/secret", "", {{"Authorization", "Bearer bad-token"}});
+  ASSERT_TRUE(wrong);
+  EXPECT_EQ(wrong->status, 403);
+  auto ok =
+      http_request(port(), "GET", "/default/secret", "", {{"Authorization", "Bearer good-token"}});
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->status, 200);
+  EXPECT_EQ(ok->body, "hello world\n");
+  EXPECT_EQ(hello.metric("function_calls_total{method=\"GET\"}"), 1);
+}
+
+TEST_F(GatewayE2E, UnknownFunctionsAndReservedPaths) {
+  start();
+  auto r = http_request(port(), "GET", "/default/nothing/here");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 404);
+  EXPECT_EQ(r->header("content-type"), "application/json");
+  EXPECT_NE(r->body.find("\"status\":404"), std::string::npos);
+  r = http_request(port(), "GET", "/");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 404);
+  r = http_request(port(), "GET", "/healthz");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  r = http_request(port(), "GET", "/readyz");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  r = http_request(port(), "GET", "/metrics");
+  ASSERT_TRUE(r);
+  EXPECT_NE(r->body.find("process_cpu_seconds_total"), std::string::npos);
+  EXPECT_EQ(metric("kubefn_gateway_requests_total{code=\"404\",function=\"\",namespace=\"\"}"), 2);
+}
+
+TEST_F(GatewayE2E, NoReadyReplicaIs503WithRetryAfter) {
+  auto r0 = make_route("cold", {Endpoint{"p0", "127.0.0.1", 1, false}});
+  routes_.upsert(r0);
+  routes_.upsert(make_route("none", {}));
+  start();
+  for (const char* target : {"/default/cold", "/default/none/x"}) {
+    auto r = http_request(port(), "GET", target);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 503) << target;
+    EXPECT_EQ(r->header("retry-after"), "1");
+  }
+}
+
+TEST_F(GatewayE2E, ActivationWaitsForAFirstReplica) {
+  RuntimeProcess hello(KUBEFN_HELLO_SO, "greet");
+  ASSERT_TRUE(hello.started());
+  routes_.upsert(make_route("hello", {}));
+  std::atomic<int> demanded{0};
+  GatewayOptions o;
+  o.activation_timeout = seconds(20);
+  o.on_demand = [&](const std::string& ns, const std::string& name) {
+    if (ns == "default" && name == "hello") ++demanded;
+  };
+  start(o);
+  auto pending = std::async(std::launch::async, [&] {
+    return http_request(port(), "GET", "/default/hello", "", {}, seconds(30));
+  });
+  ASSERT_TRUE(wait_until([&] { return demanded.load() > 0; }, seconds(10)));
+  routes_.set_endpoints("default", "hello", {local("h0", hello.port())});
+  auto r = pending.get();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, "hello world\n");
+}
+
+TEST_F(GatewayE2E, ConcurrencyLimitQueuesThenRejects) {
+  RuntimeProcess slow(KUBEFN_FIXTURE_SO, "sleepy");
+  ASSERT_TRUE(slow.started());
+  auto route = make_route("slow", {local("s0", slow.port())});
+  route.concurrency = 1;
+  routes_.upsert(route);
+  GatewayOptions o;
+  o.queue_limit = 1;
+  o.queue_timeout = seconds(30);
+  start(o);
+  auto state = routes_.find("default", "slow")->state;
+
+  HttpConnection a(port());
+  ASSERT_TRUE(a.send(build_request("GET", "/default/slow?ms=1500", "", {})));
+  ASSERT_TRUE(wait_until([&] { return state->limiter.inflight() == 1; }, seconds(10)));
+  HttpConnection b(port());
+  ASSERT_TRUE(b.send(build_request("GET", "/default/slow?ms=10", "", {})));
+  ASSERT_TRUE(wait_until([&] { return state->limiter.queued() == 1; }, seconds(10)));
+  EXPECT_EQ(metric("kubefn_gateway_queued_requests"), 1);
+
+  auto c = http_request(port(), "GET", "/default/slow?ms=10");
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->status, 429);
+  EXPECT_EQ(c->header("retry-after"), "1");
+
+  auto ra = a.read_reply(seconds(30));
+  auto rb = b.read_reply(seconds(30));
+  ASSERT_TRUE(ra && rb);
+  EXPECT_EQ(ra->status, 200);
+  EXPECT_EQ(rb->status, 200);  // served once the first call freed the slot
+  EXPECT_EQ(slow.metric("function_calls_total{method=\"GET\"}"), 2);
+  EXPECT_EQ(state->limiter.inflight(), 0);
+}
+
+TEST_F(GatewayE2E, QueueTimeoutIs503) {
+  RuntimeProcess slow(KUBEFN_FIXTURE_SO, "sleepy");
+  ASSERT_TRUE(slow.started());
+  auto route = make_route("slow", {local("s0", slow.port())});
+  route.concurrency = 1;
+  routes_.upsert(route);
+  GatewayOptions o;
+  o.queue_limit = 5;
+  o.queue_timeout = milliseconds(200);
+  start(o);
+  auto state = routes_.find("default", "slow")->state;
+  HttpConnection a(port());
+  ASSERT_TRUE(a.send(build_request("GET", "/default/slow?ms=3000", "", {})));
+  ASSERT_TRUE(wait_until([&] { return state->limiter.inflight() == 1; }, seconds(10)));
+  auto b = http_request(port(), "GET", "/default/slow?ms=1", "", {}, seconds(20));
+  ASSERT_TRUE(b);
+  EXPECT_EQ(b->status, 503);
+  EXPECT_EQ(b->header("retry-after"), "1");
+  EXPECT_EQ(state->limiter.queued(), 0u);
+  auto ra = a.read_reply(seconds(30));
+  ASSERT_TRUE(ra);
+  EXPECT_EQ(ra->status, 200);
+}
+
+TEST_F(GatewayE2E, RequestTimeoutIs504) {
+  RuntimeProcess slow(KUBEFN_FIXTURE_SO, "sleepy");
+  ASSERT_TRUE(slow.started());
+  auto route = make_route("slow", {local("s0", slow.port())});
+  route.timeout = milliseconds(300);
+  routes_.upsert(route);
+  start();
+  auto r = http_request(port(), "GET", "/default/slow?ms=3000", "", {}, seconds(20));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 504);
+  // The gateway still serves the function afterwards (on a fresh upstream connection).
+  r = http_request(port(), "GET", "/default/slow?ms=1", "", {}, seconds(20));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+}
+
+TEST_F(GatewayE2E, KilledReplicaFailsOverWithoutErrors) {
+  RuntimeProcess one(KUBEFN_HELLO_SO, "greet");
+  RuntimeProcess two(KUBEFN_HELLO_SO, "greet");
+  ASSERT_TRUE(one.started() && two.started());
+  routes_.upsert(make_route("hello", {local("one", one.port()), local("two", two.port())}));
+  start();
+  // Warm both replicas' pools on both gateway threads.
+  for (int i = 0; i < 20; ++i) {
+    HttpConnection c(port());
+    ASSERT_TRUE(c.send(build_request("GET", "/default/hello", "", {})));
+    auto r = c.read_reply();
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 200);
+  }
+  EXPECT_GT(one.metric("function_calls_total{method=\"GET\"}"), 0);
+  EXPECT_GT(two.metric("function_calls_total{method=\"GET\"}"), 0);
+  one.process().signal(SIGKILL);
+  ASSERT_TRUE(one.process().wait_exit(seconds(10)).has_value());
+  // The dead replica is still listed as ready: its pooled connections are found closed
+  // before anything is written and new connections are refused, so every call goes to the
+  // other replica.
+  const double before = two.metric("function_calls_total{method=\"GET\"}");
+  for (int i = 0; i < 30; ++i) {
+    auto r = http_request(port(), "GET", "/default/hello?name=r" + std::to_string(i));
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200) << i;
+  }
+  EXPECT_EQ(two.metric("function_calls_total{method=\"GET\"}") - before, 30);
+  EXPECT_EQ(metric("kubefn_gateway_requests_total{code=\"200\",function=\"hello\","
+                   "namespace=\"default\"}"),
+            50);
+}
+
+TEST_F(GatewayE2E, AllReplicasDownIs502) {
+  // A port nobody listens on: bind and close to find one.
+  std::uint16_t dead = 0;
+  {
+    RuntimeProcess tmp(KUBEFN_HELLO_SO, "greet");
+    ASSERT_TRUE(tmp.started());
+    dead = tmp.port();
+    tmp.process().signal(SIGKILL);
+    ASSERT_TRUE(tmp.process().wait_exit(seconds(10)).has_value());
+  }
+  routes_.upsert(make_route("gone", {local("g", dead)}));
+  start();
+  auto r = http_request(port(), "GET", "/default/gone");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 502);
+}
+
+TEST_F(GatewayE2E, LargeChunkedBodyIsReframed) {
+  RuntimeProcess echo(KUBEFN_ECHO_SO, "echo");
+  ASSERT_TRUE(echo.started());
+  routes_.upsert(make_route("echo", {local("e0", echo.port())}));
+  start();
+  std::string body;
+  for (int i = 0; body.size() < 3 * 1024 * 1024; ++i)
+    body += "line " + std::to_string(i) + "\n";
+  std::string req =
+      "POST /default/echo HTTP/1.1\r\nHost: gw\r\nContent-Type: text/x-test\r\n"
+      "Transfer-Encoding: chunked\r\n\r\n";
+  for (std::size_t off = 0; off < body.size(); off += 100000) {
+    std::size_t n = std::min<std::size_t>(100000, body.size() - off);
+    char hex[32];
+    std::snprintf(hex, sizeof hex, "%zx\r\n", n);
+    req += hex;
+    req.append(body, off, n);
+    req += "\r\n";
+  }
+  req += "0\r\n\r\n";
+  HttpConnection c(port());
+  ASSERT_TRUE(c.send(req));
+  auto r = c.read_reply(seconds(30));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->header("content-type"), "text/x-test");
+  EXPECT_EQ(r->body.size(), body.size());
+  EXPECT_TRUE(r->body == body);
+}
+
+TEST_F(GatewayE2E, MetricsMove) {
+  RuntimeProcess hello(KUBEFN_HELLO_SO, "greet");
+  ASSERT_TRUE(hello.started());
+  routes_.upsert(make_route("hello", {local("h0", hello.port())}));
+  start();
+  const std::string ok =
+      "kubefn_gateway_requests_total{code=\"200\",function=\"hello\",namespace=\"default\"}";
+  EXPECT_EQ(metric_value(metrics(), ok), std::nullopt);
+  for (int i = 0; i < 3; ++i)
+    ASSERT_TRUE(http_request(port(), "GET", "/default/hello"));
+  const std::string text = metrics();
+  EXPECT_EQ(metric_value(text, ok), 3);
+  EXPECT_EQ(metric_value(text, "kubefn_gateway_overhead_seconds_count"), 3);
+  EXPECT_GT(metric_value(text, "kubefn_gateway_overhead_seconds_sum").value_or(0), 0);
+  EXPECT_EQ(metric_value(text, "kubefn_gateway_upstream_duration_seconds_count"), 3);
+  EXPECT_EQ(metric_value(text, "kubefn_gateway_inflight_requests"), 0);
+  auto load = gateway_->take_load();
+  ASSERT_EQ(load.size(), 1u);
+  EXPECT_EQ(load[0].name, "hello");
+  EXPECT_EQ(load[0].requests, 3u);
+  EXPECT_EQ(load[0].peak_inflight, 1);
+  EXPECT_EQ(load[0].ready_endpoints, 1);
+  EXPECT_EQ(gateway_->take_load()[0].requests, 0u);
+}
+
+TEST_F(GatewayE2E, StopFinishesInFlightRequests) {
+  RuntimeProcess slow(KUBEFN_FIXTURE_SO, "sleepy");
+  ASSERT_TRUE(slow.started());
+  routes_.upsert(make_route("slow", {local("s0", slow.port())}));
+  start();
+  auto state = routes_.find("default", "slow")->state;
+  HttpConnection c(port());
+  ASSERT_TRUE(c.send(build_request("GET", "/default/slow?ms=800", "", {})));
+  ASSERT_TRUE(wait_until([&] { return state->inflight.load() == 1; }, seconds(10)));
+  const std::uint16_t p = port();
+  std::thread stopper([&] { gateway_->stop(); });
+  auto r = c.read_reply(seconds(30));
+  stopper.join();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, "slept");
+  EXPECT_EQ(r->header("connection"), "close");
+  HttpConnection after(p);
+  EXPECT_FALSE(after.connected());
+}
+
+TEST(GatewayBinary, ServesStaticRoutesWithKeysFileAndExitsCleanlyOnSigterm) {
+  RuntimeProcess hello(KUBEFN_HELLO_SO, "greet");
+  ASSERT_TRUE(hello.started());
+  kubefn::testing::TempDir dir;
+  auto keys = dir.write("keys", "# tokens\nfile-token\n");
+  kubefn::testing::ChildProcess gw(
+      {KUBEFN_GATEWAY_BIN, "--port", "0", "--threads", "1", "--keys-file", keys.string(), "--route",
+       "default/hello=127.0.0.1:" + std::to_string(hello.port()), "--route",
+       "default/open=127.0.0.1:" + std::to_string(hello.port()) + ";public"},
+      {}, dir.file("stdout"), dir.file("stderr"));
+  std::uint16_t port = 0;
+  static const std::regex kListening("\"msg\":\"listening\",\"port\":([0-9]+)");
+  ASSERT_TRUE(wait_until(
+      [&] {
+        std::smatch m;
+        std::string err = kubefn::testing::read_file(dir.file("stderr"));
+        if (std::regex_search(err, m, kListening)) {
+          port = static_cast<std::uint16_t>(std::stoi(m[1]));
+          return true;
+        }
+        return false;
+      },
+      seconds(10)));
+  auto open = http_request(port, "GET", "/default/open?name=bin");
+  ASSERT_TRUE(open);
+  EXPECT_EQ(open->body, "hello bin\n");
+  auto denied = http_request(port, "GET", "/default/hello");
+  ASSERT_TRUE(denied);
+  EXPECT_EQ(denied->status, 401);
+  auto ok =
+      http_request(port, "GET", "/default/hello", "", {{"Authorization", "Bearer file-token"}});
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->status, 200);
+  gw.signal(SIGTERM);
+  EXPECT_EQ(gw.wait_exit(seconds(20)), 0);
+}
+
+}  // namespace
+}  // namespace kubefn::gateway

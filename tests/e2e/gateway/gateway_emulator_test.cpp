@@ -1,0 +1,142 @@
+// Routes follow the Kubernetes API: Functions, their Pods and the key Secret in the
+// in-process API emulator, with a real kubefn-runtime behind the pods' address.
+#include <gtest/gtest.h>
+
+#include "kubefn/emulator/kube_emulator.hpp"
+#include "kubefn/gateway/gateway.hpp"
+#include "kubefn/gateway/kubernetes_source.hpp"
+#include "kubefn/kube/rest_kube_client.hpp"
+#include "kubefn/testing/http_client.hpp"
+#include "kubefn/testing/wait.hpp"
+#include "runtime_process.hpp"
+#include "yaml_json.hpp"
+
+namespace kubefn::gateway {
+namespace {
+
+using nlohmann::json;
+using std::chrono::seconds;
+using testing::http_request;
+using testing::wait_until;
+
+const kube::GroupVersionResource kFunctions{"kubefn.dev", "v1alpha1", "functions", true};
+const kube::GroupVersionResource kPods{"", "v1", "pods", true};
+const kube::GroupVersionResource kSecrets{"", "v1", "secrets", true};
+
+json function(const std::string& name, const std::string& access) {
+  return {{"apiVersion", "kubefn.dev/v1alpha1"},
+          {"kind", "Function"},
+          {"metadata", {{"name", name}, {"namespace", "default"}}},
+          {"spec", {{"handler", "hello.greet"}, {"access", access}, {"concurrency", 10}}}};
+}
+
+json pod(const std::string& name, const std::string& function, std::uint16_t port) {
+  return {
+      {"apiVersion", "v1"},
+      {"kind", "Pod"},
+      {"metadata",
+       {{"name", name}, {"namespace", "default"}, {"labels", {{"kubefn.dev/function", function}}}}},
+      {"spec",
+       {{"containers",
+         json::array({{{"name", "function"},
+                       {"image", "r/f:1"},
+                       {"ports", json::array({{{"name", "http"}, {"containerPort", port}}})}}})}}}};
+}
+
+TEST(GatewayEmulator, RoutesFollowFunctionsPodsAndKeys) {
+  testing::RuntimeProcess runtime(KUBEFN_HELLO_SO, "greet");
+  ASSERT_TRUE(runtime.started());
+  emulator::KubeEmulator emu;
+  kube::RealClock clock;
+  kube::ClientConfig config;
+  config.server = emu.url();
+  auto client = kube::make_rest_kube_client(config, clock);
+  ASSERT_TRUE(client.ok());
+  kube::KubeClient& api = **client;
+  ASSERT_TRUE(api.create({"apiextensions.k8s.io", "v1", "customresourcedefinitions", false},
+                         controller::testing::yaml_file_to_json(KUBEFN_CRD_FILE), {})
+                  .ok());
+  ASSERT_TRUE(wait_until([&] { return api.list(kFunctions, "default", {}).ok(); }, seconds(10)));
+
+  RouteTable routes;
+  KeyRing keys;
+  KubernetesSourceOptions so;
+  so.namespaces = {"default"};
+  so.keys_secret_namespace = "default";
+  so.keys_secret_name = "gateway-keys";
+  KubernetesSource source(api, clock, routes, keys, so);
+  source.start();
+  ASSERT_TRUE(source.wait_for_sync(std::chrono::seconds(10)));
+  GatewayOptions options;
+  options.threads = 1;
+  Gateway gateway(routes, keys, options);
+  ASSERT_TRUE(gateway.start().ok());
+  const std::uint16_t port = gateway.port();
+  auto status_of = [&](const std::string& target,
+                       const std::map<std::string, std::string>& headers = {}) {
+    auto r = http_request(port, "GET", target, "", headers);
+    return r ? r->status : 0;
+  };
+
+  EXPECT_EQ(status_of("/default/hello"), 404);
+  ASSERT_TRUE(api.create(kFunctions, function("hello", "public"), {}).ok());
+  ASSERT_TRUE(wait_until([&] { return routes.find("default", "hello") != nullptr; }, seconds(10)));
+  EXPECT_EQ(status_of("/default/hello"), 503);  // no pod yet
+  EXPECT_EQ(routes.find("default", "hello")->concurrency, 10);
+
+  // A pod that is not ready yet gives no capacity.
+  auto created = api.create(kPods, pod("hello-1", "hello", runtime.port()), {});
+  ASSERT_TRUE(created.ok()) << created.status().to_string();
+  json with_status = *created;
+  with_status["status"] = {{"podIP", "127.0.0.1"},
+                           {"conditions", json::array({{{"type", "Ready"}, {"status", "False"}}})}};
+  auto updated = api.update_status(kPods, with_status, {});
+  ASSERT_TRUE(updated.ok()) << updated.status().to_string();
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto r = routes.find("default", "hello");
+        return r && r->endpoints.size() == 1;
+      },
+      seconds(10)));
+  EXPECT_EQ(status_of("/default/hello"), 503);
+
+  // Ready: calls go through to the runtime.
+  json ready = *updated;
+  ready["status"]["conditions"] = json::array({{{"type", "Ready"}, {"status", "True"}}});
+  ASSERT_TRUE(api.update_status(kPods, ready, {}).ok());
+  ASSERT_TRUE(wait_until([&] { return status_of("/default/hello") == 200; }, seconds(10)));
+  auto r = http_request(port, "GET", "/default/hello?name=emulator");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->body, "hello emulator\n");
+
+  // Private function: keys come from the Secret.
+  ASSERT_TRUE(api.create(kFunctions, function("private", "private"), {}).ok());
+  ASSERT_TRUE(api.create(kPods, pod("private-1", "private", runtime.port()), {}).ok());
+  auto priv = api.get({kPods, "default", "private-1"});
+  ASSERT_TRUE(priv.ok());
+  json pstatus = *priv;
+  pstatus["status"] = {{"podIP", "127.0.0.1"},
+                       {"conditions", json::array({{{"type", "Ready"}, {"status", "True"}}})}};
+  ASSERT_TRUE(api.update_status(kPods, pstatus, {}).ok());
+  ASSERT_TRUE(wait_until([&] { return status_of("/default/private") == 401; }, seconds(10)));
+  const std::map<std::string, std::string> auth = {{"Authorization", "Bearer s3cret"}};
+  EXPECT_EQ(status_of("/default/private", auth), 403);
+  json secret = {{"apiVersion", "v1"},
+                 {"kind", "Secret"},
+                 {"metadata", {{"name", "gateway-keys"}, {"namespace", "default"}}},
+                 {"data", {{"token", "czNjcmV0"}}}};  // "s3cret"
+  ASSERT_TRUE(api.create(kSecrets, secret, {}).ok());
+  ASSERT_TRUE(wait_until([&] { return status_of("/default/private", auth) == 200; }, seconds(10)));
+
+  // The pod goes away: so does the capacity.
+  ASSERT_TRUE(api.remove({kPods, "default", "hello-1"}, {}).ok());
+  ASSERT_TRUE(wait_until([&] { return status_of("/default/hello") == 503; }, seconds(10)));
+  // The function goes away: 404.
+  ASSERT_TRUE(api.remove({kFunctions, "default", "hello"}, {}).ok());
+  ASSERT_TRUE(wait_until([&] { return status_of("/default/hello") == 404; }, seconds(10)));
+  gateway.stop();
+  source.stop();
+}
+
+}  // namespace
+}  // namespace kubefn::gateway

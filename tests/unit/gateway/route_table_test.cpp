@@ -1,0 +1,126 @@
+#include "kubefn/gateway/route_table.hpp"
+
+#include <gtest/gtest.h>
+
+#include <thread>
+
+namespace kubefn::gateway {
+namespace {
+
+Endpoint ep(std::string id, std::uint16_t port, bool ready = true) {
+  return Endpoint{std::move(id), "127.0.0.1", port, ready};
+}
+
+FunctionRoute route(std::string ns, std::string name) {
+  FunctionRoute r;
+  r.ns = std::move(ns);
+  r.name = std::move(name);
+  return r;
+}
+
+TEST(RouteTable, FindsByNameAndHost) {
+  RouteTable t;
+  EXPECT_EQ(t.find("default", "hello"), nullptr);
+  auto r = route("default", "hello");
+  r.access = Access::kPublic;
+  r.hosts = {"Hello.Example.com"};
+  t.upsert(r);
+  auto found = t.find("default", "hello");
+  ASSERT_NE(found, nullptr);
+  EXPECT_EQ(found->access, Access::kPublic);
+  EXPECT_EQ(t.find("other", "hello"), nullptr);
+  EXPECT_EQ(t.find_host("hello.example.com"), found);
+  EXPECT_EQ(t.find_host("HELLO.example.com:8080"), found);
+  EXPECT_EQ(t.find_host("nope.example.com"), nullptr);
+  t.remove("default", "hello");
+  EXPECT_EQ(t.find("default", "hello"), nullptr);
+  EXPECT_EQ(t.find_host("hello.example.com"), nullptr);
+}
+
+TEST(RouteTable, UpsertKeepsEndpointsWhenGivenNone) {
+  RouteTable t;
+  // Endpoints may be known before the function is.
+  t.set_endpoints("default", "f", {ep("a", 1), ep("b", 2, false)});
+  EXPECT_EQ(t.find("default", "f"), nullptr);
+  t.upsert(route("default", "f"));
+  auto r = t.find("default", "f");
+  ASSERT_NE(r, nullptr);
+  EXPECT_EQ(r->endpoints.size(), 2u);
+  EXPECT_EQ(r->ready_endpoints, 1);
+  auto changed = route("default", "f");
+  changed.concurrency = 3;
+  t.upsert(changed);
+  r = t.find("default", "f");
+  EXPECT_EQ(r->endpoints.size(), 2u);
+  EXPECT_EQ(r->limit(), 3);
+  t.set_endpoints("default", "f", {});
+  EXPECT_EQ(t.find("default", "f")->endpoints.size(), 0u);
+  EXPECT_EQ(t.find("default", "f")->limit(), 0);
+}
+
+TEST(RouteTable, LoadsAndStateSurviveUpdates) {
+  RouteTable t;
+  t.upsert(route("ns", "f"));
+  t.set_endpoints("ns", "f", {ep("a", 1), ep("b", 2)});
+  auto first = t.find("ns", "f");
+  first->loads[0]->inflight.store(7);
+  t.set_endpoints("ns", "f", {ep("a", 1), ep("c", 3)});
+  auto second = t.find("ns", "f");
+  EXPECT_EQ(second->state, first->state);
+  EXPECT_EQ(second->loads[0], first->loads[0]);
+  EXPECT_EQ(second->loads[0]->inflight.load(), 7);
+  EXPECT_FALSE(first->loads[0]->removed.load());
+  EXPECT_TRUE(first->loads[1]->removed.load());  // "b" is gone
+  t.remove("ns", "f");
+  EXPECT_TRUE(first->state->removed.load());
+  EXPECT_TRUE(second->loads[0]->removed.load());
+}
+
+TEST(RouteTable, ReadersOnOtherThreadsSeeNewVersions) {
+  RouteTable t;
+  t.upsert(route("ns", "f"));
+  std::atomic<bool> stop{false};
+  std::atomic<int> seen_ready{0};
+  std::thread reader([&] {
+    while (!stop.load()) {
+      auto r = t.find("ns", "f");
+      if (r && r->ready_endpoints > seen_ready.load()) seen_ready.store(r->ready_endpoints);
+    }
+  });
+  for (int i = 1; i <= 5; ++i) {
+    std::vector<Endpoint> eps;
+    for (int k = 0; k < i; ++k)
+      eps.push_back(ep("e" + std::to_string(k), static_cast<std::uint16_t>(k + 1)));
+    t.set_endpoints("ns", "f", eps);
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (seen_ready.load() < 5 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::yield();
+  stop = true;
+  reader.join();
+  EXPECT_EQ(seen_ready.load(), 5);
+}
+
+TEST(ChooseEndpoint, LeastInFlightThenRoundRobin) {
+  RouteTable t;
+  t.upsert(route("ns", "f"));
+  t.set_endpoints("ns", "f", {ep("a", 1), ep("b", 2), ep("c", 3), ep("d", 4, false)});
+  auto r = t.find("ns", "f");
+  // All idle: the start index rotates over the ready ones.
+  EXPECT_EQ(choose_endpoint(*r, 0), 0);
+  EXPECT_EQ(choose_endpoint(*r, 1), 1);
+  EXPECT_EQ(choose_endpoint(*r, 2), 2);
+  EXPECT_EQ(choose_endpoint(*r, 3), 0);  // "d" is not ready
+  r->loads[0]->inflight = 2;
+  r->loads[1]->inflight = 1;
+  r->loads[2]->inflight = 3;
+  for (std::uint64_t s = 0; s < 8; ++s)
+    EXPECT_EQ(choose_endpoint(*r, s), 1);
+  EXPECT_EQ(choose_endpoint(*r, 0, {1}), 0);
+  EXPECT_EQ(choose_endpoint(*r, 0, {0, 1, 2}), -1);
+  FunctionRoute empty;
+  EXPECT_EQ(choose_endpoint(empty, 0), -1);
+}
+
+}  // namespace
+}  // namespace kubefn::gateway
