@@ -1,0 +1,51 @@
+// A per-function histogram of idle times, and the keep-alive / pre-warm plan learned from it.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "kubefn/autoscaler/types.hpp"
+
+namespace kubefn::autoscaler {
+
+// What the histogram says about the function's next call, measured from the end of its last
+// activity.
+struct KeepAlivePlan {
+  bool representative = false;  // false: use the fixed keep-alive
+  std::string why;              // why it is (not) representative, for the decision's reason
+  // Keep one replica until this idle time has passed (a high percentile plus a margin)...
+  Duration keep_alive = Duration::zero();
+  Duration keep_alive_edge = Duration::zero();  // the end of the high percentile's bin
+  // ...and, when this is above zero, hold none until this idle time (a low percentile minus a
+  // margin): the next call is not expected earlier, so the replica is pre-warmed for it.
+  Duration prewarm = Duration::zero();
+};
+
+// Idle times in fixed-width bins over a bounded range; longer idle times are only counted.
+class IdleHistogram {
+ public:
+  explicit IdleHistogram(KeepAliveSettings settings = {});
+
+  void record(Duration idle);
+
+  std::uint64_t samples() const { return in_range_ + out_of_range_; }
+  std::uint64_t out_of_range() const { return out_of_range_; }
+  const std::vector<std::uint32_t>& bins() const { return bins_; }
+  const KeepAliveSettings& settings() const { return settings_; }
+
+  // Coefficient of variation of the bin counts: high when idle times cluster in a few bins.
+  double bin_cv() const;
+  // The bin holding the given percentile (0-100) of the in-range idle times; -1 when empty.
+  int percentile_bin(double percentile) const;
+
+  KeepAlivePlan plan() const;
+
+ private:
+  KeepAliveSettings settings_;
+  std::vector<std::uint32_t> bins_;
+  std::uint64_t in_range_ = 0;
+  std::uint64_t out_of_range_ = 0;
+};
+
+}  // namespace kubefn::autoscaler

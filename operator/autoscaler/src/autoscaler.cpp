@@ -1,0 +1,314 @@
+#include "kubefn/autoscaler/autoscaler.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
+namespace kubefn::autoscaler {
+namespace {
+
+using std::chrono::seconds;
+
+int ceil_div(double value, double target) {
+  if (value <= 0) return 0;
+  const double q = value / target;
+  return static_cast<int>(std::min(std::ceil(q - 1e-9), 1e9));
+}
+
+long long whole_seconds(Duration d) {
+  return static_cast<long long>(std::chrono::duration_cast<seconds>(d).count());
+}
+
+}  // namespace
+
+Autoscaler::Autoscaler(ScalingSpec spec, TimePoint now)
+    : spec_(spec.normalized()), origin_(now), histogram_(spec_.keep_alive) {}
+
+void Autoscaler::set_spec(ScalingSpec spec) {
+  const KeepAliveSettings before = spec_.keep_alive;
+  spec_ = spec.normalized();
+  const KeepAliveSettings& after = spec_.keep_alive;
+  if (after.bins != before.bins || after.bin_width != before.bin_width) {
+    histogram_ = IdleHistogram(after);  // the old bins mean something else now
+  }
+}
+
+std::int64_t Autoscaler::second_of(TimePoint t) const {
+  const Duration d = t - origin_;
+  auto s = std::chrono::floor<seconds>(d).count();
+  return static_cast<std::int64_t>(s);
+}
+
+TimePoint Autoscaler::time_of(std::int64_t second) const {
+  return origin_ + seconds(second);
+}
+
+double Autoscaler::metric_of(const Values& v) const {
+  return spec_.metric == Metric::kRps ? v.requests : v.inflight_average;
+}
+
+void Autoscaler::note_activity(std::int64_t second) {
+  if (last_active_ && second <= *last_active_) return;
+  if (last_active_ && second > *last_active_ + 1) {
+    histogram_.record(seconds(second - *last_active_ - 1));
+  }
+  last_active_ = second;
+}
+
+void Autoscaler::record(const ReplicaSample& sample) {
+  if (forgotten_.count(sample.replica) > 0) return;
+  const std::int64_t s = second_of(sample.second);
+  const double value =
+      metric_of(Values{sample.requests, sample.inflight_average, sample.inflight_peak});
+  auto [it, inserted] = replicas_.try_emplace(sample.replica);
+  ReplicaSeries& series = it->second;
+  if (!inserted && s < series.last_second) return;  // late: that second is settled
+  if (!inserted && s == series.last_second) {
+    totals_[s] -= series.last_value;  // a repeated report replaces the first
+  }
+  totals_[s] += value;
+  series.last_second = s;
+  series.last_value = value;
+  if (sample.requests > 0 || sample.inflight_peak > 0 || sample.inflight_average > 0) {
+    note_activity(s);
+  }
+}
+
+void Autoscaler::record_queued(TimePoint time, double queued) {
+  const std::int64_t s = second_of(time);
+  double& q = queued_[s];
+  q = std::max(q, queued);
+  if (queued > 0) note_activity(s);
+}
+
+void Autoscaler::forget_replica(const std::string& replica) {
+  auto it = replicas_.find(replica);
+  forgotten_[replica] = it != replicas_.end() ? it->second.last_second : 0;
+  if (it != replicas_.end()) replicas_.erase(it);
+}
+
+void Autoscaler::trim(std::int64_t now_second) {
+  const std::int64_t window = whole_seconds(spec_.stable_window);
+  const std::int64_t cutoff = now_second - window - 1;
+  for (auto it = replicas_.begin(); it != replicas_.end();) {
+    // Silent for a whole window: the replica is gone (or was never forgotten); drop it.
+    it = it->second.last_second < cutoff ? replicas_.erase(it) : std::next(it);
+  }
+  for (auto it = forgotten_.begin(); it != forgotten_.end();) {
+    it = it->second < cutoff ? forgotten_.erase(it) : std::next(it);
+  }
+  while (!totals_.empty() && totals_.begin()->first < cutoff)
+    totals_.erase(totals_.begin());
+  while (!queued_.empty() && queued_.begin()->first < cutoff)
+    queued_.erase(queued_.begin());
+}
+
+void Autoscaler::averages(std::int64_t now_second, double* stable, double* panic, int* unknown,
+                          double* queued_last) const {
+  const std::int64_t window = whole_seconds(spec_.stable_window);
+  const std::int64_t panic_window = std::max<std::int64_t>(1, whole_seconds(spec_.panic_window()));
+  const std::int64_t hi = now_second - 1;
+  const std::int64_t lo = std::max(now_second - window, first_second_);
+  const std::int64_t panic_lo = std::max(now_second - panic_window, first_second_);
+  *stable = *panic = *queued_last = 0;
+  *unknown = 0;
+  if (hi < lo) return;
+  std::vector<double> totals(static_cast<std::size_t>(hi - lo + 1), 0.0);
+  for (auto it = totals_.lower_bound(lo); it != totals_.end() && it->first <= hi; ++it) {
+    totals[static_cast<std::size_t>(it->first - lo)] += it->second;
+  }
+  for (auto it = queued_.lower_bound(lo); it != queued_.end() && it->first <= hi; ++it) {
+    totals[static_cast<std::size_t>(it->first - lo)] += it->second;
+  }
+  // A replica that has not reported the newest seconds is unknown, not idle: its last value
+  // is carried forward over them.
+  const std::int64_t stale = whole_seconds(spec_.stale_after);
+  for (const auto& [name, r] : replicas_) {
+    if (r.last_second < now_second - stale) ++*unknown;
+    for (std::int64_t s = std::max(r.last_second + 1, lo); s <= hi; ++s) {
+      totals[static_cast<std::size_t>(s - lo)] += r.last_value;
+    }
+  }
+  if (auto it = queued_.find(hi); it != queued_.end()) *queued_last = it->second;
+  double sum = 0, panic_sum = 0;
+  for (std::int64_t s = lo; s <= hi; ++s) {
+    const double v = totals[static_cast<std::size_t>(s - lo)];
+    sum += v;
+    if (s >= panic_lo) panic_sum += v;
+  }
+  *stable = sum / static_cast<double>(hi - lo + 1);
+  if (hi >= panic_lo) *panic = panic_sum / static_cast<double>(hi - panic_lo + 1);
+}
+
+Decision Autoscaler::decide(TimePoint now, int current_replicas) {
+  const ScalingSpec& sp = spec_;
+  const std::int64_t now_s = second_of(now);
+  trim(now_s);
+  Decision d;
+  d.current = std::max(0, current_replicas);
+  int reporting_stale = 0;
+  averages(now_s, &d.stable_value, &d.panic_value, &reporting_stale, &d.queued);
+
+  // Replicas that should report but do not: tracked ones gone silent, and any the function has
+  // beyond those that reported recently (still starting, or never heard of).
+  const std::int64_t stale = whole_seconds(sp.stale_after);
+  int fresh = 0;
+  for (const auto& [name, r] : replicas_) {
+    if (r.last_second >= now_s - stale) ++fresh;
+  }
+  d.unknown_replicas = std::max(reporting_stale, d.current - fresh);
+
+  const int ready = std::max(1, d.current);
+  const int max_up = static_cast<int>(std::min(std::ceil(sp.max_scale_up_rate * ready), 1e9));
+  const int max_down = d.unknown_replicas > 0
+                           ? d.current
+                           : static_cast<int>(std::floor(d.current / sp.max_scale_down_rate));
+  const int want_stable = ceil_div(d.stable_value, sp.target);
+  const int want_panic = ceil_div(d.panic_value, sp.target);
+  const int desired_stable = std::clamp(want_stable, std::min(max_down, max_up), max_up);
+  const int desired_panic = std::clamp(want_panic, std::min(max_down, max_up), max_up);
+
+  const bool over = static_cast<double>(want_panic) / ready >= sp.panic_threshold;
+  const std::int64_t window = whole_seconds(sp.stable_window);
+  if (over) {
+    panic_ = true;
+    panic_since_ = now_s;
+  } else if (panic_ && now_s - panic_since_ >= window) {
+    panic_ = false;
+    max_panic_pods_ = 0;
+  }
+
+  int desired = desired_stable;
+  // Scale-down tolerance: keep the replicas while the stable load is within a margin of
+  // what they carry, so noise around a replica boundary does not start and stop replicas.
+  if (desired < d.current && sp.scale_down_tolerance > 0 &&
+      ceil_div(d.stable_value * (1.0 + sp.scale_down_tolerance), sp.target) >= d.current) {
+    desired = d.current;
+  }
+  if (panic_) {
+    desired = std::max({desired_stable, desired_panic, max_panic_pods_, d.current});
+    max_panic_pods_ = desired;
+  }
+
+  if (sp.scale_down_delay > Duration::zero()) {
+    const std::int64_t delay = whole_seconds(sp.scale_down_delay);
+    recent_desired_.emplace_back(now_s, desired);
+    while (!recent_desired_.empty() && recent_desired_.front().first <= now_s - delay) {
+      recent_desired_.pop_front();
+    }
+    for (const auto& [s, v] : recent_desired_)
+      desired = std::max(desired, v);
+  }
+
+  std::string idle_note;
+  if (d.unknown_replicas > 0) desired = std::max(desired, d.current);
+
+  // Idle handling for functions that may go to zero: the learned keep-alive and pre-warm.
+  if (sp.min_replicas == 0) {
+    const bool learned = sp.keep_alive.mode == KeepAliveMode::kLearned;
+    if (learned) d.keep_alive = histogram_.plan();
+    if (!d.keep_alive.representative && !learned) d.keep_alive.why = "fixed keep-alive";
+    const std::int64_t idle_since = last_active_ ? *last_active_ + 1 : first_second_;
+    const Duration idle = seconds(std::max<std::int64_t>(0, now_s - idle_since));
+    const TimePoint idle_start = time_of(idle_since);
+    const Duration grace = sp.scale_to_zero_grace;
+    const KeepAlivePlan& plan = d.keep_alive;
+    const bool active_now = d.queued > 0 || (last_active_ && *last_active_ >= now_s - 1);
+    char buf[200];
+    if (active_now) {
+      desired = std::max(desired, 1);
+    } else if (plan.representative && plan.prewarm > grace) {
+      // The next call is not expected before `prewarm`: go to zero after the grace period,
+      // come back just before it is due, stay until the high percentile has passed.
+      const TimePoint prewarm_at = idle_start + plan.prewarm;
+      const TimePoint give_up_at = idle_start + std::max(plan.keep_alive, plan.prewarm);
+      if (idle < grace) {
+        desired = std::max(desired, 1);
+        d.scale_to_zero_at = idle_start + grace;
+        d.prewarm_at = prewarm_at;
+      } else if (idle < plan.prewarm) {
+        desired = 0;
+        d.prewarm_at = prewarm_at;
+        std::snprintf(buf, sizeof buf, "idle %llds: zero until pre-warm at +%llds",
+                      static_cast<long long>(whole_seconds(idle)),
+                      static_cast<long long>(whole_seconds(prewarm_at - now)));
+        idle_note = buf;
+      } else if (now < give_up_at) {
+        desired = std::max(desired, 1);
+        d.scale_to_zero_at = give_up_at;
+        std::snprintf(buf, sizeof buf, "idle %llds: pre-warmed for the next call until +%llds",
+                      static_cast<long long>(whole_seconds(idle)),
+                      static_cast<long long>(whole_seconds(give_up_at - now)));
+        idle_note = buf;
+      } else {
+        desired = 0;
+        std::snprintf(buf, sizeof buf, "idle %llds: past the learned keep-alive",
+                      static_cast<long long>(whole_seconds(idle)));
+        idle_note = buf;
+      }
+    } else {
+      // The learned keep-alive, and never less than the grace period past the bin's end:
+      // minute bins are coarse, and the grace period is the operator's own floor.
+      const Duration keep =
+          plan.representative
+              ? std::max({grace, plan.keep_alive, plan.keep_alive_edge + grace})
+              : std::max(grace, learned ? sp.keep_alive.fallback_keep_alive : Duration::zero());
+      if (idle < keep) {
+        if (d.current > 0 || desired > 0) desired = std::max(desired, 1);
+        d.scale_to_zero_at = idle_start + keep;
+      } else {
+        desired = 0;
+        std::snprintf(buf, sizeof buf, "idle %llds >= %s keep-alive %llds: zero",
+                      static_cast<long long>(whole_seconds(idle)),
+                      plan.representative ? "learned" : "fixed",
+                      static_cast<long long>(whole_seconds(keep)));
+        idle_note = buf;
+      }
+    }
+    // Missing data or a burst never takes replicas away.
+    if (d.unknown_replicas > 0 || panic_) desired = std::max(desired, d.current);
+  }
+
+  desired = std::clamp(desired, sp.min_replicas, sp.max_replicas);
+  d.desired = desired;
+  d.panic = panic_;
+
+  char head[256];
+  std::snprintf(
+      head, sizeof head, "%s %.2f over %llds (panic %llds: %.2f), target %.2f/replica: %d",
+      to_string(sp.metric), d.stable_value, static_cast<long long>(whole_seconds(sp.stable_window)),
+      static_cast<long long>(whole_seconds(sp.panic_window())), d.panic_value, sp.target,
+      d.desired);
+  d.reason = head;
+  if (d.panic) d.reason += "; panic mode";
+  if (d.queued > 0) d.reason += "; " + std::to_string(static_cast<long long>(d.queued)) + " queued";
+  if (d.unknown_replicas > 0) {
+    d.reason +=
+        "; " + std::to_string(d.unknown_replicas) + " replica(s) not reporting: no scale-down";
+  }
+  if (!idle_note.empty()) d.reason += "; " + idle_note;
+  if (sp.min_replicas == 0 && sp.keep_alive.mode == KeepAliveMode::kLearned) {
+    d.reason += d.keep_alive.representative ? "; learned keep-alive (" : "; fixed keep-alive (";
+    d.reason += d.keep_alive.why + ")";
+  }
+  if (d.desired == sp.max_replicas && d.desired < std::max(want_stable, want_panic)) {
+    d.reason += "; capped at maxReplicas";
+  }
+  return d;
+}
+
+Decision Autoscaler::poke(TimePoint now, int current_replicas, double queued) {
+  record_queued(now, queued);
+  if (current_replicas > 0 || queued <= 0) return decide(now, current_replicas);
+  Decision d = decide(now, current_replicas);
+  const int want = std::max(1, ceil_div(queued, spec_.target));
+  d.queued = queued;
+  d.desired =
+      std::clamp(std::max(d.desired, want), std::max(1, spec_.min_replicas), spec_.max_replicas);
+  d.reason = std::to_string(static_cast<long long>(queued)) +
+             " request(s) queued at zero replicas: scale to " + std::to_string(d.desired) +
+             " now; " + d.reason;
+  return d;
+}
+
+}  // namespace kubefn::autoscaler

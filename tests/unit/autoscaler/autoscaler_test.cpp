@@ -1,0 +1,319 @@
+#include "kubefn/autoscaler/autoscaler.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace kubefn::autoscaler {
+namespace {
+
+using std::chrono::seconds;
+
+// Drives one Autoscaler with a fake clock: every second each listed replica reports, then the
+// autoscaler decides at the start of the next second.
+class Driver {
+ public:
+  explicit Driver(ScalingSpec spec) : scaler_(spec, start_) {}
+
+  TimePoint at(int second) const { return start_ + seconds(second); }
+
+  // Replicas r0..r{n-1} each report `inflight` in flight and `rps` calls for second `s`.
+  void report(int s, int replicas, double inflight, double rps = 0) {
+    for (int i = 0; i < replicas; ++i) {
+      ReplicaSample sample;
+      sample.replica = "r" + std::to_string(i);
+      sample.second = at(s);
+      sample.inflight_average = inflight;
+      sample.inflight_peak = inflight > 0 ? inflight + 1 : 0;
+      sample.requests = rps;
+      scaler_.record(sample);
+    }
+  }
+
+  // Runs seconds [from, to): report with the current replica count, decide, apply.
+  Decision run(int from, int to, double total_inflight, double total_rps = 0) {
+    Decision d;
+    for (int s = from; s < to; ++s) {
+      const int n = replicas_;
+      if (n > 0) report(s, n, total_inflight / n, total_rps / n);
+      if (n == 0 && total_inflight > 0) scaler_.record_queued(at(s), total_inflight);
+      d = scaler_.decide(at(s + 1), replicas_);
+      history_.push_back(d.desired);
+      apply(d.desired);
+    }
+    return d;
+  }
+
+  void apply(int desired) {
+    for (int i = desired; i < replicas_; ++i)
+      scaler_.forget_replica("r" + std::to_string(i));
+    replicas_ = desired;
+  }
+
+  Autoscaler& scaler() { return scaler_; }
+  int replicas() const { return replicas_; }
+  void set_replicas(int n) { replicas_ = n; }
+  const std::vector<int>& history() const { return history_; }
+
+ private:
+  TimePoint start_{seconds(1000)};
+  Autoscaler scaler_;
+  int replicas_ = 1;
+  std::vector<int> history_;
+};
+
+ScalingSpec concurrency_spec(int min, int max, double target) {
+  ScalingSpec s;
+  s.min_replicas = min;
+  s.max_replicas = max;
+  s.target = target;
+  return s;
+}
+
+TEST(Autoscaler, SteadyLoadIsStable) {
+  Driver d(concurrency_spec(1, 100, 1.0));
+  d.set_replicas(4);
+  d.run(0, 300, 3.5);  // 3.5 in flight with target 1: four replicas
+  for (std::size_t i = 60; i < d.history().size(); ++i)
+    ASSERT_EQ(d.history()[i], 4) << i;
+  EXPECT_FALSE(d.scaler().in_panic());
+}
+
+TEST(Autoscaler, TenfoldStepPanicsAndScalesUpWithinOneTick) {
+  Driver d(concurrency_spec(1, 100, 1.0));
+  d.set_replicas(2);
+  d.run(0, 120, 2.0);
+  ASSERT_EQ(d.replicas(), 2);
+  // One second of 10x load is in the 6 s panic window: (5*2 + 20) / 6 = 5 per replica >= 2x.
+  const Decision step = d.run(120, 121, 20.0);
+  EXPECT_TRUE(step.panic) << step.reason;
+  EXPECT_GE(step.desired, 5) << step.reason;
+  EXPECT_NE(step.reason.find("panic"), std::string::npos);
+  // As the panic window fills, the whole step is covered within the window.
+  const Decision full = d.run(121, 126, 20.0);
+  EXPECT_EQ(full.desired, 20) << full.reason;
+}
+
+TEST(Autoscaler, BurstThenQuietHoldsDuringPanicThenScalesDownAtRate) {
+  Driver d(concurrency_spec(1, 100, 1.0));
+  d.run(0, 60, 1.0);
+  d.run(60, 70, 32.0);  // burst
+  ASSERT_TRUE(d.scaler().in_panic());
+  const int peak = d.replicas();
+  ASSERT_GE(peak, 16);
+  // Quiet at 0.8 in flight: nothing goes away while panicking (a stable window after the
+  // burst).
+  std::vector<int> after;
+  for (int s = 70; s < 200; ++s) {
+    const Decision dec = d.run(s, s + 1, 0.8);
+    after.push_back(dec.desired);
+    if (dec.panic) {
+      ASSERT_GE(dec.desired, peak) << s << ": " << dec.reason;
+    }
+  }
+  EXPECT_FALSE(d.scaler().in_panic());
+  // Leaving panic, the replicas fall by at most half per tick, down to the steady need.
+  int previous = peak;
+  bool fell = false;
+  for (int v : after) {
+    EXPECT_GE(v, previous / 2);
+    fell = fell || v < previous;
+    previous = v;
+  }
+  EXPECT_TRUE(fell);
+  EXPECT_EQ(d.replicas(), 1);
+}
+
+TEST(Autoscaler, ScaleDownToleranceKeepsReplicasNearABoundary) {
+  ScalingSpec spec = concurrency_spec(1, 100, 1.0);
+  Driver d(spec);
+  d.set_replicas(3);
+  // 2.8 in flight needs 3; 1.95 needs 2, but 1.95 + 10% still needs 3: hold.
+  d.run(0, 120, 2.8);
+  ASSERT_EQ(d.replicas(), 3);
+  const Decision held = d.run(120, 300, 1.95);
+  EXPECT_EQ(held.desired, 3) << held.reason;
+  // Without the tolerance the same load scales down.
+  spec.scale_down_tolerance = 0;
+  Driver plain(spec);
+  plain.set_replicas(3);
+  plain.run(0, 120, 2.8);
+  EXPECT_EQ(plain.run(120, 300, 1.95).desired, 3 - 1);
+}
+
+TEST(Autoscaler, ClampsToMinAndMax) {
+  Driver high(concurrency_spec(0, 5, 1.0));
+  high.run(0, 30, 50.0);
+  EXPECT_EQ(high.replicas(), 5);
+  const Decision capped = high.run(30, 31, 50.0);
+  EXPECT_NE(capped.reason.find("maxReplicas"), std::string::npos) << capped.reason;
+
+  Driver low(concurrency_spec(3, 10, 1.0));
+  low.run(0, 300, 0.0);
+  EXPECT_EQ(low.replicas(), 3);
+}
+
+TEST(Autoscaler, ScalesToZeroAfterGraceOnlyWhenMinIsZero) {
+  ScalingSpec spec = concurrency_spec(0, 10, 1.0);
+  spec.keep_alive.mode = KeepAliveMode::kFixed;
+  Driver d(spec);
+  d.run(0, 30, 0.5);
+  ASSERT_EQ(d.replicas(), 1);
+  // Idle: the last replica stays for the 30 s grace, then goes.
+  const Decision during = d.run(30, 59, 0.0);
+  EXPECT_EQ(during.desired, 1) << during.reason;
+  ASSERT_TRUE(during.scale_to_zero_at.has_value());
+  EXPECT_EQ(*during.scale_to_zero_at, d.at(60));
+  const Decision after = d.run(59, 61, 0.0);
+  EXPECT_EQ(after.desired, 0) << after.reason;
+
+  Driver keep(concurrency_spec(1, 10, 1.0));
+  keep.run(0, 30, 0.5);
+  keep.run(30, 400, 0.0);
+  EXPECT_EQ(keep.replicas(), 1);
+}
+
+TEST(Autoscaler, QueuedRequestAtZeroScalesToOneAtOnce) {
+  ScalingSpec spec = concurrency_spec(0, 10, 1.0);
+  Driver d(spec);
+  d.set_replicas(0);
+  d.run(0, 100, 0.0);
+  ASSERT_EQ(d.replicas(), 0);
+  // The gateway's poke mid-second, before any tick.
+  const Decision poked = d.scaler().poke(d.at(100) + std::chrono::milliseconds(300), 0, 1);
+  EXPECT_EQ(poked.desired, 1) << poked.reason;
+  EXPECT_NE(poked.reason.find("queued"), std::string::npos) << poked.reason;
+  // Three waiting with target 1: three at once.
+  const Decision three = d.scaler().poke(d.at(100) + std::chrono::milliseconds(400), 0, 3);
+  EXPECT_EQ(three.desired, 3) << three.reason;
+}
+
+TEST(Autoscaler, UnknownReplicasDoNotCauseScaleDown) {
+  Driver d(concurrency_spec(1, 100, 1.0));
+  d.set_replicas(4);
+  d.run(0, 120, 3.6);
+  ASSERT_EQ(d.replicas(), 4);
+  // Two replicas stop reporting; the two that do report little. Missing is not idle.
+  Decision dec;
+  for (int s = 120; s < 300; ++s) {
+    d.report(s, 2, 0.1);
+    dec = d.scaler().decide(d.at(s + 1), 4);
+    ASSERT_GE(dec.desired, 4) << s << ": " << dec.reason;
+  }
+  EXPECT_EQ(dec.unknown_replicas, 2);
+  EXPECT_NE(dec.reason.find("not reporting"), std::string::npos) << dec.reason;
+
+  // Replicas the function has but that never reported (still starting) hold it too.
+  Driver fresh(concurrency_spec(0, 100, 1.0));
+  fresh.set_replicas(0);
+  const Decision start = fresh.scaler().decide(fresh.at(100), 3);
+  EXPECT_EQ(start.desired, 3) << start.reason;
+  EXPECT_EQ(start.unknown_replicas, 3);
+}
+
+TEST(Autoscaler, ALateSampleFromAForgottenReplicaIsIgnored) {
+  const TimePoint t0{seconds(1000)};
+  Autoscaler scaler(concurrency_spec(1, 100, 1.0), t0);
+  auto sample = [&](const char* name, int s) {
+    ReplicaSample r;
+    r.replica = name;
+    r.second = t0 + seconds(s);
+    r.inflight_average = 0.4;
+    r.inflight_peak = 1;
+    return r;
+  };
+  for (int s = 0; s < 120; ++s) {
+    scaler.record(sample("r0", s));
+    scaler.record(sample("r1", s));
+    scaler.decide(t0 + seconds(s + 1), 2);
+  }
+  // The operator deletes r1 and forgets it; r1's report for its last second arrives after
+  // that. It must not come back as an unknown replica that blocks scale-down.
+  scaler.forget_replica("r1");
+  scaler.record(sample("r1", 120));
+  Decision dec;
+  for (int s = 120; s < 130; ++s) {
+    scaler.record(sample("r0", s));
+    dec = scaler.decide(t0 + seconds(s + 1), 1);
+  }
+  EXPECT_EQ(dec.unknown_replicas, 0) << dec.reason;
+  EXPECT_EQ(dec.desired, 1) << dec.reason;
+}
+
+TEST(Autoscaler, RpsMetric) {
+  ScalingSpec spec = concurrency_spec(1, 100, 50.0);
+  spec.metric = Metric::kRps;
+  Driver d(spec);
+  d.set_replicas(1);
+  // 240 calls per second at 50 per replica: five replicas, whatever the concurrency.
+  const Decision dec = d.run(0, 120, 0.2, 240.0);
+  EXPECT_EQ(dec.desired, 5) << dec.reason;
+  EXPECT_NE(dec.reason.find("rps"), std::string::npos);
+}
+
+TEST(Autoscaler, LearnedKeepAliveScalesToZeroAndPrewarmsBeforeTheNextCall) {
+  ScalingSpec spec = concurrency_spec(0, 10, 1.0);
+  Driver d(spec);
+  d.set_replicas(1);
+  // A timer-like function: one second of work every 10 minutes.
+  int s = 0;
+  for (int call = 0; call < 8; ++call, s += 600) {
+    d.set_replicas(std::max(1, d.replicas()));
+    d.run(s, s + 1, 1.0);
+    d.run(s + 1, s + 600, 0.0);
+  }
+  const KeepAlivePlan plan = d.scaler().idle_histogram().plan();
+  ASSERT_TRUE(plan.representative) << plan.why;
+  // Idle 599 s each time: bin 9. Pre-warm at 9 min - 10%, keep until 10 min + 10%.
+  EXPECT_EQ(plan.prewarm, Duration(seconds(486)));
+  EXPECT_EQ(plan.keep_alive, Duration(seconds(660)));
+
+  // Next call at s: watch the idle period that follows it.
+  d.set_replicas(1);
+  d.run(s, s + 1, 1.0);
+  const Decision grace = d.run(s + 1, s + 20, 0.0);
+  EXPECT_EQ(grace.desired, 1) << grace.reason;
+  const Decision zero = d.run(s + 20, s + 40, 0.0);
+  EXPECT_EQ(zero.desired, 0) << zero.reason;
+  ASSERT_TRUE(zero.prewarm_at.has_value());
+  EXPECT_EQ(*zero.prewarm_at, d.at(s + 1 + 486));
+  EXPECT_NE(zero.reason.find("pre-warm"), std::string::npos) << zero.reason;
+  const Decision before = d.run(s + 40, s + 486, 0.0);
+  EXPECT_EQ(before.desired, 0);
+  const Decision warm = d.run(s + 486, s + 488, 0.0);
+  EXPECT_EQ(warm.desired, 1) << warm.reason;
+  // The call does not come: after the keep-alive the replica goes.
+  const Decision gone = d.run(s + 488, s + 1 + 660 + 1, 0.0);
+  EXPECT_EQ(gone.desired, 0) << gone.reason;
+}
+
+TEST(Autoscaler, LearnedKeepAliveFallsBackToAFixedKeepAliveWhenNotRepresentative) {
+  ScalingSpec spec = concurrency_spec(0, 10, 1.0);
+  spec.keep_alive.fallback_keep_alive = seconds(90);
+  Driver d(spec);
+  d.run(0, 5, 1.0);
+  const Decision kept = d.run(5, 5 + 89, 0.0);
+  EXPECT_FALSE(kept.keep_alive.representative);
+  EXPECT_EQ(kept.desired, 1) << kept.reason;
+  ASSERT_TRUE(kept.scale_to_zero_at.has_value());
+  EXPECT_EQ(*kept.scale_to_zero_at, d.at(5 + 90));
+  const Decision dec = d.run(5 + 89, 5 + 91, 0.0);
+  EXPECT_EQ(dec.desired, 0) << dec.reason;
+  EXPECT_NE(dec.reason.find("fixed keep-alive"), std::string::npos) << dec.reason;
+}
+
+TEST(Autoscaler, SameInputsSameDecisions) {
+  auto run = [] {
+    Driver d(concurrency_spec(0, 50, 0.7));
+    std::vector<int> out;
+    for (int s = 0; s < 600; s += 10) {
+      const double load = (s / 10) % 7 == 0 ? 12.0 : (s / 10) % 3;
+      out.push_back(d.run(s, s + 10, load).desired);
+    }
+    return out;
+  };
+  EXPECT_EQ(run(), run());
+}
+
+}  // namespace
+}  // namespace kubefn::autoscaler
