@@ -271,6 +271,12 @@ std::variant<FunctionSpec, SpecError> parse_function(const json& function) {
       out.scale_to_zero_grace_seconds =
           get_int(*sc, "scaleToZeroGracePeriod", "spec.scaling.scaleToZeroGracePeriod", 0, 86400)
               .value_or(30);
+      const std::string keep_alive = get_string(*sc, "keepAlive", "spec.scaling.keepAlive");
+      if (!keep_alive.empty() && keep_alive != "learned" && keep_alive != "fixed") {
+        invalid("InvalidScaling",
+                "spec.scaling.keepAlive \"" + keep_alive + "\" is unknown: use learned or fixed");
+      }
+      out.learned_keep_alive = keep_alive != "fixed";
     }
     if (const json* tr = field(*spec, "triggers")) {
       if (const json* http = field(*tr, "http")) {

@@ -1,0 +1,68 @@
+// Scaling on the local platform: every tick, the gateway's per-function load goes into the
+// autoscaler's decision code (the same code the cluster's autoscaler runs), and its decision
+// becomes the local replica count. A request that finds no ready replica pokes it at once,
+// so a function at zero gets a replica without waiting for the tick.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+#include <thread>
+
+#include "kubefn/autoscaler/autoscaler.hpp"
+#include "kubefn/controller/event_recorder.hpp"
+#include "kubefn/controller/function_spec.hpp"
+#include "kubefn/gateway/gateway.hpp"
+#include "kubefn/platform/local/local_platform.hpp"
+
+namespace kubefn::platform::local {
+
+// spec.scaling of a Function as the decision code takes it. Without a target, a replica is
+// asked to carry 70% of its concurrency limit.
+autoscaler::ScalingSpec scaling_of(const controller::FunctionSpec& spec);
+
+class LocalAutoscaler {
+ public:
+  // `functions` lists the live Function objects (the API's view); `events` gets one Event
+  // per scaling step, with the decision's reason.
+  LocalAutoscaler(gateway::Gateway& gateway, LocalPlatform& platform,
+                  std::function<std::vector<nlohmann::json>()> functions,
+                  controller::EventRecorder& events, std::ostream& log,
+                  std::chrono::milliseconds tick = std::chrono::seconds(1));
+  ~LocalAutoscaler();  // stops
+  LocalAutoscaler(const LocalAutoscaler&) = delete;
+  LocalAutoscaler& operator=(const LocalAutoscaler&) = delete;
+
+  // A request is waiting for a replica of ns/name: decide now (from any thread).
+  void poke(const std::string& ns, const std::string& name);
+  void stop();
+
+ private:
+  struct Tracked {
+    std::unique_ptr<autoscaler::Autoscaler> scaler;
+    nlohmann::json function;
+  };
+  void loop();
+  void tick(autoscaler::TimePoint now, bool full);
+
+  gateway::Gateway& gateway_;
+  LocalPlatform& platform_;
+  std::function<std::vector<nlohmann::json>()> functions_;
+  controller::EventRecorder& events_;
+  std::ostream& log_;
+  const std::chrono::milliseconds tick_;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::set<std::string> poked_;  // "ns/name"
+  bool stop_ = false;
+  std::map<std::string, Tracked> tracked_;  // by "ns/name"; the loop thread's own
+  std::thread thread_;
+};
+
+}  // namespace kubefn::platform::local

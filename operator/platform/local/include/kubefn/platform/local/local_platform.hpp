@@ -1,0 +1,89 @@
+// The embedded local platform: the same reconcile core as on Kubernetes, with functions
+// compiled natively (the build library kubefn-build uses, without an image) and each replica
+// a local process of the runtime host, routed by the gateway.
+#pragma once
+
+#include <condition_variable>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "kubefn/controller/platform.hpp"
+#include "kubefn/gateway/route_table.hpp"
+#include "kubefn/platform/local/replica_supervisor.hpp"
+
+namespace kubefn::platform::local {
+
+struct LocalPlatformOptions {
+  std::filesystem::path state_dir;  // builds/<source digest>/ live here
+  std::string runtime_binary;       // the kubefn-runtime each replica runs
+  std::string sdk_include;          // empty: the build library's default
+  std::string gateway_url;          // where callers reach functions, for status.url
+  int build_workers = 1;            // native compiles at once
+};
+
+class LocalPlatform final : public controller::Platform {
+ public:
+  LocalPlatform(LocalPlatformOptions options, ReplicaSupervisor& replicas,
+                gateway::RouteTable& routes);
+  ~LocalPlatform() override;  // waits for running compiles
+  LocalPlatform(const LocalPlatform&) = delete;
+  LocalPlatform& operator=(const LocalPlatform&) = delete;
+
+  // Called when something the platform runs changed (a build finished, a replica became
+  // ready or crashed), so the controller looks at that Function again.
+  void set_requeue(std::function<void(const std::string& ns, const std::string& name)> requeue);
+
+  controller::StepOutcome prepare(const controller::FunctionContext& ctx) override;
+  controller::BuildOutcome build(const controller::FunctionContext& ctx) override;
+  controller::WorkloadOutcome run(const controller::FunctionContext& ctx,
+                                  const std::string& image) override;
+  void forget(const std::string& ns, const std::string& name) override;
+  kube::Status scale(const std::string& ns, const std::string& name,
+                     std::int64_t replicas) override;
+
+  // The replicas a Function wants now (what scale() or the first run set).
+  std::optional<std::int64_t> replicas_wanted(const std::string& ns, const std::string& name) const;
+
+  // "local/<ns>/<name>@sha256:<source digest>": what status.image says of a native build.
+  static std::string artifact_name(const std::string& ns, const std::string& name,
+                                   const std::string& digest);
+
+ private:
+  struct Build {
+    enum class State { kRunning, kDone, kFailed } state = State::kRunning;
+    std::string message;
+  };
+  struct Running {
+    ReplicaTemplate tmpl;
+    std::int64_t min = 0, max = 0;
+    bool pinned = false;  // spec.replicas set: the user, not the autoscaler, owns the count
+  };
+
+  void compile(std::string digest, std::string ns, std::string name, std::string handler,
+               std::string module, std::string source_text, std::vector<std::string> deps);
+  void on_replicas_changed(const FunctionKey& key);
+  void publish_endpoints(const FunctionKey& key);
+  void notify(const std::string& ns, const std::string& name);
+  std::filesystem::path build_dir(const std::string& digest) const;
+
+  LocalPlatformOptions options_;
+  ReplicaSupervisor& replicas_;
+  gateway::RouteTable& routes_;
+
+  mutable std::mutex mu_;
+  std::condition_variable builds_cv_;
+  std::map<std::string, Build> builds_;  // by source digest
+  int builds_running_ = 0;
+  std::vector<std::thread> build_threads_;
+  std::map<FunctionKey, std::int64_t> wanted_;
+  std::map<FunctionKey, Running> running_;
+  std::function<void(const std::string&, const std::string&)> requeue_;
+  bool stopping_ = false;
+};
+
+}  // namespace kubefn::platform::local

@@ -1,0 +1,34 @@
+// `kubefn up`: the embedded local platform in one foreground process: an API server for
+// Functions (so kubectl and the kubefn CLI work as against a cluster), the reconcile core on
+// the local platform, the gateway, and the metrics of everything it runs.
+#pragma once
+
+#include <cstdint>
+#include <iosfwd>
+#include <string>
+
+namespace kubefn::platform::local {
+
+struct UpOptions {
+  std::string dir;  // Function manifests applied at start (searched recursively); may be empty
+  std::string bind_address = "127.0.0.1";
+  std::uint16_t gateway_port = 8080;
+  std::uint16_t metrics_port = 9090;
+  std::uint16_t api_port = 0;
+  std::string home;            // state file, builds, logs; empty: $KUBEFN_HOME or ~/.kubefn
+  std::string runtime_binary;  // empty: kubefn-runtime beside this program, else the build's
+  std::string sdk_include;     // empty: the build library's default
+  std::string keys_file;       // tokens for private functions, one per line; empty: generate
+  int workers = 2;
+  int ready_timeout_seconds = 300;  // how long the first Functions may take to be Ready
+  int activation_timeout_seconds = 10;
+  int queue_limit = 100;  // per function: calls waiting for capacity, then 429
+  int queue_timeout_seconds =
+      10;  // a call queued longer gets 503  // how long a call waits for a function's first replica
+};
+
+// Runs until SIGTERM or SIGINT; returns the process exit code. Progress goes to `err`; the
+// gateway URL is printed on `out` once the platform and the first Functions are ready.
+int run_up(const UpOptions& options, std::ostream& out, std::ostream& err);
+
+}  // namespace kubefn::platform::local

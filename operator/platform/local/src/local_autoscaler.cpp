@@ -1,0 +1,147 @@
+#include "kubefn/platform/local/local_autoscaler.hpp"
+
+#include <algorithm>
+#include <ostream>
+
+namespace kubefn::platform::local {
+
+using nlohmann::json;
+
+autoscaler::ScalingSpec scaling_of(const controller::FunctionSpec& spec) {
+  autoscaler::ScalingSpec s;
+  s.min_replicas = static_cast<int>(spec.min_replicas);
+  s.max_replicas = static_cast<int>(spec.max_replicas);
+  s.metric = spec.metric == controller::ScalingMetric::kRps ? autoscaler::Metric::kRps
+                                                            : autoscaler::Metric::kConcurrency;
+  s.target = spec.target.value_or(std::max(1.0, 0.7 * static_cast<double>(spec.concurrency)));
+  s.scale_to_zero_grace = std::chrono::seconds(spec.scale_to_zero_grace_seconds);
+  s.keep_alive.mode = spec.learned_keep_alive ? autoscaler::KeepAliveMode::kLearned
+                                              : autoscaler::KeepAliveMode::kFixed;
+  return s.normalized();
+}
+
+LocalAutoscaler::LocalAutoscaler(gateway::Gateway& gateway, LocalPlatform& platform,
+                                 std::function<std::vector<json>()> functions,
+                                 controller::EventRecorder& events, std::ostream& log,
+                                 std::chrono::milliseconds tick)
+    : gateway_(gateway),
+      platform_(platform),
+      functions_(std::move(functions)),
+      events_(events),
+      log_(log),
+      tick_(tick),
+      thread_([this] { loop(); }) {}
+
+LocalAutoscaler::~LocalAutoscaler() {
+  stop();
+}
+
+void LocalAutoscaler::stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void LocalAutoscaler::poke(const std::string& ns, const std::string& name) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    poked_.insert(ns + "/" + name);
+  }
+  cv_.notify_all();
+}
+
+void LocalAutoscaler::loop() {
+  using Clock = std::chrono::steady_clock;
+  auto next = Clock::now() + tick_;
+  std::uint64_t ticks = 0;
+  for (;;) {
+    std::set<std::string> poked;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait_until(lock, next, [&] { return stop_ || !poked_.empty(); });
+      if (stop_) return;
+      poked.swap(poked_);
+    }
+    const autoscaler::TimePoint now = Clock::now();
+    if (!poked.empty()) {
+      // Scale from zero at once; the tick keeps the usual windows.
+      bool known = true;
+      for (const auto& key : poked)
+        known = known && tracked_.count(key) > 0;
+      if (!known) tick(now, true);
+      for (const auto& key : poked) {
+        auto it = tracked_.find(key);
+        if (it == tracked_.end()) continue;
+        const auto slash = key.find('/');
+        const std::string ns = key.substr(0, slash), name = key.substr(slash + 1);
+        const int current = static_cast<int>(platform_.replicas_wanted(ns, name).value_or(0));
+        if (current > 0) continue;
+        autoscaler::Decision d = it->second.scaler->poke(now, current, 1);
+        if (d.desired > current && platform_.scale(ns, name, d.desired).ok()) {
+          log_ << "kubefn: " << key << " scaled 0 -> " << d.desired << ": a call is waiting\n"
+               << std::flush;
+          events_.record(it->second.function, "Normal", "ScaledFromZero",
+                         "scaled 0 -> " + std::to_string(d.desired) + ": a call is waiting");
+        }
+      }
+    }
+    if (Clock::now() >= next) {
+      tick(now, ticks++ % 5 == 0);
+      next += tick_;
+      if (next < Clock::now()) next = Clock::now() + tick_;
+    }
+  }
+}
+
+void LocalAutoscaler::tick(autoscaler::TimePoint now, bool full) {
+  if (full) {
+    std::set<std::string> seen;
+    for (const auto& fn : functions_()) {
+      auto parsed = controller::parse_function(fn);
+      auto* spec = std::get_if<controller::FunctionSpec>(&parsed);
+      if (spec == nullptr || spec->replicas) continue;  // invalid, or replicas pinned by the user
+      const std::string key = spec->ns + "/" + spec->name;
+      seen.insert(key);
+      Tracked& t = tracked_[key];
+      if (!t.scaler) {
+        t.scaler = std::make_unique<autoscaler::Autoscaler>(scaling_of(*spec), now);
+      } else {
+        t.scaler->set_spec(scaling_of(*spec));
+      }
+      t.function = fn;
+    }
+    std::erase_if(tracked_, [&](const auto& kv) { return seen.count(kv.first) == 0; });
+  }
+  std::map<std::string, gateway::FunctionLoad> loads;
+  for (auto& l : gateway_.take_load())
+    loads[l.ns + "/" + l.name] = l;
+  for (auto& [key, t] : tracked_) {
+    const auto slash = key.find('/');
+    const std::string ns = key.substr(0, slash), name = key.substr(slash + 1);
+    const auto wanted = platform_.replicas_wanted(ns, name);
+    if (!wanted) continue;  // not running yet (building, or invalid)
+    const gateway::FunctionLoad& load = loads[key];
+    autoscaler::ReplicaSample sample;
+    sample.replica = "gateway";  // the gateway sees every call of the function
+    sample.second = now - tick_;
+    sample.requests = static_cast<double>(load.requests);
+    sample.inflight_peak = load.peak_inflight;
+    sample.inflight_average =
+        load.requests > 0 ? (load.inflight + load.peak_inflight) / 2.0 : load.inflight;
+    t.scaler->record(sample);
+    t.scaler->record_queued(now, load.queued);
+    const int current = static_cast<int>(*wanted);
+    autoscaler::Decision d = t.scaler->decide(now, current);
+    if (d.desired == current) continue;
+    if (!platform_.scale(ns, name, d.desired).ok()) continue;
+    const std::string msg =
+        "scaled " + std::to_string(current) + " -> " + std::to_string(d.desired) + ": " + d.reason;
+    log_ << "kubefn: " << key << " " << msg << "\n" << std::flush;
+    events_.record(t.function, "Normal", d.desired > current ? "ScaledUp" : "ScaledDown", msg);
+  }
+}
+
+}  // namespace kubefn::platform::local

@@ -1,0 +1,307 @@
+#include "kubefn/platform/local/local_platform.hpp"
+
+#include <algorithm>
+#include <system_error>
+
+#include "kubefn/build/compile.hpp"
+#include "kubefn/controller/desired.hpp"
+
+namespace kubefn::platform::local {
+
+namespace fs = std::filesystem;
+using controller::StepOutcome;
+
+namespace {
+
+constexpr std::string_view kArtifactMarker = "@sha256:";
+
+gateway::FunctionRoute route_of(const controller::FunctionSpec& spec) {
+  gateway::FunctionRoute r;
+  r.ns = spec.ns;
+  r.name = spec.name;
+  r.access = spec.access == controller::Access::kPublic ? gateway::Access::kPublic
+                                                        : gateway::Access::kPrivate;
+  r.concurrency = static_cast<int>(spec.concurrency);
+  r.timeout = std::chrono::seconds(spec.timeout_seconds);
+  if (!spec.http_host.empty()) r.hosts.push_back(spec.http_host);
+  return r;
+}
+
+// The runtime contract, as the Kubernetes Deployment sets it (see desired.cpp), for a
+// replica that reads its function from `dir`.
+std::map<std::string, std::string> replica_env(const controller::FunctionSpec& spec,
+                                               const fs::path& dir) {
+  std::map<std::string, std::string> env = {
+      {"MOD_NAME", spec.module},
+      {"FUNC_HANDLER", spec.handler_name},
+      {"FUNC_TIMEOUT", std::to_string(spec.timeout_seconds)},
+      {"FUNC_RUNTIME", spec.runtime},
+      {"KUBEFN_FUNCTION_NAME", spec.name},
+      {"KUBEFN_FUNCTION_DIR", dir.string()},
+      {"KUBEFN_DRAIN_TIMEOUT_MS", std::to_string(spec.timeout_seconds * 1000 + 5000)},
+  };
+  // Literal values only: valueFrom needs the cluster's Secrets and ConfigMaps.
+  for (const auto& e : spec.env) {
+    if (e.contains("value") && e["value"].is_string()) env[e["name"]] = e["value"];
+  }
+  return env;
+}
+
+}  // namespace
+
+LocalPlatform::LocalPlatform(LocalPlatformOptions options, ReplicaSupervisor& replicas,
+                             gateway::RouteTable& routes)
+    : options_(std::move(options)), replicas_(replicas), routes_(routes) {
+  std::error_code ec;
+  fs::create_directories(options_.state_dir / "builds", ec);
+  replicas_.set_listener([this](const FunctionKey& key) { on_replicas_changed(key); });
+}
+
+LocalPlatform::~LocalPlatform() {
+  replicas_.set_listener(nullptr);
+  std::vector<std::thread> threads;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+    threads.swap(build_threads_);
+  }
+  builds_cv_.notify_all();
+  for (auto& t : threads)
+    t.join();
+}
+
+void LocalPlatform::set_requeue(std::function<void(const std::string&, const std::string&)> f) {
+  std::lock_guard<std::mutex> lock(mu_);
+  requeue_ = std::move(f);
+}
+
+void LocalPlatform::notify(const std::string& ns, const std::string& name) {
+  std::function<void(const std::string&, const std::string&)> f;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    f = requeue_;
+  }
+  if (f) f(ns, name);
+}
+
+std::string LocalPlatform::artifact_name(const std::string& ns, const std::string& name,
+                                         const std::string& digest) {
+  return "local/" + ns + "/" + name + std::string(kArtifactMarker) + digest;
+}
+
+fs::path LocalPlatform::build_dir(const std::string& digest) const {
+  return options_.state_dir / "builds" / digest;
+}
+
+StepOutcome LocalPlatform::prepare(const controller::FunctionContext& ctx) {
+  // Routing follows the spec (access, concurrency, timeout, host) before any replica runs.
+  routes_.upsert(route_of(ctx.spec));
+  return StepOutcome::done();
+}
+
+controller::BuildOutcome LocalPlatform::build(const controller::FunctionContext& ctx) {
+  const controller::FunctionSpec& spec = ctx.spec;
+  if (spec.source_kind == controller::SourceKind::kUrl) {
+    return {StepOutcome::failed("UnsupportedSource",
+                                "builds from spec.source.url are not supported yet: put the "
+                                "source inline or in a ConfigMap (spec.source.configMapRef)")};
+  }
+  const std::string image = artifact_name(spec.ns, spec.name, ctx.digest);
+  std::error_code ec;
+  if (fs::exists(build_dir(ctx.digest) / (spec.module + ".so"), ec))
+    return {StepOutcome::done(), image};
+
+  bool started = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = builds_.find(ctx.digest);
+    if (it != builds_.end() && it->second.state == Build::State::kFailed) {
+      return {StepOutcome::failed("BuildFailed", it->second.message +
+                                                     " (the previous build, if any, keeps "
+                                                     "serving; fix the source to build again)")};
+    }
+    if (it == builds_.end() || it->second.state == Build::State::kDone) {
+      builds_[ctx.digest] = Build{};
+      build_threads_.emplace_back(&LocalPlatform::compile, this, ctx.digest, spec.ns, spec.name,
+                                  spec.handler_name, spec.module, ctx.source_text,
+                                  spec.dependencies);
+      started = true;
+    }
+  }
+  if (started) {
+    ctx.events.record(ctx.function, "Normal", "BuildStarted",
+                      "compiling source digest " + ctx.digest.substr(0, 16) + " natively");
+  }
+  return {StepOutcome::waiting("Building", "compiling " + spec.module + ".cpp")};
+}
+
+void LocalPlatform::compile(std::string digest, std::string ns, std::string name,
+                            std::string handler, std::string module, std::string source_text,
+                            std::vector<std::string> deps) {
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    builds_cv_.wait(lock, [&] { return stopping_ || builds_running_ < options_.build_workers; });
+    if (stopping_) return;
+    ++builds_running_;
+  }
+  build::CompileRequest req;
+  req.sources.files.push_back({module + ".cpp", std::move(source_text)});
+  req.handler = module + "." + handler;
+  req.dependencies = std::move(deps);
+  req.sdk_include = options_.sdk_include;
+  req.source_digest = "sha256:" + digest;
+  auto compiled = build::compile_function(req);
+  Build result;
+  result.state = Build::State::kDone;
+  if (!compiled.ok()) {
+    result.state = Build::State::kFailed;
+    result.message = compiled.status().message();
+  } else {
+    // Written aside, then renamed into place: a replica never sees half a build.
+    const fs::path dir = build_dir(digest);
+    const fs::path tmp = dir.string() + ".tmp";
+    std::error_code ec;
+    fs::remove_all(tmp, ec);
+    kube::Status written = build::write_function_dir(compiled.value(), tmp.string());
+    if (written.ok()) fs::rename(tmp, dir, ec);
+    if (!written.ok() || ec) {
+      result.state = Build::State::kFailed;
+      result.message =
+          "cannot store the build: " + (written.ok() ? ec.message() : written.message());
+    }
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    builds_[digest] = result;
+    --builds_running_;
+  }
+  builds_cv_.notify_all();
+  notify(ns, name);
+}
+
+controller::WorkloadOutcome LocalPlatform::run(const controller::FunctionContext& ctx,
+                                               const std::string& image) {
+  const controller::FunctionSpec& spec = ctx.spec;
+  const FunctionKey key{spec.ns, spec.name};
+  const auto marker = image.rfind(kArtifactMarker);
+  if (image.rfind("local/", 0) != 0 || marker == std::string::npos) {
+    return StepOutcome::failed("UnsupportedImage",
+                               "the local platform runs functions it builds from source; "
+                               "spec.image " +
+                                   image + " needs a cluster");
+  }
+  const std::string digest = image.substr(marker + kArtifactMarker.size());
+  const fs::path dir = build_dir(digest);
+  std::error_code ec;
+  if (!fs::exists(dir / (spec.module + ".so"), ec)) {
+    // Recorded in status but not on this machine (a fresh state directory): build again.
+    controller::BuildOutcome again = build(ctx);
+    if (again.step.state != StepOutcome::State::kDone) return again.step;
+  }
+
+  ReplicaTemplate tmpl;
+  tmpl.argv = {options_.runtime_binary};
+  tmpl.env = replica_env(spec, dir);
+  std::string record = image;
+  for (const auto& [k, v] : tmpl.env)
+    record += "\n" + k + "=" + v;
+  tmpl.revision = controller::sha256_hex(record).substr(0, 16);
+
+  std::int64_t n = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (spec.replicas) {
+      n = *spec.replicas;
+    } else {
+      auto w = wanted_.find(key);
+      n = w == wanted_.end() ? std::max<std::int64_t>(spec.min_replicas, 1) : w->second;
+      n = std::clamp<std::int64_t>(n, spec.min_replicas, spec.max_replicas);
+    }
+    wanted_[key] = n;
+    running_[key] = Running{tmpl, spec.min_replicas, spec.max_replicas, spec.replicas.has_value()};
+  }
+  replicas_.apply(key, tmpl, static_cast<int>(n));
+  publish_endpoints(key);  // routes follow at once, not only on the next replica event
+
+  controller::WorkloadOutcome out;
+  out.wanted = n;
+  bool stale = false;
+  for (const auto& r : replicas_.replicas(key)) {
+    if (r.revision != tmpl.revision) {
+      stale = true;
+      continue;
+    }
+    if (r.phase == ReplicaPhase::kTerminating) continue;
+    ++out.replicas;
+    if (r.phase == ReplicaPhase::kReady) ++out.ready;
+    if (r.phase == ReplicaPhase::kCrashLoop) {
+      out.step =
+          StepOutcome::failed("CrashLoop", "replica " + r.id + " keeps failing: " + r.last_error,
+                              std::chrono::seconds(5));
+    }
+  }
+  out.rolled_out = !stale && out.replicas == n;
+  out.available = out.ready >= n;
+  out.selector = std::string(controller::kFunctionLabel) + "=" + spec.name;
+  out.url = options_.gateway_url + "/" + spec.ns + "/" + spec.name;
+  return out;
+}
+
+void LocalPlatform::publish_endpoints(const FunctionKey& key) {
+  std::vector<gateway::Endpoint> endpoints;
+  for (const auto& r : replicas_.replicas(key)) {
+    if (r.port == 0) continue;
+    endpoints.push_back({r.id, "127.0.0.1", r.port, r.phase == ReplicaPhase::kReady});
+  }
+  routes_.set_endpoints(key.ns, key.name, std::move(endpoints));
+}
+
+void LocalPlatform::on_replicas_changed(const FunctionKey& key) {
+  publish_endpoints(key);
+  notify(key.ns, key.name);  // status follows the replicas
+}
+
+void LocalPlatform::forget(const std::string& ns, const std::string& name) {
+  const FunctionKey key{ns, name};
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (running_.erase(key) == 0 && wanted_.count(key) == 0) {
+      routes_.remove(ns, name);
+      return;
+    }
+    wanted_.erase(key);
+  }
+  replicas_.remove(key);
+  routes_.remove(ns, name);
+  routes_.set_endpoints(ns, name, {});
+}
+
+kube::Status LocalPlatform::scale(const std::string& ns, const std::string& name,
+                                  std::int64_t replicas) {
+  const FunctionKey key{ns, name};
+  ReplicaTemplate tmpl;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = running_.find(key);
+    if (it == running_.end()) {
+      return kube::Status(kube::StatusCode::kNotFound, "function " + key.str() + " is not running");
+    }
+    if (it->second.pinned) return kube::Status();  // spec.replicas decides
+    replicas = std::clamp(replicas, it->second.min, it->second.max);
+    wanted_[key] = replicas;
+    tmpl = it->second.tmpl;
+  }
+  replicas_.apply(key, tmpl, static_cast<int>(replicas));
+  notify(ns, name);
+  return kube::Status();
+}
+
+std::optional<std::int64_t> LocalPlatform::replicas_wanted(const std::string& ns,
+                                                           const std::string& name) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = wanted_.find(FunctionKey{ns, name});
+  if (it == wanted_.end()) return std::nullopt;
+  return it->second;
+}
+
+}  // namespace kubefn::platform::local

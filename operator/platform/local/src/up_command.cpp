@@ -1,0 +1,51 @@
+// Registers `kubefn up` with the CLI (see cli/include/kubefn/cli/up.hpp).
+#include <CLI/CLI.hpp>
+#include <iostream>
+
+#include "kubefn/platform/local/up.hpp"
+
+namespace kubefn::cli {
+
+void add_up_command(CLI::App& app) {
+  auto options = std::make_shared<platform::local::UpOptions>();
+  auto* up = app.add_subcommand(
+      "up", "run the local platform in the foreground: API, builds, replicas, gateway, metrics");
+  up->add_option("dir", options->dir, "a directory (searched recursively) or file of Functions");
+  up->add_option("--gateway-port", options->gateway_port, "gateway port (0 picks one)")
+      ->capture_default_str();
+  up->add_option("--metrics-port", options->metrics_port, "metrics port (0 picks one)")
+      ->capture_default_str();
+  up->add_option("--api-port", options->api_port, "API server port (0 picks one)")
+      ->capture_default_str();
+  up->add_option("--bind-address", options->bind_address, "address every port binds")
+      ->capture_default_str();
+  up->add_option("--home", options->home,
+                 "state, builds and logs (default $KUBEFN_HOME or ~/.kubefn)");
+  up->add_option("--runtime", options->runtime_binary, "the kubefn-runtime replicas run");
+  up->add_option("--sdk-include", options->sdk_include, "SDK headers functions compile against");
+  up->add_option(
+      "--keys-file", options->keys_file,
+      "tokens private functions accept, one per line (default: one generated in the home)");
+  up->add_option("--workers", options->workers, "concurrent reconciles")->check(CLI::Range(1, 64));
+  up->add_option("--ready-timeout", options->ready_timeout_seconds,
+                 "seconds to wait for the first Functions before printing the gateway URL")
+      ->capture_default_str();
+  up->add_option("--activation-timeout", options->activation_timeout_seconds,
+                 "seconds a call waits for the first replica of a function at zero")
+      ->capture_default_str();
+  up->add_option("--queue-limit", options->queue_limit,
+                 "calls a function may have waiting for capacity before the gateway answers 429")
+      ->check(CLI::Range(0, 100000))
+      ->capture_default_str();
+  up->add_option("--queue-timeout", options->queue_timeout_seconds,
+                 "seconds a call may wait for capacity before the gateway answers 503")
+      ->check(CLI::Range(1, 3600))
+      ->capture_default_str();
+  up->callback([options] {
+    const int rc = platform::local::run_up(*options, std::cout, std::cerr);
+    if (rc != 0) throw CLI::RuntimeError(rc);
+    throw CLI::Success();
+  });
+}
+
+}  // namespace kubefn::cli

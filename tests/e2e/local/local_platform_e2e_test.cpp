@@ -1,0 +1,331 @@
+// The embedded local platform end to end: `kubefn up` (the real CLI binary) with Function
+// manifests; calls through its gateway; the CLI against it; hey as a load generator.
+#include <dirent.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <set>
+#include <thread>
+
+#include "kubefn/testing/command.hpp"
+#include "kubefn/testing/http_client.hpp"
+#include "kubefn/testing/metrics_text.hpp"
+#include "kubefn/testing/process.hpp"
+#include "kubefn/testing/temp_dir.hpp"
+#include "kubefn/testing/wait.hpp"
+
+namespace kubefn::testing {
+namespace {
+
+using nlohmann::json;
+using std::chrono::seconds;
+
+std::string example(const std::string& name) {
+  return read_file(std::string(KUBEFN_SOURCE_DIR) + "/examples/" + name + "/function.yaml");
+}
+
+// A function that holds each call for ?ms=N milliseconds.
+const char* kSlowFunction = R"(apiVersion: kubefn.dev/v1alpha1
+kind: Function
+metadata:
+  name: slow
+  namespace: default
+spec:
+  handler: slow.wait
+  access: public
+  concurrency: 1
+  scaling: {minReplicas: 1, maxReplicas: 1}
+  source:
+    inline: |
+      #include <kubefn/function.hpp>
+      #include <chrono>
+      #include <string>
+      #include <thread>
+      std::string wait(const kubefn::Event& e, kubefn::Context&) {
+        std::string ms(e.query_param("ms"));
+        std::this_thread::sleep_for(std::chrono::milliseconds(ms.empty() ? 0 : std::stoi(ms)));
+        return "done\n";
+      }
+      KUBEFN_HANDLER(wait);
+)";
+
+// Goes to zero one second after its last call.
+const char* kNapFunction = R"(apiVersion: kubefn.dev/v1alpha1
+kind: Function
+metadata:
+  name: nap
+  namespace: default
+spec:
+  handler: nap.call
+  access: public
+  scaling: {minReplicas: 0, maxReplicas: 2, scaleToZeroGracePeriod: 1, keepAlive: fixed}
+  source:
+    inline: |
+      #include <kubefn/function.hpp>
+      #include <string>
+      std::string call(const kubefn::Event&, kubefn::Context&) { return "awake\n"; }
+      KUBEFN_HANDLER(call);
+)";
+
+// The pids of the runtime replicas `up` runs for `function` (its children).
+std::set<pid_t> replica_pids(pid_t parent, const std::string& function) {
+  std::set<pid_t> out;
+  DIR* d = ::opendir("/proc");
+  if (d == nullptr) return out;
+  while (dirent* e = ::readdir(d)) {
+    const pid_t pid = static_cast<pid_t>(std::atoi(e->d_name));
+    if (pid <= 0) continue;
+    std::ifstream stat("/proc/" + std::string(e->d_name) + "/stat");
+    std::string text((std::istreambuf_iterator<char>(stat)), {});
+    const auto close = text.rfind(')');
+    if (close == std::string::npos) continue;
+    std::istringstream rest(text.substr(close + 2));
+    std::string state;
+    pid_t ppid = 0;
+    rest >> state >> ppid;
+    if (ppid != parent || state == "Z") continue;
+    std::ifstream env("/proc/" + std::string(e->d_name) + "/environ");
+    std::string vars((std::istreambuf_iterator<char>(env)), {});
+    if (vars.find(std::string("KUBEFN_FUNCTION_NAME=") + function + '\0') != std::string::npos) {
+      out.insert(pid);
+    }
+  }
+  ::closedir(d);
+  return out;
+}
+
+class LocalPlatformE2E : public ::testing::Test {
+ protected:
+  // Starts `kubefn up` on a directory holding `manifests`; returns once it printed its URL.
+  void up(const std::vector<std::pair<std::string, std::string>>& manifests,
+          std::vector<std::string> extra = {}) {
+    const std::string fns = dir_.file("functions");
+    std::filesystem::create_directories(fns);
+    for (const auto& [name, text] : manifests)
+      write_file(fns + "/" + name + ".yaml", text);
+    std::vector<std::string> argv = {KUBEFN_CLI_BIN,   "up", fns,         "--gateway-port",  "0",
+                                     "--metrics-port", "0",  "--runtime", KUBEFN_RUNTIME_BIN};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    up_ = std::make_unique<ChildProcess>(argv, env(), dir_.file("up.out"), dir_.file("up.err"));
+    ASSERT_TRUE(wait_until(
+        [&] {
+          const std::string out = read_file(dir_.file("up.out"));
+          std::smatch m;
+          static const std::regex gw("kubefn: gateway http://127\\.0\\.0\\.1:([0-9]+)");
+          static const std::regex mx("kubefn: metrics http://127\\.0\\.0\\.1:([0-9]+)");
+          if (!std::regex_search(out, m, gw)) return !up_->running();
+          gateway_ = static_cast<std::uint16_t>(std::stoi(m[1]));
+          if (std::regex_search(out, m, mx)) metrics_ = static_cast<std::uint16_t>(std::stoi(m[1]));
+          return true;
+        },
+        seconds(180), std::chrono::milliseconds(50)))
+        << log();
+    ASSERT_NE(gateway_, 0) << log();
+  }
+
+  std::map<std::string, std::string> env() const { return {{"KUBEFN_HOME", dir_.file("home")}}; }
+  std::string log() const { return read_file(dir_.file("up.err")); }
+  std::string token() const {
+    std::string t = read_file(dir_.file("home") + "/token");
+    while (!t.empty() && t.back() == '\n')
+      t.pop_back();
+    return t;
+  }
+  CommandResult kubefn(std::vector<std::string> args, const std::string& stdin_text = {}) {
+    args.insert(args.begin(), KUBEFN_CLI_BIN);
+    return run_command(args, env(), seconds(60), stdin_text);
+  }
+  std::optional<HttpReply> call(
+      const std::string& method, const std::string& target, const std::string& body = {},
+      const std::vector<std::pair<std::string, std::string>>& headers = {}) {
+    HttpConnection c(gateway_);
+    std::string req = method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\n";
+    for (const auto& [k, v] : headers)
+      req += k + ": " + v + "\r\n";
+    req += "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+    if (!c.send(req)) return std::nullopt;
+    return c.read_reply(seconds(30));
+  }
+  // hey's count of each status code, and whether it saw transport errors.
+  std::map<int, int> hey(const std::string& target, const std::string& duration, int workers,
+                         bool* errors) {
+    auto r = run_command({"hey", "-z", duration, "-c", std::to_string(workers),
+                          "http://127.0.0.1:" + std::to_string(gateway_) + target},
+                         {}, seconds(120));
+    std::map<int, int> codes;
+    static const std::regex line("\\[([0-9]{3})\\]\\s+([0-9]+) responses");
+    for (std::sregex_iterator it(r.out.begin(), r.out.end(), line), end; it != end; ++it) {
+      codes[std::stoi((*it)[1])] += std::stoi((*it)[2]);
+    }
+    *errors = r.out.find("Error distribution") != std::string::npos;
+    return codes;
+  }
+
+  void TearDown() override {
+    if (up_ && up_->running()) {
+      up_->signal(SIGTERM);
+      EXPECT_TRUE(up_->wait_exit(seconds(60)).has_value()) << "kubefn up did not stop";
+    }
+  }
+
+  TempDir dir_;
+  std::unique_ptr<ChildProcess> up_;
+  std::uint16_t gateway_ = 0;
+  std::uint16_t metrics_ = 0;
+};
+
+TEST_F(LocalPlatformE2E, ExamplesAnswerThroughTheGatewayWithAccessRules) {
+  up({{"hello", example("hello")}, {"echo", example("echo")}});
+  auto hello = call("GET", "/default/hello?name=local");
+  ASSERT_TRUE(hello.has_value()) << log();
+  EXPECT_EQ(hello->status, 200);
+  EXPECT_EQ(hello->body, "hello local\n");
+
+  // echo is private: no token 401, a wrong one 403, the platform's own 200.
+  auto none = call("POST", "/default/echo", "{}");
+  ASSERT_TRUE(none.has_value());
+  EXPECT_EQ(none->status, 401);
+  auto wrong = call("POST", "/default/echo", "{}", {{"Authorization", "Bearer nope"}});
+  ASSERT_TRUE(wrong.has_value());
+  EXPECT_EQ(wrong->status, 403);
+  auto right =
+      call("POST", "/default/echo", R"({"n":1})", {{"Authorization", "Bearer " + token()}});
+  ASSERT_TRUE(right.has_value());
+  EXPECT_EQ(right->status, 200);
+  EXPECT_EQ(right->body, R"({"n":1})");
+  auto unknown = call("GET", "/default/nobody");
+  ASSERT_TRUE(unknown.has_value());
+  EXPECT_EQ(unknown->status, 404);
+
+  // The CLI finds the platform by its state file.
+  auto invoked = kubefn({"invoke", "hello", "-n", "default", "--path", "/", "-X", "GET"});
+  EXPECT_EQ(invoked.exit_code, 0) << invoked.err;
+  EXPECT_NE(invoked.out.find("hello world"), std::string::npos) << invoked.out;
+  auto listed = kubefn({"list"});
+  EXPECT_EQ(listed.exit_code, 0) << listed.err;
+  EXPECT_NE(listed.out.find("hello"), std::string::npos);
+  EXPECT_NE(listed.out.find("True"), std::string::npos) << listed.out;
+
+  // The runtime's own metrics, labelled by function, on the platform's metrics port.
+  ASSERT_NE(metrics_, 0);
+  auto m = http_request(metrics_, "GET", "/metrics");
+  ASSERT_TRUE(m.has_value());
+  EXPECT_NE(m->body.find("function_calls_total{namespace=\"default\",function=\"hello\""),
+            std::string::npos);
+  EXPECT_NE(m->body.find("kubefn_gateway_requests_total{code=\"401\",function=\"echo\""),
+            std::string::npos);
+}
+
+TEST_F(LocalPlatformE2E, SourceUpdateSwapsReplicasWithNoFailedRequest) {
+  up({{"hello", example("hello")}});
+  const std::string yaml = example("hello");
+  std::string changed = std::regex_replace(yaml, std::regex("\"hello \""), "\"howdy \"");
+  ASSERT_NE(changed, yaml);
+  std::map<int, int> codes;
+  bool errors = false;
+  std::thread load([&] { codes = hey("/default/hello", "8s", 4, &errors); });
+  std::this_thread::sleep_for(std::chrono::seconds(1));  // the load runs before the edit
+  auto applied = kubefn({"apply", "-f", "-"}, changed);
+  EXPECT_EQ(applied.exit_code, 0) << applied.err;
+  EXPECT_TRUE(wait_until(
+      [&] {
+        auto r = call("GET", "/default/hello");
+        return r && r->body == "howdy world\n";
+      },
+      seconds(60), std::chrono::milliseconds(50)))
+      << log();
+  load.join();
+  EXPECT_FALSE(errors);
+  ASSERT_GT(codes[200], 0);
+  EXPECT_EQ(codes.size(), 1u) << "a call failed during the swap";
+}
+
+TEST_F(LocalPlatformE2E, KilledReplicaIsRestarted) {
+  up({{"hello", example("hello")}});
+  std::set<pid_t> before = replica_pids(up_->pid(), "hello");
+  ASSERT_EQ(before.size(), 1u);
+  ::kill(*before.begin(), SIGKILL);
+  EXPECT_TRUE(wait_until(
+      [&] {
+        auto now = replica_pids(up_->pid(), "hello");
+        if (now.empty() || now == before) return false;
+        auto r = call("GET", "/default/hello");
+        return r && r->status == 200;
+      },
+      seconds(30), std::chrono::milliseconds(50)))
+      << log();
+}
+
+TEST_F(LocalPlatformE2E, ConcurrencyLimitQueuesThenAnswers429) {
+  up({{"slow", kSlowFunction}}, {"--queue-limit", "2"});
+  // One call runs (concurrency 1 x 1 replica), two wait, the rest are turned away at once.
+  std::vector<std::thread> callers;
+  std::mutex mu;
+  std::map<int, int> codes;
+  for (int i = 0; i < 6; ++i) {
+    callers.emplace_back([&] {
+      auto r = call("GET", "/default/slow?ms=1500");
+      std::lock_guard<std::mutex> lock(mu);
+      ++codes[r ? r->status : 0];
+    });
+  }
+  for (auto& t : callers)
+    t.join();
+  EXPECT_EQ(codes[200], 3) << log();
+  EXPECT_EQ(codes[429], 3);
+}
+
+TEST_F(LocalPlatformE2E, LoadScalesUpAndDeleteStopsTheReplicas) {
+  up({{"hello", example("hello")}});
+  bool errors = false;
+  // hello's target is 50 calls in flight per replica: 150 callers need more than one.
+  auto codes = hey("/default/hello", "8s", 150, &errors);
+  EXPECT_FALSE(errors);
+  EXPECT_EQ(codes.size(), 1u);
+  EXPECT_GT(replica_pids(up_->pid(), "hello").size(), 1u) << log();
+  EXPECT_NE(log().find("default/hello scaled 1 -> "), std::string::npos) << log();
+
+  auto deleted = kubefn({"delete", "hello", "-n", "default"});
+  EXPECT_EQ(deleted.exit_code, 0) << deleted.err;
+  EXPECT_TRUE(wait_until([&] { return replica_pids(up_->pid(), "hello").empty(); }, seconds(30)))
+      << log();
+  auto gone = call("GET", "/default/hello");
+  ASSERT_TRUE(gone.has_value());
+  EXPECT_EQ(gone->status, 404);
+}
+
+TEST_F(LocalPlatformE2E, IdleFunctionScalesToZeroAndACallBringsItBack) {
+  up({{"nap", kNapFunction}});
+  ASSERT_TRUE(wait_until([&] { return replica_pids(up_->pid(), "nap").empty(); }, seconds(60)))
+      << log();
+  for (int round = 0; round < 2; ++round) {
+    auto r = call("GET", "/default/nap");  // waits at the gateway for the first replica
+    ASSERT_TRUE(r.has_value()) << log();
+    EXPECT_EQ(r->status, 200) << r->body << log();
+    EXPECT_EQ(r->body, "awake\n");
+    EXPECT_TRUE(wait_until([&] { return replica_pids(up_->pid(), "nap").empty(); }, seconds(60)))
+        << "round " << round << ": back to zero\n"
+        << log();
+  }
+  EXPECT_NE(log().find("default/nap scaled 0 -> 1"), std::string::npos) << log();
+  auto described = kubefn({"describe", "nap", "-n", "default"});
+  EXPECT_NE(described.out.find("Scaled"), std::string::npos) << described.out;
+}
+
+TEST_F(LocalPlatformE2E, StopsItsReplicasOnSigterm) {
+  up({{"hello", example("hello")}});
+  ASSERT_EQ(replica_pids(up_->pid(), "hello").size(), 1u);
+  const pid_t replica = *replica_pids(up_->pid(), "hello").begin();
+  up_->signal(SIGTERM);
+  auto code = up_->wait_exit(seconds(60));
+  ASSERT_TRUE(code.has_value());
+  EXPECT_EQ(*code, 0) << log();
+  EXPECT_TRUE(wait_until([&] { return ::kill(replica, 0) != 0; }, seconds(10)));
+  EXPECT_FALSE(std::filesystem::exists(dir_.file("home") + "/up.json"));
+}
+
+}  // namespace
+}  // namespace kubefn::testing
