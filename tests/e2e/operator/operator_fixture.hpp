@@ -1,0 +1,122 @@
+// The operator end-to-end fixture: the API emulator binary, a kubeconfig for it, the CRD
+// applied with a real kubectl, and operator processes started on demand.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <regex>
+#include <sstream>
+
+#include "kubefn/testing/command.hpp"
+#include "kubefn/testing/process.hpp"
+#include "kubefn/testing/temp_dir.hpp"
+#include "kubefn/testing/wait.hpp"
+
+namespace kubefn::testing {
+
+using std::chrono::seconds;
+
+inline std::string kubectl_path() {
+  const char* env = std::getenv("KUBEFN_KUBECTL");
+  return env != nullptr && *env != '\0' ? env : KUBEFN_DEFAULT_KUBECTL;
+}
+
+inline std::string function_yaml(const std::string& name, const std::string& spec_lines) {
+  return "apiVersion: kubefn.dev/v1alpha1\nkind: Function\nmetadata:\n  name: " + name +
+         "\n  namespace: default\nspec:\n" + spec_lines;
+}
+
+class OperatorE2E : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    emulator_ = std::make_unique<ChildProcess>(
+        std::vector<std::string>{KUBEFN_EMULATOR_BIN, "--port", "0"},
+        std::map<std::string, std::string>{}, dir_.file("emu.out"), dir_.file("emu.err"));
+    std::string url;
+    ASSERT_TRUE(wait_until(
+        [&] {
+          std::string out = read_file(dir_.file("emu.out"));
+          auto nl = out.find('\n');
+          if (nl == std::string::npos) return false;
+          url = out.substr(0, nl);
+          return true;
+        },
+        seconds(10)))
+        << read_file(dir_.file("emu.err"));
+    write_file(
+        dir_.file("kubeconfig"),
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: emu\n  cluster:\n    server: " + url +
+            "\nusers:\n- name: dev\n  user: {}\ncontexts:\n- name: emu\n  context:\n"
+            "    cluster: emu\n    user: dev\n    namespace: default\n"
+            "current-context: emu\n");
+    auto crd = kubectl({"apply", "-f", std::string(KUBEFN_SOURCE_DIR) + "/crds/function.yaml"});
+    ASSERT_EQ(crd.exit_code, 0) << crd.err;
+    auto est = kubectl(
+        {"wait", "--for", "condition=established", "--timeout=20s", "crd/functions.kubefn.dev"});
+    ASSERT_EQ(est.exit_code, 0) << est.err;
+  }
+
+  CommandResult kubectl(std::vector<std::string> args, const std::string& stdin_text = {}) {
+    std::vector<std::string> argv = {kubectl_path(), "--kubeconfig", dir_.file("kubeconfig"),
+                                     "--cache-dir", dir_.file("kube-cache")};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run_command(argv, {}, seconds(60), stdin_text);
+  }
+
+  std::string jsonpath(const std::string& what, const std::string& path) {
+    std::vector<std::string> args;
+    std::istringstream in(what);
+    std::string word;
+    while (in >> word)
+      args.push_back(word);
+    args.push_back("-o");
+    args.push_back("jsonpath=" + path);
+    auto r = kubectl(args);
+    return r.exit_code == 0 ? r.out : std::string();
+  }
+
+  bool eventually_equals(const std::string& what, const std::string& path, const std::string& want,
+                         seconds within = seconds(20)) {
+    return wait_until([&] { return jsonpath(what, path) == want; }, within,
+                      std::chrono::milliseconds(100));
+  }
+
+  // Starts an operator; returns its metrics port (0 when it did not start).
+  std::uint16_t start_operator(std::unique_ptr<ChildProcess>& proc, const std::string& name,
+                               std::vector<std::string> extra = {}) {
+    std::vector<std::string> argv = {KUBEFN_OPERATOR_BIN,
+                                     "--kubeconfig",
+                                     dir_.file("kubeconfig"),
+                                     "--metrics-port",
+                                     "0",
+                                     "--bind-address",
+                                     "127.0.0.1",
+                                     "--identity",
+                                     name};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    proc = std::make_unique<ChildProcess>(argv, std::map<std::string, std::string>{},
+                                          dir_.file(name + ".out"), dir_.file(name + ".err"));
+    static const std::regex re("metrics on 127\\.0\\.0\\.1:([0-9]+)");
+    std::uint16_t port = 0;
+    wait_until(
+        [&] {
+          std::smatch m;
+          std::string err = read_file(dir_.file(name + ".err"));
+          if (std::regex_search(err, m, re)) {
+            port = static_cast<std::uint16_t>(std::stoi(m[1]));
+            return true;
+          }
+          return !proc->running();
+        },
+        seconds(10));
+    return port;
+  }
+
+  std::string operator_log(const std::string& name) { return read_file(dir_.file(name + ".err")); }
+
+  TempDir dir_;
+  std::unique_ptr<ChildProcess> emulator_;
+};
+
+}  // namespace kubefn::testing
