@@ -14,6 +14,7 @@
 #include "kubefn/testing/http_client.hpp"
 #include "kubefn/testing/metrics_text.hpp"
 #include "kubefn/testing/process.hpp"
+#include "kubefn/testing/registry_server.hpp"
 #include "kubefn/testing/temp_dir.hpp"
 #include "kubefn/testing/wait.hpp"
 
@@ -313,6 +314,25 @@ TEST_F(LocalPlatformE2E, IdleFunctionScalesToZeroAndACallBringsItBack) {
   EXPECT_NE(log().find("default/nap scaled 0 -> 1"), std::string::npos) << log();
   auto described = kubefn({"describe", "nap", "-n", "default"});
   EXPECT_NE(described.out.find("Scaled"), std::string::npos) << described.out;
+}
+
+TEST_F(LocalPlatformE2E, ContainerModeRunsTheBuiltImageUnderPodman) {
+  RegistryServer registry;
+  ASSERT_TRUE(registry.started()) << registry.error();
+  up({{"hello", example("hello")}}, {"--containers", "--registry", registry.host() + "/kubefn"});
+  auto hello = call("GET", "/default/hello?name=container");
+  ASSERT_TRUE(hello.has_value()) << log();
+  EXPECT_EQ(hello->status, 200) << log();
+  EXPECT_EQ(hello->body, "hello container\n");
+  // The replica is a container of the pushed image, not a local process.
+  EXPECT_TRUE(replica_pids(up_->pid(), "hello").empty());
+  auto ps = run_command({"podman", "ps", "--format", "{{.Image}} {{.Names}}"}, {}, seconds(60));
+  EXPECT_NE(ps.out.find(registry.host() + "/kubefn/default/hello@sha256:"), std::string::npos)
+      << ps.out << ps.err;
+  auto described = kubefn({"describe", "hello", "-n", "default"});
+  EXPECT_NE(described.out.find(registry.host() + "/kubefn/default/hello@sha256:"),
+            std::string::npos)
+      << described.out;
 }
 
 TEST_F(LocalPlatformE2E, StopsItsReplicasOnSigterm) {

@@ -4,6 +4,7 @@
 #include <system_error>
 
 #include "kubefn/build/compile.hpp"
+#include "kubefn/build/image_build.hpp"
 #include "kubefn/controller/desired.hpp"
 
 namespace kubefn::platform::local {
@@ -108,8 +109,16 @@ controller::BuildOutcome LocalPlatform::build(const controller::FunctionContext&
   }
   const std::string image = artifact_name(spec.ns, spec.name, ctx.digest);
   std::error_code ec;
-  if (fs::exists(build_dir(ctx.digest) / (spec.module + ".so"), ec))
+  if (!containers() && fs::exists(build_dir(ctx.digest) / (spec.module + ".so"), ec)) {
     return {StepOutcome::done(), image};
+  }
+  if (containers()) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = builds_.find(ctx.digest);
+    if (it != builds_.end() && it->second.state == Build::State::kDone) {
+      return {StepOutcome::done(), it->second.image};
+    }
+  }
 
   bool started = false;
   {
@@ -150,9 +159,31 @@ void LocalPlatform::compile(std::string digest, std::string ns, std::string name
   req.dependencies = std::move(deps);
   req.sdk_include = options_.sdk_include;
   req.source_digest = "sha256:" + digest;
-  auto compiled = build::compile_function(req);
   Build result;
   result.state = Build::State::kDone;
+  if (containers()) {
+    build::FunctionImageRequest image_req;
+    image_req.compile = std::move(req);
+    image_req.base = options_.base_image;
+    image_req.image = options_.image_registry + "/" + ns + "/" + name;
+    image_req.registry.plain_http = options_.plain_http;
+    auto pushed = build::build_function_image(image_req);
+    if (pushed.ok()) {
+      result.image = pushed->image;
+    } else {
+      result.state = Build::State::kFailed;
+      result.message = pushed.status().message();
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      builds_[digest] = result;
+      --builds_running_;
+    }
+    builds_cv_.notify_all();
+    notify(ns, name);
+    return;
+  }
+  auto compiled = build::compile_function(req);
   if (!compiled.ok()) {
     result.state = Build::State::kFailed;
     result.message = compiled.status().message();
@@ -184,24 +215,29 @@ controller::WorkloadOutcome LocalPlatform::run(const controller::FunctionContext
   const controller::FunctionSpec& spec = ctx.spec;
   const FunctionKey key{spec.ns, spec.name};
   const auto marker = image.rfind(kArtifactMarker);
-  if (image.rfind("local/", 0) != 0 || marker == std::string::npos) {
-    return StepOutcome::failed("UnsupportedImage",
-                               "the local platform runs functions it builds from source; "
-                               "spec.image " +
-                                   image + " needs a cluster");
-  }
-  const std::string digest = image.substr(marker + kArtifactMarker.size());
-  const fs::path dir = build_dir(digest);
-  std::error_code ec;
-  if (!fs::exists(dir / (spec.module + ".so"), ec)) {
-    // Recorded in status but not on this machine (a fresh state directory): build again.
-    controller::BuildOutcome again = build(ctx);
-    if (again.step.state != StepOutcome::State::kDone) return again.step;
-  }
-
   ReplicaTemplate tmpl;
-  tmpl.argv = {options_.runtime_binary};
-  tmpl.env = replica_env(spec, dir);
+  if (containers()) {
+    // The image holds the function under /kubefn; the runtime is its entrypoint.
+    tmpl.env = replica_env(spec, std::string(build::kFunctionDir));
+    tmpl.container = ContainerSpec{image, {}, 8080, "podman"};
+  } else {
+    if (image.rfind("local/", 0) != 0 || marker == std::string::npos) {
+      return StepOutcome::failed("UnsupportedImage",
+                                 "the local platform runs functions it builds from source; "
+                                 "spec.image " +
+                                     image + " needs a cluster, or kubefn up --containers");
+    }
+    const std::string digest = image.substr(marker + kArtifactMarker.size());
+    const fs::path dir = build_dir(digest);
+    std::error_code ec;
+    if (!fs::exists(dir / (spec.module + ".so"), ec)) {
+      // Recorded in status but not on this machine (a fresh state directory): build again.
+      controller::BuildOutcome again = build(ctx);
+      if (again.step.state != StepOutcome::State::kDone) return again.step;
+    }
+    tmpl.argv = {options_.runtime_binary};
+    tmpl.env = replica_env(spec, dir);
+  }
   std::string record = image;
   for (const auto& [k, v] : tmpl.env)
     record += "\n" + k + "=" + v;

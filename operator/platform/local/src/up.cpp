@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "health_server.hpp"
+#include "kubefn/build/image_build.hpp"
 #include "kubefn/cli/manifest.hpp"
 #include "kubefn/controller/function_controller.hpp"
 #include "kubefn/emulator/kube_emulator.hpp"
@@ -290,6 +291,28 @@ int run_up(const UpOptions& o, std::ostream& out, std::ostream& err) {
     return 1;
   }
 
+  // Container mode: the images go to a registry podman pulls from, on a base image.
+  std::string base_image = o.base_image;
+  if (o.containers) {
+    if (o.registry.empty()) {
+      err << "kubefn up: --containers needs --registry, a repository prefix podman can pull "
+             "from (for example 127.0.0.1:5000/kubefn)\n";
+      return 2;
+    }
+    if (base_image.empty()) {
+      build::BaseImageRequest req;
+      req.runtime_path = runtime;
+      req.image = o.registry + "/runtime:local";
+      auto base = build::build_base_image(req);
+      if (!base.ok()) {
+        err << "kubefn up: cannot push the runtime base image: " << base.status().message() << "\n";
+        return 1;
+      }
+      base_image = base->image;
+      err << "runtime base image " << base_image << "\n";
+    }
+  }
+
   // 1. The API for Functions.
   emulator::EmulatorOptions api_options;
   api_options.port = o.api_port;
@@ -373,6 +396,10 @@ int run_up(const UpOptions& o, std::ostream& out, std::ostream& err) {
   platform_options.runtime_binary = runtime;
   platform_options.sdk_include = o.sdk_include;
   platform_options.gateway_url = gateway_url;
+  if (o.containers) {
+    platform_options.image_registry = o.registry;
+    platform_options.base_image = base_image;
+  }
   LocalPlatform platform(platform_options, supervisor, routes);
 
   controller::ApiEventRecorder events(*client, clock);

@@ -41,6 +41,13 @@ void add_up_command(CLI::App& app) {
                  "seconds a call may wait for capacity before the gateway answers 503")
       ->check(CLI::Range(1, 3600))
       ->capture_default_str();
+  up->add_flag("--containers", options->containers,
+               "run replicas as podman containers of built images (needs --registry)");
+  up->add_option("--registry", options->registry,
+                 "with --containers: repository prefix images are pushed to, e.g. "
+                 "127.0.0.1:5000/kubefn");
+  up->add_option("--base-image", options->base_image,
+                 "with --containers: the runtime base image (default: assembled and pushed)");
   up->callback([options] {
     const int rc = platform::local::run_up(*options, std::cout, std::cerr);
     if (rc != 0) throw CLI::RuntimeError(rc);

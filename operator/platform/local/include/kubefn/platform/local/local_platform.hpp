@@ -24,6 +24,11 @@ struct LocalPlatformOptions {
   std::string sdk_include;          // empty: the build library's default
   std::string gateway_url;          // where callers reach functions, for status.url
   int build_workers = 1;            // native compiles at once
+  // Container mode: build images (pushed to `image_registry`/<ns>/<name>, on `base_image`)
+  // and run each replica as a podman container of its image, instead of native processes.
+  std::string image_registry;
+  std::string base_image;
+  bool plain_http = true;  // the registry speaks plain HTTP (always so for 127.0.0.1)
 };
 
 class LocalPlatform final : public controller::Platform {
@@ -57,7 +62,9 @@ class LocalPlatform final : public controller::Platform {
   struct Build {
     enum class State { kRunning, kDone, kFailed } state = State::kRunning;
     std::string message;
+    std::string image;  // container mode: the pushed image
   };
+  bool containers() const { return !options_.image_registry.empty(); }
   struct Running {
     ReplicaTemplate tmpl;
     std::int64_t min = 0, max = 0;

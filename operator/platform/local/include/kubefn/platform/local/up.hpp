@@ -20,6 +20,12 @@ struct UpOptions {
   std::string sdk_include;     // empty: the build library's default
   std::string keys_file;       // tokens for private functions, one per line; empty: generate
   int workers = 2;
+  // Run replicas as podman containers of images pushed to `registry` (a repository prefix
+  // podman can pull from, e.g. 127.0.0.1:5000/kubefn) instead of native processes. Without
+  // `base_image`, the runtime base image is assembled from this machine and pushed first.
+  bool containers = false;
+  std::string registry;
+  std::string base_image;
   int ready_timeout_seconds = 300;  // how long the first Functions may take to be Ready
   int activation_timeout_seconds = 10;
   int queue_limit = 100;  // per function: calls waiting for capacity, then 429
