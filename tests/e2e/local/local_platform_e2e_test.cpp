@@ -79,19 +79,24 @@ std::set<pid_t> replica_pids(pid_t parent, const std::string& function) {
   while (dirent* e = ::readdir(d)) {
     const pid_t pid = static_cast<pid_t>(std::atoi(e->d_name));
     if (pid <= 0) continue;
-    std::ifstream stat("/proc/" + std::string(e->d_name) + "/stat");
-    std::string text((std::istreambuf_iterator<char>(stat)), {});
-    const auto close = text.rfind(')');
-    if (close == std::string::npos) continue;
-    std::istringstream rest(text.substr(close + 2));
-    std::string state;
-    pid_t ppid = 0;
-    rest >> state >> ppid;
-    if (ppid != parent || state == "Z") continue;
-    std::ifstream env("/proc/" + std::string(e->d_name) + "/environ");
-    std::string vars((std::istreambuf_iterator<char>(env)), {});
-    if (vars.find(std::string("KUBEFN_FUNCTION_NAME=") + function + '\0') != std::string::npos) {
-      out.insert(pid);
+    // A process may exit between the listing and the reads: then it is not a replica.
+    try {
+      std::ifstream stat("/proc/" + std::string(e->d_name) + "/stat");
+      std::string text((std::istreambuf_iterator<char>(stat)), {});
+      const auto close = text.rfind(')');
+      if (close == std::string::npos) continue;
+      std::istringstream rest(text.substr(close + 2));
+      std::string state;
+      pid_t ppid = 0;
+      rest >> state >> ppid;
+      if (ppid != parent || state == "Z") continue;
+      std::ifstream env("/proc/" + std::string(e->d_name) + "/environ");
+      std::string vars((std::istreambuf_iterator<char>(env)), {});
+      if (vars.find(std::string("KUBEFN_FUNCTION_NAME=") + function + '\0') != std::string::npos) {
+        out.insert(pid);
+      }
+    } catch (const std::exception&) {
+      continue;
     }
   }
   ::closedir(d);

@@ -283,6 +283,9 @@ class ReplicaSupervisor::Impl {
             sooner(r.probe->deadline());
           }
           if (!r.running() && !r.terminating) sooner(r.next_start);
+          if (r.running() && !r.terminating && r.phase == ReplicaPhase::kStarting) {
+            sooner(now + opt_.start_probe_interval);
+          }
           if (r.terminating && r.running() && !r.killed)
             sooner(r.term_sent ? r.kill_at : r.term_at);
         }
@@ -501,7 +504,8 @@ class ReplicaSupervisor::Impl {
     std::string why =
         r.probe->status() != 0 ? "status " + std::to_string(r.probe->status()) : r.probe->error();
     r.probe.reset();
-    r.next_probe = now + opt_.probe_interval;
+    r.next_probe = now + (r.phase == ReplicaPhase::kStarting && !ok ? opt_.start_probe_interval
+                                                                    : opt_.probe_interval);
     if (!health) {
       if (ok) {
         if (r.phase != ReplicaPhase::kReady) {

@@ -78,8 +78,11 @@ struct ReplicaInfo {
 };
 
 struct SupervisorOptions {
-  std::filesystem::path log_dir;                   // <log_dir>/<namespace>/<function>/<replica>.log
-  std::chrono::milliseconds probe_interval{100};   // readiness probes
+  std::filesystem::path log_dir;                  // <log_dir>/<namespace>/<function>/<replica>.log
+  std::chrono::milliseconds probe_interval{100};  // readiness probes
+  // While a replica starts, its log (for the port) and /readyz are looked at this often, so a
+  // replica takes traffic within milliseconds of being ready (a cold start's critical path).
+  std::chrono::milliseconds start_probe_interval{2};
   std::chrono::milliseconds probe_timeout{1000};   // one probe's connect+answer
   std::chrono::milliseconds start_timeout{10000};  // spawn to first ready
   std::chrono::milliseconds restart_backoff_base{200};
