@@ -2,8 +2,10 @@
 // Kubernetes API (--kubernetes or --kubeconfig) or from --route flags.
 #include <prometheus/registry.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -15,6 +17,7 @@
 #include "kubefn/kube/in_cluster_config.hpp"
 #include "kubefn/kube/kubeconfig.hpp"
 #include "kubefn/kube/rest_kube_client.hpp"
+#include "stats_reporter.hpp"
 
 namespace {
 
@@ -111,6 +114,7 @@ int main(int argc, char** argv) {
   std::string keys_file;
   std::string keys_secret = "kubefn-system/kubefn-gateway-keys";
   std::vector<std::string> route_specs;
+  std::string stats_address;
   app.add_option("--port", port, "listening port (0 picks one)")->check(CLI::Range(0, 65535));
   app.add_option("--bind-address", options.bind_address, "listening address");
   app.add_option("--threads", options.threads, "event-loop threads (0: CPUs available)")
@@ -135,6 +139,10 @@ int main(int argc, char** argv) {
   app.add_option("--route", route_specs,
                  "static route: ns/name=host:port[,host:port...][;public][;concurrency=N]"
                  "[;timeout=SECONDS][;host=NAME] (repeatable)");
+  app.add_option("--stats-address", stats_address,
+                 "host:port of the operator's stats stream: the load is sent there every "
+                 "second (empty: not sent)")
+      ->envname("KUBEFN_STATS_ADDRESS");
   CLI11_PARSE(app, argc, argv);
   options.port = static_cast<std::uint16_t>(port);
   options.queue_timeout = seconds_to_ms(queue_timeout);
@@ -216,6 +224,20 @@ int main(int argc, char** argv) {
     return 3;
   }
   log_line("info", "listening", ",\"port\":" + std::to_string(gw.port()));
+  std::unique_ptr<gateway::GatewayStatsReporter> stats;
+  if (!stats_address.empty()) {
+    runtime::StatsStreamOptions so;
+    so.address = stats_address;
+    so.log = [](const std::string& message) { log_line("info", message); };
+    std::string name;
+    if (const char* pod = std::getenv("POD_NAME"); pod != nullptr) name = pod;
+    if (name.empty()) {
+      char host[256] = {0};
+      gethostname(host, sizeof host - 1);
+      name = host;
+    }
+    stats = std::make_unique<gateway::GatewayStatsReporter>(gw, std::move(so), name);
+  }
 
   for (;;) {
     timespec wait{2, 0};
@@ -223,6 +245,7 @@ int main(int argc, char** argv) {
     if (sig == SIGTERM || sig == SIGINT) break;
     if (!keys_file.empty()) load_keys(false);
   }
+  if (stats) stats->stop();
   log_line("info", "draining: stopped accepting, finishing in-flight requests");
   gw.stop();
   if (source) source->stop();

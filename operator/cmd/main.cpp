@@ -11,6 +11,8 @@
 #include <sstream>
 
 #include "health_server.hpp"
+#include "kubefn/autoscaler/cluster_autoscaler.hpp"
+#include "kubefn/autoscaler/stats_server.hpp"
 #include "kubefn/controller/event_recorder.hpp"
 #include "kubefn/controller/function_controller.hpp"
 #include "kubefn/kube/in_cluster_config.hpp"
@@ -64,6 +66,7 @@ int main(int argc, char** argv) {
   std::string bind = "0.0.0.0";
   int metrics_port = 8080;
   double lease_seconds = 15;
+  int stats_port = 0;
   app.add_option("--kubeconfig", kubeconfig,
                  "kubeconfig file (default: $KUBECONFIG, in-cluster, ~/.kube/config)");
   app.add_option("--context", context, "kubeconfig context");
@@ -83,6 +86,11 @@ int main(int argc, char** argv) {
   app.add_option("--metrics-port", metrics_port,
                  "port of /healthz, /readyz and /metrics (0 picks one)")
       ->check(CLI::Range(0, 65535));
+  app.add_option("--stats-port", stats_port,
+                 "port of the stats stream replicas and gateways report load to; runs the "
+                 "autoscaler on the leader (0: off)")
+      ->check(CLI::Range(0, 65535))
+      ->envname("KUBEFN_STATS_PORT");
   controller::BuildSettings build;
   app.add_option("--registry", build.registry,
                  "repository prefix built images are pushed to, e.g. registry:5000/kubefn "
@@ -149,6 +157,30 @@ int main(int argc, char** argv) {
   }
   log_line("info", "metrics on " + bind + ":" + std::to_string(health->port()) + " as " + identity);
 
+  // The autoscaler: only the leader decides and writes scales, and only it serves the stream
+  // (a Service selecting the leader, or reporters reconnecting, find it).
+  autoscaler::ClusterAutoscalerOptions aso;
+  aso.namespaces = options.namespaces;
+  std::unique_ptr<autoscaler::ClusterAutoscaler> scaler;
+  std::unique_ptr<autoscaler::StatsServer> stats;
+  auto start_autoscaler = [&] {
+    if (stats_port == 0) return;
+    scaler =
+        std::make_unique<autoscaler::ClusterAutoscaler>(**client, clock, events, registry, aso);
+    stats = std::make_unique<autoscaler::StatsServer>(*scaler, bind,
+                                                      static_cast<std::uint16_t>(stats_port));
+    kube::Status st = stats->start();
+    if (!st.ok()) {
+      log_line("error", "autoscaler off: " + st.message());
+      stats.reset();
+      scaler.reset();
+      return;
+    }
+    scaler->start();
+    log_line("info",
+             "autoscaler on; stats stream on " + bind + ":" + std::to_string(stats->port()));
+  };
+
   std::atomic<bool> lost{false};
   std::unique_ptr<kube::LeaderElector> elector;
   if (leader_elect) {
@@ -163,6 +195,7 @@ int main(int argc, char** argv) {
               leader_gauge.Set(1);
               log_line("info", "became the leader; reconciling");
               controller.start();
+              start_autoscaler();
             },
             [&] {
               leader_gauge.Set(0);
@@ -175,6 +208,7 @@ int main(int argc, char** argv) {
     elector->start();
   } else {
     controller.start();
+    start_autoscaler();
   }
 
   std::thread signal_waiter([&] {
@@ -189,6 +223,8 @@ int main(int argc, char** argv) {
     g_cv.wait(lock, [&] { return g_signal != 0 || lost; });
   }
   log_line("info", "shutting down");
+  if (stats) stats->stop();
+  if (scaler) scaler->stop();
   controller.stop();
   if (elector) elector->stop();  // releases the lease so another replica takes over at once
   if (g_signal == 0) pthread_kill(signal_waiter.native_handle(), SIGTERM);

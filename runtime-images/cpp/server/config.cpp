@@ -166,6 +166,19 @@ std::variant<RuntimeConfig, ConfigError> load_config(const EnvLookup& env) {
   if (auto v = env("KUBEFN_ACCESS_LOG"); v && (*v == "off" || *v == "0" || *v == "false")) {
     c.access_log = false;
   }
+  if (auto v = env("KUBEFN_STATS_ADDRESS"); v && !v->empty()) {
+    const auto colon = v->rfind(':');
+    const auto port =
+        colon == std::string::npos ? std::nullopt : parse_uint<std::uint16_t>(v->substr(colon + 1));
+    if (colon == 0 || !port || *port == 0)
+      return ConfigError{"KUBEFN_STATS_ADDRESS \"" + *v + "\" must be host:port"};
+    c.stats_address = *v;
+    c.stats_namespace = env("POD_NAMESPACE").value_or("");
+    if (c.stats_namespace.empty()) c.stats_namespace = "default";
+    c.stats_replica = env("POD_NAME").value_or("");
+    if (c.stats_replica.empty()) c.stats_replica = env("HOSTNAME").value_or("");
+    c.stats_plugin = env("KUBEFN_STATS_PLUGIN").value_or("");
+  }
   return c;
 }
 

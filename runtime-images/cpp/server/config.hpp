@@ -30,6 +30,12 @@ struct RuntimeConfig {
   unsigned min_threads = 1;    // KUBEFN_THREADS, default the CPUs this process may use
   unsigned max_threads = 128;  // KUBEFN_MAX_THREADS
   bool access_log = true;      // KUBEFN_ACCESS_LOG=off disables
+  // Per-second load samples to the operator's autoscaler; empty (the default): none sent.
+  std::string stats_address;    // KUBEFN_STATS_ADDRESS, host:port
+  std::string stats_namespace;  // POD_NAMESPACE, default "default"
+  std::string stats_replica;    // POD_NAME, else HOSTNAME, else the host name
+  std::string
+      stats_plugin;  // KUBEFN_STATS_PLUGIN, default kubefn_runtime_stats.so beside the binary
 };
 
 struct ConfigError {

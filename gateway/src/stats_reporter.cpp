@@ -1,0 +1,63 @@
+#include "stats_reporter.hpp"
+
+namespace kubefn::gateway {
+
+kubefn::v1::StatsSample gateway_sample(const std::string& gateway,
+                                       std::int64_t second_start_unix_ms,
+                                       const std::vector<FunctionLoad>& loads) {
+  kubefn::v1::StatsSample sample;
+  auto* g = sample.mutable_gateway();
+  g->set_gateway(gateway);
+  g->set_second_start_unix_ms(second_start_unix_ms);
+  for (const auto& l : loads) {
+    if (l.requests == 0 && l.inflight == 0 && l.peak_inflight == 0 && l.queued == 0) continue;
+    auto* f = g->add_functions();
+    f->set_namespace_(l.ns);
+    f->set_function(l.name);
+    f->set_requests(l.requests);
+    f->set_inflight(l.inflight);
+    f->set_peak_inflight(l.peak_inflight);
+    f->set_queued(l.queued);
+    f->set_ready_endpoints(l.ready_endpoints);
+  }
+  return sample;
+}
+
+GatewayStatsReporter::GatewayStatsReporter(Gateway& gateway, runtime::StatsStreamOptions stream,
+                                           std::string name, std::chrono::milliseconds period)
+    : gateway_(gateway),
+      name_(std::move(name)),
+      period_(period),
+      stream_(std::move(stream)),
+      thread_([this] { run(); }) {}
+
+GatewayStatsReporter::~GatewayStatsReporter() {
+  stop();
+}
+
+void GatewayStatsReporter::stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  stream_.stop();
+}
+
+void GatewayStatsReporter::run() {
+  std::int64_t started = runtime::unix_ms_now();
+  gateway_.take_load();  // start the first second clean
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      if (cv_.wait_for(lock, period_, [&] { return stop_; })) return;
+    }
+    const std::int64_t now = runtime::unix_ms_now();
+    auto sample = gateway_sample(name_, started, gateway_.take_load());
+    started = now;
+    if (sample.gateway().functions_size() > 0) stream_.offer(std::move(sample));
+  }
+}
+
+}  // namespace kubefn::gateway

@@ -1,0 +1,117 @@
+// The autoscaler in the operator: one Autoscaler per Function, fed with the samples the
+// replicas and the gateway stream (see StatsServer), deciding every tick and writing the
+// Deployment's scale subresource when the decision differs from what the Deployment has.
+//
+// Functions (their spec.scaling), Deployments (their spec.replicas) and Pods (to forget
+// replicas that are gone) are listed every `refresh_every` ticks. A Function whose
+// spec.replicas is set is left alone: the user pinned it.
+#pragma once
+
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/registry.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "kubefn/autoscaler/autoscaler.hpp"
+#include "kubefn/autoscaler/stats_server.hpp"
+#include "kubefn/controller/event_recorder.hpp"
+#include "kubefn/controller/function_spec.hpp"
+#include "kubefn/kube/clock.hpp"
+#include "kubefn/kube/kube_client.hpp"
+
+namespace kubefn::autoscaler {
+
+struct ClusterAutoscalerOptions {
+  std::vector<std::string> namespaces;  // empty: all
+  std::chrono::milliseconds tick{1000};
+  int refresh_every = 5;  // ticks between lists of Functions, Deployments and Pods
+  std::string field_manager = "kubefn-autoscaler";
+  // Window defaults applied to every Function (not Function fields).
+  Duration stable_window = std::chrono::seconds(60);
+  // Samples held between ticks; more are dropped.
+  std::size_t max_pending = 100000;
+};
+
+// A Function's spec.scaling as the decision code's spec (target: spec.scaling.target, else
+// 70% of the function's concurrency, at least 1).
+ScalingSpec scaling_of(const controller::FunctionSpec& spec, Duration stable_window);
+
+class ClusterAutoscaler final : public StatsSink {
+ public:
+  ClusterAutoscaler(kube::KubeClient& client, kube::Clock& clock, controller::EventRecorder& events,
+                    prometheus::Registry& registry, ClusterAutoscalerOptions options = {});
+  ~ClusterAutoscaler() override;  // stops
+
+  void on_replica(const ReplicaReport& report) override;
+  void on_gateway(const GatewayReport& report) override;
+
+  // One pass at clock.now(): lists when due, feeds the samples received since the last pass,
+  // decides for every Function and writes the scale where the decision differs.
+  void tick();
+  // Decides at once for Functions at zero whose calls the gateway queues.
+  void poke_queued();
+
+  // A thread ticking on the clock (and poking as soon as the gateway queues a call for a
+  // function at zero).
+  void start();
+  void stop();
+
+  // The latest decision for ns/name, if any (for tests and status).
+  std::optional<Decision> last_decision(const std::string& ns, const std::string& name) const;
+  std::uint64_t scale_writes() const;
+
+ private:
+  struct Tracked {
+    std::unique_ptr<Autoscaler> scaler;
+    nlohmann::json function;     // for events
+    std::optional<int> current;  // the Deployment's spec.replicas; nullopt: no Deployment yet
+    std::set<std::string> pods;  // pod names in the last successful list
+    std::optional<Decision> last;
+    prometheus::Gauge* desired = nullptr;
+    prometheus::Gauge* load = nullptr;
+    prometheus::Gauge* panic = nullptr;
+  };
+
+  void refresh(TimePoint now);
+  void scale(const std::string& key, Tracked& t, const Decision& d, int current);
+  TimePoint time_of(std::int64_t unix_ms, TimePoint now) const;
+  void drop_gauges(Tracked& t);
+
+  kube::KubeClient& client_;
+  kube::Clock& clock_;
+  controller::EventRecorder& events_;
+  const ClusterAutoscalerOptions options_;
+  prometheus::Family<prometheus::Gauge>& desired_family_;
+  prometheus::Family<prometheus::Gauge>& load_family_;
+  prometheus::Family<prometheus::Gauge>& panic_family_;
+
+  // Samples received and the run loop's state, guarded by in_mu_.
+  mutable std::mutex in_mu_;
+  std::condition_variable run_cv_;
+  bool stop_ = false;
+  std::vector<ReplicaReport> replica_in_;
+  std::vector<GatewayReport> gateway_in_;
+  std::set<std::string> queued_keys_;  // functions the gateway queues calls for
+  bool poked_ = false;
+  std::uint64_t dropped_ = 0;
+
+  // Decision state, guarded by mu_ (one pass at a time).
+  mutable std::mutex mu_;
+  std::map<std::string, Tracked> tracked_;  // "ns/name"
+  std::uint64_t ticks_ = 0;
+  std::uint64_t writes_ = 0;
+
+  std::thread thread_;
+};
+
+}  // namespace kubefn::autoscaler

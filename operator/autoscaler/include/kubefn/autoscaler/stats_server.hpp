@@ -1,0 +1,63 @@
+// The operator's end of the kubefn.v1.Stats stream: a gRPC server that takes the per-second
+// samples replicas and gateways send and hands them, as plain values, to a StatsSink.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "kubefn/kube/status.hpp"
+
+namespace kubefn::autoscaler {
+
+// One replica's second, as its runtime reported it.
+struct ReplicaReport {
+  std::string ns, function, replica;
+  std::int64_t second_start_unix_ms = 0;
+  double requests = 0;
+  double inflight_average = 0;
+  double inflight_peak = 0;
+  double busy_seconds = 0;
+};
+
+// One function's second at a gateway.
+struct GatewayReport {
+  std::string gateway;
+  std::string ns, function;
+  std::int64_t second_start_unix_ms = 0;
+  double requests = 0;
+  double inflight = 0;
+  double peak_inflight = 0;
+  double queued = 0;
+  int ready_endpoints = 0;
+};
+
+// Called from the server's threads, possibly concurrently: implementations lock.
+class StatsSink {
+ public:
+  virtual ~StatsSink() = default;
+  virtual void on_replica(const ReplicaReport& report) = 0;
+  virtual void on_gateway(const GatewayReport& report) = 0;
+};
+
+class StatsServer {
+ public:
+  // port 0 picks a free one (read it back with port() after start()).
+  StatsServer(StatsSink& sink, std::string bind_address, std::uint16_t port);
+  ~StatsServer();  // stops
+  StatsServer(const StatsServer&) = delete;
+  StatsServer& operator=(const StatsServer&) = delete;
+
+  kube::Status start();
+  // Ends every open stream and waits for the server's threads.
+  void stop();
+  std::uint16_t port() const;
+  std::uint64_t samples() const;  // samples taken so far
+  std::uint64_t streams() const;  // streams opened so far
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace kubefn::autoscaler

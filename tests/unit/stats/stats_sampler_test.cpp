@@ -1,0 +1,109 @@
+// The runtime's per-second sampling, driven by readings at chosen times.
+#include <gtest/gtest.h>
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+
+#include "server/stats_reporter.hpp"
+#include "src/stats_reporter.hpp"  // the gateway's
+
+namespace kubefn::runtime {
+namespace {
+
+constexpr std::int64_t kT0 = 1'700'000'000'000;  // a whole second, in unix ms
+
+TEST(StatsSampler, OneSamplePerSecondWithDeltasAverageAndPeak) {
+  StatsSampler s({"ns", "fn", "fn-abc"});
+  EXPECT_FALSE(s.observe(kT0 + 10, {100, 0, 2.0}));
+  EXPECT_FALSE(s.observe(kT0 + 300, {103, 2, 2.5}));
+  EXPECT_FALSE(s.observe(kT0 + 600, {105, 4, 3.0}));
+  EXPECT_FALSE(s.observe(kT0 + 900, {110, 2, 3.5}));
+  auto out = s.observe(kT0 + 1005, {112, 0, 4.0});
+  ASSERT_TRUE(out);
+  EXPECT_EQ(out->namespace_(), "ns");
+  EXPECT_EQ(out->function(), "fn");
+  EXPECT_EQ(out->replica(), "fn-abc");
+  EXPECT_EQ(out->second_start_unix_ms(), kT0);
+  EXPECT_EQ(out->requests(), 12u);
+  EXPECT_DOUBLE_EQ(out->inflight_average(), 2.0);
+  EXPECT_DOUBLE_EQ(out->inflight_peak(), 4.0);
+  EXPECT_DOUBLE_EQ(out->busy_seconds(), 2.0);
+
+  // The next second starts at the reading that closed the previous one.
+  auto next = s.observe(kT0 + 2001, {120, 6, 4.5});
+  ASSERT_TRUE(next);
+  EXPECT_EQ(next->second_start_unix_ms(), kT0 + 1000);
+  EXPECT_EQ(next->requests(), 8u);
+  EXPECT_DOUBLE_EQ(next->inflight_average(), 0.0);
+  EXPECT_DOUBLE_EQ(next->inflight_peak(), 0.0);
+}
+
+TEST(StatsSampler, SilentSecondsGiveNoSampleAndClockStepsBackAreIgnored) {
+  StatsSampler s({"ns", "fn", "r"});
+  EXPECT_FALSE(s.observe(kT0 + 100, {0, 1, 0}));
+  // The sampler thread stalled for three seconds: one sample, for the second it had filled.
+  auto out = s.observe(kT0 + 3500, {7, 1, 1});
+  ASSERT_TRUE(out);
+  EXPECT_EQ(out->second_start_unix_ms(), kT0);
+  EXPECT_EQ(out->requests(), 7u);
+  // A reading from an earlier second (the wall clock stepped back) neither emits nor resets.
+  EXPECT_FALSE(s.observe(kT0 + 2500, {9, 5, 1}));
+  auto after = s.observe(kT0 + 4000, {10, 1, 1});
+  ASSERT_TRUE(after);
+  EXPECT_EQ(after->second_start_unix_ms(), kT0 + 3000);
+  EXPECT_EQ(after->requests(), 3u);
+  EXPECT_DOUBLE_EQ(after->inflight_peak(), 1.0);
+}
+
+TEST(StatsSampler, CountersGoingBackwardsRestartTheBaseline) {
+  StatsSampler s({"ns", "fn", "r"});
+  EXPECT_FALSE(s.observe(kT0, {50, 0, 5}));
+  EXPECT_FALSE(s.observe(kT0 + 1000, {2, 0, 0.1}));  // restarted counters: no bogus sample
+  auto out = s.observe(kT0 + 2000, {6, 0, 0.3});
+  ASSERT_TRUE(out);
+  EXPECT_EQ(out->requests(), 4u);
+  EXPECT_NEAR(out->busy_seconds(), 0.2, 1e-9);
+}
+
+TEST(StatsCounters, ReadFromTheRuntimeMetricsByName) {
+  prometheus::Registry registry;
+  auto& calls = prometheus::BuildCounter().Name("function_calls_total").Register(registry);
+  calls.Add({{"method", "GET"}}).Increment(3);
+  calls.Add({{"method", "POST"}}).Increment(4);
+  prometheus::BuildGauge()
+      .Name("kubefn_runtime_inflight_requests")
+      .Register(registry)
+      .Add({})
+      .Set(2);
+  prometheus::BuildCounter()
+      .Name("kubefn_runtime_busy_seconds_total")
+      .Register(registry)
+      .Add({})
+      .Increment(1.25);
+  StatsCounters c = read_runtime_counters(registry);
+  EXPECT_EQ(c.requests, 7u);
+  EXPECT_DOUBLE_EQ(c.inflight, 2);
+  EXPECT_DOUBLE_EQ(c.busy_seconds, 1.25);
+}
+
+TEST(GatewaySample, LeavesOutIdleFunctions) {
+  std::vector<gateway::FunctionLoad> loads(2);
+  loads[0].ns = "a";
+  loads[0].name = "busy";
+  loads[0].requests = 5;
+  loads[0].queued = 2;
+  loads[0].peak_inflight = 3;
+  loads[1].ns = "a";
+  loads[1].name = "idle";
+  auto sample = gateway::gateway_sample("gw-1", kT0, loads);
+  ASSERT_TRUE(sample.has_gateway());
+  EXPECT_EQ(sample.gateway().gateway(), "gw-1");
+  EXPECT_EQ(sample.gateway().second_start_unix_ms(), kT0);
+  ASSERT_EQ(sample.gateway().functions_size(), 1);
+  EXPECT_EQ(sample.gateway().functions(0).function(), "busy");
+  EXPECT_EQ(sample.gateway().functions(0).requests(), 5u);
+  EXPECT_EQ(sample.gateway().functions(0).queued(), 2);
+  EXPECT_EQ(sample.gateway().functions(0).peak_inflight(), 3);
+}
+
+}  // namespace
+}  // namespace kubefn::runtime

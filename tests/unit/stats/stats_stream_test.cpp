@@ -1,0 +1,157 @@
+// The reporters' stream against the operator's real stats server on 127.0.0.1: samples
+// arrive, a missing server is retried with backoff, and a full queue drops rather than grows.
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <mutex>
+
+#include "kubefn/autoscaler/stats_server.hpp"
+#include "kubefn/testing/wait.hpp"
+#include "server/stats_reporter.hpp"
+
+namespace kubefn::runtime {
+namespace {
+
+using namespace std::chrono_literals;
+using kubefn::testing::wait_until;
+
+class RecordingSink : public autoscaler::StatsSink {
+ public:
+  void on_replica(const autoscaler::ReplicaReport& r) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    replicas_.push_back(r);
+  }
+  void on_gateway(const autoscaler::GatewayReport& g) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    gateways_.push_back(g);
+  }
+  std::vector<autoscaler::ReplicaReport> replicas() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return replicas_;
+  }
+  std::vector<autoscaler::GatewayReport> gateways() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return gateways_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::vector<autoscaler::ReplicaReport> replicas_;
+  std::vector<autoscaler::GatewayReport> gateways_;
+};
+
+// Injected counters and wall clock the test moves.
+struct Dials {
+  std::atomic<std::uint64_t> requests{0};
+  std::atomic<int> inflight{0};
+  std::atomic<std::int64_t> unix_ms{1'700'000'000'000};
+  std::atomic<int> reads{0};
+};
+
+StatsReporterOptions options_for(Dials& d, std::uint16_t port) {
+  StatsReporterOptions o;
+  o.id = {"team", "resize", "resize-7f9c"};
+  o.stream.address = "127.0.0.1:" + std::to_string(port);
+  o.stream.min_backoff = 20ms;
+  o.stream.max_backoff = 200ms;
+  o.poll = 5ms;
+  o.read = [&d] {
+    ++d.reads;
+    return StatsCounters{d.requests.load(), static_cast<double>(d.inflight.load()), 0};
+  };
+  o.unix_ms = [&d] { return d.unix_ms.load(); };
+  return o;
+}
+
+TEST(StatsStream, ReporterSamplesArriveAtTheServer) {
+  RecordingSink sink;
+  autoscaler::StatsServer server(sink, "127.0.0.1", 0);
+  ASSERT_TRUE(server.start().ok());
+  Dials d;
+  StatsReporter reporter(options_for(d, server.port()));
+  // Second 0: three calls, one in flight.
+  ASSERT_TRUE(wait_until([&] { return d.reads > 0; }, 10s));
+  d.inflight = 1;
+  d.requests = 3;
+  const int before = d.reads;
+  ASSERT_TRUE(wait_until([&] { return d.reads > before + 1; }, 10s));  // a reading saw them
+  d.unix_ms += 1000;  // the next reading closes second 0
+  ASSERT_TRUE(wait_until([&] { return !sink.replicas().empty(); }, 10s));
+  const auto first = sink.replicas().front();
+  EXPECT_EQ(first.ns, "team");
+  EXPECT_EQ(first.function, "resize");
+  EXPECT_EQ(first.replica, "resize-7f9c");
+  EXPECT_EQ(first.second_start_unix_ms, 1'700'000'000'000);
+  EXPECT_EQ(first.requests, 3);
+  EXPECT_EQ(first.inflight_peak, 1);
+  EXPECT_GT(first.inflight_average, 0);
+  EXPECT_LE(first.inflight_average, 1);
+  d.requests = 10;
+  d.unix_ms += 1000;
+  ASSERT_TRUE(wait_until([&] { return sink.replicas().size() >= 2; }, 10s));
+  EXPECT_EQ(sink.replicas()[1].requests, 7);
+  EXPECT_EQ(sink.replicas()[1].inflight_peak, 1);
+  EXPECT_EQ(server.streams(), 1u);
+}
+
+TEST(StatsStream, ReconnectsWhenTheServerComesBack) {
+  RecordingSink sink;
+  std::uint16_t port = 0;
+  {
+    autoscaler::StatsServer probe(sink, "127.0.0.1", 0);
+    ASSERT_TRUE(probe.start().ok());
+    port = probe.port();
+  }
+  StatsStreamOptions so;
+  so.address = "127.0.0.1:" + std::to_string(port);
+  so.min_backoff = 20ms;
+  so.max_backoff = 100ms;
+  StatsStream stream(so);
+  kubefn::v1::StatsSample sample;
+  sample.mutable_replica()->set_namespace_("team");
+  sample.mutable_replica()->set_function("resize");
+  sample.mutable_replica()->set_replica("r1");
+  sample.mutable_replica()->set_requests(4);
+  stream.offer(sample);
+  // Nobody listens: the stream keeps the sample and retries.
+  ASSERT_TRUE(wait_until([&] { return stream.failures() >= 2; }, 10s));
+  EXPECT_EQ(stream.sent(), 0u);
+  autoscaler::StatsServer server(sink, "127.0.0.1", port);
+  ASSERT_TRUE(server.start().ok()) << "port " << port << " was taken in between";
+  ASSERT_TRUE(wait_until([&] { return !sink.replicas().empty(); }, 20s));
+  EXPECT_EQ(sink.replicas().front().requests, 4);
+  EXPECT_GE(stream.connects(), 1u);
+}
+
+TEST(StatsStream, DropsTheOldestWhenNobodyListens) {
+  // A port nothing listens on: bound, never listened to, kept for the test.
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  StatsStreamOptions so;
+  so.address = "127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
+  so.max_pending = 3;
+  so.min_backoff = 50ms;
+  StatsStream stream(so);
+  for (int i = 0; i < 20; ++i) {
+    kubefn::v1::StatsSample s;
+    s.mutable_replica()->set_requests(static_cast<std::uint64_t>(i));
+    stream.offer(s);
+  }
+  // At most max_pending queued plus one being tried: the rest were dropped, not kept.
+  EXPECT_GE(stream.dropped(), 16u);
+  EXPECT_EQ(stream.sent(), 0u);
+  stream.stop();
+  ::close(fd);
+}
+
+}  // namespace
+}  // namespace kubefn::runtime
