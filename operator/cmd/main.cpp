@@ -92,6 +92,11 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0, 65535))
       ->envname("KUBEFN_STATS_PORT");
   controller::BuildSettings build;
+  app.add_option(
+         "--stats-address", build.stats_address,
+         "host:port replicas dial to report load (the operator's Service and --stats-port); "
+         "set in every Function's Deployment")
+      ->envname("KUBEFN_STATS_ADDRESS");
   app.add_option("--registry", build.registry,
                  "repository prefix built images are pushed to, e.g. registry:5000/kubefn "
                  "(empty: no builds; only spec.image runs)")

@@ -76,7 +76,7 @@ json make_source_config_map(const FunctionSpec& spec, const std::string& source_
 
 namespace {
 
-json container_env(const FunctionSpec& spec) {
+json container_env(const FunctionSpec& spec, const std::string& stats_address) {
   json env = json::array({
       {{"name", "MOD_NAME"}, {"value", spec.module}},
       {{"name", "FUNC_HANDLER"}, {"value", spec.handler_name}},
@@ -91,7 +91,14 @@ json container_env(const FunctionSpec& spec) {
       // Finish every call the timeout allows before the kubelet's grace period ends.
       {{"name", "KUBEFN_DRAIN_TIMEOUT_MS"},
        {"value", std::to_string(spec.timeout_seconds * 1000 + 5000)}},
+      // Who this replica is, for its load reports and logs.
+      {{"name", "POD_NAME"}, {"valueFrom", {{"fieldRef", {{"fieldPath", "metadata.name"}}}}}},
+      {{"name", "POD_NAMESPACE"},
+       {"valueFrom", {{"fieldRef", {{"fieldPath", "metadata.namespace"}}}}}},
   });
+  if (!stats_address.empty()) {
+    env.push_back({{"name", "KUBEFN_STATS_ADDRESS"}, {"value", stats_address}});
+  }
   for (const auto& e : spec.env)
     env.push_back(e);
   return env;
@@ -126,7 +133,7 @@ json make_deployment(const FunctionSpec& spec, const DeploymentInputs& in) {
       {"imagePullPolicy", "IfNotPresent"},
       {"ports",
        json::array({{{"name", "http"}, {"containerPort", kFunctionPort}, {"protocol", "TCP"}}})},
-      {"env", container_env(spec)},
+      {"env", container_env(spec, in.stats_address)},
       {"resources", default_resources(spec)},
       {"readinessProbe",
        {{"httpGet", {{"path", "/readyz"}, {"port", "http"}}},

@@ -271,7 +271,7 @@ WorkloadOutcome KubernetesPlatform::run(const FunctionContext& ctx, const std::s
   // scale owner set, kept within [minReplicas, maxReplicas].
   auto live = reader_.get(ref(gvr::deployments(), ns, spec.name));
   if (!live.ok() && !live.status().is_not_found()) return {StepOutcome::api_error(live.status())};
-  DeploymentInputs in{image, config_map_name, ctx.digest, std::nullopt};
+  DeploymentInputs in{image, config_map_name, ctx.digest, std::nullopt, build_.stats_address};
   if (!live.ok()) {
     in.replicas = spec.replicas.value_or(std::max<std::int64_t>(spec.min_replicas, 1));
     const json desired = make_deployment(spec, in);

@@ -64,7 +64,7 @@ TEST(Desired, HelloObjectsMatchGolden) {
   const std::string digest = source_digest(spec, spec.inline_source);
   json cm = make_source_config_map(spec, spec.inline_source, digest);
   json dep = make_deployment(spec, {"registry.local/kubefn/hello@sha256:" + std::string(64, '0'),
-                                    cm["metadata"]["name"], digest, 1});
+                                    cm["metadata"]["name"], digest, 1, ""});
   expect_golden(cm, "hello-configmap.json");
   expect_golden(dep, "hello-deployment.json");
   expect_golden(make_service(spec), "hello-service.json");
@@ -77,6 +77,19 @@ TEST(Desired, HelloObjectsMatchGolden) {
                      true,
                      600};
   expect_golden(make_build_job(spec, job), "hello-build-job.json");
+}
+
+TEST(Desired, ReplicasReportLoadOnlyWhenAStatsAddressIsGiven) {
+  FunctionSpec spec = parsed(example_function("hello"));
+  auto env_of = [&](const std::string& stats) {
+    DeploymentInputs in{"r/x:1", "", "", 1, stats};
+    return make_deployment(spec, in)["spec"]["template"]["spec"]["containers"][0]["env"].dump();
+  };
+  EXPECT_EQ(env_of("").find("KUBEFN_STATS_ADDRESS"), std::string::npos);
+  EXPECT_NE(env_of("").find("\"POD_NAME\""), std::string::npos);
+  EXPECT_NE(env_of("kubefn-operator.kubefn-system.svc:9091")
+                .find("kubefn-operator.kubefn-system.svc:9091"),
+            std::string::npos);
 }
 
 TEST(Desired, BuildJobRunsAsRootOnlyToInstallDependencies) {
@@ -111,7 +124,7 @@ TEST(Desired, DigestFollowsEveryBuildInputAndNothingElse) {
 
 TEST(Desired, DeploymentLeavesReplicasToTheScaleOwnerWhenUnset) {
   FunctionSpec spec = parsed(example_function("echo"));
-  json dep = make_deployment(spec, {"img", "", "", std::nullopt});
+  json dep = make_deployment(spec, {"img", "", "", std::nullopt, ""});
   EXPECT_FALSE(dep["spec"].contains("replicas"));
   // No source ConfigMap for a prebuilt image: only /tmp is mounted.
   EXPECT_EQ(dep["spec"]["template"]["spec"]["volumes"].size(), 1u);
@@ -121,7 +134,7 @@ TEST(Desired, DeploymentIsRestrictedAndScrapable) {
   FunctionSpec spec = parsed(example_function("echo"));
   spec.secrets = {"db"};
   spec.env = json::array({{{"name", "MODE"}, {"value", "fast"}}});
-  json dep = make_deployment(spec, {"img", "echo-src-1", "d", 2});
+  json dep = make_deployment(spec, {"img", "echo-src-1", "d", 2, ""});
   const json& pod = dep["spec"]["template"]["spec"];
   const json& c = pod["containers"][0];
   EXPECT_EQ(pod["securityContext"]["runAsNonRoot"], true);

@@ -255,8 +255,10 @@ controller::WorkloadOutcome LocalPlatform::run(const controller::FunctionContext
     }
     wanted_[key] = n;
     running_[key] = Running{tmpl, spec.min_replicas, spec.max_replicas, spec.replicas.has_value()};
+    // Under the lock, so a concurrent scale() cannot be overtaken by an older count. (apply
+    // never blocks, and the supervisor calls back without its own lock.)
+    replicas_.apply(key, tmpl, static_cast<int>(n));
   }
-  replicas_.apply(key, tmpl, static_cast<int>(n));
   publish_endpoints(key);  // routes follow at once, not only on the next replica event
 
   controller::WorkloadOutcome out;
@@ -315,7 +317,6 @@ void LocalPlatform::forget(const std::string& ns, const std::string& name) {
 kube::Status LocalPlatform::scale(const std::string& ns, const std::string& name,
                                   std::int64_t replicas) {
   const FunctionKey key{ns, name};
-  ReplicaTemplate tmpl;
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = running_.find(key);
@@ -325,9 +326,8 @@ kube::Status LocalPlatform::scale(const std::string& ns, const std::string& name
     if (it->second.pinned) return kube::Status();  // spec.replicas decides
     replicas = std::clamp(replicas, it->second.min, it->second.max);
     wanted_[key] = replicas;
-    tmpl = it->second.tmpl;
+    replicas_.apply(key, it->second.tmpl, static_cast<int>(replicas));
   }
-  replicas_.apply(key, tmpl, static_cast<int>(replicas));
   notify(ns, name);
   return kube::Status();
 }

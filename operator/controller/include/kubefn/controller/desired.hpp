@@ -39,6 +39,7 @@ struct DeploymentInputs {
   std::string source_config_map;  // empty when the function has no source (prebuilt image)
   std::string source_digest;
   std::optional<std::int64_t> replicas;  // unset: leave to whoever owns the scale
+  std::string stats_address;             // KUBEFN_STATS_ADDRESS, when load reports are on
 };
 
 nlohmann::json make_deployment(const FunctionSpec& spec, const DeploymentInputs& in);

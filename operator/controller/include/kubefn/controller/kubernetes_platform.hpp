@@ -74,6 +74,9 @@ struct BuildSettings {
   std::string registry_secret;  // a dockerconfigjson Secret in the Function's namespace (optional)
   bool plain_http = false;      // the registry speaks plain HTTP
   std::int64_t timeout_seconds = 600;
+  // Where replicas send their load reports (the operator's stats stream, host:port); set as
+  // KUBEFN_STATS_ADDRESS in every Deployment. Empty: replicas do not report.
+  std::string stats_address;
 };
 
 class KubernetesPlatform final : public Platform {
