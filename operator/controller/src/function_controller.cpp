@@ -221,6 +221,9 @@ void FunctionController::start() {
     fn.ns = ns;
     fn.resync_period = options_.resync_period;
     fn.transform = trim_function;
+    // Read by name only; kept compact (decoded per read, a few microseconds) since every
+    // Function and its objects stay cached for the operator's life.
+    fn.cache = {std::vector<std::string>{}, true};
     informers_.push_back(std::make_unique<kube::Informer>(
         client_, clock_, fn,
         kube::InformerHandlers{[this](const json& o) { enqueue(o); },
@@ -238,6 +241,7 @@ void FunctionController::start() {
       o.ns = ns;
       o.label_selector = kFunctionLabel;
       o.transform = owned.resource == "deployments" ? trim_deployment : trim_owned;
+      o.cache = {std::vector<std::string>{kFunctionLabel}, true};  // list_owned()
       informers_.push_back(std::make_unique<kube::Informer>(
           client_, clock_, o,
           kube::InformerHandlers{[this](const json& x) { enqueue_owner(x); },

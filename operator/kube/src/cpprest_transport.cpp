@@ -3,6 +3,7 @@
 #include <cpprest/http_client.h>
 #include <cpprest/streams.h>
 
+#include <algorithm>
 #include <atomic>
 #include <boost/asio/ssl.hpp>
 #include <exception>
@@ -77,11 +78,49 @@ class CpprestLineReader final : public HttpLineReader {
   Result<std::optional<std::string>> next_line() override {
     if (cancelled_) return Status(StatusCode::kCancelled, "watch cancelled");
     try {
-      concurrency::streams::container_buffer<std::string> line;
-      const size_t read = body_.read_line(line).get();
-      if (cancelled_) return Status(StatusCode::kCancelled, "watch cancelled");
-      if (read == 0 && body_.is_eof()) return std::optional<std::string>();
-      return std::optional<std::string>(std::move(line.collection()));
+      // Reads what the stream holds in one call and splits lines here: cpprest's read_line
+      // costs several tasks per line and a locked call per character.
+      auto buf = body_.streambuf();
+      while (true) {
+        if (const auto nl = pending_.find('\n', scanned_); nl != std::string::npos) {
+          std::string line = pending_.substr(head_, nl - head_);
+          head_ = scanned_ = nl + 1;
+          if (head_ == pending_.size()) {
+            pending_.clear();
+            head_ = scanned_ = 0;
+          }
+          if (!line.empty() && line.back() == '\r') line.pop_back();
+          return std::optional<std::string>(std::move(line));
+        }
+        // Drop the lines already returned before reading more (not per line: a buffer holding
+        // many lines would be moved once for each).
+        pending_.erase(0, head_);
+        head_ = 0;
+        scanned_ = pending_.size();
+        if (eof_) {
+          if (pending_.empty()) return std::optional<std::string>();
+          scanned_ = 0;
+          return std::optional<std::string>(std::exchange(pending_, std::string()));
+        }
+        // At most 1 MiB at a time: a stream's idea of what it holds is not trusted blindly.
+        const size_t avail = std::min<size_t>(buf.in_avail(), size_t{1} << 20);
+        if (avail > 0) {
+          const size_t old = pending_.size();
+          pending_.resize(old + avail);
+          const size_t got =
+              buf.getn(reinterpret_cast<uint8_t*>(pending_.data() + old), avail).get();
+          pending_.resize(old + got);
+        } else {
+          // Nothing buffered: wait for one byte (or the end).
+          const auto c = buf.bumpc().get();
+          if (cancelled_) return Status(StatusCode::kCancelled, "watch cancelled");
+          if (c == concurrency::streams::char_traits<uint8_t>::eof()) {
+            eof_ = true;
+          } else {
+            pending_.push_back(static_cast<char>(c));
+          }
+        }
+      }
     } catch (const pplx::task_canceled&) {
       return Status(StatusCode::kCancelled, "watch cancelled");
     } catch (const std::exception& error) {
@@ -101,6 +140,10 @@ class CpprestLineReader final : public HttpLineReader {
   concurrency::streams::istream body_;
   std::string server_;
   std::atomic<bool> cancelled_{false};
+  std::string pending_;  // read; lines before head_ already returned
+  size_t head_ = 0;      // start of the next line in pending_
+  size_t scanned_ = 0;   // pending_ from head_ up to here holds no newline
+  bool eof_ = false;
 };
 
 class CpprestTransport final : public HttpTransport {

@@ -18,6 +18,7 @@ Informer::Informer(KubeClient& client, Clock& clock, InformerOptions options,
       clock_(clock),
       options_(std::move(options)),
       handlers_(std::move(handlers)),
+      cache_(options_.cache),
       random_(std::random_device{}()) {}
 
 Informer::~Informer() {

@@ -19,8 +19,9 @@ std::optional<kubefn::v1::ReplicaStats> StatsSampler::observe(std::int64_t unix_
                                                               const StatsCounters& counters) {
   const std::int64_t second = unix_ms >= 0 ? unix_ms / 1000 : (unix_ms - 999) / 1000;
   std::optional<kubefn::v1::ReplicaStats> out;
-  const bool restarted =
-      counters.requests < base_.requests || counters.busy_seconds < base_.busy_seconds;
+  const bool restarted = started_ && (counters.requests < last_.requests ||
+                                      counters.busy_seconds < last_.busy_seconds);
+  last_ = counters;
   if (started_ && second > second_ && readings_ > 0 && !restarted) {
     kubefn::v1::ReplicaStats s;
     s.set_namespace_(id_.ns);
@@ -35,9 +36,11 @@ std::optional<kubefn::v1::ReplicaStats> StatsSampler::observe(std::int64_t unix_
   }
   if (!started_ || second != second_ || restarted) {
     if (!started_ || second > second_ || restarted) {
+      // The first second's baseline stays zero: the counters started with the process, and
+      // calls served before the first reading belong to the first sample.
+      if (started_) base_ = counters;
       started_ = true;
       second_ = second;
-      base_ = counters;
       inflight_sum_ = 0;
       inflight_peak_ = 0;
       readings_ = 0;

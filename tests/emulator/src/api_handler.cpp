@@ -192,17 +192,46 @@ class RequestContext {
     const auto& p = page.value();
     if (wants_table(req_.accept)) {
       auto include = param(q_, "includeObject");
-      json table = make_table(t_, p.items, std::to_string(p.rv),
+      json table = make_table(t_, served_items(p.items), std::to_string(p.rv),
                               include.empty() ? "Metadata" : include, true);
       if (!p.continue_token.empty()) table["metadata"]["continue"] = p.continue_token;
       return done(json_reply(200, table, kTableType));
     }
     json meta = {{"resourceVersion", std::to_string(p.rv)}};
     if (!p.continue_token.empty()) meta["continue"] = p.continue_token;
-    return done(json_reply(200, {{"kind", t_.list_kind()},
-                                 {"apiVersion", t_.api_version()},
-                                 {"metadata", meta},
-                                 {"items", p.items}}));
+    // Written piece by piece, items straight from the store, in the order dump() would give
+    // (apiVersion, items, kind, metadata): no copy of the list as a JSON document.
+    const json api_version = t_.api_version();
+    HttpReply r;
+    r.status = 200;
+    r.content_type = "application/json";
+    r.body = "{\"apiVersion\":" + api_version.dump() + ",\"items\":[";
+    bool first = true;
+    for (const auto& item : p.items) {
+      if (!first) r.body += ',';
+      first = false;
+      const auto v = item->find("apiVersion");
+      if (v != item->end() && *v == api_version) {
+        r.body += item->dump();
+      } else {
+        json copy = *item;
+        copy["apiVersion"] = api_version;
+        r.body += copy.dump();
+      }
+    }
+    r.body += "],\"kind\":" + json(t_.list_kind()).dump() + ",\"metadata\":" + meta.dump() + "}";
+    return done(std::move(r));
+  }
+
+  // The page's objects as this version serves them.
+  std::vector<json> served_items(const std::vector<Document>& items) const {
+    std::vector<json> out;
+    out.reserve(items.size());
+    for (const auto& item : items) {
+      out.push_back(*item);
+      out.back()["apiVersion"] = t_.api_version();
+    }
+    return out;
   }
 
   Result<ListOptions> list_options() const {
@@ -358,7 +387,7 @@ class RequestContext {
       auto page = store_.list(t_, opts.value());
       if (!page.ok()) return done(error_reply(page.error()));
       json items = json::array();
-      for (const auto& obj : page.value().items) {
+      for (const auto& obj : served_items(page.value().items)) {
         auto r = store_.remove(t_, obj["metadata"].value("namespace", ""),
                                obj["metadata"].value("name", ""), o);
         if (r.ok()) items.push_back(obj);

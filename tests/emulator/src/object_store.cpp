@@ -1,6 +1,7 @@
 #include "object_store.hpp"
 
 #include <algorithm>
+#include <set>
 
 #include "kind_rules.hpp"
 #include "structural_schema.hpp"
@@ -12,9 +13,10 @@ namespace {
 using nlohmann::json;
 
 std::string meta_str(const json& obj, const char* field) {
-  if (!obj.contains("metadata") || !obj["metadata"].is_object()) return "";
-  const auto& m = obj["metadata"];
-  return m.contains(field) && m[field].is_string() ? m[field].get<std::string>() : "";
+  const auto m = obj.find("metadata");
+  if (m == obj.end() || !m->is_object()) return "";
+  const auto f = m->find(field);
+  return f != m->end() && f->is_string() ? f->get<std::string>() : "";
 }
 
 json finalizers_of(const json& obj) {
@@ -33,11 +35,23 @@ json generation_view(const ResourceType& type, json obj) {
 
 bool matches(const ListOptions& o, const json& obj) {
   if (!o.ns.empty() && meta_str(obj, "namespace") != o.ns) return false;
-  const auto& m = obj["metadata"];
-  return o.labels.matches(m.value("labels", json::object())) && o.fields.matches(obj);
+  static const json kEmpty = json::object();
+  const auto m = obj.find("metadata");
+  if (m == obj.end() || !m->is_object()) return o.labels.matches(kEmpty) && o.fields.matches(obj);
+  const auto l = m->find("labels");
+  return o.labels.matches(l != m->end() ? *l : kEmpty) && o.fields.matches(obj);
+}
+
+Document share(json object) {
+  return std::make_shared<const json>(std::move(object));
 }
 
 }  // namespace
+
+const std::string& SerializedDocument::text() const {
+  std::call_once(once_, [this] { text_ = object_->dump(); });
+  return text_;
+}
 
 ObjectStore::ObjectStore(std::size_t watch_cache_size, bool prune_custom_resources)
     : log_capacity_(std::max<std::size_t>(1, watch_cache_size)),
@@ -77,9 +91,11 @@ uint64_t ObjectStore::types_generation() const {
   return registry_.generation();
 }
 
-void ObjectStore::record_locked(const std::string& gr, const std::string& type, const json& object,
-                                const json& previous) {
-  log_.push_back(WatchEvent{rv_, gr, type, object, previous});
+void ObjectStore::record_locked(const std::string& gr, const std::string& type, Document object,
+                                Document previous) {
+  auto serialized = std::make_shared<const SerializedDocument>(object);
+  log_.push_back(
+      WatchEvent{rv_, gr, type, std::move(object), std::move(previous), std::move(serialized)});
   while (log_.size() > log_capacity_) {
     compacted_rv_ = log_.front().rv;
     log_.pop_front();
@@ -119,7 +135,7 @@ Result<json> ObjectStore::create_locked(const ResourceType& type, const std::str
     const auto& namespaces = objects_["namespaces"];
     const auto it = namespaces.find(key("", ns));
     if (it == namespaces.end()) return not_found("namespaces", ns);
-    if (it->second["metadata"].contains("deletionTimestamp")) {
+    if ((*it->second)["metadata"].contains("deletionTimestamp")) {
       return ApiError{
           403, "Forbidden",
           "unable to create new content in namespace " + ns + " because it is being terminated"};
@@ -158,9 +174,10 @@ Result<json> ObjectStore::create_locked(const ResourceType& type, const std::str
     registry_.install_crd(name, std::move(*crd_types));
   }
   meta["resourceVersion"] = std::to_string(++rv_);
-  bucket[key(type.namespaced ? ns : "", name)] = object;
-  record_locked(gr, "ADDED", object, nullptr);
-  return object;
+  auto stored = share(std::move(object));
+  bucket[key(type.namespaced ? ns : "", name)] = stored;
+  record_locked(gr, "ADDED", stored, nullptr);
+  return *stored;
 }
 
 Result<json> ObjectStore::get(const ResourceType& type, const std::string& ns,
@@ -171,7 +188,7 @@ Result<json> ObjectStore::get(const ResourceType& type, const std::string& ns,
   if (b == objects_.end()) return not_found(gr, name);
   const auto it = b->second.find(key(type.namespaced ? ns : "", name));
   if (it == b->second.end()) return not_found(gr, name);
-  json out = it->second;
+  json out = *it->second;
   out["apiVersion"] = type.api_version();
   return out;
 }
@@ -202,14 +219,12 @@ Result<ListPage> ObjectStore::list(const ResourceType& type, const ListOptions& 
   if (b == objects_.end()) return page;
   for (auto it = after.empty() ? b->second.begin() : b->second.upper_bound(after);
        it != b->second.end(); ++it) {
-    if (!matches(options, it->second)) continue;
+    if (!matches(options, *it->second)) continue;
     if (options.limit > 0 && page.items.size() == options.limit) {
       page.continue_token = std::to_string(page.rv) + "|" + std::prev(it)->first;
       break;
     }
-    json item = it->second;
-    item["apiVersion"] = type.api_version();
-    page.items.push_back(std::move(item));
+    page.items.push_back(it->second);
   }
   return page;
 }
@@ -236,7 +251,7 @@ Result<WriteOutcome> ObjectStore::update(const ResourceType& type, const std::st
     if (!created.ok()) return created.error();
     return WriteOutcome{std::move(created.value()), true};
   }
-  json live = it->second;
+  json live = *it->second;
   live["apiVersion"] = type.api_version();
   auto desired = mutate(live);
   if (!desired.ok()) return desired.error();
@@ -321,13 +336,17 @@ Result<json> ObjectStore::commit_update_locked(const ResourceType& type, const j
   next["metadata"]["resourceVersion"] = std::to_string(++rv_);
   if (next["metadata"].contains("deletionTimestamp") && finalizers_of(next).empty()) {
     erase_locked(type, next);
-    record_locked(gr, "DELETED", next, old);
-    return next;
+    auto stored = share(std::move(next));
+    record_locked(gr, "DELETED", stored, share(old));
+    return *stored;
   }
   if (crd_types) registry_.install_crd(name, std::move(*crd_types));
-  objects_[gr][key(meta_str(next, "namespace"), name)] = next;
-  record_locked(gr, "MODIFIED", next, old);
-  return next;
+  auto stored = share(std::move(next));
+  auto& slot = objects_[gr][key(meta_str(*stored, "namespace"), name)];
+  Document previous = slot ? std::move(slot) : share(old);
+  slot = stored;
+  record_locked(gr, "MODIFIED", stored, std::move(previous));
+  return *stored;
 }
 
 void ObjectStore::erase_locked(const ResourceType& type, const json& object) {
@@ -341,9 +360,9 @@ void ObjectStore::erase_locked(const ResourceType& type, const json& object) {
     auto& crs = objects_[cr_gr];
     for (const auto& [k, cr] : crs) {
       ++rv_;
-      json gone_obj = cr;
+      json gone_obj = *cr;
       gone_obj["metadata"]["resourceVersion"] = std::to_string(rv_);
-      record_locked(cr_gr, "DELETED", gone_obj, cr);
+      record_locked(cr_gr, "DELETED", share(std::move(gone_obj)), cr);
     }
     objects_.erase(cr_gr);
     registry_.remove_crd(meta_str(object, "name"));
@@ -353,11 +372,11 @@ void ObjectStore::erase_locked(const ResourceType& type, const json& object) {
     const std::string ns = meta_str(object, "name");
     for (auto& [gr_name, bucket] : objects_) {
       for (auto it = bucket.begin(); it != bucket.end();) {
-        if (meta_str(it->second, "namespace") == ns) {
+        if (meta_str(*it->second, "namespace") == ns) {
           ++rv_;
-          json gone_obj = it->second;
+          json gone_obj = *it->second;
           gone_obj["metadata"]["resourceVersion"] = std::to_string(rv_);
-          record_locked(gr_name, "DELETED", gone_obj, it->second);
+          record_locked(gr_name, "DELETED", share(std::move(gone_obj)), it->second);
           it = bucket.erase(it);
         } else {
           ++it;
@@ -379,7 +398,8 @@ Result<json> ObjectStore::remove_locked(const ResourceType& type, const std::str
   auto& bucket = objects_[gr];
   const auto it = bucket.find(key(type.namespaced ? ns : "", name));
   if (it == bucket.end()) return not_found(gr, name);
-  json old = it->second;
+  const Document old_stored = it->second;
+  json old = *old_stored;
   old["apiVersion"] = type.api_version();
   if (!options.precondition_uid.empty() && options.precondition_uid != meta_str(old, "uid")) {
     ApiError e = conflict(gr, name);
@@ -410,32 +430,35 @@ Result<json> ObjectStore::remove_locked(const ResourceType& type, const std::str
     next["metadata"]["deletionGracePeriodSeconds"] = 0;
     if (is_namespace(type)) next["status"]["phase"] = "Terminating";
     next["metadata"]["resourceVersion"] = std::to_string(++rv_);
-    bucket[it->first] = next;
-    record_locked(gr, "MODIFIED", next, old);
+    auto stored = share(next);
+    it->second = stored;
+    record_locked(gr, "MODIFIED", stored, old_stored);
     if (!is_namespace(type)) return next;
   }
   ++rv_;
   next["metadata"]["resourceVersion"] = std::to_string(rv_);
   erase_locked(type, next);
-  record_locked(gr, "DELETED", next, old);
+  record_locked(gr, "DELETED", share(next), old_stored);
   json details = {{"name", name}, {"kind", type.resource}, {"uid", meta_str(old, "uid")}};
   if (!type.group.empty()) details["group"] = type.group;
   return success_status(details);
 }
 
-std::vector<std::pair<ResourceType, json>> ObjectStore::snapshot() const {
+std::vector<std::pair<std::shared_ptr<const ResourceType>, Document>> ObjectStore::snapshot(
+    const std::string& group_resource) const {
   std::lock_guard lock(mu_);
-  std::vector<std::pair<ResourceType, json>> out;
+  std::vector<std::pair<std::shared_ptr<const ResourceType>, Document>> out;
+  std::set<std::string> seen;
   for (const auto& t : registry_.all()) {
-    const auto b = objects_.find(t.group_resource());
-    if (b == objects_.end()) continue;
+    const auto gr = t.group_resource();
+    if (!group_resource.empty() && gr != group_resource) continue;
     // A CRD with several served versions lists its objects once, under the first version.
-    const bool first = std::find_if(out.begin(), out.end(), [&](const auto& p) {
-                         return p.first.group_resource() == t.group_resource();
-                       }) == out.end();
-    if (!first) continue;
+    if (!seen.insert(gr).second) continue;
+    const auto b = objects_.find(gr);
+    if (b == objects_.end()) continue;
+    const auto shared_type = std::make_shared<const ResourceType>(t);
     for (const auto& [k, obj] : b->second)
-      out.emplace_back(t, obj);
+      out.emplace_back(shared_type, obj);
   }
   return out;
 }
@@ -462,7 +485,7 @@ WatchStart ObjectStore::begin_watch(const ResourceType& type, const std::string&
     const auto b = objects_.find(type.group_resource());
     if (b != objects_.end()) {
       for (const auto& [k, obj] : b->second) {
-        if (ns.empty() || meta_str(obj, "namespace") == ns) start.initial.push_back(obj);
+        if (ns.empty() || meta_str(*obj, "namespace") == ns) start.initial.push_back(obj);
       }
     }
     return start;
@@ -500,8 +523,11 @@ WatchPoll ObjectStore::poll_watch(const std::string& group_resource, uint64_t af
     poll.expired = true;
     return poll;
   }
-  for (const auto& e : log_) {
-    if (e.rv > after_rv && e.group_resource == group_resource) poll.events.push_back(e);
+  // The log is in resourceVersion order: start past after_rv rather than scan it all.
+  const auto first = std::upper_bound(log_.begin(), log_.end(), after_rv,
+                                      [](uint64_t rv, const WatchEvent& e) { return rv < e.rv; });
+  for (auto it = first; it != log_.end(); ++it) {
+    if (it->group_resource == group_resource) poll.events.push_back(*it);
   }
   return poll;
 }

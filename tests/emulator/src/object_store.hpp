@@ -11,6 +11,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -24,12 +25,29 @@
 
 namespace kubefn::emulator {
 
+// Stored objects are immutable once written and shared, by the store, its event log, watch
+// polls and snapshots, so that none of them copies a document to read it.
+using Document = std::shared_ptr<const nlohmann::json>;
+
+// An event's object serialized once, on first use, for every watcher that sends it unchanged.
+class SerializedDocument {
+ public:
+  explicit SerializedDocument(Document object) : object_(std::move(object)) {}
+  const std::string& text() const;
+
+ private:
+  Document object_;
+  mutable std::once_flag once_;
+  mutable std::string text_;
+};
+
 struct WatchEvent {
   uint64_t rv = 0;
   std::string group_resource;
   std::string type;  // ADDED, MODIFIED, DELETED
-  nlohmann::json object;
-  nlohmann::json previous;  // null for ADDED
+  Document object;
+  Document previous;                                     // null for ADDED
+  std::shared_ptr<const SerializedDocument> serialized;  // of object
 };
 
 enum class Subresource { kMain, kStatus };
@@ -43,7 +61,7 @@ struct ListOptions {
 };
 
 struct ListPage {
-  std::vector<nlohmann::json> items;
+  std::vector<Document> items;  // as stored: apiVersion may name another served version
   uint64_t rv = 0;
   std::string continue_token;
 };
@@ -61,7 +79,7 @@ struct WriteOutcome {
 
 // Everything a watch needs at its start, taken under one lock.
 struct WatchStart {
-  std::vector<nlohmann::json> initial;  // synthetic ADDED objects (RV unset or "0")
+  std::vector<Document> initial;  // synthetic ADDED objects (RV unset or "0")
   uint64_t after_rv = 0;
   uint64_t epoch = 0;
   std::optional<ApiError> expired;
@@ -101,8 +119,10 @@ class ObjectStore {
   Result<nlohmann::json> remove(const ResourceType& type, const std::string& ns,
                                 const std::string& name, const DeleteOptions& options);
 
-  // Every stored object with its type, for the fake controllers.
-  std::vector<std::pair<ResourceType, nlohmann::json>> snapshot() const;
+  // Every stored object with its type (of one group_resource when given), for the fake
+  // controllers. Objects are shared with the store, not copied.
+  std::vector<std::pair<std::shared_ptr<const ResourceType>, Document>> snapshot(
+      const std::string& group_resource = "") const;
   uint64_t resource_version() const;
   // Blocks until the resourceVersion passes `seen`, the deadline passes, or shutdown.
   uint64_t wait_for_change(uint64_t seen, std::chrono::steady_clock::time_point deadline) const;
@@ -120,7 +140,7 @@ class ObjectStore {
   bool stopping() const;
 
  private:
-  using Bucket = std::map<std::string, nlohmann::json>;  // "<ns>/<name>" -> object
+  using Bucket = std::map<std::string, Document>;  // "<ns>/<name>" -> object
 
   static std::string key(const std::string& ns, const std::string& name) { return ns + "/" + name; }
   Result<nlohmann::json> create_locked(const ResourceType& type, const std::string& ns,
@@ -130,8 +150,8 @@ class ObjectStore {
   Result<nlohmann::json> remove_locked(const ResourceType& type, const std::string& ns,
                                        const std::string& name, const DeleteOptions& options);
   void erase_locked(const ResourceType& type, const nlohmann::json& object);
-  void record_locked(const std::string& gr, const std::string& type, const nlohmann::json& object,
-                     const nlohmann::json& previous);
+  void record_locked(const std::string& gr, const std::string& type, Document object,
+                     Document previous);
   void seed_locked();
   std::string now() const;
 

@@ -32,13 +32,34 @@ WatchStream::~WatchStream() {
 
 bool WatchStream::matches(const json& object) const {
   if (!object.is_object()) return false;
-  const auto& meta = object.value("metadata", json::object());
-  if (!params_.ns.empty() && meta.value("namespace", "") != params_.ns) return false;
-  return params_.labels.matches(meta.value("labels", json::object())) &&
-         params_.fields.matches(object);
+  static const json kEmpty = json::object();
+  const auto m = object.find("metadata");
+  const json& meta = m != object.end() && m->is_object() ? *m : kEmpty;
+  if (!params_.ns.empty()) {
+    const auto n = meta.find("namespace");
+    if (n == meta.end() || !n->is_string() || n->get_ref<const std::string&>() != params_.ns)
+      return false;
+  }
+  const auto l = meta.find("labels");
+  return params_.labels.matches(l != meta.end() ? *l : kEmpty) && params_.fields.matches(object);
 }
 
-void WatchStream::push(const std::string& type, const json& object) {
+void WatchStream::push(const std::string& type, const json& object,
+                       const SerializedDocument* serialized) {
+  // Sent as stored: the line is spliced around the object's one serialization, byte for byte
+  // what dumping {"object": ..., "type": ...} would give (keys sort "object" before "type").
+  if (serialized != nullptr && !params_.as_table && object.is_object()) {
+    const auto v = object.find("apiVersion");
+    const auto k = object.find("kind");
+    if (v != object.end() && k != object.end() && *v == type_.api_version() && *k == type_.kind) {
+      const std::string& text = serialized->text();
+      std::string line;
+      line.reserve(text.size() + type.size() + 24);
+      line.append("{\"object\":").append(text).append(",\"type\":\"").append(type).append("\"}\n");
+      pending_.push_back(std::move(line));
+      return;
+    }
+  }
   json obj = object;
   if (obj.value("kind", "") != "Status") {
     obj["apiVersion"] = type_.api_version();
@@ -74,25 +95,27 @@ void WatchStream::start() {
     return;
   }
   for (const auto& obj : s.initial) {
-    if (matches(obj)) push("ADDED", obj);
+    if (matches(*obj)) push("ADDED", *obj);
   }
   if (params_.send_initial_events && params_.bookmarks) push_bookmark(after_rv_, true);
 }
 
 void WatchStream::convert(const WatchEvent& e) {
-  const bool now_matches = matches(e.object);
-  const bool was_matching = !e.previous.is_null() && matches(e.previous);
+  const json& object = *e.object;
+  const SerializedDocument* serialized = e.serialized.get();
+  const bool now_matches = matches(object);
+  const bool was_matching = e.previous && !e.previous->is_null() && matches(*e.previous);
   if (e.type == "ADDED") {
-    if (now_matches) push("ADDED", e.object);
+    if (now_matches) push("ADDED", object, serialized);
   } else if (e.type == "DELETED") {
-    if (now_matches || was_matching) push("DELETED", e.object);
+    if (now_matches || was_matching) push("DELETED", object, serialized);
   } else if (now_matches && was_matching) {
-    push("MODIFIED", e.object);
+    push("MODIFIED", object, serialized);
   } else if (now_matches) {
-    push("ADDED", e.object);
+    push("ADDED", object, serialized);
   } else if (was_matching) {
     // Stopped matching: the previous content, carrying the new resourceVersion.
-    json gone_obj = e.previous;
+    json gone_obj = *e.previous;
     gone_obj["metadata"]["resourceVersion"] = std::to_string(e.rv);
     push("DELETED", gone_obj);
   }

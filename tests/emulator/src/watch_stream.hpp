@@ -44,7 +44,10 @@ class WatchStream {
 
  private:
   void start();
-  void push(const std::string& type, const nlohmann::json& object);
+  // With `serialized` (the object's dump), the line is built from it when the object is sent
+  // unchanged.
+  void push(const std::string& type, const nlohmann::json& object,
+            const SerializedDocument* serialized = nullptr);
   void push_bookmark(uint64_t rv, bool initial_end);
   bool matches(const nlohmann::json& object) const;
   void convert(const WatchEvent& e);

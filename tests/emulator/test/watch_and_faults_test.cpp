@@ -61,6 +61,43 @@ TEST_F(WatchTest, SelectorTransitionsBecomeAddedAndDeleted) {
   EXPECT_EQ(types, (std::vector<std::string>{"ADDED", "DELETED", "ADDED", "DELETED"}));
 }
 
+// Stored objects are shared by every watcher and list; each still sees the version it asked for.
+TEST_F(WatchTest, EveryServedVersionSeesItsOwnApiVersion) {
+  auto crd = widget_crd();
+  auto v2 = crd["spec"]["versions"][0];
+  v2["name"] = "v2";
+  v2["storage"] = false;
+  crd["spec"]["versions"].push_back(v2);
+  ASSERT_EQ(http_.post("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd).status, 201);
+  const std::string v1_path = kWidgets;
+  const std::string v2_path = "/apis/emulator.kubefn.dev/v2/namespaces/default/widgets";
+  ASSERT_TRUE(eventually([&] { return http_.get(v2_path).status == 200; }));
+  const auto rv = std::to_string(emu_.resource_version());
+  WatchReader w1(emu_.port(), v1_path + "?watch=true&resourceVersion=" + rv);
+  WatchReader w2(emu_.port(), v2_path + "?watch=true&resourceVersion=" + rv);
+  create(v1_path, widget("a", "red"));
+  for (auto* w : {&w1, &w2}) {
+    const auto e = w->next();
+    ASSERT_TRUE(e.has_value());
+    EXPECT_EQ(type_of(e), "ADDED");
+    EXPECT_EQ(name_of(e), "a");
+    EXPECT_EQ((*e)["object"]["spec"]["color"], "red");
+    EXPECT_EQ((*e)["object"]["kind"], "Widget");
+    EXPECT_EQ((*e)["object"]["apiVersion"],
+              w == &w1 ? "emulator.kubefn.dev/v1" : "emulator.kubefn.dev/v2");
+  }
+  for (const auto& [path, version] : {std::pair{v1_path, "emulator.kubefn.dev/v1"},
+                                      std::pair{v2_path, "emulator.kubefn.dev/v2"}}) {
+    const auto list = http_.get(path).json();
+    EXPECT_EQ(list["apiVersion"], version);
+    ASSERT_EQ(list["items"].size(), 1u);
+    EXPECT_EQ(list["items"][0]["apiVersion"], version);
+    EXPECT_EQ(list["items"][0]["metadata"]["name"], "a");
+    EXPECT_EQ(list["kind"], "WidgetList");
+    EXPECT_FALSE(list["metadata"].value("resourceVersion", "").empty());
+  }
+}
+
 TEST_F(WatchTest, CompactedHistoryGivesErrorEvent410) {
   const auto a = create(kConfigMaps, config_map("a"));
   create(kConfigMaps, config_map("b"));

@@ -40,5 +40,46 @@ TEST(ObjectCache, IndexesByNamespaceAndLabel) {
   EXPECT_EQ(cache.size(), 2u);
 }
 
+TEST(ObjectCache, CompactCacheGivesBackWhatWasStored) {
+  ObjectCache cache(ObjectCacheOptions{std::nullopt, true});
+  auto stored = std::make_shared<const nlohmann::json>(nlohmann::json{
+      {"metadata", {{"namespace", "a"}, {"name", "one"}, {"labels", {{"app", "web"}}}}},
+      {"spec", {{"replicas", 3}, {"ratio", 0.5}, {"on", true}, {"none", nullptr}}},
+      {"status", {{"conditions", {{{"type", "Ready"}, {"status", "True"}}}}}}});
+  EXPECT_EQ(cache.upsert(stored), nullptr);
+  const auto got = cache.get("a", "one");
+  ASSERT_NE(got, nullptr);
+  EXPECT_EQ(*got, *stored);
+  EXPECT_EQ(got->dump(), stored->dump());
+  ASSERT_EQ(cache.list_labelled("app", "web").size(), 1u);
+  EXPECT_EQ(*cache.list_labelled("app", "web")[0], *stored);
+  ASSERT_EQ(cache.list().size(), 1u);
+  EXPECT_EQ(*cache.list()[0], *stored);
+
+  auto previous = cache.upsert(make("a", "one", {{"app", "db"}}));
+  ASSERT_NE(previous, nullptr);
+  EXPECT_EQ(*previous, *stored);
+  EXPECT_TRUE(cache.list_labelled("app", "web").empty());
+  auto gone = cache.erase("a/one");
+  ASSERT_NE(gone, nullptr);
+  EXPECT_EQ((*gone)["metadata"]["labels"]["app"], "db");
+  EXPECT_EQ(cache.size(), 0u);
+}
+
+TEST(ObjectCache, IndexesOnlyTheLabelsNamed) {
+  ObjectCache cache(ObjectCacheOptions{std::vector<std::string>{"app"}, false});
+  cache.upsert(make("a", "one", {{"app", "web"}, {"tier", "front"}}));
+  EXPECT_EQ(cache.list_labelled("app", "web").size(), 1u);
+  EXPECT_TRUE(cache.list_labelled("tier", "front").empty());
+  cache.erase("a/one");
+  EXPECT_TRUE(cache.list_labelled("app", "web").empty());
+
+  ObjectCache unindexed(ObjectCacheOptions{std::vector<std::string>{}, false});
+  unindexed.upsert(make("a", "one", {{"app", "web"}}));
+  EXPECT_TRUE(unindexed.list_labelled("app", "web").empty());
+  EXPECT_NE(unindexed.get("a/one"), nullptr);
+  EXPECT_EQ(unindexed.list_namespace("a").size(), 1u);
+}
+
 }  // namespace
 }  // namespace kubefn::kube

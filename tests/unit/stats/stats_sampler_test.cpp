@@ -23,10 +23,11 @@ TEST(StatsSampler, OneSamplePerSecondWithDeltasAverageAndPeak) {
   EXPECT_EQ(out->function(), "fn");
   EXPECT_EQ(out->replica(), "fn-abc");
   EXPECT_EQ(out->second_start_unix_ms(), kT0);
-  EXPECT_EQ(out->requests(), 12u);
+  // The first sample counts from zero: calls before the first reading are not lost.
+  EXPECT_EQ(out->requests(), 112u);
   EXPECT_DOUBLE_EQ(out->inflight_average(), 2.0);
   EXPECT_DOUBLE_EQ(out->inflight_peak(), 4.0);
-  EXPECT_DOUBLE_EQ(out->busy_seconds(), 2.0);
+  EXPECT_DOUBLE_EQ(out->busy_seconds(), 4.0);
 
   // The next second starts at the reading that closed the previous one.
   auto next = s.observe(kT0 + 2001, {120, 6, 4.5});

@@ -10,6 +10,7 @@
 #include <random>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "kubefn/kube/clock.hpp"
 #include "kubefn/kube/kube_client.hpp"
@@ -32,6 +33,8 @@ struct InformerOptions {
   // Applied to every object before it is cached or handed to handlers, e.g. to drop fields
   // nobody reads (managedFields, last-applied annotations) and keep the cache small.
   std::function<void(nlohmann::json&)> transform;
+  // How the cache keeps objects: which labels it indexes, and whether compactly.
+  ObjectCacheOptions cache;
 };
 
 // Called from the informer's thread, one at a time, in the order the server's changes happened.
