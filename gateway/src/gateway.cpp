@@ -18,6 +18,10 @@
 namespace kubefn::gateway {
 namespace {
 
+using runtime::iequals;
+using runtime::make_event_id;
+using runtime::trim_ows;
+
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
@@ -35,18 +39,6 @@ std::int64_t to_ns(std::chrono::milliseconds ms) {
 constexpr std::size_t kInitialBuffer = std::size_t{16} * 1024;
 constexpr auto kSweepInterval = std::chrono::milliseconds(250);
 constexpr std::size_t kMaxIdlePerEndpoint = 256;
-
-std::string make_event_id() {
-  thread_local std::mt19937_64 rng{std::random_device{}()};
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::uint64_t v = rng();
-  std::string id(16, '0');
-  for (int i = 15; i >= 0; --i) {
-    id[static_cast<std::size_t>(i)] = kHex[v & 0xf];
-    v >>= 4;
-  }
-  return id;
-}
 
 bool reserved_path(std::string_view path) {
   return path == "/healthz" || path == "/readyz" || path == "/metrics";

@@ -15,6 +15,11 @@
 
 namespace kubefn::runtime {
 
+// Helpers every HTTP path of kubefn shares (the runtime's and the gateway's).
+std::string_view trim_ows(std::string_view s);  // without leading and trailing spaces and tabs
+bool iequals(std::string_view a, std::string_view b);  // ASCII case-insensitive equality
+std::string make_event_id();  // a random event id (16 hex digits) for calls without one
+
 struct HttpLimits {
   std::size_t max_header_bytes = std::size_t{64} * 1024;
   std::size_t max_headers = 100;

@@ -55,19 +55,6 @@ struct WorkerSlot {
 
 thread_local WorkerSlot* tl_slot = nullptr;
 
-// A random event id (16 hex digits) for calls that arrive without one.
-std::string make_event_id() {
-  thread_local std::mt19937_64 rng{std::random_device{}()};
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::uint64_t v = rng();
-  std::string id(16, '0');
-  for (int i = 15; i >= 0; --i) {
-    id[static_cast<std::size_t>(i)] = kHex[v & 0xf];
-    v >>= 4;
-  }
-  return id;
-}
-
 bool send_all_now(int fd, std::string_view data) {
   while (!data.empty()) {
     ssize_t n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
