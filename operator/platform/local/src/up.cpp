@@ -360,7 +360,8 @@ int run_up(const UpOptions& o, std::ostream& out, std::ostream& err) {
     keys.set(tokens);
   } else {
     const fs::path token_file = home / "token";
-    std::string token = fs::exists(token_file, ec) ? read_tokens(token_file.string()).front() : "";
+    const std::vector<std::string> kept = read_tokens(token_file.string());
+    std::string token = kept.empty() ? "" : kept.front();
     if (token.empty()) {
       token = random_token();
       std::ofstream(token_file) << token << "\n";
