@@ -165,8 +165,7 @@ void HttpResponseParser::reset(bool head_request) {
   head_start_ = 0;
   body_start_ = 0;
   content_length_ = 0;
-  chunk_pos_ = 0;
-  chunked_.clear();
+  chunked_.reset(0);
   status_ = 0;
   reason_ = {};
   headers_.clear();
@@ -325,7 +324,7 @@ ResponseState HttpResponseParser::parse_head(std::string_view data) {
       keep_alive_ = false;
     } else if (chunked) {
       stage_ = Stage::kChunked;
-      chunk_pos_ = body_start_;
+      chunked_.reset(body_start_);
     } else if (has_length) {
       if (content_length_ > max_body_) return fail("response body too large");
       stage_ = Stage::kLength;
@@ -338,48 +337,22 @@ ResponseState HttpResponseParser::parse_head(std::string_view data) {
 }
 
 ResponseState HttpResponseParser::parse_chunked(std::string_view data) {
-  for (;;) {
-    std::string_view rest = data.substr(chunk_pos_);
-    std::size_t eol = rest.find(kCrlf);
-    if (eol == std::string_view::npos) {
-      if (rest.size() > 1024) return fail("malformed chunk size");
+  switch (chunked_.decode(data, max_body_, max_header_)) {
+    case runtime::ChunkedDecoder::Step::kNeedMore:
       return ResponseState::kNeedMore;
-    }
-    std::string_view size_line = rest.substr(0, eol);
-    std::string_view hex = trim_ows(size_line.substr(0, size_line.find(';')));
-    std::size_t size = 0;
-    auto [ptr, ec] = std::from_chars(hex.data(), hex.data() + hex.size(), size, 16);
-    if (hex.empty() || ec != std::errc() || ptr != hex.data() + hex.size()) {
-      return fail("malformed chunk size");
-    }
-    if (size == 0) {
-      std::size_t trailers = chunk_pos_ + eol + 2;
-      std::string_view tail = data.substr(trailers);
-      std::size_t end;
-      if (tail.substr(0, 2) == kCrlf) {
-        end = trailers + 2;
-      } else {
-        std::size_t t = tail.find("\r\n\r\n");
-        if (t == std::string_view::npos) {
-          if (tail.size() > max_header_) return fail("trailer fields too large");
-          return ResponseState::kNeedMore;
-        }
-        end = trailers + t + 4;
-      }
-      body_ = chunked_;
-      consumed_ = end;
-      stage_ = Stage::kDone;
-      return ResponseState::kComplete;
-    }
-    if (size > max_body_ || chunked_.size() + size > max_body_) {
+    case runtime::ChunkedDecoder::Step::kMalformed:
+      return fail("malformed chunked body");
+    case runtime::ChunkedDecoder::Step::kTooLarge:
       return fail("response body too large");
-    }
-    std::size_t need = eol + 2 + size + 2;
-    if (rest.size() < need) return ResponseState::kNeedMore;
-    if (rest.substr(eol + 2 + size, 2) != kCrlf) return fail("malformed chunk");
-    chunked_.append(rest.substr(eol + 2, size));
-    chunk_pos_ += need;
+    case runtime::ChunkedDecoder::Step::kTrailersTooLarge:
+      return fail("trailer fields too large");
+    case runtime::ChunkedDecoder::Step::kDone:
+      break;
   }
+  body_ = chunked_.body();
+  consumed_ = chunked_.end();
+  stage_ = Stage::kDone;
+  return ResponseState::kComplete;
 }
 
 void build_client_response_head(std::string& out, const HttpResponseParser& resp,

@@ -111,8 +111,7 @@ void HttpRequestParser::reset() {
   scan_from_ = 0;
   head_size_ = 0;
   content_length_ = 0;
-  chunk_pos_ = 0;
-  chunked_body_.clear();
+  chunked_.reset(0);
   consumed_ = 0;
   error_status_ = 0;
   error_reason_ = {};
@@ -152,7 +151,7 @@ ParseState HttpRequestParser::parse(std::string_view data) {
       consumed_ = head_size_;
       return ParseState::kComplete;
     }
-    chunk_pos_ = head_size_;
+    chunked_.reset(head_size_);
   }
   if (stage_ == Stage::kBody) {
     if (body_kind_ == BodyKind::kLength) {
@@ -272,51 +271,58 @@ ParseState HttpRequestParser::parse_head(std::string_view head) {
 }
 
 ParseState HttpRequestParser::parse_chunked(std::string_view data) {
+  switch (chunked_.decode(data, limits_.max_body_bytes, limits_.max_header_bytes)) {
+    case ChunkedDecoder::Step::kNeedMore:
+      return ParseState::kHeadersDone;
+    case ChunkedDecoder::Step::kMalformed:
+      return fail(400, "malformed chunked body");
+    case ChunkedDecoder::Step::kTooLarge:
+      return fail(413, "request body too large");
+    case ChunkedDecoder::Step::kTrailersTooLarge:
+      return fail(431, "request trailer fields too large");
+    case ChunkedDecoder::Step::kDone:
+      break;
+  }
+  request_.body = chunked_.body();
+  consumed_ = chunked_.end();
+  stage_ = Stage::kDone;
+  return ParseState::kComplete;
+}
+
+ChunkedDecoder::Step ChunkedDecoder::decode(std::string_view data, std::size_t max_body,
+                                            std::size_t max_trailers) {
   for (;;) {
-    std::string_view rest = data.substr(chunk_pos_);
+    std::string_view rest = data.substr(pos_);
     std::size_t eol = rest.find(kCrlf);
     if (eol == std::string_view::npos) {
-      if (rest.size() > 1024) return fail(400, "malformed chunk size");
-      return ParseState::kHeadersDone;
+      return rest.size() > 1024 ? Step::kMalformed : Step::kNeedMore;  // a size line that long
     }
     std::string_view size_line = rest.substr(0, eol);
-    std::size_t semi = size_line.find(';');
-    std::string_view hex = trim_ows(size_line.substr(0, semi));
+    std::string_view hex = trim_ows(size_line.substr(0, size_line.find(';')));  // no extensions
     std::size_t size = 0;
     auto [ptr, ec] = std::from_chars(hex.data(), hex.data() + hex.size(), size, 16);
-    if (hex.empty() || ec != std::errc() || ptr != hex.data() + hex.size()) {
-      return fail(400, "malformed chunk size");
-    }
+    if (hex.empty() || ec != std::errc() || ptr != hex.data() + hex.size()) return Step::kMalformed;
     if (size == 0) {
       // Last chunk, then optional trailer fields, then an empty line.
-      std::size_t trailers = chunk_pos_ + eol + 2;
+      std::size_t trailers = pos_ + eol + 2;
       std::string_view tail = data.substr(trailers);
-      std::size_t end;
       if (tail.substr(0, 2) == kCrlf) {
-        end = trailers + 2;
-      } else {
-        std::size_t t = tail.find("\r\n\r\n");
-        if (t == std::string_view::npos) {
-          if (tail.size() > limits_.max_header_bytes) {
-            return fail(431, "request trailer fields too large");
-          }
-          return ParseState::kHeadersDone;
-        }
-        end = trailers + t + 4;
+        end_ = trailers + 2;
+        return Step::kDone;
       }
-      request_.body = chunked_body_;
-      consumed_ = end;
-      stage_ = Stage::kDone;
-      return ParseState::kComplete;
+      std::size_t t = tail.find("\r\n\r\n");
+      if (t == std::string_view::npos) {
+        return tail.size() > max_trailers ? Step::kTrailersTooLarge : Step::kNeedMore;
+      }
+      end_ = trailers + t + 4;
+      return Step::kDone;
     }
-    if (size > limits_.max_body_bytes || chunked_body_.size() + size > limits_.max_body_bytes) {
-      return fail(413, "request body too large");
-    }
+    if (size > max_body || body_.size() + size > max_body) return Step::kTooLarge;
     std::size_t need = eol + 2 + size + 2;
-    if (rest.size() < need) return ParseState::kHeadersDone;
-    if (rest.substr(eol + 2 + size, 2) != kCrlf) return fail(400, "malformed chunk");
-    chunked_body_.append(rest.substr(eol + 2, size));
-    chunk_pos_ += need;
+    if (rest.size() < need) return Step::kNeedMore;
+    if (rest.substr(eol + 2 + size, 2) != kCrlf) return Step::kMalformed;
+    body_.append(rest.substr(eol + 2, size));
+    pos_ += need;
   }
 }
 

@@ -20,6 +20,31 @@ std::string_view trim_ows(std::string_view s);  // without leading and trailing 
 bool iequals(std::string_view a, std::string_view b);  // ASCII case-insensitive equality
 std::string make_event_id();  // a random event id (16 hex digits) for calls without one
 
+// An incremental decoder of a chunked message body (RFC 9112 section 7.1) within a buffer that
+// holds every byte received so far and grows between calls. The runtime's request parser and
+// the gateway's response parser share it.
+class ChunkedDecoder {
+ public:
+  enum class Step { kNeedMore, kDone, kMalformed, kTooLarge, kTrailersTooLarge };
+
+  // The body starts at `start` within the buffer.
+  void reset(std::size_t start) {
+    pos_ = start;
+    end_ = 0;
+    body_.clear();
+  }
+  // Decodes what `data` holds past the chunks already taken. On kDone, body() is whole and
+  // end() is where the message ends within `data`.
+  Step decode(std::string_view data, std::size_t max_body, std::size_t max_trailers);
+  const std::string& body() const { return body_; }
+  std::size_t end() const { return end_; }
+
+ private:
+  std::size_t pos_ = 0;  // the next chunk's size line, within data
+  std::size_t end_ = 0;
+  std::string body_;
+};
+
 struct HttpLimits {
   std::size_t max_header_bytes = std::size_t{64} * 1024;
   std::size_t max_headers = 100;
@@ -81,8 +106,7 @@ class HttpRequestParser {
   std::size_t scan_from_ = 0;  // where to resume looking for the end of headers
   std::size_t head_size_ = 0;  // bytes of request line plus headers plus blank line
   std::size_t content_length_ = 0;
-  std::size_t chunk_pos_ = 0;  // parse position within data for chunked bodies
-  std::string chunked_body_;
+  ChunkedDecoder chunked_;
   std::size_t consumed_ = 0;
   int error_status_ = 0;
   std::string_view error_reason_;

@@ -88,8 +88,7 @@ class HttpResponseParser {
   std::size_t head_start_ = 0;  // after skipped 1xx responses
   std::size_t body_start_ = 0;
   std::size_t content_length_ = 0;
-  std::size_t chunk_pos_ = 0;
-  std::string chunked_;
+  runtime::ChunkedDecoder chunked_;
   int status_ = 0;
   std::string_view reason_;
   std::vector<ResponseHeader> headers_;
