@@ -10,6 +10,7 @@
 #include <thread>
 #include <utility>
 
+#include "kubefn/kube/status_mapping.hpp"
 #include "kubefn/oci/digest.hpp"
 #include "kubefn/oci/www_authenticate.hpp"
 
@@ -60,35 +61,9 @@ bool is_local(const std::string& registry) {
 }
 
 StatusCode code_for_http(int status) {
-  switch (status) {
-    case 400:
-      return StatusCode::kBadRequest;
-    case 401:
-      return StatusCode::kUnauthorized;
-    case 403:
-      return StatusCode::kForbidden;
-    case 404:
-      return StatusCode::kNotFound;
-    case 405:
-      return StatusCode::kMethodNotAllowed;
-    case 409:
-      return StatusCode::kConflict;
-    case 415:
-      return StatusCode::kUnsupportedMediaType;
-    case 416:
-      return StatusCode::kInvalid;
-    case 429:
-      return StatusCode::kTooManyRequests;
-    case 500:
-      return StatusCode::kInternalError;
-    case 502:
-    case 503:
-      return StatusCode::kServiceUnavailable;
-    case 504:
-      return StatusCode::kTimeout;
-    default:
-      return status >= 500 ? StatusCode::kInternalError : StatusCode::kUnknown;
-  }
+  // Range Not Satisfiable: the registry disagrees with a chunked upload's offsets.
+  if (status == 416) return StatusCode::kInvalid;
+  return kube::status_code_from_http(status);
 }
 
 // "<status> <CODE>: <message>" from a distribution error body ({"errors": [{code, message}]}).
