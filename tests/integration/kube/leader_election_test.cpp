@@ -44,11 +44,9 @@ TEST_F(LeaderElectionTest, OneLeadsAndTheOtherTakesOverWhenItStops) {
   const std::string leader_name = leader->observed_leader();
   EXPECT_EQ(follower->observed_leader(), leader_name);
 
-  const auto stopped_at = std::chrono::steady_clock::now();
   leader->stop();
   ASSERT_TRUE(eventually([&] { return follower->is_leader(); }, std::chrono::seconds(2)))
       << "takes over within the lease duration";
-  EXPECT_LT(std::chrono::steady_clock::now() - stopped_at, std::chrono::seconds(2));
   auto lease = client_->get({resources::leases(), "default", "kubefn-operator"});
   ASSERT_TRUE(lease.ok());
   EXPECT_NE((*lease)["spec"]["holderIdentity"], leader_name);
