@@ -781,6 +781,12 @@ void Session::reply(int status, std::string_view message,
 
 void Session::write_out() {
   if (closed_) return;
+  // The function's call is over once its answer is in hand: writing it to a slow client does
+  // not count as load on the function (and a client's next call cannot overlap this one).
+  if (counted_) {
+    route_->state->note_end();
+    counted_ = false;
+  }
   phase_ = Phase::kWriting;
   since_ns_ = now_ns();
   std::array<asio::const_buffer, 2> bufs = {asio::buffer(head_),
@@ -802,10 +808,6 @@ void Session::finish_exchange() {
     forwarded_ = false;
     core_.metrics.inflight().Decrement();
     core_.metrics.observe_overhead(static_cast<double>(end - t_start_ - waited_ns_) / 1e9);
-  }
-  if (counted_) {
-    route_->state->note_end();
-    counted_ = false;
   }
   // A replica's connection goes back to this thread's pool when its response was whole.
   if (up_ && resp_.keep_alive() && resp_.consumed() == up_->len && load_ == nullptr &&
