@@ -22,6 +22,8 @@ class Kubefn final : public Policy {
   explicit Kubefn(const PolicySettings& s) : scaler_(spec(s), at(0)) {}
   const char* name() const override { return "kubefn"; }
   double tick_s() const override { return 1.0; }
+  // A new Function's Deployment is created without spec.replicas: one replica.
+  int initial_replicas() const override { return 1; }
 
   void observe(double now, const std::vector<SecondStat>& stats, double queue) override {
     for (const SecondStat& st : stats) {
@@ -69,6 +71,7 @@ class Kpa final : public Policy {
   explicit Kpa(const PolicySettings& s) : s_(s) {}
   const char* name() const override { return "knative-kpa"; }
   double tick_s() const override { return 2.0; }
+  int initial_replicas() const override { return 1; }  // initial-scale defaults to 1
 
   void observe(double, const std::vector<SecondStat>& stats, double queue) override {
     double total = queue;

@@ -15,6 +15,10 @@ int ceil_div(double value, double target) {
   return static_cast<int>(std::min(std::ceil(q - 1e-9), 1e9));
 }
 
+// Recurring peaks are pre-warmed only when their window (low to high idle percentile) is at
+// most this fraction of the low one.
+constexpr double kPeakSpread = 0.5;
+
 long long whole_seconds(Duration d) {
   return static_cast<long long>(std::chrono::duration_cast<seconds>(d).count());
 }
@@ -30,6 +34,7 @@ void Autoscaler::set_spec(ScalingSpec spec) {
   const KeepAliveSettings& after = spec_.keep_alive;
   if (after.bins != before.bins || after.bin_width != before.bin_width) {
     histogram_ = IdleHistogram(after);  // the old bins mean something else now
+    peaks_.clear();
   }
 }
 
@@ -53,6 +58,51 @@ void Autoscaler::note_activity(std::int64_t second) {
     histogram_.record(seconds(second - *last_active_ - 1));
   }
   last_active_ = second;
+}
+
+const IdleHistogram* Autoscaler::replica_histogram(int k) const {
+  if (k < 2 || static_cast<std::size_t>(k - 2) >= peaks_.size()) return nullptr;
+  return &peaks_[static_cast<std::size_t>(k - 2)].histogram;
+}
+
+void Autoscaler::note_needs(std::int64_t second, int wanted) {
+  wanted = std::min(wanted, spec_.max_replicas);
+  for (int k = 2; k <= wanted; ++k) {
+    if (peaks_.size() < static_cast<std::size_t>(k - 1)) {
+      peaks_.push_back(Peak{IdleHistogram(spec_.keep_alive), std::nullopt, {}});
+    }
+    Peak& p = peaks_[static_cast<std::size_t>(k - 2)];
+    if (p.last_needed && second <= *p.last_needed) continue;
+    if (p.last_needed && second > *p.last_needed + 1) {
+      p.histogram.record(seconds(second - *p.last_needed - 1));
+      p.plan = p.histogram.plan();
+    }
+    p.last_needed = second;
+  }
+}
+
+int Autoscaler::recurring_peak(std::int64_t now_second, int current) const {
+  // Only peaks that come back after a long, regular gap: those are the ones whose replicas
+  // the windows would let go and start again, each start a cold start for the calls waiting.
+  const std::int64_t grace = whole_seconds(spec_.scale_to_zero_grace);
+  int want = 0;
+  for (std::size_t i = 0; i < peaks_.size(); ++i) {
+    const Peak& p = peaks_[i];
+    const int k = static_cast<int>(i) + 2;
+    if (!p.last_needed || !p.plan.representative) continue;
+    const std::int64_t prewarm = whole_seconds(p.plan.prewarm);
+    if (prewarm <= grace) continue;
+    const std::int64_t idle = now_second - (*p.last_needed + 1);
+    const std::int64_t until = std::max<std::int64_t>(whole_seconds(p.plan.keep_alive), prewarm);
+    // A peak is predictable when it recurs within a window narrow against its period.
+    if (static_cast<double>(until - prewarm) > kPeakSpread * static_cast<double>(prewarm)) continue;
+    if (idle < grace) {
+      want = std::max(want, std::min(k, current));  // hold what is there through the grace
+    } else if (idle >= prewarm && idle < until) {
+      want = std::max(want, k);  // the peak is due: pre-warm its replicas
+    }
+  }
+  return want;
 }
 
 void Autoscaler::record(const ReplicaSample& sample) {
@@ -200,6 +250,10 @@ Decision Autoscaler::decide(TimePoint now, int current_replicas) {
       desired = std::max(desired, v);
   }
 
+  // What the load asked for (the windows, panic, tolerance and delay): the k-th replica's
+  // idle times are the gaps between the seconds that asked for k or more.
+  note_needs(now_s, want_panic);
+
   std::string idle_note;
   if (d.unknown_replicas > 0) desired = std::max(desired, d.current);
 
@@ -247,12 +301,11 @@ Decision Autoscaler::decide(TimePoint now, int current_replicas) {
         idle_note = buf;
       }
     } else {
-      // The learned keep-alive, and never less than the grace period past the bin's end:
-      // minute bins are coarse, and the grace period is the operator's own floor.
-      const Duration keep =
-          plan.representative
-              ? std::max({grace, plan.keep_alive, plan.keep_alive_edge + grace})
-              : std::max(grace, learned ? sp.keep_alive.fallback_keep_alive : Duration::zero());
+      // The learned keep-alive only ever lengthens the fixed one (a learned p99 of short idle
+      // times is no reason to drop the replica sooner), and neither is below the grace period.
+      const Duration fixed =
+          std::max(grace, learned ? sp.keep_alive.fallback_keep_alive : Duration::zero());
+      const Duration keep = plan.representative ? std::max(fixed, plan.keep_alive) : fixed;
       if (idle < keep) {
         if (d.current > 0 || desired > 0) desired = std::max(desired, 1);
         d.scale_to_zero_at = idle_start + keep;
@@ -268,6 +321,11 @@ Decision Autoscaler::decide(TimePoint now, int current_replicas) {
     // Missing data or a burst never takes replicas away.
     if (d.unknown_replicas > 0 || panic_) desired = std::max(desired, d.current);
   }
+
+  // Peaks that recur: their replicas are held through the grace and pre-warmed when due.
+  d.recurring_peak = recurring_peak(now_s, d.current);
+  const bool for_peak = d.recurring_peak > desired;
+  desired = std::max(desired, d.recurring_peak);
 
   desired = std::clamp(desired, sp.min_replicas, sp.max_replicas);
   d.desired = desired;
@@ -287,6 +345,10 @@ Decision Autoscaler::decide(TimePoint now, int current_replicas) {
         "; " + std::to_string(d.unknown_replicas) + " replica(s) not reporting: no scale-down";
   }
   if (!idle_note.empty()) d.reason += "; " + idle_note;
+  if (for_peak) {
+    d.reason += "; " + std::to_string(d.recurring_peak) +
+                " replicas held or pre-warmed for a peak that recurs";
+  }
   if (sp.min_replicas == 0 && sp.keep_alive.mode == KeepAliveMode::kLearned) {
     d.reason += d.keep_alive.representative ? "; learned keep-alive (" : "; fixed keep-alive (";
     d.reason += d.keep_alive.why + ")";

@@ -1,15 +1,28 @@
 #include "kubefn/autoscaler/idle_histogram.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 
 namespace kubefn::autoscaler {
 
 IdleHistogram::IdleHistogram(KeepAliveSettings settings)
-    : settings_(settings), bins_(static_cast<std::size_t>(settings.bins > 0 ? settings.bins : 1)) {}
+    : settings_(settings), bins_(static_cast<std::size_t>(settings.bins > 0 ? settings.bins : 1)) {
+  recent_.reserve(static_cast<std::size_t>(std::max(1, settings_.recent)));
+}
 
 void IdleHistogram::record(Duration idle) {
   if (idle < Duration::zero()) return;
+  const Duration range = settings_.bin_width * static_cast<std::int64_t>(bins_.size());
+  const auto idle_s = static_cast<std::uint32_t>(
+      std::chrono::duration_cast<std::chrono::seconds>(std::min(idle, range)).count());
+  const std::size_t cap = static_cast<std::size_t>(std::max(1, settings_.recent));
+  if (recent_.size() < cap) {
+    recent_.push_back(idle_s);
+  } else {
+    recent_[next_recent_] = idle_s;
+  }
+  next_recent_ = (next_recent_ + 1) % cap;
   const std::int64_t bin = idle / settings_.bin_width;
   if (bin >= static_cast<std::int64_t>(bins_.size())) {
     ++out_of_range_;
@@ -40,6 +53,16 @@ int IdleHistogram::percentile_bin(double percentile) const {
   return static_cast<int>(bins_.size()) - 1;
 }
 
+Duration IdleHistogram::recent_percentile(double percentile) const {
+  if (recent_.empty()) return Duration::zero();
+  std::vector<std::uint32_t> sorted = recent_;
+  const double n = static_cast<double>(sorted.size());
+  const auto rank = static_cast<std::size_t>(std::clamp(std::ceil(percentile / 100.0 * n), 1.0, n));
+  std::nth_element(sorted.begin(), sorted.begin() + static_cast<std::ptrdiff_t>(rank - 1),
+                   sorted.end());
+  return std::chrono::seconds(sorted[rank - 1]);
+}
+
 KeepAlivePlan IdleHistogram::plan() const {
   KeepAlivePlan p;
   char buf[160];
@@ -63,14 +86,19 @@ KeepAlivePlan IdleHistogram::plan() const {
     p.why = buf;
     return p;
   }
-  const int high = percentile_bin(settings_.keep_alive_percentile);
-  const int low = percentile_bin(settings_.prewarm_percentile);
-  const double width = static_cast<double>(settings_.bin_width.count());
+  // Keep-alive: the high percentile plus a margin. Pre-warm: the low percentile less a margin
+  // and a lead for the replica's start.
+  const Duration high = recent_percentile(settings_.keep_alive_percentile);
+  const Duration low = recent_percentile(settings_.prewarm_percentile);
   p.representative = true;
-  p.keep_alive = Duration(
-      static_cast<Duration::rep>((high + 1) * width * (1.0 + settings_.keep_alive_margin)));
-  p.keep_alive_edge = Duration(static_cast<Duration::rep>((high + 1) * width));
-  p.prewarm = Duration(static_cast<Duration::rep>(low * width * (1.0 - settings_.prewarm_margin)));
+  using Seconds = std::chrono::duration<double>;
+  // Whole seconds; the epsilon keeps 90 s + 10% at 99 s despite rounding.
+  p.keep_alive = std::chrono::ceil<std::chrono::seconds>(
+      Seconds(high) * (1.0 + settings_.keep_alive_margin) - Seconds(1e-6));
+  const Duration prewarm =
+      std::chrono::floor<std::chrono::seconds>(Seconds(low) * (1.0 - settings_.prewarm_margin)) -
+      settings_.prewarm_lead;
+  p.prewarm = std::max(Duration::zero(), prewarm);
   std::snprintf(buf, sizeof buf, "%llu idle periods, bin CV %.1f",
                 static_cast<unsigned long long>(n), cv);
   p.why = buf;

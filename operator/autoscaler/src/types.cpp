@@ -32,6 +32,8 @@ ScalingSpec ScalingSpec::normalized() const {
   if (s.stale_after < s.tick) s.stale_after = s.tick;
   KeepAliveSettings& k = s.keep_alive;
   k.bins = std::max(1, k.bins);
+  k.recent = std::max(1, k.recent);
+  if (k.prewarm_lead < Duration::zero()) k.prewarm_lead = Duration::zero();
   if (k.bin_width < seconds(1)) k.bin_width = seconds(1);
   k.keep_alive_percentile = std::clamp(k.keep_alive_percentile, 0.0, 100.0);
   k.prewarm_percentile = std::clamp(k.prewarm_percentile, 0.0, k.keep_alive_percentile);

@@ -264,9 +264,9 @@ TEST(Autoscaler, LearnedKeepAliveScalesToZeroAndPrewarmsBeforeTheNextCall) {
   }
   const KeepAlivePlan plan = d.scaler().idle_histogram().plan();
   ASSERT_TRUE(plan.representative) << plan.why;
-  // Idle 599 s each time: bin 9. Pre-warm at 9 min - 10%, keep until 10 min + 10%.
-  EXPECT_EQ(plan.prewarm, Duration(seconds(486)));
-  EXPECT_EQ(plan.keep_alive, Duration(seconds(660)));
+  // Idle 599 s each time: pre-warm at 599 s - 2% - 10 s, keep until 599 s + 10%.
+  EXPECT_EQ(plan.prewarm, Duration(seconds(577)));
+  EXPECT_EQ(plan.keep_alive, Duration(seconds(659)));
 
   // Next call at s: watch the idle period that follows it.
   d.set_replicas(1);
@@ -276,15 +276,61 @@ TEST(Autoscaler, LearnedKeepAliveScalesToZeroAndPrewarmsBeforeTheNextCall) {
   const Decision zero = d.run(s + 20, s + 40, 0.0);
   EXPECT_EQ(zero.desired, 0) << zero.reason;
   ASSERT_TRUE(zero.prewarm_at.has_value());
-  EXPECT_EQ(*zero.prewarm_at, d.at(s + 1 + 486));
+  EXPECT_EQ(*zero.prewarm_at, d.at(s + 1 + 577));
   EXPECT_NE(zero.reason.find("pre-warm"), std::string::npos) << zero.reason;
-  const Decision before = d.run(s + 40, s + 486, 0.0);
+  const Decision before = d.run(s + 40, s + 577, 0.0);
   EXPECT_EQ(before.desired, 0);
-  const Decision warm = d.run(s + 486, s + 488, 0.0);
+  const Decision warm = d.run(s + 577, s + 579, 0.0);
   EXPECT_EQ(warm.desired, 1) << warm.reason;
   // The call does not come: after the keep-alive the replica goes.
-  const Decision gone = d.run(s + 488, s + 1 + 660 + 1, 0.0);
+  const Decision gone = d.run(s + 579, s + 1 + 659 + 1, 0.0);
   EXPECT_EQ(gone.desired, 0) << gone.reason;
+}
+
+TEST(Autoscaler, LearnedKeepAliveNeverDropsTheReplicaSoonerThanTheFixedOne) {
+  ScalingSpec spec = concurrency_spec(0, 10, 1.0);
+  spec.keep_alive.fallback_keep_alive = seconds(90);
+  Driver d(spec);
+  // Calls with 20 s between them: a learned p99 of 20 s would drop the replica after 30 s.
+  int s = 0;
+  for (int call = 0; call < 20; ++call, s += 21) {
+    d.run(s, s + 1, 1.0);
+    d.run(s + 1, s + 21, 0.0);
+  }
+  const KeepAlivePlan plan = d.scaler().idle_histogram().plan();
+  ASSERT_TRUE(plan.representative) << plan.why;
+  EXPECT_LT(plan.keep_alive, Duration(seconds(90)));
+  d.run(s, s + 1, 1.0);
+  const Decision kept = d.run(s + 1, s + 1 + 89, 0.0);
+  EXPECT_EQ(kept.desired, 1) << kept.reason;
+  const Decision gone = d.run(s + 1 + 89, s + 1 + 91, 0.0);
+  EXPECT_EQ(gone.desired, 0) << gone.reason;
+}
+
+TEST(Autoscaler, APeakThatRecursIsPrewarmedAndOnlyThen) {
+  ScalingSpec spec = concurrency_spec(0, 10, 1.0);
+  Driver d(spec);
+  // One call in flight all the time, and every 300 s a 15-s peak of 5 in flight.
+  int s = 0;
+  for (int cycle = 0; cycle < 10; ++cycle, s += 300) {
+    d.run(s, s + 15, 5.0);
+    d.run(s + 15, s + 300, 0.5);
+  }
+  const IdleHistogram* fifth = d.scaler().replica_histogram(5);
+  ASSERT_NE(fifth, nullptr);
+  const KeepAlivePlan plan = fifth->plan();
+  ASSERT_TRUE(plan.representative) << plan.why;
+  ASSERT_GT(plan.prewarm, seconds(30));
+  d.run(s, s + 15, 5.0);
+  // Between peaks the function runs on one replica...
+  const Decision between = d.run(s + 15, s + 200, 0.5);
+  EXPECT_EQ(between.desired, 1) << between.reason;
+  EXPECT_EQ(between.recurring_peak, 0);
+  // ...and shortly before the next peak is due, its replicas are back, before any load.
+  const Decision due = d.run(s + 200, s + 298, 0.5);
+  EXPECT_GE(due.desired, 5) << due.reason;
+  EXPECT_GE(due.recurring_peak, 5);
+  EXPECT_NE(due.reason.find("recurs"), std::string::npos) << due.reason;
 }
 
 TEST(Autoscaler, LearnedKeepAliveFallsBackToAFixedKeepAliveWhenNotRepresentative) {

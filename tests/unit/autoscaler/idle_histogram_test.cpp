@@ -26,10 +26,12 @@ TEST(IdleHistogram, RegularIdleTimesGiveKeepAliveAndPrewarm) {
   EXPECT_EQ(h.percentile_bin(99), 10);
   const KeepAlivePlan p = h.plan();
   ASSERT_TRUE(p.representative) << p.why;
-  // Pre-warm: the 5th percentile's bin (10 min) less 10%; keep-alive: the 99th's bin end
-  // (11 min) plus 10%.
-  EXPECT_EQ(p.prewarm, Duration(seconds(540)));
-  EXPECT_EQ(p.keep_alive, Duration(seconds(726)));
+  // From the idle times themselves, not their bins: pre-warm at the 5th percentile (601 s) less
+  // 2% and 10 s, keep-alive at the 99th (639 s) plus 10%.
+  EXPECT_EQ(h.recent_percentile(5), Duration(seconds(601)));
+  EXPECT_EQ(h.recent_percentile(99), Duration(seconds(639)));
+  EXPECT_EQ(p.prewarm, Duration(seconds(578)));
+  EXPECT_EQ(p.keep_alive, Duration(seconds(703)));
 }
 
 TEST(IdleHistogram, ShortIdleTimesKeepWarmWithoutPrewarm) {
@@ -41,7 +43,21 @@ TEST(IdleHistogram, ShortIdleTimesKeepWarmWithoutPrewarm) {
   const KeepAlivePlan p = h.plan();
   ASSERT_TRUE(p.representative) << p.why;
   EXPECT_EQ(p.prewarm, Duration::zero());
-  EXPECT_EQ(p.keep_alive, Duration(seconds(132)));  // 99th percentile in bin 1: 2 min + 10%
+  EXPECT_EQ(p.keep_alive, Duration(seconds(99)));  // 99th percentile 90 s + 10%
+}
+
+TEST(IdleHistogram, PercentilesFollowTheRecentIdleTimes) {
+  KeepAliveSettings settings;
+  settings.recent = 8;
+  IdleHistogram h(settings);
+  for (int i = 0; i < 8; ++i)
+    h.record(minutes(30));
+  for (int i = 0; i < 8; ++i)
+    h.record(minutes(10));  // the function's schedule changed: only these are recent now
+  EXPECT_EQ(h.samples(), 16u);
+  EXPECT_EQ(h.recent_percentile(99), Duration(minutes(10)));
+  h.record(std::chrono::hours(9));  // beyond the range: counted at the range's end
+  EXPECT_EQ(h.recent_percentile(100), Duration(std::chrono::hours(4)));
 }
 
 TEST(IdleHistogram, SpreadIdleTimesFallBack) {

@@ -27,8 +27,9 @@ struct Decision {
   int unknown_replicas = 0;  // replicas that stopped reporting (counted, never as idle)
   std::optional<TimePoint> scale_to_zero_at;  // when the last replica goes if calls stay away
   std::optional<TimePoint> prewarm_at;        // when a replica is brought back before a call
-  KeepAlivePlan keep_alive;                   // what the idle-time histogram says
-  std::string reason;  // one line for status and events: metric, window, panic, keep-alive
+  int recurring_peak = 0;    // replicas held or pre-warmed for a peak that recurs (0: none)
+  KeepAlivePlan keep_alive;  // what the idle-time histogram says
+  std::string reason;        // one line for status and events: metric, window, panic, keep-alive
 };
 
 class Autoscaler {
@@ -58,6 +59,9 @@ class Autoscaler {
   Decision poke(TimePoint now, int current_replicas, double queued);
 
   const IdleHistogram& idle_histogram() const { return histogram_; }
+  // The idle histogram of the k-th replica (k >= 2): the gaps between the decisions whose load
+  // asked for at least k replicas. Null when the load never asked for k.
+  const IdleHistogram* replica_histogram(int k) const;
   bool in_panic() const { return panic_; }
 
  private:
@@ -76,6 +80,10 @@ class Autoscaler {
   TimePoint time_of(std::int64_t second) const;
   double metric_of(const Values& v) const;
   void note_activity(std::int64_t second);
+  // Feeds the per-replica histograms: the load asked for `wanted` replicas at `second`.
+  void note_needs(std::int64_t second, int wanted);
+  // Replicas to hold or pre-warm for peaks that recur at regular intervals, at `now_second`.
+  int recurring_peak(std::int64_t now_second, int current) const;
   void trim(std::int64_t now_second);
   // Averages of the whole function's metric over the last `window` seconds before now_second.
   void averages(std::int64_t now_second, double* stable, double* panic, int* unknown,
@@ -91,7 +99,15 @@ class Autoscaler {
   std::map<std::int64_t, double> queued_;  // by second
   IdleHistogram histogram_;
   std::optional<std::int64_t> last_active_;  // newest second with a call, in flight or queued
-  std::int64_t first_second_ = 0;            // windows do not reach before this
+  // The k-th replica's idle times (index k - 2), like the function's own: a peak needing k
+  // replicas that comes back regularly gets them pre-warmed, as a rare call gets its first.
+  struct Peak {
+    IdleHistogram histogram;
+    std::optional<std::int64_t> last_needed;
+    KeepAlivePlan plan;  // recomputed when an idle period is recorded
+  };
+  std::vector<Peak> peaks_;
+  std::int64_t first_second_ = 0;  // windows do not reach before this
 
   bool panic_ = false;
   std::int64_t panic_since_ = 0;  // last second the panic condition held

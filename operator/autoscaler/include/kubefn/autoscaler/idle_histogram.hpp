@@ -16,13 +16,14 @@ struct KeepAlivePlan {
   std::string why;              // why it is (not) representative, for the decision's reason
   // Keep one replica until this idle time has passed (a high percentile plus a margin)...
   Duration keep_alive = Duration::zero();
-  Duration keep_alive_edge = Duration::zero();  // the end of the high percentile's bin
   // ...and, when this is above zero, hold none until this idle time (a low percentile minus a
   // margin): the next call is not expected earlier, so the replica is pre-warmed for it.
   Duration prewarm = Duration::zero();
 };
 
-// Idle times in fixed-width bins over a bounded range; longer idle times are only counted.
+// Idle times in fixed-width bins over a bounded range (longer idle times are only counted),
+// plus the most recent ones exactly: the bins say whether the idle times are regular, the
+// recent values say when the next call is due, to the second rather than to the bin.
 class IdleHistogram {
  public:
   explicit IdleHistogram(KeepAliveSettings settings = {});
@@ -38,12 +39,17 @@ class IdleHistogram {
   double bin_cv() const;
   // The bin holding the given percentile (0-100) of the in-range idle times; -1 when empty.
   int percentile_bin(double percentile) const;
+  // The given percentile (0-100, nearest rank) of the recent idle times, capped at the range;
+  // zero when there are none.
+  Duration recent_percentile(double percentile) const;
 
   KeepAlivePlan plan() const;
 
  private:
   KeepAliveSettings settings_;
   std::vector<std::uint32_t> bins_;
+  std::vector<std::uint32_t> recent_;  // seconds, a ring of settings_.recent values
+  std::size_t next_recent_ = 0;
   std::uint64_t in_range_ = 0;
   std::uint64_t out_of_range_ = 0;
 };

@@ -23,15 +23,19 @@ enum class KeepAliveMode {
 // The learned keep-alive policy's knobs (the hybrid histogram policy of Shahrad et al.).
 struct KeepAliveSettings {
   KeepAliveMode mode = KeepAliveMode::kLearned;
-  int bins = 240;  // one-minute bins: idle times up to 4 h
+  // One-minute bins over 4 h decide whether the idle times are regular enough to plan on...
+  int bins = 240;
   Duration bin_width = std::chrono::minutes(1);
+  // ...and the last `recent` idle times, kept exactly, give the percentiles the plan uses.
+  int recent = 64;
   double keep_alive_percentile = 99;  // the last replica stays until this idle percentile...
   double keep_alive_margin = 0.10;    // ...plus this fraction
   double prewarm_percentile = 5;      // and comes back at this idle percentile...
-  double prewarm_margin = 0.10;       // ...minus this fraction
-  int min_samples = 5;                // fewer idle periods than this: not representative
-  double min_bin_cv = 2.0;            // bin counts flatter than this: not representative
-  double max_out_of_range = 0.5;      // more idle periods past the range: not representative
+  double prewarm_margin = 0.02;       // ...minus this fraction...
+  Duration prewarm_lead = std::chrono::seconds(10);  // ...and this lead for its start
+  int min_samples = 5;            // fewer idle periods than this: not representative
+  double min_bin_cv = 2.0;        // bin counts flatter than this: not representative
+  double max_out_of_range = 0.5;  // more idle periods past the range: not representative
   // Keep-alive while the histogram is not representative (never below the grace period).
   Duration fallback_keep_alive = std::chrono::seconds(90);
 };
