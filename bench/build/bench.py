@@ -2,7 +2,7 @@
 
 Prints the cold build+push of examples/hello (fresh repository each repetition, median), the
 unchanged rebuild (median), the base and hello images' compressed sizes, each against its goal,
-and the ratio of the cold build to a bare `g++` compile of the same source (the floor any
+the base's size without the load-report plugin (`--no-stats-plugin`) for reference, and the ratio of the cold build to a bare `g++` compile of the same source (the floor any
 builder pays). The last line is JSON.
 """
 import argparse
@@ -80,6 +80,10 @@ def main():
         base_out, base_s = run_json([args.build, "base", "--runtime", args.runtime,
                                      "--image", f"{host}/kubefn/runtime-cpp:bench", "--json"])
         base = f"{host}/kubefn/runtime-cpp:bench"
+        # The same base without the load-report plugin and its gRPC libraries, for reference.
+        minimal_out, minimal_s = run_json([args.build, "base", "--runtime", args.runtime,
+                                           "--no-stats-plugin", "--image",
+                                           f"{host}/kubefn/runtime-cpp:minimal", "--json"])
 
         # Floor: the same compile with no image work at all.
         compile_times = []
@@ -111,6 +115,7 @@ def main():
             rebuild_wall.append(wall)
 
         base_bytes = compressed_size(host, "kubefn/runtime-cpp", "bench")
+        minimal_bytes = compressed_size(host, "kubefn/runtime-cpp", "minimal")
         hello_bytes = compressed_size(host, "fn/hello0", last["tag"])
         fig = {
             "cold_build_push_s": round(statistics.median(cold_wall), 3),
@@ -120,12 +125,16 @@ def main():
             "unchanged_rebuild_internal_s": round(statistics.median(rebuild), 3),
             "base_build_push_s": round(base_s, 3),
             "base_compressed_mb": round(base_bytes / 1e6, 2),
+            "base_stats_plugin": base_out.get("statsPlugin", ""),
+            "base_minimal_compressed_mb": round(minimal_bytes / 1e6, 2),
+            "base_minimal_build_push_s": round(minimal_s, 3),
             "hello_compressed_mb": round(hello_bytes / 1e6, 2),
             "hello_layer_bytes": hello_bytes - base_bytes,
             "same_digest_every_cold_build": len(digests) == 1,
             "reps": REPS,
         }
         fig["cold_over_compile"] = round(fig["cold_build_push_s"] / fig["gxx_compile_s"], 2)
+        fig["base_over_minimal"] = round(base_bytes / minimal_bytes, 2)
         fig["rebuild_over_cold"] = round(fig["unchanged_rebuild_s"] / fig["cold_build_push_s"], 3)
 
         def line(name, value, unit, goal):
@@ -137,6 +146,8 @@ def main():
         line("unchanged rebuild (wall)", fig["unchanged_rebuild_s"], "s", GOALS["rebuild_s"])
         line("base image, compressed", fig["base_compressed_mb"], "MB", GOALS["size_mb"])
         line("hello image, compressed", fig["hello_compressed_mb"], "MB", GOALS["size_mb"])
+        print(f"{'base without the stats plugin':<34} {fig['base_minimal_compressed_mb']:>8} MB")
+        print(f"{'base / base without the plugin':<34} {fig['base_over_minimal']:>8} x")
         print(f"{'bare g++ compile of hello.cpp':<34} {fig['gxx_compile_s']:>8} s")
         print(f"{'cold build / bare compile':<34} {fig['cold_over_compile']:>8} x")
         print(f"{'rebuild / cold build':<34} {fig['rebuild_over_cold']:>8} x")

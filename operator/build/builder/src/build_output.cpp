@@ -35,11 +35,18 @@ std::string base_result_json(const BaseImageResult& r) {
   nlohmann::json j = {{"image", r.image},
                       {"digest", r.digest},
                       {"libraries", r.libraries},
+                      {"statsPlugin", r.stats_plugin},
                       {"compressedBytes", r.compressed_bytes},
                       {"uploaded", r.uploaded},
                       {"existed", r.existed},
                       {"seconds", std::round(r.seconds * 1000.0) / 1000.0}};
-  return j.dump();
+  std::string s = j.dump();
+  if (s.size() > kMaxJson) {
+    // The image's label lists them all; the termination log keeps to its bound.
+    j.erase("libraries");
+    s = j.dump();
+  }
+  return s;
 }
 
 std::string error_json(const std::string& message) {

@@ -329,43 +329,92 @@ kube::Result<FunctionImageResult> build_function_image(const FunctionImageReques
   return result;
 }
 
-kube::Result<std::vector<TarEntry>> base_layer_entries(const std::string& runtime_path,
-                                                       bool strip_debug,
-                                                       std::vector<std::string>* libraries) {
-  std::map<std::string, TarEntry> entries;
-  std::string runtime;
-  if (strip_debug) {
-    TempDirectory tmp("kubefn-base");
-    if (!tmp.ok()) return Status(StatusCode::kInternalError, "cannot create a temporary directory");
-    fs::path stripped = tmp.path() / "kubefn-runtime";
-    auto r = run_process({"strip", "--strip-debug", "-o", stripped.string(), runtime_path});
-    if (r.exit_code != 0) {
-      return Status(StatusCode::kInvalid,
-                    "cannot strip " + runtime_path + ": " + r.err.substr(0, 300));
-    }
-    if (!read_bytes(stripped, runtime))
-      return Status(StatusCode::kInternalError, "cannot read stripped runtime");
-  } else if (!read_bytes(runtime_path, runtime)) {
-    return Status(StatusCode::kNotFound, "cannot read the runtime " + runtime_path);
+namespace {
+
+// The bytes of an ELF file for the base image: with `strip_debug`, its copy without debug
+// sections (strip writes the same bytes for the same input, so the layer stays reproducible).
+Status read_binary(const std::string& path, bool strip_debug, const std::string& what,
+                   std::string& out) {
+  if (!strip_debug) {
+    if (!read_bytes(path, out)) return Status(StatusCode::kNotFound, "cannot read " + what + path);
+    return {};
   }
-  auto elf = read_elf(runtime);
-  if (!elf.ok()) return Status(StatusCode::kInvalid, runtime_path + ": " + elf.status().message());
-  auto libs = resolve_libraries(runtime_path);
+  TempDirectory tmp("kubefn-base");
+  if (!tmp.ok()) return Status(StatusCode::kInternalError, "cannot create a temporary directory");
+  fs::path stripped = tmp.path() / fs::path(path).filename();
+  auto r = run_process({"strip", "--strip-debug", "-o", stripped.string(), path});
+  if (r.exit_code != 0) {
+    return Status(StatusCode::kInvalid, "cannot strip " + path + ": " + r.err.substr(0, 300));
+  }
+  if (!read_bytes(stripped, out)) {
+    return Status(StatusCode::kInternalError, "cannot read the stripped copy of " + path);
+  }
+  return {};
+}
+
+// Adds the libraries `file` loads (ldd, transitively) to `entries`, with the links leading to
+// them, and their sonames to `sonames`. One already there is simply there once.
+Status add_library_closure(std::map<std::string, TarEntry>& entries, const std::string& file,
+                           const std::string& what, std::vector<std::string>& sonames) {
+  auto libs = resolve_libraries(file);
   if (!libs.ok()) return libs.status();
-  std::vector<std::string> sonames;
   for (const auto& lib : *libs) {
     if (!lib.found) {
       return Status(StatusCode::kInvalid,
-                    "library " + lib.name + " of the runtime is not installed");
+                    "library " + lib.name + " of " + what + " is not installed");
     }
-    if (lib.path.empty()) continue;
+    if (lib.path.empty()) continue;  // the vDSO
     auto s = add_host_path(entries, lib.path);
     if (!s.ok()) return s;
     sonames.push_back(fs::path(lib.name).filename().string());
   }
+  return {};
+}
+
+}  // namespace
+
+std::string default_stats_plugin(const std::string& runtime_path) {
+  fs::path plugin = fs::path(runtime_path).parent_path() / kStatsPluginFile;
+  std::error_code ec;
+  return fs::is_regular_file(plugin, ec) ? plugin.string() : std::string();
+}
+
+kube::Result<std::vector<TarEntry>> base_layer_entries(const std::string& runtime_path,
+                                                       bool strip_debug,
+                                                       std::vector<std::string>* libraries) {
+  return base_layer_entries(runtime_path, "", strip_debug, libraries);
+}
+
+kube::Result<std::vector<TarEntry>> base_layer_entries(const std::string& runtime_path,
+                                                       const std::string& stats_plugin_path,
+                                                       bool strip_debug,
+                                                       std::vector<std::string>* libraries) {
+  std::map<std::string, TarEntry> entries;
+  std::string runtime;
+  auto read = read_binary(runtime_path, strip_debug, "the runtime ", runtime);
+  if (!read.ok()) return read;
+  auto elf = read_elf(runtime);
+  if (!elf.ok()) return Status(StatusCode::kInvalid, runtime_path + ": " + elf.status().message());
+  std::vector<std::string> sonames;
+  auto closure = add_library_closure(entries, runtime_path, "the runtime", sonames);
+  if (!closure.ok()) return closure;
   if (!elf->interpreter.empty()) {
     auto s = add_host_path(entries, elf->interpreter);
     if (!s.ok()) return s;
+  }
+
+  // The load-report plugin beside the runtime, where the runtime looks for it, and whatever
+  // its gRPC closure adds to the runtime's.
+  std::string plugin;
+  if (!stats_plugin_path.empty()) {
+    read = read_binary(stats_plugin_path, strip_debug, "the stats plugin ", plugin);
+    if (!read.ok()) return read;
+    auto plugin_elf = read_elf(plugin);
+    if (!plugin_elf.ok()) {
+      return Status(StatusCode::kInvalid, stats_plugin_path + ": " + plugin_elf.status().message());
+    }
+    closure = add_library_closure(entries, stats_plugin_path, "the stats plugin", sonames);
+    if (!closure.ok()) return closure;
   }
   std::sort(sonames.begin(), sonames.end());
   sonames.erase(std::unique(sonames.begin(), sonames.end()), sonames.end());
@@ -382,6 +431,9 @@ kube::Result<std::vector<TarEntry>> base_layer_entries(const std::string& runtim
            0644);
   add_file(entries, "etc/group", "root:x:0:\nkubefn:x:65532:\n", 0644);
   add_file(entries, std::string(kRuntimePath).substr(1), std::move(runtime), 0755);
+  if (!stats_plugin_path.empty()) {
+    add_file(entries, std::string(kStatsPluginPath).substr(1), std::move(plugin), 0644);
+  }
   add_directory(entries, "tmp", 01777);
   add_directory(entries, std::string(kFunctionDir).substr(1), 0755);
 
@@ -398,8 +450,10 @@ kube::Result<BaseImageResult> build_base_image(const BaseImageRequest& request) 
   auto target = oci::parse_reference(request.image);
   if (!target.ok()) return Status(StatusCode::kInvalid, "--image: " + target.status().message());
   BaseImageResult result;
-  auto entries = base_layer_entries(request.runtime_path, request.strip_debug, &result.libraries);
+  auto entries = base_layer_entries(request.runtime_path, request.stats_plugin_path,
+                                    request.strip_debug, &result.libraries);
   if (!entries.ok()) return entries.status();
+  if (!request.stats_plugin_path.empty()) result.stats_plugin = std::string(kStatsPluginPath);
   oci::Layer layer = oci::make_layer(*entries);
   result.compressed_bytes = layer.descriptor.size;
 

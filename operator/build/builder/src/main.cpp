@@ -57,11 +57,21 @@ int main(int argc, char** argv) {
                "apt-get install missing dependencies");
 
   std::string runtime;
+  std::string stats_plugin;
+  bool no_stats_plugin = false;
   bool no_strip = false;
   auto* base_cmd = app.add_subcommand("base", "assemble and push the runtime base image");
   base_cmd->add_option("--runtime", runtime, "the kubefn-runtime binary")->required();
   base_cmd->add_option("--image", image, "where to push it")->required();
-  base_cmd->add_flag("--no-strip", no_strip, "keep the runtime's debug sections");
+  auto* plugin_opt = base_cmd->add_option(
+      "--stats-plugin", stats_plugin,
+      "the load-report plugin to put beside the runtime (default: kubefn_runtime_stats.so "
+      "beside --runtime, when it exists)");
+  base_cmd
+      ->add_flag("--no-stats-plugin", no_stats_plugin,
+                 "leave the plugin (and gRPC) out: replicas do not report load")
+      ->excludes(plugin_opt);
+  base_cmd->add_flag("--no-strip", no_strip, "keep the runtime's and the plugin's debug sections");
 
   for (auto* sub : {fn, base_cmd}) {
     sub->add_flag("--plain-http", common.plain_http, "talk http:// to the registry");
@@ -124,6 +134,10 @@ int main(int argc, char** argv) {
 
   build::BaseImageRequest request;
   request.runtime_path = runtime;
+  if (!no_stats_plugin) {
+    request.stats_plugin_path =
+        stats_plugin.empty() ? build::default_stats_plugin(runtime) : stats_plugin;
+  }
   request.image = image;
   request.registry = {common.plain_http, common.registry_config};
   request.strip_debug = !no_strip;

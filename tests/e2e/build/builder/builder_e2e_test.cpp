@@ -1,10 +1,14 @@
 // kubefn-build end to end: a real registry, the real binary, skopeo/umoci to look inside the
-// images it pushes, and podman to run them and call the function over HTTP.
+// images it pushes, and podman to run them, call the function over HTTP and take the load
+// reports of its replica.
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <mutex>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
+#include "kubefn/autoscaler/stats_server.hpp"
 #include "kubefn/testing/command.hpp"
 #include "kubefn/testing/http_client.hpp"
 #include "kubefn/testing/process.hpp"
@@ -48,11 +52,30 @@ class Podman {
     return run_command(argv, {}, timeout);
   }
   // Starts `image` detached with the function port published on 127.0.0.1; the host port.
-  std::uint16_t start(const std::string& image, std::string& error) {
+  // With `host_network` the container shares the host's network (so it reaches servers the
+  // test runs on 127.0.0.1) and the runtime listens on a free port of the host instead.
+  std::uint16_t start(const std::string& image, std::string& error,
+                      const std::vector<std::pair<std::string, std::string>>& env = {},
+                      bool host_network = false) {
     std::uint16_t port = free_port();
-    auto r = run({"run", "-d", "--runtime", "runc", "--ulimit", "nofile=1024:1024", "--ulimit",
-                  "nproc=1024:1024", "--tls-verify=false", "-p",
-                  "127.0.0.1:" + std::to_string(port) + ":8080", image});
+    std::vector<std::string> args = {"run",
+                                     "-d",
+                                     "--runtime",
+                                     "runc",
+                                     "--ulimit",
+                                     "nofile=1024:1024",
+                                     "--ulimit",
+                                     "nproc=1024:1024",
+                                     "--tls-verify=false"};
+    if (host_network) {
+      args.insert(args.end(), {"--network", "host", "-e", "FUNC_PORT=" + std::to_string(port)});
+    } else {
+      args.insert(args.end(), {"-p", "127.0.0.1:" + std::to_string(port) + ":8080"});
+    }
+    for (const auto& [name, value] : env)
+      args.insert(args.end(), {"-e", name + "=" + value});
+    args.push_back(image);
+    auto r = run(args);
     if (r.exit_code != 0) {
       error = "podman run failed (" + std::to_string(r.exit_code) + "): " + r.err;
       return 0;
@@ -70,6 +93,14 @@ class Podman {
       return 0;
     }
     return port;
+  }
+  std::string logs() {
+    std::string out;
+    for (const auto& id : containers_) {
+      auto r = run({"logs", id}, 60s);
+      out += r.out + r.err;
+    }
+    return out;
   }
   static bool installed() { return run_command({"podman", "--version"}, {}, 30s).exit_code == 0; }
 
@@ -136,14 +167,27 @@ TEST_F(BuilderE2E, BaseImageHoldsTheRuntimeItsLibrariesAndAnUnprivilegedUser) {
   std::string libs = info["Labels"].value("dev.kubefn.libraries", "");
   EXPECT_NE(libs.find("libc.so.6"), std::string::npos) << libs;
   EXPECT_NE(libs.find("libstdc++.so.6"), std::string::npos) << libs;
+  // The load-report plugin's gRPC closure, listed so function builds do not bundle it again.
+  EXPECT_NE(libs.find("libgrpc++.so."), std::string::npos) << libs;
+  EXPECT_NE(libs.find("libz.so.1"), std::string::npos) << libs;
+  EXPECT_EQ(base_result_.value("statsPlugin", ""), "/usr/local/bin/kubefn_runtime_stats.so");
   EXPECT_EQ(info["Layers"].size(), 1u);
 
   fs::path bundle = unpack(image);
   fs::path rootfs = bundle / "rootfs";
-  for (const char* p : {"usr/local/bin/kubefn-runtime", "etc/passwd", "etc/group",
-                        "etc/ssl/certs/ca-certificates.crt", "lib64/ld-linux-x86-64.so.2",
-                        "lib/x86_64-linux-gnu/libc.so.6", "lib/x86_64-linux-gnu/libstdc++.so.6"}) {
+  for (const char* p :
+       {"usr/local/bin/kubefn-runtime", "usr/local/bin/kubefn_runtime_stats.so", "etc/passwd",
+        "etc/group", "etc/ssl/certs/ca-certificates.crt", "lib64/ld-linux-x86-64.so.2",
+        "lib/x86_64-linux-gnu/libc.so.6", "lib/x86_64-linux-gnu/libstdc++.so.6"}) {
     EXPECT_TRUE(fs::exists(rootfs / p)) << p;
+  }
+  // Every library the label names is in the image (under /lib or /usr/lib).
+  std::istringstream names(libs);
+  for (std::string name; std::getline(names, name, ',');) {
+    bool found = false;
+    for (const char* dir : {"lib/x86_64-linux-gnu", "usr/lib/x86_64-linux-gnu", "lib64"})
+      found = found || fs::exists(rootfs / dir / name);
+    EXPECT_TRUE(found) << name;
   }
   EXPECT_TRUE(fs::is_directory(rootfs / "kubefn"));
   EXPECT_EQ(fs::status(rootfs / "tmp").permissions(), fs::perms::all | fs::perms::sticky_bit);
@@ -241,17 +285,24 @@ TEST_F(BuilderE2E, EchoRunsInPodman) {
   EXPECT_EQ(reply->header("content-type"), "text/x-test");
 }
 
-TEST_F(BuilderE2E, DeclaredDependencyIsBundledAndRuns) {
-  auto r = build_function(kFixtures + "/crc", "crc.crc", "fn/crc", {"--dependency", "zlib1g-dev"});
+TEST_F(BuilderE2E, DeclaredDependenciesTheBaseLacksAreBundledAndRun) {
+  // zlib is in the base (the stats plugin's gRPC needs it), bzip2 is not.
+  std::string libs = inspect(base_).at("Labels").value("dev.kubefn.libraries", "");
+  ASSERT_NE(libs.find("libz.so.1"), std::string::npos) << libs;
+  ASSERT_EQ(libs.find("libbz2"), std::string::npos) << libs;
+  auto r = build_function(kFixtures + "/crc", "crc.crc", "fn/crc",
+                          {"--dependency", "zlib1g-dev", "--dependency", "libbz2-dev"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   json out = parse_json_line(r.out);
-  EXPECT_EQ(out["bundledLibraries"], json::array({"libz.so.1"})) << r.out;
+  EXPECT_EQ(out["bundledLibraries"], json::array({"libbz2.so.1.0"})) << r.out;
   auto info = inspect(registry_.host() + "/fn/crc:" + out.value("tag", ""));
-  EXPECT_EQ(info["Labels"].value("dev.kubefn.dependencies", ""), "zlib1g-dev");
+  EXPECT_EQ(info["Labels"].value("dev.kubefn.dependencies", ""), "libbz2-dev,zlib1g-dev");
+  EXPECT_NE(info["Env"].dump().find("LD_LIBRARY_PATH=/kubefn/lib"), std::string::npos);
   fs::path bundle = unpack(out.value("image", ""));
-  EXPECT_TRUE(fs::is_regular_file(bundle / "rootfs/kubefn/lib/libz.so.1"));
-  EXPECT_FALSE(fs::exists(bundle / "rootfs/lib/x86_64-linux-gnu/libz.so.1"))
-      << "zlib must come from the function layer, not the base";
+  EXPECT_TRUE(fs::is_regular_file(bundle / "rootfs/kubefn/lib/libbz2.so.1.0"));
+  EXPECT_FALSE(fs::exists(bundle / "rootfs/kubefn/lib/libz.so.1"))
+      << "zlib comes from the base, not again from the function layer";
+  EXPECT_TRUE(fs::exists(bundle / "rootfs/lib/x86_64-linux-gnu/libz.so.1"));
 
   ASSERT_TRUE(Podman::installed()) << "podman is not installed";
   Podman podman;
@@ -262,6 +313,118 @@ TEST_F(BuilderE2E, DeclaredDependencyIsBundledAndRuns) {
   ASSERT_TRUE(reply);
   EXPECT_EQ(reply->status, 200);
   EXPECT_TRUE(reply->body.starts_with("907060870 zlib ")) << reply->body;
+  EXPECT_NE(reply->body.find(" bzip2 "), std::string::npos) << reply->body;
+  EXPECT_EQ(reply->body.find("error"), std::string::npos) << reply->body;
+}
+
+TEST_F(BuilderE2E, BaseIsReproducibleAndCanLeaveThePluginOut) {
+  // The same inputs give the same layer, config and manifest.
+  auto again = build({"base", "--runtime", KUBEFN_RUNTIME_BIN, "--image",
+                      registry_.host() + "/kubefn/runtime-cpp:again", "--json"});
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  json second = parse_json_line(again.out);
+  EXPECT_EQ(second.value("digest", ""), base_result_.value("digest", "x"));
+  EXPECT_EQ(second.value("uploaded", -1), 0) << again.out;
+
+  // --stats-plugin names the same file as the default: the same image.
+  std::string plugin =
+      (fs::path(KUBEFN_RUNTIME_BIN).parent_path() / "kubefn_runtime_stats.so").string();
+  auto named = build({"base", "--runtime", KUBEFN_RUNTIME_BIN, "--stats-plugin", plugin, "--image",
+                      registry_.host() + "/kubefn/runtime-cpp:named", "--json"});
+  ASSERT_EQ(named.exit_code, 0) << named.err;
+  EXPECT_EQ(parse_json_line(named.out).value("digest", ""), base_result_.value("digest", "x"));
+
+  auto minimal = build({"base", "--runtime", KUBEFN_RUNTIME_BIN, "--no-stats-plugin", "--image",
+                        registry_.host() + "/kubefn/runtime-cpp:minimal", "--json"});
+  ASSERT_EQ(minimal.exit_code, 0) << minimal.err;
+  json small = parse_json_line(minimal.out);
+  EXPECT_NE(small.value("digest", ""), base_result_.value("digest", ""));
+  EXPECT_EQ(small.value("statsPlugin", "x"), "");
+  EXPECT_LT(small.value("compressedBytes", 0), base_result_.value("compressedBytes", 0));
+  std::string libs = inspect(registry_.host() + "/kubefn/runtime-cpp:minimal")
+                         .at("Labels")
+                         .value("dev.kubefn.libraries", "");
+  EXPECT_NE(libs.find("libc.so.6"), std::string::npos) << libs;
+  EXPECT_EQ(libs.find("libgrpc"), std::string::npos) << libs;
+  EXPECT_FALSE(fs::exists(unpack(registry_.host() + "/kubefn/runtime-cpp:minimal") /
+                          "rootfs/usr/local/bin/kubefn_runtime_stats.so"));
+
+  auto missing =
+      build({"base", "--runtime", KUBEFN_RUNTIME_BIN, "--stats-plugin", work_.file("nope.so"),
+             "--image", registry_.host() + "/kubefn/runtime-cpp:missing"});
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_NE(missing.err.find("nope.so"), std::string::npos) << missing.err;
+  auto both = build({"base", "--runtime", KUBEFN_RUNTIME_BIN, "--stats-plugin", plugin,
+                     "--no-stats-plugin", "--image", registry_.host() + "/kubefn/x:1"});
+  EXPECT_EQ(both.exit_code, 2) << both.err;
+}
+
+class RecordingSink : public autoscaler::StatsSink {
+ public:
+  void on_replica(const autoscaler::ReplicaReport& r) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    reports_.push_back(r);
+  }
+  void on_gateway(const autoscaler::GatewayReport&) override {}
+  std::vector<autoscaler::ReplicaReport> reports() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return reports_;
+  }
+  // The calls `function`'s replicas reported.
+  double calls(const std::string& function) const {
+    double sum = 0;
+    for (const auto& r : reports())
+      if (r.function == function) sum += r.requests;
+    return sum;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::vector<autoscaler::ReplicaReport> reports_;
+};
+
+// A replica of a built image, as a cluster runs it, streams its load to the operator's server.
+TEST_F(BuilderE2E, BuiltImageReportsItsLoad) {
+  if (!Podman::installed()) GTEST_SKIP() << "podman is not installed";
+  auto r = build_function(kExamples + "/hello", "hello.greet", "fn/hello");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::string image = parse_json_line(r.out).value("image", "");
+  ASSERT_FALSE(image.empty()) << r.out;
+
+  RecordingSink sink;
+  autoscaler::StatsServer server(sink, "127.0.0.1", 0);
+  ASSERT_TRUE(server.start().ok());
+  Podman podman;
+  std::string error;
+  std::uint16_t port =
+      podman.start(image, error,
+                   {{"KUBEFN_STATS_ADDRESS", "127.0.0.1:" + std::to_string(server.port())},
+                    {"KUBEFN_FUNCTION_NAME", "hello"},
+                    {"POD_NAMESPACE", "team"},
+                    {"POD_NAME", "hello-7c9d-podman"}},
+                   true);
+  ASSERT_NE(port, 0) << error;
+  constexpr int kCalls = 25;
+  for (int i = 0; i < kCalls; ++i) {
+    auto reply = http_request(port, "GET", "/?name=n" + std::to_string(i));
+    ASSERT_TRUE(reply);
+    ASSERT_EQ(reply->status, 200);
+  }
+  // One sample a second; the calls are in those covering the seconds they were served in.
+  ASSERT_TRUE(wait_until([&] { return sink.calls("hello") >= kCalls; }, 30s, 50ms))
+      << sink.calls("hello") << " of " << kCalls << " calls reported\n"
+      << podman.logs();
+  // No more than were made, two samples later either.
+  const std::size_t seen = sink.reports().size();
+  ASSERT_TRUE(wait_until([&] { return sink.reports().size() >= seen + 2; }, 30s, 50ms));
+  EXPECT_EQ(sink.calls("hello"), kCalls);
+  for (const auto& report : sink.reports()) {
+    EXPECT_EQ(report.ns, "team");
+    EXPECT_EQ(report.function, "hello");
+    EXPECT_EQ(report.replica, "hello-7c9d-podman");
+  }
+  EXPECT_EQ(server.streams(), 1u);
+  EXPECT_EQ(podman.logs().find("load reports are off"), std::string::npos) << podman.logs();
 }
 
 TEST_F(BuilderE2E, BrokenSourceGivesAShortErrorAndATerminationLog) {

@@ -24,6 +24,10 @@ inline constexpr std::string_view kLabelLibraries = "dev.kubefn.libraries";
 inline constexpr std::string_view kFunctionDir = "/kubefn";
 inline constexpr std::string_view kRuntimePath = "/usr/local/bin/kubefn-runtime";
 inline constexpr std::string_view kRuntimeUser = "65532:65532";
+// The load-report plugin's file name: kubefn-runtime opens it from its own directory when
+// KUBEFN_STATS_ADDRESS is set, so the base image holds it beside the runtime.
+inline constexpr std::string_view kStatsPluginFile = "kubefn_runtime_stats.so";
+inline constexpr std::string_view kStatsPluginPath = "/usr/local/bin/kubefn_runtime_stats.so";
 
 struct RegistrySettings {
   bool plain_http = false;      // http:// (always for localhost and 127.*)
@@ -62,15 +66,24 @@ std::string default_tag(const std::string& source_digest);
 
 struct BaseImageRequest {
   std::string runtime_path;  // the kubefn-runtime binary
-  std::string image;         // target reference
+  // The load-report plugin to put beside the runtime (with the libraries it needs that the
+  // runtime does not); empty: a minimal base without it, whose replicas do not report load.
+  // default_stats_plugin() gives the usual one.
+  std::string stats_plugin_path;
+  std::string image;  // target reference
   RegistrySettings registry;
-  bool strip_debug = true;  // strip debug sections off the runtime binary
+  bool strip_debug = true;  // strip debug sections off the runtime binary and the plugin
 };
+
+// The plugin built beside `runtime_path` (kubefn_runtime_stats.so in the same directory), or
+// empty when there is none.
+std::string default_stats_plugin(const std::string& runtime_path);
 
 struct BaseImageResult {
   std::string image;  // registry/repository@sha256:...
   std::string digest;
   std::vector<std::string> libraries;  // sonames in the image
+  std::string stats_plugin;            // where the image holds the plugin; empty: it does not
   std::int64_t compressed_bytes = 0;   // the layer blob
   int uploaded = 0, existed = 0;
   double seconds = 0;
@@ -78,7 +91,13 @@ struct BaseImageResult {
 
 // The runtime base image's one layer, from this machine's files: the runtime, its libraries and
 // dynamic loader (with the symlinks that lead to them), CA certificates, passwd/group with the
-// unprivileged user, /tmp and /kubefn. `libraries` receives the sonames.
+// unprivileged user, /tmp and /kubefn; with a `stats_plugin_path`, also the plugin beside the
+// runtime and the libraries it needs. `libraries` receives the sonames of both closures, sorted.
+kube::Result<std::vector<oci::TarEntry>> base_layer_entries(const std::string& runtime_path,
+                                                            const std::string& stats_plugin_path,
+                                                            bool strip_debug,
+                                                            std::vector<std::string>* libraries);
+// The same without the plugin.
 kube::Result<std::vector<oci::TarEntry>> base_layer_entries(const std::string& runtime_path,
                                                             bool strip_debug,
                                                             std::vector<std::string>* libraries);
