@@ -193,6 +193,11 @@ std::string describe_text(const json& function, const std::vector<json>& events,
   status_field("URL", str(function, P("/status/url")));
   status_field("Source digest", str(function, P("/status/sourceDigest")));
   status_field("Observed gen", str(function, P("/status/observedGeneration")));
+  if (function.contains(P("/status/scaling/desiredReplicas"))) {
+    status_field("Last scale", "to " + str(function, P("/status/scaling/desiredReplicas")) +
+                                   " at " + str(function, P("/status/scaling/lastScaleTime")) +
+                                   ": " + str(function, P("/status/scaling/reason")));
+  }
 
   out << "Conditions:\n";
   std::vector<std::vector<std::string>> rows;

@@ -5,6 +5,7 @@
 
 #include "kubefn/controller/desired.hpp"
 #include "kubefn/controller/kubernetes_platform.hpp"
+#include "kubefn/controller/scaling_status.hpp"
 
 namespace kubefn::autoscaler {
 
@@ -16,28 +17,58 @@ std::string key_of(const std::string& ns, const std::string& name) {
   return ns + "/" + name;
 }
 
-// One resource over the configured namespaces (all pages).
-kube::Result<std::vector<json>> list_all(kube::KubeClient& client,
-                                         const kube::GroupVersionResource& resource,
-                                         const std::vector<std::string>& namespaces,
-                                         const std::string& selector) {
-  std::vector<json> out;
-  const std::vector<std::string> scopes =
-      namespaces.empty() ? std::vector<std::string>{""} : namespaces;
-  for (const auto& ns : scopes) {
-    kube::ListOptions opts;
-    opts.label_selector = selector;
-    opts.limit = 500;
-    for (;;) {
-      auto page = client.list(resource, ns, opts);
-      if (!page.ok()) return page.status();
-      for (auto& item : page.value().items)
-        out.push_back(std::move(item));
-      if (page.value().continue_token.empty()) break;
-      opts.continue_token = page.value().continue_token;
-    }
+// resourceVersions are opaque, but etcd's (and the emulator's) are increasing integers; zero
+// when one is not.
+std::uint64_t version_number(const std::string& rv) {
+  std::uint64_t v = 0;
+  for (char c : rv) {
+    if (c < '0' || c > '9') return 0;
+    v = v * 10 + static_cast<std::uint64_t>(c - '0');
+  }
+  return v;
+}
+
+std::string function_label(const json& object) {
+  const json& meta = object.value("metadata", json::object());
+  const json& labels = meta.value("labels", json::object());
+  auto it = labels.find(controller::kFunctionLabel);
+  return it != labels.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+// What the handlers read, and nothing else, is kept in the informers' caches.
+json trimmed_metadata(const json& object, bool keep_function_label) {
+  const json& meta = object.value("metadata", json::object());
+  json out = json::object();
+  for (const char* field : {"name", "namespace", "uid", "resourceVersion"}) {
+    if (auto it = meta.find(field); it != meta.end()) out[field] = *it;
+  }
+  if (keep_function_label) {
+    const std::string fn = function_label(object);
+    if (!fn.empty()) out["labels"] = {{controller::kFunctionLabel, fn}};
   }
   return out;
+}
+
+// A Function keeps its spec (parsed for spec.scaling and spec.replicas) and what an event
+// needs to name it; its status and annotations go.
+void trim_function(json& object) {
+  json out = {{"apiVersion", object.value("apiVersion", "")},
+              {"kind", object.value("kind", "")},
+              {"metadata", trimmed_metadata(object, false)}};
+  if (auto it = object.find("spec"); it != object.end()) out["spec"] = std::move(*it);
+  object = std::move(out);
+}
+
+// A Deployment keeps its spec.replicas; a Pod only its name and Function.
+void trim_deployment(json& object) {
+  json out = {{"metadata", trimmed_metadata(object, true)}};
+  const json& spec = object.value("spec", json::object());
+  out["spec"] = {{"replicas", spec.value("replicas", 1)}};
+  object = std::move(out);
+}
+
+void trim_pod(json& object) {
+  object = json{{"metadata", trimmed_metadata(object, true)}};
 }
 
 }  // namespace
@@ -119,74 +150,125 @@ void ClusterAutoscaler::drop_gauges(Tracked& t) {
   t.desired = t.load = t.panic = nullptr;
 }
 
-void ClusterAutoscaler::refresh(TimePoint now) {
-  using controller::kFunctionLabel;
-  auto functions = list_all(client_, controller::gvr::functions(), options_.namespaces, "");
-  if (!functions.ok()) return;  // keep what we had; the next refresh tries again
-  std::set<std::string> seen;
-  for (const auto& fn : functions.value()) {
-    auto parsed = controller::parse_function(fn);
-    auto* spec = std::get_if<controller::FunctionSpec>(&parsed);
-    if (spec == nullptr || spec->replicas) continue;  // invalid, or replicas pinned by the user
-    const std::string key = key_of(spec->ns, spec->name);
-    seen.insert(key);
-    Tracked& t = tracked_[key];
-    if (!t.scaler) {
-      t.scaler = std::make_unique<Autoscaler>(scaling_of(*spec, options_.stable_window), now);
-      const prometheus::Labels labels{{"namespace", spec->ns}, {"function", spec->name}};
-      t.desired = &desired_family_.Add(labels);
-      t.load = &load_family_.Add(labels);
-      t.panic = &panic_family_.Add(labels);
-    } else {
-      t.scaler->set_spec(scaling_of(*spec, options_.stable_window));
-    }
-    t.function = fn;
-  }
-  for (auto it = tracked_.begin(); it != tracked_.end();) {
-    if (seen.count(it->first) == 0) {
+void ClusterAutoscaler::function_seen(const json& fn) {
+  const std::string key = key_of(kube::object_namespace(fn), kube::object_name(fn));
+  auto parsed = controller::parse_function(fn);
+  auto* spec = std::get_if<controller::FunctionSpec>(&parsed);
+  std::lock_guard<std::mutex> lock(mu_);
+  if (spec == nullptr || spec->replicas) {  // invalid, or replicas pinned by the user
+    if (auto it = tracked_.find(key); it != tracked_.end()) {
       drop_gauges(it->second);
-      it = tracked_.erase(it);
-    } else {
-      ++it;
+      tracked_.erase(it);
     }
+    return;
   }
+  Tracked& t = tracked_[key];
+  if (!t.scaler) {
+    t.scaler =
+        std::make_unique<Autoscaler>(scaling_of(*spec, options_.stable_window), clock_.now());
+    const prometheus::Labels labels{{"namespace", spec->ns}, {"function", spec->name}};
+    t.desired = &desired_family_.Add(labels);
+    t.load = &load_family_.Add(labels);
+    t.panic = &panic_family_.Add(labels);
+  } else if (t.function.value("spec", json()) != fn.value("spec", json())) {
+    t.scaler->set_spec(scaling_of(*spec, options_.stable_window));
+  }
+  t.function = fn;
+}
 
-  const std::string selector = kFunctionLabel;  // label exists
-  auto deployments =
-      list_all(client_, controller::gvr::deployments(), options_.namespaces, selector);
-  if (deployments.ok()) {
-    std::map<std::string, int> replicas;
-    for (const auto& d : deployments.value()) {
-      const std::string fn =
-          d["metadata"].value("labels", json::object()).value(kFunctionLabel, "");
-      if (fn.empty() || fn != kube::object_name(d)) continue;  // named like the Function
-      replicas[key_of(kube::object_namespace(d), fn)] =
-          d.value("spec", json::object()).value("replicas", 1);
-    }
-    for (auto& [key, t] : tracked_) {
-      auto it = replicas.find(key);
-      t.current = it == replicas.end() ? std::nullopt : std::optional<int>(it->second);
-    }
-  }
+void ClusterAutoscaler::function_gone(const json& fn) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = tracked_.find(key_of(kube::object_namespace(fn), kube::object_name(fn)));
+  if (it == tracked_.end()) return;
+  drop_gauges(it->second);
+  tracked_.erase(it);
+}
 
-  auto pods = list_all(client_, controller::gvr::pods(), options_.namespaces, selector);
-  if (pods.ok()) {
-    std::map<std::string, std::set<std::string>> by_function;
-    for (const auto& p : pods.value()) {
-      const std::string fn =
-          p["metadata"].value("labels", json::object()).value(kFunctionLabel, "");
-      by_function[key_of(kube::object_namespace(p), fn)].insert(kube::object_name(p));
-    }
-    for (auto& [key, t] : tracked_) {
-      std::set<std::string>& now_pods = by_function[key];
-      // Only a pod seen before and gone now is forgotten: a new pod's first samples may come
-      // before the list shows it.
-      for (const auto& old : t.pods) {
-        if (now_pods.count(old) == 0) t.scaler->forget_replica(old);
-      }
-      t.pods = std::move(now_pods);
-    }
+void ClusterAutoscaler::deployment_seen(const json& d) {
+  const std::string fn = function_label(d);
+  if (fn.empty() || fn != kube::object_name(d)) return;  // named like the Function
+  const int replicas = d.value("spec", json::object()).value("replicas", 1);
+  const std::string key = key_of(kube::object_namespace(d), fn);
+  std::lock_guard<std::mutex> lock(mu_);
+  if (auto w = written_.find(key); w != written_.end()) {
+    const std::uint64_t v = version_number(kube::object_resource_version(d));
+    if (v != 0 && v < w->second) return;  // from before our own write
+    written_.erase(w);
   }
+  deployments_[key] = replicas;
+}
+
+void ClusterAutoscaler::deployment_gone(const json& d) {
+  const std::string fn = function_label(d);
+  if (fn.empty() || fn != kube::object_name(d)) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  deployments_.erase(key_of(kube::object_namespace(d), fn));
+  written_.erase(key_of(kube::object_namespace(d), fn));
+}
+
+void ClusterAutoscaler::pod_gone(const json& p) {
+  const std::string fn = function_label(p);
+  if (fn.empty()) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = tracked_.find(key_of(kube::object_namespace(p), fn));
+  if (it == tracked_.end()) return;
+  // Its samples stop with it: the replica no longer counts as one that went silent.
+  it->second.scaler->forget_replica(kube::object_name(p));
+  ++forgotten_;
+}
+
+void ClusterAutoscaler::watch() {
+  std::lock_guard<std::mutex> lock(watch_mu_);
+  if (!informers_.empty()) return;
+  const std::vector<std::string> scopes =
+      options_.namespaces.empty() ? std::vector<std::string>{""} : options_.namespaces;
+  // Read by handlers only: compact, no label index.
+  const kube::ObjectCacheOptions cache{std::vector<std::string>{}, true};
+  for (const auto& ns : scopes) {
+    kube::InformerOptions fn;
+    fn.resource = controller::gvr::functions();
+    fn.ns = ns;
+    fn.resync_period = options_.resync_period;
+    fn.transform = trim_function;
+    fn.cache = cache;
+    informers_.push_back(std::make_unique<kube::Informer>(
+        client_, clock_, fn,
+        kube::InformerHandlers{[this](const json& o) { function_seen(o); },
+                               [this](const json&, const json& o) { function_seen(o); },
+                               [this](const json& o) { function_gone(o); }}));
+
+    kube::InformerOptions dep = fn;
+    dep.resource = controller::gvr::deployments();
+    dep.label_selector = controller::kFunctionLabel;  // label exists
+    dep.transform = trim_deployment;
+    informers_.push_back(std::make_unique<kube::Informer>(
+        client_, clock_, dep,
+        kube::InformerHandlers{[this](const json& o) { deployment_seen(o); },
+                               [this](const json&, const json& o) { deployment_seen(o); },
+                               [this](const json& o) { deployment_gone(o); }}));
+
+    kube::InformerOptions pod = dep;
+    pod.resource = controller::gvr::pods();
+    pod.resync_period = kube::Clock::Duration::zero();  // only deletions matter
+    pod.transform = trim_pod;
+    informers_.push_back(std::make_unique<kube::Informer>(
+        client_, clock_, pod,
+        kube::InformerHandlers{nullptr, nullptr, [this](const json& o) { pod_gone(o); }}));
+  }
+  for (auto& i : informers_)
+    i->start();
+}
+
+bool ClusterAutoscaler::wait_for_sync(std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::lock_guard<std::mutex> lock(watch_mu_);
+  if (informers_.empty()) return false;
+  for (auto& i : informers_) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (!i->wait_for_sync(std::max(left, std::chrono::milliseconds(0)))) return false;
+  }
+  return true;
 }
 
 void ClusterAutoscaler::scale(const std::string& key, Tracked& t, const Decision& d, int current) {
@@ -199,21 +281,25 @@ void ClusterAutoscaler::scale(const std::string& key, Tracked& t, const Decision
       kube::PatchType::kMerge, json{{"spec", {{"replicas", d.desired}}}}, opts);
   if (!r.ok()) return;  // decided again next tick
   ++writes_;
-  t.current = d.desired;
+  deployments_[key] = d.desired;  // the watch brings the same soon
+  if (const std::uint64_t v = version_number(kube::object_resource_version(*r)); v != 0) {
+    written_[key] = v;
+  }
   const std::string message =
       "scaled " + std::to_string(current) + " -> " + std::to_string(d.desired) + ": " + d.reason;
   const char* reason = current == 0          ? "ScaledFromZero"
                        : d.desired > current ? "ScaledUp"
                                              : "ScaledDown";
   events_.record(t.function, "Normal", reason, message);
+  // The Function's status.scaling says the same; best effort, like the Event.
+  (void)controller::record_scaling(client_, key.substr(0, slash), key.substr(slash + 1), d.desired,
+                                   d.reason, clock_.wall_now(), options_.field_manager);
 }
 
 void ClusterAutoscaler::tick() {
   std::lock_guard<std::mutex> lock(mu_);
   const TimePoint now = clock_.now();
-  if (ticks_++ % static_cast<std::uint64_t>(std::max(options_.refresh_every, 1)) == 0) {
-    refresh(now);
-  }
+  ++ticks_;
   std::vector<ReplicaReport> replicas;
   std::vector<GatewayReport> gateways;
   {
@@ -242,8 +328,9 @@ void ClusterAutoscaler::tick() {
     it->second.scaler->record_queued(time_of(g.second_start_unix_ms, now), g.queued);
   }
   for (auto& [key, t] : tracked_) {
-    if (!t.current) continue;  // no Deployment yet
-    const int current = *t.current;
+    auto dep = deployments_.find(key);
+    if (dep == deployments_.end()) continue;  // no Deployment yet
+    const int current = dep->second;
     Decision d = t.scaler->decide(now, current);
     t.desired->Set(d.desired);
     t.load->Set(d.stable_value);
@@ -264,7 +351,8 @@ void ClusterAutoscaler::poke_queued() {
   const TimePoint now = clock_.now();
   for (const auto& key : keys) {
     auto it = tracked_.find(key);
-    if (it == tracked_.end() || !it->second.current || *it->second.current != 0) continue;
+    auto dep = deployments_.find(key);
+    if (it == tracked_.end() || dep == deployments_.end() || dep->second != 0) continue;
     Decision d = it->second.scaler->poke(now, 0, 1);
     if (d.desired > 0) scale(key, it->second, d, 0);
     it->second.last = std::move(d);
@@ -272,6 +360,7 @@ void ClusterAutoscaler::poke_queued() {
 }
 
 void ClusterAutoscaler::start() {
+  watch();
   std::lock_guard<std::mutex> lock(in_mu_);
   if (thread_.joinable()) return;
   stop_ = false;
@@ -303,6 +392,13 @@ void ClusterAutoscaler::stop() {
   }
   run_cv_.notify_all();
   if (thread_.joinable()) thread_.join();
+  std::vector<std::unique_ptr<kube::Informer>> informers;
+  {
+    std::lock_guard<std::mutex> lock(watch_mu_);
+    informers.swap(informers_);
+  }
+  for (auto& i : informers)
+    i->stop();
 }
 
 std::optional<Decision> ClusterAutoscaler::last_decision(const std::string& ns,
@@ -316,6 +412,24 @@ std::optional<Decision> ClusterAutoscaler::last_decision(const std::string& ns,
 std::uint64_t ClusterAutoscaler::scale_writes() const {
   std::lock_guard<std::mutex> lock(mu_);
   return writes_;
+}
+
+bool ClusterAutoscaler::tracks(const std::string& ns, const std::string& name) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return tracked_.count(key_of(ns, name)) != 0;
+}
+
+std::optional<int> ClusterAutoscaler::current_replicas(const std::string& ns,
+                                                       const std::string& name) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = deployments_.find(key_of(ns, name));
+  if (it == deployments_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::uint64_t ClusterAutoscaler::replicas_forgotten() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return forgotten_;
 }
 
 }  // namespace kubefn::autoscaler

@@ -29,6 +29,8 @@ FunctionReconciler::FunctionReconciler(kube::KubeClient& client, ObjectReader& r
 
 ReconcileResult FunctionReconciler::finish(json& function, json status, ReconcileResult r) {
   const json& live_status = function.value("status", json::object());
+  // status.scaling is the autoscaler's: carried over, never rewritten here.
+  if (auto it = live_status.find("scaling"); it != live_status.end()) status["scaling"] = *it;
   if (status != live_status) {
     json updated = function;
     updated["status"] = std::move(status);

@@ -319,6 +319,15 @@ TEST_F(LocalPlatformE2E, IdleFunctionScalesToZeroAndACallBringsItBack) {
   EXPECT_NE(log().find("default/nap scaled 0 -> 1"), std::string::npos) << log();
   auto described = kubefn({"describe", "nap", "-n", "default"});
   EXPECT_NE(described.out.find("Scaled"), std::string::npos) << described.out;
+  // The Function's status says the last scale and why: back to zero after the keep-alive.
+  EXPECT_TRUE(wait_until(
+      [&] {
+        described = kubefn({"describe", "nap", "-n", "default"});
+        return described.out.find("Last scale:   to 0 at ") != std::string::npos;
+      },
+      seconds(10)))
+      << described.out;
+  EXPECT_NE(described.out.find("keep-alive"), std::string::npos) << described.out;
 }
 
 TEST_F(LocalPlatformE2E, ContainerModeRunsTheBuiltImageUnderPodman) {

@@ -162,7 +162,6 @@ TEST(StatsE2E, DeploymentScaleFollowsAStreamedLoadUpAndDown) {
   controller::ApiEventRecorder events(api, clock);
   prometheus::Registry registry;
   ClusterAutoscalerOptions options;
-  options.refresh_every = 1;
   options.stable_window = 6s;  // the decision's windows, shortened so the test ends soon
   ClusterAutoscaler scaler(api, clock, events, registry, options);
   StatsServer server(scaler, "127.0.0.1", 0);
@@ -200,6 +199,14 @@ TEST(StatsE2E, DeploymentScaleFollowsAStreamedLoadUpAndDown) {
   }
   EXPECT_TRUE(reasons.count("ScaledUp")) << list.value().items.size() << " events";
   EXPECT_TRUE(reasons.count("ScaledDown")) << list.value().items.size() << " events";
+
+  // The Function's status says the last scale and why.
+  auto live = api.get(kube::ObjectRef{controller::gvr::functions(), "default", "resize"});
+  ASSERT_TRUE(live.ok());
+  const json scaling = live->value("status", json::object()).value("scaling", json::object());
+  EXPECT_EQ(scaling.value("desiredReplicas", -1), 1) << live->dump();
+  EXPECT_NE(scaling.value("reason", "").find("concurrency"), std::string::npos) << live->dump();
+  EXPECT_FALSE(scaling.value("lastScaleTime", "").empty()) << live->dump();
 }
 
 class RecordingSink : public StatsSink {

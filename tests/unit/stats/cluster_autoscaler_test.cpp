@@ -3,29 +3,43 @@
 
 #include <gtest/gtest.h>
 
+#include <condition_variable>
 #include <map>
+#include <set>
 
 #include "kubefn/controller/kubernetes_platform.hpp"
 #include "kubefn/kube/fake_clock.hpp"
+#include "kubefn/testing/wait.hpp"
 
 namespace kubefn::autoscaler {
 namespace {
 
 using nlohmann::json;
 using namespace std::chrono_literals;
+using kubefn::testing::wait_until;
 
-// Lists and patches over a map keyed by resource/ns/name; the rest is not used here.
+// One informer each for Functions, Deployments and Pods (all namespaces).
+constexpr std::size_t kWatches = 3;
+
+// Lists, watches and patches over a map keyed by resource/ns/name, with one resourceVersion
+// counter and a history the watches replay from; the rest is not used here. Counts requests.
 class FakeApi final : public kube::KubeClient {
  public:
   void put(const std::string& resource, json object) {
+    std::lock_guard<std::mutex> lock(mu_);
     const std::string key =
         resource + "/" + kube::object_namespace(object) + "/" + kube::object_name(object);
-    std::lock_guard<std::mutex> lock(mu_);
+    const bool existed = objects_.count(key) != 0;
+    record(resource, existed ? kube::WatchEvent::Type::kModified : kube::WatchEvent::Type::kAdded,
+           object);
     objects_[key] = std::move(object);
   }
   void erase(const std::string& resource, const std::string& ns, const std::string& name) {
     std::lock_guard<std::mutex> lock(mu_);
-    objects_.erase(resource + "/" + ns + "/" + name);
+    auto it = objects_.find(resource + "/" + ns + "/" + name);
+    if (it == objects_.end()) return;
+    record(resource, kube::WatchEvent::Type::kDeleted, it->second);
+    objects_.erase(it);
   }
   int replicas(const std::string& ns, const std::string& name) {
     std::lock_guard<std::mutex> lock(mu_);
@@ -35,27 +49,57 @@ class FakeApi final : public kube::KubeClient {
     std::lock_guard<std::mutex> lock(mu_);
     return patches_;
   }
+  std::vector<json> status_patches() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return status_patches_;
+  }
+  // Requests of any verb so far.
+  int requests() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return requests_;
+  }
+  // Every one of `watches` open watches has handed over all its events and waits for more:
+  // whatever the watchers do with an event is done before they ask for the next one.
+  bool settled(std::size_t watches) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (streams_.size() < watches) return false;
+    for (const Stream* s : streams_) {
+      if (!s->waiting || pending(*s)) return false;
+    }
+    return true;
+  }
 
   kube::Result<kube::ObjectList> list(const kube::GroupVersionResource& resource,
                                       const std::string& ns, const kube::ListOptions&) override {
     std::lock_guard<std::mutex> lock(mu_);
+    ++requests_;
     kube::ObjectList out;
     for (const auto& [key, obj] : objects_) {
       if (key.rfind(resource.resource + "/", 0) != 0) continue;
       if (!ns.empty() && kube::object_namespace(obj) != ns) continue;
       out.items.push_back(obj);
     }
+    out.resource_version = std::to_string(version_);
     return out;
   }
   kube::Result<json> patch(const kube::ObjectRef& ref, kube::PatchType type, const json& patch,
                            const kube::PatchOptions& options) override {
     std::lock_guard<std::mutex> lock(mu_);
+    ++requests_;
     EXPECT_EQ(type, kube::PatchType::kMerge);
-    EXPECT_EQ(options.subresource, "scale");
     auto it = objects_.find(ref.resource.resource + "/" + ref.ns + "/" + ref.name);
     if (it == objects_.end()) return kube::Status(kube::StatusCode::kNotFound, ref.name);
+    if (options.subresource == "status") {  // the Function's status.scaling
+      EXPECT_EQ(ref.resource.resource, "functions");
+      it->second["status"]["scaling"] = patch.at("status").at("scaling");
+      status_patches_.push_back(json{{"name", ref.name}, {"patch", patch}});
+      record(ref.resource.resource, kube::WatchEvent::Type::kModified, it->second);
+      return it->second;
+    }
+    EXPECT_EQ(options.subresource, "scale");
     patches_.push_back(json{{"name", ref.name}, {"patch", patch}});
     it->second["spec"]["replicas"] = patch["spec"]["replicas"];
+    record(ref.resource.resource, kube::WatchEvent::Type::kModified, it->second);
     return it->second;
   }
   kube::Result<json> get(const kube::ObjectRef&) override { return unsupported(); }
@@ -78,19 +122,88 @@ class FakeApi final : public kube::KubeClient {
   kube::Result<json> update_scale(const kube::ObjectRef&, const json&) override {
     return unsupported();
   }
-  kube::Result<std::unique_ptr<kube::WatchStream>> watch(const kube::GroupVersionResource&,
-                                                         const std::string&,
-                                                         const kube::ListOptions&) override {
-    return kube::Status(kube::StatusCode::kMethodNotAllowed, "no watch here");
+  kube::Result<std::unique_ptr<kube::WatchStream>> watch(
+      const kube::GroupVersionResource& resource, const std::string& ns,
+      const kube::ListOptions& options) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++requests_;
+    auto stream = std::make_unique<Stream>(*this, resource.resource, ns,
+                                           std::stoull(options.resource_version));
+    streams_.insert(stream.get());
+    return std::unique_ptr<kube::WatchStream>(std::move(stream));
   }
 
  private:
+  struct Change {
+    std::uint64_t version;
+    std::string resource;
+    kube::WatchEvent event;
+  };
+  class Stream final : public kube::WatchStream {
+   public:
+    Stream(FakeApi& api, std::string resource, std::string ns, std::uint64_t from)
+        : api(api), resource(std::move(resource)), ns(std::move(ns)), seen(from) {}
+    ~Stream() override {
+      std::lock_guard<std::mutex> lock(api.mu_);
+      api.streams_.erase(this);
+    }
+    kube::Result<std::optional<kube::WatchEvent>> next() override {
+      std::unique_lock<std::mutex> lock(api.mu_);
+      waiting = true;
+      api.cv_.wait(lock, [&] { return cancelled || api.pending(*this); });
+      waiting = false;
+      if (cancelled) return kube::Status(kube::StatusCode::kCancelled, "cancelled");
+      for (const auto& c : api.history_) {
+        if (c.version <= seen || !api.matches(*this, c)) continue;
+        seen = c.version;
+        return std::optional<kube::WatchEvent>(c.event);
+      }
+      return kube::Status(kube::StatusCode::kUnknown, "no event");
+    }
+    void cancel() override {
+      {
+        std::lock_guard<std::mutex> lock(api.mu_);
+        cancelled = true;
+      }
+      api.cv_.notify_all();
+    }
+
+    FakeApi& api;
+    const std::string resource;
+    const std::string ns;
+    std::uint64_t seen;
+    bool waiting = false;
+    bool cancelled = false;
+  };
+
+  // Called with mu_ held.
+  void record(const std::string& resource, kube::WatchEvent::Type type, json& object) {
+    object["metadata"]["resourceVersion"] = std::to_string(++version_);
+    history_.push_back({version_, resource, kube::WatchEvent{type, object}});
+    cv_.notify_all();
+  }
+  bool matches(const Stream& s, const Change& c) const {
+    return c.resource == s.resource &&
+           (s.ns.empty() || kube::object_namespace(c.event.object) == s.ns);
+  }
+  bool pending(const Stream& s) const {
+    for (auto it = history_.rbegin(); it != history_.rend() && it->version > s.seen; ++it) {
+      if (matches(s, *it)) return true;
+    }
+    return false;
+  }
   static kube::Status unsupported() {
     return kube::Status(kube::StatusCode::kMethodNotAllowed, "not used by the autoscaler");
   }
   std::mutex mu_;
+  std::condition_variable cv_;
   std::map<std::string, json> objects_;
   std::vector<json> patches_;
+  std::vector<json> status_patches_;
+  std::uint64_t version_ = 1;
+  std::vector<Change> history_;
+  std::set<Stream*> streams_;
+  int requests_ = 0;
 };
 
 class Events final : public controller::EventRecorder {
@@ -141,9 +254,16 @@ json pod(const std::string& function, const std::string& name) {
 
 class ClusterAutoscalerTest : public ::testing::Test {
  protected:
-  ClusterAutoscalerTest() {
-    options.refresh_every = 1;
-    options.stable_window = 6s;
+  ClusterAutoscalerTest() { options.stable_window = 6s; }
+  // Starts the informers and waits for their first lists.
+  void watch(ClusterAutoscaler& scaler) {
+    scaler.watch();
+    ASSERT_TRUE(scaler.wait_for_sync(10s));
+    settle();
+  }
+  // Waits until the autoscaler has seen every change made to the API so far.
+  void settle() {
+    ASSERT_TRUE(wait_until([&] { return api.settled(kWatches); }, 10s));
   }
   std::int64_t unix_ms() const {
     return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -165,6 +285,7 @@ class ClusterAutoscalerTest : public ::testing::Test {
       rep.requests = inflight * 10;
       scaler.on_replica(rep);
     }
+    settle();
     scaler.tick();
   }
   double gauge(const std::string& name, const std::string& fn) {
@@ -191,6 +312,7 @@ TEST_F(ClusterAutoscalerTest, ScalesUpOnLoadThenDownWhenItStops) {
   api.put("deployments", deployment("resize", 1));
   api.put("pods", pod("resize", "resize-a"));
   ClusterAutoscaler scaler(api, clock, events, registry, options);
+  watch(scaler);
   scaler.tick();  // learns the function
   EXPECT_TRUE(api.patches().empty());
 
@@ -202,6 +324,11 @@ TEST_F(ClusterAutoscalerTest, ScalesUpOnLoadThenDownWhenItStops) {
   ASSERT_EQ(events.all().size(), 1u);
   EXPECT_EQ(events.all()[0].object, "resize");
   EXPECT_EQ(events.all()[0].reason, "ScaledUp");
+  // The Function's status.scaling says the same as the Event.
+  ASSERT_EQ(api.status_patches().size(), 1u);
+  const json scaling = api.status_patches()[0]["patch"]["status"]["scaling"];
+  EXPECT_EQ(scaling["desiredReplicas"], 4);
+  EXPECT_NE(scaling["reason"].get<std::string>().find("panic"), std::string::npos) << scaling;
   EXPECT_NE(events.all()[0].message.find("scaled 1 -> 4: "), std::string::npos)
       << events.all()[0].message;
   EXPECT_EQ(gauge("kubefn_autoscaler_desired_replicas", "resize"), 4);
@@ -237,6 +364,7 @@ TEST_F(ClusterAutoscalerTest, ReplicasThatStopReportingHoldTheCountUntilTheirPod
   api.put("pods", pod("thumb", "thumb-a"));
   api.put("pods", pod("thumb", "thumb-b"));
   ClusterAutoscaler scaler(api, clock, events, registry, options);
+  watch(scaler);
   scaler.tick();
   for (int i = 0; i < 3; ++i)
     second(scaler, "thumb", {"thumb-a", "thumb-b"}, 1);
@@ -253,6 +381,8 @@ TEST_F(ClusterAutoscalerTest, ReplicasThatStopReportingHoldTheCountUntilTheirPod
   // function goes down to its minimum.
   api.erase("pods", "team", "thumb-b");
   api.put("pods", pod("thumb", "thumb-c"));
+  settle();
+  EXPECT_EQ(scaler.replicas_forgotten(), 1u);  // before any tick
   second(scaler, "thumb", {"thumb-a", "thumb-c"}, 0);
   EXPECT_EQ(scaler.last_decision("team", "thumb")->unknown_replicas, 0)
       << scaler.last_decision("team", "thumb")->reason;
@@ -266,6 +396,7 @@ TEST_F(ClusterAutoscalerTest, PinnedReplicasAndMissingDeploymentsAreLeftAlone) {
   api.put("deployments", deployment("pinned", 3));
   api.put("functions", function("new", {{"target", 1}}));  // no Deployment yet
   ClusterAutoscaler scaler(api, clock, events, registry, options);
+  watch(scaler);
   scaler.tick();
   for (int i = 0; i < 5; ++i) {
     second(scaler, "pinned", {"pinned-a"}, 30);
@@ -281,6 +412,7 @@ TEST_F(ClusterAutoscalerTest, AQueuedCallAtZeroScalesFromZeroAtOnce) {
   api.put("functions", function("cold", {{"minReplicas", 0}, {"target", 1}}));
   api.put("deployments", deployment("cold", 0));
   ClusterAutoscaler scaler(api, clock, events, registry, options);
+  watch(scaler);
   scaler.tick();
   EXPECT_EQ(api.replicas("team", "cold"), 0);
   GatewayReport g;
@@ -295,6 +427,84 @@ TEST_F(ClusterAutoscalerTest, AQueuedCallAtZeroScalesFromZeroAtOnce) {
   EXPECT_EQ(api.replicas("team", "cold"), 1);
   ASSERT_FALSE(events.all().empty());
   EXPECT_EQ(events.all().back().reason, "ScaledFromZero");
+}
+
+TEST_F(ClusterAutoscalerTest, AFunctionCreatedAfterTheStartIsScaledAtItsFirstLoadedTick) {
+  ClusterAutoscaler scaler(api, clock, events, registry, options);
+  watch(scaler);
+  scaler.tick();
+  api.put("functions", function("late", {{"minReplicas", 1}, {"maxReplicas", 5}, {"target", 1}}));
+  api.put("deployments", deployment("late", 1));
+  settle();
+  EXPECT_TRUE(scaler.tracks("team", "late"));
+  EXPECT_EQ(scaler.current_replicas("team", "late"), 1);
+  second(scaler, "late", {"late-a"}, 3);
+  EXPECT_EQ(api.replicas("team", "late"), 3);
+  ASSERT_EQ(api.patches().size(), 1u);
+}
+
+TEST_F(ClusterAutoscalerTest, AScaleWrittenBySomeoneElseIsSeenAtTheNextTick) {
+  api.put("functions", function("ext", {{"minReplicas", 1}, {"maxReplicas", 6}, {"target", 1}}));
+  api.put("deployments", deployment("ext", 1));
+  ClusterAutoscaler scaler(api, clock, events, registry, options);
+  watch(scaler);
+  for (int i = 0; i < 3; ++i)
+    second(scaler, "ext", {"ext-a"}, 1);
+  ASSERT_TRUE(api.patches().empty());
+  // The load doubles and, before the autoscaler's next tick, someone else scales to two: the
+  // tick sees two, decides two, and writes nothing back.
+  api.put("deployments", deployment("ext", 2));
+  second(scaler, "ext", {"ext-a", "ext-b"}, 1);
+  EXPECT_EQ(scaler.current_replicas("team", "ext"), 2);
+  ASSERT_TRUE(scaler.last_decision("team", "ext"));
+  EXPECT_EQ(scaler.last_decision("team", "ext")->desired, 2)
+      << scaler.last_decision("team", "ext")->reason;
+  EXPECT_TRUE(api.patches().empty());
+  EXPECT_EQ(api.replicas("team", "ext"), 2);
+}
+
+TEST_F(ClusterAutoscalerTest, ASteadyStateTickMakesNoRequests) {
+  api.put("functions", function("calm", {{"minReplicas", 1}, {"maxReplicas", 4}, {"target", 1}}));
+  api.put("deployments", deployment("calm", 2));
+  api.put("pods", pod("calm", "calm-a"));
+  api.put("pods", pod("calm", "calm-b"));
+  ClusterAutoscaler scaler(api, clock, events, registry, options);
+  watch(scaler);
+  EXPECT_EQ(api.requests(), 6);  // a list and a watch per informer
+  for (int i = 0; i < 20; ++i)
+    second(scaler, "calm", {"calm-a", "calm-b"}, 1);
+  EXPECT_EQ(api.requests(), 6);
+  EXPECT_TRUE(api.patches().empty());
+  ASSERT_TRUE(scaler.last_decision("team", "calm"));
+  EXPECT_EQ(scaler.last_decision("team", "calm")->desired, 2);
+}
+
+TEST_F(ClusterAutoscalerTest, DeletedOrPinnedFunctionsAreDroppedWithTheirSeries) {
+  api.put("functions", function("gone", {{"minReplicas", 1}, {"target", 1}}));
+  api.put("deployments", deployment("gone", 1));
+  api.put("functions", function("pin", {{"minReplicas", 1}, {"maxReplicas", 5}, {"target", 1}}));
+  api.put("deployments", deployment("pin", 1));
+  ClusterAutoscaler scaler(api, clock, events, registry, options);
+  watch(scaler);
+  second(scaler, "gone", {"gone-a"}, 0);
+  EXPECT_EQ(gauge("kubefn_autoscaler_desired_replicas", "gone"), 1);
+  EXPECT_EQ(gauge("kubefn_autoscaler_desired_replicas", "pin"), 1);
+  api.erase("functions", "team", "gone");
+  api.put("functions", function("pin", {{"minReplicas", 1}, {"target", 1}}, 2));
+  settle();
+  EXPECT_FALSE(scaler.tracks("team", "gone"));
+  EXPECT_FALSE(scaler.tracks("team", "pin"));
+  EXPECT_EQ(gauge("kubefn_autoscaler_desired_replicas", "gone"), -1);
+  EXPECT_EQ(gauge("kubefn_autoscaler_desired_replicas", "pin"), -1);
+  second(scaler, "pin", {"pin-a"}, 5);
+  EXPECT_TRUE(api.patches().empty());
+  // Unpinned again: scaled again.
+  api.put("functions", function("pin", {{"minReplicas", 1}, {"maxReplicas", 5}, {"target", 1}}));
+  settle();  // samples from before a Function is known are not its
+  second(scaler, "pin", {"pin-a"}, 3);
+  EXPECT_EQ(api.replicas("team", "pin"), 3)
+      << (scaler.last_decision("team", "pin") ? scaler.last_decision("team", "pin")->reason
+                                              : "no decision");
 }
 
 }  // namespace

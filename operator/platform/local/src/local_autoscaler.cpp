@@ -23,13 +23,14 @@ autoscaler::ScalingSpec scaling_of(const controller::FunctionSpec& spec) {
 LocalAutoscaler::LocalAutoscaler(gateway::Gateway& gateway, LocalPlatform& platform,
                                  std::function<std::vector<json>()> functions,
                                  controller::EventRecorder& events, std::ostream& log,
-                                 std::chrono::milliseconds tick)
+                                 std::chrono::milliseconds tick, ScaledHook on_scaled)
     : gateway_(gateway),
       platform_(platform),
       functions_(std::move(functions)),
       events_(events),
       log_(log),
       tick_(tick),
+      on_scaled_(std::move(on_scaled)),
       thread_([this] { loop(); }) {}
 
 LocalAutoscaler::~LocalAutoscaler() {
@@ -85,6 +86,7 @@ void LocalAutoscaler::loop() {
                << std::flush;
           events_.record(it->second.function, "Normal", "ScaledFromZero",
                          "scaled 0 -> " + std::to_string(d.desired) + ": a call is waiting");
+          if (on_scaled_) on_scaled_(ns, name, d.desired, d.reason);
         }
       }
     }
@@ -141,6 +143,7 @@ void LocalAutoscaler::tick(autoscaler::TimePoint now, bool full) {
         "scaled " + std::to_string(current) + " -> " + std::to_string(d.desired) + ": " + d.reason;
     log_ << "kubefn: " << key << " " << msg << "\n" << std::flush;
     events_.record(t.function, "Normal", d.desired > current ? "ScaledUp" : "ScaledDown", msg);
+    if (on_scaled_) on_scaled_(ns, name, d.desired, d.reason);
   }
 }
 

@@ -22,6 +22,7 @@
 #include "kubefn/build/image_build.hpp"
 #include "kubefn/cli/manifest.hpp"
 #include "kubefn/controller/function_controller.hpp"
+#include "kubefn/controller/scaling_status.hpp"
 #include "kubefn/emulator/kube_emulator.hpp"
 #include "kubefn/gateway/gateway.hpp"
 #include "kubefn/gateway/key_ring.hpp"
@@ -418,7 +419,13 @@ int run_up(const UpOptions& o, std::ostream& out, std::ostream& err) {
         auto list = client->list(controller::gvr::functions(), "", {});
         return list.ok() ? list.value().items : std::vector<json>{};
       },
-      events, err);
+      events, err, std::chrono::seconds(1),
+      [&client, &clock](const std::string& ns, const std::string& name, int desired,
+                        const std::string& reason) {
+        // Best effort: the Event says the same; a failed write is retried by the next scale.
+        (void)controller::record_scaling(*client, ns, name, desired, reason, clock.wall_now(),
+                                         "kubefn-autoscaler");
+      });
   scaler.store(&autoscaler);
 
   std::unique_ptr<operator_cmd::HealthServer> metrics;

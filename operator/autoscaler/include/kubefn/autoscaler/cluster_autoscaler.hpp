@@ -3,8 +3,9 @@
 // Deployment's scale subresource when the decision differs from what the Deployment has.
 //
 // Functions (their spec.scaling), Deployments (their spec.replicas) and Pods (to forget
-// replicas that are gone) are listed every `refresh_every` ticks. A Function whose
-// spec.replicas is set is left alone: the user pinned it.
+// replicas that are gone) are watched by the autoscaler's own informers, trimmed to what it
+// reads; their handlers keep the per-Function state current, so a tick reads nothing from the
+// API. A Function whose spec.replicas is set is left alone: the user pinned it.
 #pragma once
 
 #include <prometheus/family.h>
@@ -27,6 +28,7 @@
 #include "kubefn/controller/event_recorder.hpp"
 #include "kubefn/controller/function_spec.hpp"
 #include "kubefn/kube/clock.hpp"
+#include "kubefn/kube/informer.hpp"
 #include "kubefn/kube/kube_client.hpp"
 
 namespace kubefn::autoscaler {
@@ -34,7 +36,9 @@ namespace kubefn::autoscaler {
 struct ClusterAutoscalerOptions {
   std::vector<std::string> namespaces;  // empty: all
   std::chrono::milliseconds tick{1000};
-  int refresh_every = 5;  // ticks between lists of Functions, Deployments and Pods
+  // The informers hand their whole caches to the handlers again this often (zero: never). Not
+  // needed for correctness: every change arrives by watch, and a 410 relists.
+  kube::Clock::Duration resync_period = kube::Clock::Duration::zero();
   std::string field_manager = "kubefn-autoscaler";
   // Window defaults applied to every Function (not Function fields).
   Duration stable_window = std::chrono::seconds(60);
@@ -55,34 +59,51 @@ class ClusterAutoscaler final : public StatsSink {
   void on_replica(const ReplicaReport& report) override;
   void on_gateway(const GatewayReport& report) override;
 
-  // One pass at clock.now(): lists when due, feeds the samples received since the last pass,
-  // decides for every Function and writes the scale where the decision differs.
+  // Starts the informers (start() does too; idempotent). Until they have synced, ticks decide
+  // only for what they have seen.
+  void watch();
+  // Waits (real time) until every informer has listed once; false on timeout.
+  bool wait_for_sync(std::chrono::milliseconds timeout);
+
+  // One pass at clock.now(): feeds the samples received since the last pass, decides for every
+  // Function and writes the scale where the decision differs. Reads nothing from the API.
   void tick();
   // Decides at once for Functions at zero whose calls the gateway queues.
   void poke_queued();
 
-  // A thread ticking on the clock (and poking as soon as the gateway queues a call for a
-  // function at zero).
+  // The informers and a thread ticking on the clock (and poking as soon as the gateway queues
+  // a call for a function at zero).
   void start();
+  // Stops the ticking thread and the informers.
   void stop();
 
   // The latest decision for ns/name, if any (for tests and status).
   std::optional<Decision> last_decision(const std::string& ns, const std::string& name) const;
   std::uint64_t scale_writes() const;
+  // Whether ns/name is a Function the autoscaler scales (seen, valid, replicas not pinned).
+  bool tracks(const std::string& ns, const std::string& name) const;
+  // The Deployment's spec.replicas as last seen (or written); nullopt: no Deployment seen.
+  std::optional<int> current_replicas(const std::string& ns, const std::string& name) const;
+  // Replicas forgotten because their Pod was deleted.
+  std::uint64_t replicas_forgotten() const;
 
  private:
   struct Tracked {
     std::unique_ptr<Autoscaler> scaler;
-    nlohmann::json function;     // for events
-    std::optional<int> current;  // the Deployment's spec.replicas; nullopt: no Deployment yet
-    std::set<std::string> pods;  // pod names in the last successful list
+    nlohmann::json function;  // trimmed: for events, and to tell a spec change from the rest
     std::optional<Decision> last;
     prometheus::Gauge* desired = nullptr;
     prometheus::Gauge* load = nullptr;
     prometheus::Gauge* panic = nullptr;
   };
 
-  void refresh(TimePoint now);
+  // Informer handlers, called on the informers' threads.
+  void function_seen(const nlohmann::json& function);
+  void function_gone(const nlohmann::json& function);
+  void deployment_seen(const nlohmann::json& deployment);
+  void deployment_gone(const nlohmann::json& deployment);
+  void pod_gone(const nlohmann::json& pod);
+
   void scale(const std::string& key, Tracked& t, const Decision& d, int current);
   TimePoint time_of(std::int64_t unix_ms, TimePoint now) const;
   void drop_gauges(Tracked& t);
@@ -108,10 +129,20 @@ class ClusterAutoscaler final : public StatsSink {
   // Decision state, guarded by mu_ (one pass at a time).
   mutable std::mutex mu_;
   std::map<std::string, Tracked> tracked_;  // "ns/name"
+  // Deployments named like their Function, seen or not: "ns/name" -> spec.replicas.
+  std::map<std::string, int> deployments_;
+  // The resourceVersion of our last scale write per Deployment: an event older than it (a
+  // watch lagging behind the write) would bring back the count the write replaced.
+  std::map<std::string, std::uint64_t> written_;
+  std::uint64_t forgotten_ = 0;
   std::uint64_t ticks_ = 0;
   std::uint64_t writes_ = 0;
 
   std::thread thread_;
+
+  // The informers, guarded by watch_mu_; their handlers take mu_, so stop() must not hold it.
+  std::mutex watch_mu_;
+  std::vector<std::unique_ptr<kube::Informer>> informers_;
 };
 
 }  // namespace kubefn::autoscaler

@@ -30,10 +30,16 @@ class LocalAutoscaler {
  public:
   // `functions` lists the live Function objects (the API's view); `events` gets one Event
   // per scaling step, with the decision's reason.
+  // Called after each scale the autoscaler applied, with the decision's replicas and reason
+  // (kubefn up writes them to the Function's status.scaling).
+  using ScaledHook = std::function<void(const std::string& ns, const std::string& name, int desired,
+                                        const std::string& reason)>;
+
   LocalAutoscaler(gateway::Gateway& gateway, LocalPlatform& platform,
                   std::function<std::vector<nlohmann::json>()> functions,
                   controller::EventRecorder& events, std::ostream& log,
-                  std::chrono::milliseconds tick = std::chrono::seconds(1));
+                  std::chrono::milliseconds tick = std::chrono::seconds(1),
+                  ScaledHook on_scaled = nullptr);
   ~LocalAutoscaler();  // stops
   LocalAutoscaler(const LocalAutoscaler&) = delete;
   LocalAutoscaler& operator=(const LocalAutoscaler&) = delete;
@@ -56,6 +62,7 @@ class LocalAutoscaler {
   controller::EventRecorder& events_;
   std::ostream& log_;
   const std::chrono::milliseconds tick_;
+  const ScaledHook on_scaled_;
 
   std::mutex mu_;
   std::condition_variable cv_;
