@@ -250,8 +250,9 @@ Decision Autoscaler::decide(TimePoint now, int current_replicas) {
       desired = std::max(desired, v);
   }
 
-  // What the load asked for (the windows, panic, tolerance and delay): the k-th replica's
-  // idle times are the gaps between the seconds that asked for k or more.
+  // What the load asked for over the panic window, as it is (the held decisions of panic mode
+  // would stretch every peak by a stable window): the k-th replica's idle times are the gaps
+  // between the seconds that asked for k or more.
   note_needs(now_s, want_panic);
 
   std::string idle_note;

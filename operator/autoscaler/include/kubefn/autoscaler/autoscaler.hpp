@@ -59,8 +59,8 @@ class Autoscaler {
   Decision poke(TimePoint now, int current_replicas, double queued);
 
   const IdleHistogram& idle_histogram() const { return histogram_; }
-  // The idle histogram of the k-th replica (k >= 2): the gaps between the decisions whose load
-  // asked for at least k replicas. Null when the load never asked for k.
+  // The idle histogram of the k-th replica (k >= 2): the gaps between the seconds whose load
+  // (over the panic window) asked for at least k replicas. Null when it never asked for k.
   const IdleHistogram* replica_histogram(int k) const;
   bool in_panic() const { return panic_; }
 
