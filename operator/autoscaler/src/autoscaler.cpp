@@ -119,6 +119,7 @@ void Autoscaler::record(const ReplicaSample& sample) {
   totals_[s] += value;
   series.last_second = s;
   series.last_value = value;
+  series.whole_function = sample.whole_function;
   if (sample.requests > 0 || sample.inflight_peak > 0 || sample.inflight_average > 0) {
     note_activity(s);
   }
@@ -203,10 +204,14 @@ Decision Autoscaler::decide(TimePoint now, int current_replicas) {
   // beyond those that reported recently (still starting, or never heard of).
   const std::int64_t stale = whole_seconds(sp.stale_after);
   int fresh = 0;
+  bool whole = false;  // a fresh report covers every replica
   for (const auto& [name, r] : replicas_) {
-    if (r.last_second >= now_s - stale) ++fresh;
+    if (r.last_second >= now_s - stale) {
+      ++fresh;
+      whole = whole || r.whole_function;
+    }
   }
-  d.unknown_replicas = std::max(reporting_stale, d.current - fresh);
+  d.unknown_replicas = std::max(reporting_stale, whole ? 0 : d.current - fresh);
 
   const int ready = std::max(1, d.current);
   const int max_up = static_cast<int>(std::min(std::ceil(sp.max_scale_up_rate * ready), 1e9));

@@ -73,18 +73,6 @@ void trim_pod(json& object) {
 
 }  // namespace
 
-ScalingSpec scaling_of(const controller::FunctionSpec& spec, Duration stable_window) {
-  ScalingSpec s;
-  s.min_replicas = static_cast<int>(spec.min_replicas);
-  s.max_replicas = static_cast<int>(spec.max_replicas);
-  s.metric = spec.metric == controller::ScalingMetric::kRps ? Metric::kRps : Metric::kConcurrency;
-  s.target = spec.target.value_or(std::max(1.0, 0.7 * static_cast<double>(spec.concurrency)));
-  s.scale_to_zero_grace = std::chrono::seconds(spec.scale_to_zero_grace_seconds);
-  s.keep_alive.mode = spec.learned_keep_alive ? KeepAliveMode::kLearned : KeepAliveMode::kFixed;
-  s.stable_window = stable_window;
-  return s.normalized();
-}
-
 ClusterAutoscaler::ClusterAutoscaler(kube::KubeClient& client, kube::Clock& clock,
                                      controller::EventRecorder& events,
                                      prometheus::Registry& registry,

@@ -271,6 +271,8 @@ std::variant<FunctionSpec, SpecError> parse_function(const json& function) {
       out.scale_to_zero_grace_seconds =
           get_int(*sc, "scaleToZeroGracePeriod", "spec.scaling.scaleToZeroGracePeriod", 0, 86400)
               .value_or(30);
+      out.stable_window_seconds =
+          get_int(*sc, "stableWindow", "spec.scaling.stableWindow", 6, 3600);
       const std::string keep_alive = get_string(*sc, "keepAlive", "spec.scaling.keepAlive");
       if (!keep_alive.empty() && keep_alive != "learned" && keep_alive != "fixed") {
         invalid("InvalidScaling",

@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <algorithm>
+#include <atomic>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <regex>
@@ -51,6 +53,37 @@ spec:
         return "done\n";
       }
       KUBEFN_HANDLER(wait);
+)";
+
+// Holds each call 50 ms: in flight follows the callers. A short stable window and a long grace,
+// so the test sees the way down to one replica, then zero.
+const char* kCycleFunction = R"(apiVersion: kubefn.dev/v1alpha1
+kind: Function
+metadata:
+  name: cycle
+  namespace: default
+spec:
+  handler: cycle.call
+  access: public
+  concurrency: 4
+  scaling:
+    minReplicas: 0
+    maxReplicas: 4
+    target: 1
+    stableWindow: 6
+    scaleToZeroGracePeriod: 12
+    keepAlive: fixed
+  source:
+    inline: |
+      #include <kubefn/function.hpp>
+      #include <chrono>
+      #include <string>
+      #include <thread>
+      std::string call(const kubefn::Event&, kubefn::Context&) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        return "served\n";
+      }
+      KUBEFN_HANDLER(call);
 )";
 
 // Goes to zero one second after its last call.
@@ -301,6 +334,60 @@ TEST_F(LocalPlatformE2E, LoadScalesUpAndDeleteStopsTheReplicas) {
   auto gone = call("GET", "/default/hello");
   ASSERT_TRUE(gone.has_value());
   EXPECT_EQ(gone->status, 404);
+}
+
+TEST_F(LocalPlatformE2E, LoadUpThenBackToOneThenZeroThenACallIsServedWithNoFailure) {
+  up({{"cycle", kCycleFunction}});
+  std::vector<std::size_t> seen;  // replica counts, in order, without repeats
+  auto observe = [&] {
+    const std::size_t n = replica_pids(up_->pid(), "cycle").size();
+    if (seen.empty() || seen.back() != n) seen.push_back(n);
+    return n;
+  };
+  auto trace = [&] {
+    std::string t;
+    for (auto n : seen)
+      t += std::to_string(n) + " ";
+    return t;
+  };
+  ASSERT_TRUE(wait_until([&] { return observe() >= 1; }, seconds(60))) << log();
+
+  // 8 callers against a target of 1 in flight per replica: up to maxReplicas.
+  std::map<int, int> codes;
+  bool errors = false;
+  std::atomic<bool> done{false};
+  std::thread load([&] {
+    codes = hey("/default/cycle", "6s", 8, &errors);
+    done = true;
+  });
+  std::size_t peak = 0;
+  wait_until(
+      [&] {
+        peak = std::max(peak, observe());
+        return done.load();
+      },
+      seconds(120), std::chrono::milliseconds(50));
+  load.join();
+  EXPECT_FALSE(errors);
+  EXPECT_EQ(codes.size(), 1u);
+  EXPECT_GT(codes[200], 0);
+  EXPECT_GE(peak, 2u) << trace() << log();
+
+  // The load stops: back to one replica (the windows), then zero (after the grace).
+  EXPECT_TRUE(
+      wait_until([&] { return observe() == 0; }, seconds(60), std::chrono::milliseconds(50)))
+      << trace() << log();
+  const auto top = std::find(seen.begin(), seen.end(), peak);
+  EXPECT_NE(std::find(top, seen.end(), std::size_t{1}), seen.end())
+      << "never at one replica on the way down: " << trace();
+  EXPECT_EQ(seen.back(), 0u) << trace();
+
+  // A call at zero waits for a replica and is served.
+  auto r = call("GET", "/default/cycle");
+  ASSERT_TRUE(r.has_value()) << log();
+  EXPECT_EQ(r->status, 200) << r->body << log();
+  EXPECT_EQ(r->body, "served\n");
+  EXPECT_NE(log().find("default/cycle scaled 0 -> 1"), std::string::npos) << log();
 }
 
 TEST_F(LocalPlatformE2E, IdleFunctionScalesToZeroAndACallBringsItBack) {

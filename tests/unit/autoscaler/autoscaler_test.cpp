@@ -211,6 +211,37 @@ TEST(Autoscaler, UnknownReplicasDoNotCauseScaleDown) {
   EXPECT_EQ(start.unknown_replicas, 3);
 }
 
+TEST(Autoscaler, AWholeFunctionReporterLeavesNoReplicaUnknown) {
+  // kubefn up: the gateway reports for all the replicas at once, under one name.
+  Autoscaler scaler(concurrency_spec(0, 10, 1.0), TimePoint(seconds(1000)));
+  auto report = [&](int s, double inflight, bool whole) {
+    ReplicaSample sample;
+    sample.replica = "gateway";
+    sample.second = TimePoint(seconds(1000 + s));
+    sample.inflight_average = inflight;
+    sample.whole_function = whole;
+    scaler.record(sample);
+  };
+  for (int s = 0; s < 10; ++s)
+    report(s, 4.0, true);
+  EXPECT_EQ(scaler.decide(TimePoint(seconds(1010)), 4).unknown_replicas, 0);
+  // The same single reporter without the flag: three of the four replicas are unknown.
+  Autoscaler other(concurrency_spec(0, 10, 1.0), TimePoint(seconds(1000)));
+  ReplicaSample sample;
+  sample.replica = "gateway";
+  sample.second = TimePoint(seconds(1009));
+  sample.inflight_average = 4.0;
+  other.record(sample);
+  EXPECT_EQ(other.decide(TimePoint(seconds(1010)), 4).unknown_replicas, 3);
+  // With the flag, once the load is gone the function scales down.
+  Decision d;
+  for (int s = 10; s < 200; ++s) {
+    report(s, 0.0, true);
+    d = scaler.decide(TimePoint(seconds(1000 + s + 1)), 4);
+  }
+  EXPECT_EQ(d.desired, 0) << d.reason;
+}
+
 TEST(Autoscaler, ALateSampleFromAForgottenReplicaIsIgnored) {
   const TimePoint t0{seconds(1000)};
   Autoscaler scaler(concurrency_spec(1, 100, 1.0), t0);

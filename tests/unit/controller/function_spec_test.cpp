@@ -87,6 +87,8 @@ INSTANTIATE_TEST_SUITE_P(
         BadSpec{"target_over_concurrency",
                 patched(inline_spec(), {{"concurrency", 10}, {"scaling", {{"target", 50}}}}),
                 "InvalidScaling", "spec.concurrency"},
+        BadSpec{"short_stable_window", patched(inline_spec(), {{"scaling", {{"stableWindow", 2}}}}),
+                "InvalidSpec", "spec.scaling.stableWindow"},
         BadSpec{"unknown_metric", patched(inline_spec(), {{"scaling", {{"metric", "cpu"}}}}),
                 "InvalidScaling", "rps"},
         BadSpec{"relative_trigger_path",
@@ -113,6 +115,20 @@ TEST(FunctionSpec, DefaultsForAMinimalInlineFunction) {
   EXPECT_EQ(s.access, Access::kPrivate);
   EXPECT_EQ(s.generation, 3);
   EXPECT_FALSE(s.replicas.has_value());
+  EXPECT_FALSE(s.stable_window_seconds.has_value());
+}
+
+TEST(FunctionSpec, ScalingFieldsAreRead) {
+  auto got = parse_function(patched(
+      inline_spec(),
+      {{"scaling",
+        {{"minReplicas", 1}, {"stableWindow", 12}, {"keepAlive", "fixed"}, {"metric", "rps"}}}}));
+  ASSERT_TRUE(std::holds_alternative<FunctionSpec>(got));
+  const auto& s = std::get<FunctionSpec>(got);
+  EXPECT_EQ(s.min_replicas, 1);
+  EXPECT_EQ(s.stable_window_seconds, 12);
+  EXPECT_FALSE(s.learned_keep_alive);
+  EXPECT_EQ(s.metric, ScalingMetric::kRps);
 }
 
 TEST(FunctionSpec, ConfigMapSourceDefaultsItsKeyToTheModule) {

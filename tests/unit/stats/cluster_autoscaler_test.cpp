@@ -307,6 +307,26 @@ class ClusterAutoscalerTest : public ::testing::Test {
   ClusterAutoscalerOptions options;
 };
 
+TEST(FunctionScaling, SpecScalingBecomesTheDecisionCodesSpec) {
+  controller::FunctionSpec fn;
+  fn.concurrency = 10;
+  fn.min_replicas = 0;
+  fn.max_replicas = 4;
+  ScalingSpec s = scaling_of(fn);
+  EXPECT_DOUBLE_EQ(s.target, 7.0);  // 70% of the concurrency
+  EXPECT_EQ(s.stable_window, std::chrono::seconds(60));
+  EXPECT_EQ(s.panic_window(), std::chrono::seconds(6));
+  fn.stable_window_seconds = 20;
+  fn.target = 2.5;
+  fn.learned_keep_alive = false;
+  s = scaling_of(fn);
+  EXPECT_DOUBLE_EQ(s.target, 2.5);
+  EXPECT_EQ(s.stable_window, std::chrono::seconds(20));
+  EXPECT_EQ(s.panic_window(), std::chrono::seconds(2));
+  EXPECT_EQ(s.keep_alive.mode, KeepAliveMode::kFixed);
+  EXPECT_EQ(s.max_replicas, 4);
+}
+
 TEST_F(ClusterAutoscalerTest, ScalesUpOnLoadThenDownWhenItStops) {
   api.put("functions", function("resize", {{"minReplicas", 1}, {"maxReplicas", 5}, {"target", 1}}));
   api.put("deployments", deployment("resize", 1));

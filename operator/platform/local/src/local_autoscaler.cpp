@@ -7,19 +7,6 @@ namespace kubefn::platform::local {
 
 using nlohmann::json;
 
-autoscaler::ScalingSpec scaling_of(const controller::FunctionSpec& spec) {
-  autoscaler::ScalingSpec s;
-  s.min_replicas = static_cast<int>(spec.min_replicas);
-  s.max_replicas = static_cast<int>(spec.max_replicas);
-  s.metric = spec.metric == controller::ScalingMetric::kRps ? autoscaler::Metric::kRps
-                                                            : autoscaler::Metric::kConcurrency;
-  s.target = spec.target.value_or(std::max(1.0, 0.7 * static_cast<double>(spec.concurrency)));
-  s.scale_to_zero_grace = std::chrono::seconds(spec.scale_to_zero_grace_seconds);
-  s.keep_alive.mode = spec.learned_keep_alive ? autoscaler::KeepAliveMode::kLearned
-                                              : autoscaler::KeepAliveMode::kFixed;
-  return s.normalized();
-}
-
 LocalAutoscaler::LocalAutoscaler(gateway::Gateway& gateway, LocalPlatform& platform,
                                  std::function<std::vector<json>()> functions,
                                  controller::EventRecorder& events, std::ostream& log,
@@ -109,9 +96,9 @@ void LocalAutoscaler::tick(autoscaler::TimePoint now, bool full) {
       seen.insert(key);
       Tracked& t = tracked_[key];
       if (!t.scaler) {
-        t.scaler = std::make_unique<autoscaler::Autoscaler>(scaling_of(*spec), now);
+        t.scaler = std::make_unique<autoscaler::Autoscaler>(autoscaler::scaling_of(*spec), now);
       } else {
-        t.scaler->set_spec(scaling_of(*spec));
+        t.scaler->set_spec(autoscaler::scaling_of(*spec));
       }
       t.function = fn;
     }
@@ -128,6 +115,7 @@ void LocalAutoscaler::tick(autoscaler::TimePoint now, bool full) {
     const gateway::FunctionLoad& load = loads[key];
     autoscaler::ReplicaSample sample;
     sample.replica = "gateway";  // the gateway sees every call of the function
+    sample.whole_function = true;
     sample.second = now - tick_;
     sample.requests = static_cast<double>(load.requests);
     sample.inflight_peak = load.peak_inflight;

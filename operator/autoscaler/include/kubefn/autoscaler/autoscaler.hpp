@@ -74,6 +74,7 @@ class Autoscaler {
   struct ReplicaSeries {
     std::int64_t last_second = 0;
     double last_value = 0;  // its metric in that second
+    bool whole_function = false;
   };
 
   std::int64_t second_of(TimePoint t) const;

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "kubefn/autoscaler/autoscaler.hpp"
+#include "kubefn/autoscaler/function_scaling.hpp"
 #include "kubefn/autoscaler/stats_server.hpp"
 #include "kubefn/controller/event_recorder.hpp"
 #include "kubefn/controller/function_spec.hpp"
@@ -45,10 +46,6 @@ struct ClusterAutoscalerOptions {
   // Samples held between ticks; more are dropped.
   std::size_t max_pending = 100000;
 };
-
-// A Function's spec.scaling as the decision code's spec (target: spec.scaling.target, else
-// 70% of the function's concurrency, at least 1).
-ScalingSpec scaling_of(const controller::FunctionSpec& spec, Duration stable_window);
 
 class ClusterAutoscaler final : public StatsSink {
  public:

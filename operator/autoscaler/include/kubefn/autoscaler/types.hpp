@@ -75,6 +75,9 @@ struct ReplicaSample {
   double inflight_average = 0;
   double inflight_peak = 0;
   double busy_seconds = 0;  // time with at least one call running
+  // One reporter for all the function's replicas (kubefn up's gateway): while it reports, no
+  // replica is unknown.
+  bool whole_function = false;
 };
 
 }  // namespace kubefn::autoscaler

@@ -48,6 +48,7 @@ struct FunctionSpec {
   ScalingMetric metric = ScalingMetric::kConcurrency;
   std::optional<double> target;
   std::int64_t scale_to_zero_grace_seconds = 30;
+  std::optional<std::int64_t> stable_window_seconds;  // spec.scaling.stableWindow (6..3600)
   bool learned_keep_alive = true;  // spec.scaling.keepAlive: learned (default) or fixed
   std::string http_path;
   std::string http_host;

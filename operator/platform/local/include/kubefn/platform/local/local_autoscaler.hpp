@@ -15,16 +15,13 @@
 #include <thread>
 
 #include "kubefn/autoscaler/autoscaler.hpp"
+#include "kubefn/autoscaler/function_scaling.hpp"
 #include "kubefn/controller/event_recorder.hpp"
 #include "kubefn/controller/function_spec.hpp"
 #include "kubefn/gateway/gateway.hpp"
 #include "kubefn/platform/local/local_platform.hpp"
 
 namespace kubefn::platform::local {
-
-// spec.scaling of a Function as the decision code takes it. Without a target, a replica is
-// asked to carry 70% of its concurrency limit.
-autoscaler::ScalingSpec scaling_of(const controller::FunctionSpec& spec);
 
 class LocalAutoscaler {
  public:
