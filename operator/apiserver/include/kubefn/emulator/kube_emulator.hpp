@@ -2,7 +2,7 @@
 
 // An in-process emulator of the Kubernetes API server, faithful enough for kubectl v1.32 and for
 // the operator's Kubernetes client. It serves HTTP/1.1 (optionally TLS with a bearer token) on
-// 127.0.0.1 from a background thread pool; see tests/emulator/README.md for what it emulates.
+// 127.0.0.1 from a background thread pool; see operator/apiserver/README.md for what it emulates.
 
 #include <chrono>
 #include <cstddef>
