@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <atomic>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -217,6 +218,11 @@ int main(int argc, char** argv) {
   }
 
   prometheus::Registry registry;
+  // A call that has to wait is reported to the operator at once (with --stats-address).
+  std::atomic<gateway::GatewayStatsReporter*> reporter{nullptr};
+  options.on_demand = [&reporter](const std::string& ns, const std::string& name) {
+    if (gateway::GatewayStatsReporter* r = reporter.load()) r->demand(ns, name);
+  };
   gateway::Gateway gw(routes, keys, options, &registry);
   kube::Status st = gw.start();
   if (!st.ok()) {
@@ -237,6 +243,7 @@ int main(int argc, char** argv) {
       name = host;
     }
     stats = std::make_unique<gateway::GatewayStatsReporter>(gw, std::move(so), name);
+    reporter.store(stats.get());
   }
 
   for (;;) {
@@ -245,6 +252,7 @@ int main(int argc, char** argv) {
     if (sig == SIGTERM || sig == SIGINT) break;
     if (!keys_file.empty()) load_keys(false);
   }
+  reporter.store(nullptr);
   if (stats) stats->stop();
   log_line("info", "draining: stopped accepting, finishing in-flight requests");
   gw.stop();

@@ -45,17 +45,49 @@ void GatewayStatsReporter::stop() {
   stream_.stop();
 }
 
+void GatewayStatsReporter::demand(const std::string& ns, const std::string& name) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto key = std::make_pair(ns, name);
+    if (sent_early_.count(key) > 0 || !demanded_.insert(std::move(key)).second) return;
+  }
+  cv_.notify_all();
+}
+
 void GatewayStatsReporter::run() {
   std::int64_t started = runtime::unix_ms_now();
   gateway_.take_load();  // start the first second clean
+  auto next = std::chrono::steady_clock::now() + period_;
   for (;;) {
+    std::set<std::pair<std::string, std::string>> early;
     {
       std::unique_lock<std::mutex> lock(mu_);
-      if (cv_.wait_for(lock, period_, [&] { return stop_; })) return;
+      if (cv_.wait_until(lock, next, [&] { return stop_ || !demanded_.empty(); }) && stop_) return;
+      early.swap(demanded_);
+      sent_early_.insert(early.begin(), early.end());
+    }
+    if (!early.empty()) {
+      // Calls are waiting: one sample now with at least one queued call for each function.
+      std::vector<FunctionLoad> waiting;
+      for (const auto& [ns, name] : early) {
+        FunctionLoad l;
+        l.ns = ns;
+        l.name = name;
+        l.queued = 1;
+        waiting.push_back(std::move(l));
+      }
+      stream_.offer(gateway_sample(name_, runtime::unix_ms_now(), waiting));
+      if (std::chrono::steady_clock::now() < next) continue;
     }
     const std::int64_t now = runtime::unix_ms_now();
     auto sample = gateway_sample(name_, started, gateway_.take_load());
     started = now;
+    next += period_;
+    if (next < std::chrono::steady_clock::now()) next = std::chrono::steady_clock::now() + period_;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      sent_early_.clear();
+    }
     if (sample.gateway().functions_size() > 0) stream_.offer(std::move(sample));
   }
 }

@@ -6,6 +6,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -26,6 +27,10 @@ class GatewayStatsReporter {
                        std::chrono::milliseconds period = std::chrono::seconds(1));
   ~GatewayStatsReporter();  // stops
   void stop();
+  // A call is waiting for ns/name (no replica, or none with room): report that at once rather
+  // than at the end of the second, so the operator can start a replica without waiting for it.
+  // Once per function per period; cheap, callable from any thread (the gateway's on_demand).
+  void demand(const std::string& ns, const std::string& name);
   const runtime::StatsStream& stream() const { return stream_; }
 
  private:
@@ -38,6 +43,8 @@ class GatewayStatsReporter {
   std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;
+  std::set<std::pair<std::string, std::string>> demanded_;    // not yet sent early
+  std::set<std::pair<std::string, std::string>> sent_early_;  // this period
   std::thread thread_;
 };
 

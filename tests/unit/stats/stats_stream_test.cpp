@@ -11,6 +11,7 @@
 #include "kubefn/autoscaler/stats_server.hpp"
 #include "kubefn/testing/wait.hpp"
 #include "server/stats_reporter.hpp"
+#include "src/stats_reporter.hpp"  // the gateway's
 
 namespace kubefn::runtime {
 namespace {
@@ -155,3 +156,56 @@ TEST(StatsStream, DropsTheOldestWhenNobodyListens) {
 
 }  // namespace
 }  // namespace kubefn::runtime
+
+namespace kubefn::gateway {
+namespace {
+
+using namespace std::chrono_literals;
+using kubefn::testing::wait_until;
+
+class GatewaySink : public autoscaler::StatsSink {
+ public:
+  void on_replica(const autoscaler::ReplicaReport&) override {}
+  void on_gateway(const autoscaler::GatewayReport& g) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    reports_.push_back(g);
+  }
+  std::vector<autoscaler::GatewayReport> reports() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return reports_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::vector<autoscaler::GatewayReport> reports_;
+};
+
+TEST(GatewayStatsReporter, AWaitingCallIsReportedAtOnceAndOncePerPeriod) {
+  GatewaySink sink;
+  autoscaler::StatsServer server(sink, "127.0.0.1", 0);
+  ASSERT_TRUE(server.start().ok());
+  RouteTable routes;
+  KeyRing keys;
+  Gateway gw(routes, keys, GatewayOptions{});
+  runtime::StatsStreamOptions so;
+  so.address = "127.0.0.1:" + std::to_string(server.port());
+  // A period far longer than the test: anything that arrives was sent early.
+  GatewayStatsReporter reporter(gw, so, "gw-0", std::chrono::hours(1));
+  reporter.demand("team", "resize");
+  reporter.demand("team", "resize");  // the same function again: no second report
+  ASSERT_TRUE(wait_until([&] { return !sink.reports().empty(); }, 10s));
+  const auto first = sink.reports().front();
+  EXPECT_EQ(first.gateway, "gw-0");
+  EXPECT_EQ(first.ns, "team");
+  EXPECT_EQ(first.function, "resize");
+  EXPECT_EQ(first.queued, 1);
+  reporter.demand("team", "other");
+  ASSERT_TRUE(wait_until([&] { return sink.reports().size() >= 2; }, 10s));
+  reporter.stop();
+  const auto all = sink.reports();
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[1].function, "other");
+}
+
+}  // namespace
+}  // namespace kubefn::gateway
