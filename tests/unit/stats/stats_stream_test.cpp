@@ -154,58 +154,32 @@ TEST(StatsStream, DropsTheOldestWhenNobodyListens) {
   ::close(fd);
 }
 
-}  // namespace
-}  // namespace kubefn::runtime
-
-namespace kubefn::gateway {
-namespace {
-
-using namespace std::chrono_literals;
-using kubefn::testing::wait_until;
-
-class GatewaySink : public autoscaler::StatsSink {
- public:
-  void on_replica(const autoscaler::ReplicaReport&) override {}
-  void on_gateway(const autoscaler::GatewayReport& g) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    reports_.push_back(g);
-  }
-  std::vector<autoscaler::GatewayReport> reports() const {
-    std::lock_guard<std::mutex> lock(mu_);
-    return reports_;
-  }
-
- private:
-  mutable std::mutex mu_;
-  std::vector<autoscaler::GatewayReport> reports_;
-};
-
 TEST(GatewayStatsReporter, AWaitingCallIsReportedAtOnceAndOncePerPeriod) {
-  GatewaySink sink;
+  RecordingSink sink;
   autoscaler::StatsServer server(sink, "127.0.0.1", 0);
   ASSERT_TRUE(server.start().ok());
-  RouteTable routes;
-  KeyRing keys;
-  Gateway gw(routes, keys, GatewayOptions{});
-  runtime::StatsStreamOptions so;
+  gateway::RouteTable routes;
+  gateway::KeyRing keys;
+  gateway::Gateway gw(routes, keys, gateway::GatewayOptions{});
+  StatsStreamOptions so;
   so.address = "127.0.0.1:" + std::to_string(server.port());
   // A period far longer than the test: anything that arrives was sent early.
-  GatewayStatsReporter reporter(gw, so, "gw-0", std::chrono::hours(1));
+  gateway::GatewayStatsReporter reporter(gw, so, "gw-0", std::chrono::hours(1));
   reporter.demand("team", "resize");
   reporter.demand("team", "resize");  // the same function again: no second report
-  ASSERT_TRUE(wait_until([&] { return !sink.reports().empty(); }, 10s));
-  const auto first = sink.reports().front();
+  ASSERT_TRUE(wait_until([&] { return !sink.gateways().empty(); }, 10s));
+  const auto first = sink.gateways().front();
   EXPECT_EQ(first.gateway, "gw-0");
   EXPECT_EQ(first.ns, "team");
   EXPECT_EQ(first.function, "resize");
   EXPECT_EQ(first.queued, 1);
   reporter.demand("team", "other");
-  ASSERT_TRUE(wait_until([&] { return sink.reports().size() >= 2; }, 10s));
+  ASSERT_TRUE(wait_until([&] { return sink.gateways().size() >= 2; }, 10s));
   reporter.stop();
-  const auto all = sink.reports();
+  const auto all = sink.gateways();
   ASSERT_EQ(all.size(), 2u);
   EXPECT_EQ(all[1].function, "other");
 }
 
 }  // namespace
-}  // namespace kubefn::gateway
+}  // namespace kubefn::runtime
