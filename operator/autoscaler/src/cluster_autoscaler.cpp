@@ -67,8 +67,15 @@ void trim_deployment(json& object) {
   object = std::move(out);
 }
 
+// A Pod keeps its name, its Function and whether it is Ready (for the actual-replicas metric).
 void trim_pod(json& object) {
-  object = json{{"metadata", trimmed_metadata(object, true)}};
+  bool ready = false;
+  const json& status = object.value("status", json::object());
+  for (const auto& c : status.value("conditions", json::array())) {
+    if (c.value("type", "") == "Ready") ready = c.value("status", "") == "True";
+  }
+  if (object.value("metadata", json::object()).contains("deletionTimestamp")) ready = false;
+  object = json{{"metadata", trimmed_metadata(object, true)}, {"ready", ready}};
 }
 
 }  // namespace
@@ -81,18 +88,7 @@ ClusterAutoscaler::ClusterAutoscaler(kube::KubeClient& client, kube::Clock& cloc
       clock_(clock),
       events_(events),
       options_(std::move(options)),
-      desired_family_(prometheus::BuildGauge()
-                          .Name("kubefn_autoscaler_desired_replicas")
-                          .Help("Replicas the autoscaler decided on at its last tick")
-                          .Register(registry)),
-      load_family_(prometheus::BuildGauge()
-                       .Name("kubefn_autoscaler_observed_load")
-                       .Help("The function's metric averaged over the stable window")
-                       .Register(registry)),
-      panic_family_(prometheus::BuildGauge()
-                        .Name("kubefn_autoscaler_panic")
-                        .Help("1 while the function is in panic mode, else 0")
-                        .Register(registry)) {}
+      metrics_(registry) {}
 
 ClusterAutoscaler::~ClusterAutoscaler() {
   stop();
@@ -132,10 +128,7 @@ TimePoint ClusterAutoscaler::time_of(std::int64_t unix_ms, TimePoint now) const 
 }
 
 void ClusterAutoscaler::drop_gauges(Tracked& t) {
-  if (t.desired != nullptr) desired_family_.Remove(t.desired);
-  if (t.load != nullptr) load_family_.Remove(t.load);
-  if (t.panic != nullptr) panic_family_.Remove(t.panic);
-  t.desired = t.load = t.panic = nullptr;
+  metrics_.remove(t.series);
 }
 
 void ClusterAutoscaler::function_seen(const json& fn) {
@@ -154,10 +147,7 @@ void ClusterAutoscaler::function_seen(const json& fn) {
   if (!t.scaler) {
     t.scaler =
         std::make_unique<Autoscaler>(scaling_of(*spec, options_.stable_window), clock_.now());
-    const prometheus::Labels labels{{"namespace", spec->ns}, {"function", spec->name}};
-    t.desired = &desired_family_.Add(labels);
-    t.load = &load_family_.Add(labels);
-    t.panic = &panic_family_.Add(labels);
+    t.series = metrics_.add(spec->ns, spec->name);
   } else if (t.function.value("spec", json()) != fn.value("spec", json())) {
     t.scaler->set_spec(scaling_of(*spec, options_.stable_window));
   }
@@ -194,11 +184,23 @@ void ClusterAutoscaler::deployment_gone(const json& d) {
   written_.erase(key_of(kube::object_namespace(d), fn));
 }
 
+void ClusterAutoscaler::pod_seen(const json& p) {
+  const std::string fn = function_label(p);
+  if (fn.empty()) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  pods_[key_of(kube::object_namespace(p), fn)][kube::object_name(p)] = p.value("ready", false);
+}
+
 void ClusterAutoscaler::pod_gone(const json& p) {
   const std::string fn = function_label(p);
   if (fn.empty()) return;
   std::lock_guard<std::mutex> lock(mu_);
-  auto it = tracked_.find(key_of(kube::object_namespace(p), fn));
+  const std::string key = key_of(kube::object_namespace(p), fn);
+  if (auto it = pods_.find(key); it != pods_.end()) {
+    it->second.erase(kube::object_name(p));
+    if (it->second.empty()) pods_.erase(it);
+  }
+  auto it = tracked_.find(key);
   if (it == tracked_.end()) return;
   // Its samples stop with it: the replica no longer counts as one that went silent.
   it->second.scaler->forget_replica(kube::object_name(p));
@@ -237,11 +239,13 @@ void ClusterAutoscaler::watch() {
 
     kube::InformerOptions pod = dep;
     pod.resource = controller::gvr::pods();
-    pod.resync_period = kube::Clock::Duration::zero();  // only deletions matter
+    pod.resync_period = kube::Clock::Duration::zero();
     pod.transform = trim_pod;
     informers_.push_back(std::make_unique<kube::Informer>(
         client_, clock_, pod,
-        kube::InformerHandlers{nullptr, nullptr, [this](const json& o) { pod_gone(o); }}));
+        kube::InformerHandlers{[this](const json& o) { pod_seen(o); },
+                               [this](const json&, const json& o) { pod_seen(o); },
+                               [this](const json& o) { pod_gone(o); }}));
   }
   for (auto& i : informers_)
     i->start();
@@ -320,9 +324,12 @@ void ClusterAutoscaler::tick() {
     if (dep == deployments_.end()) continue;  // no Deployment yet
     const int current = dep->second;
     Decision d = t.scaler->decide(now, current);
-    t.desired->Set(d.desired);
-    t.load->Set(d.stable_value);
-    t.panic->Set(d.panic ? 1 : 0);
+    int ready = 0;
+    if (auto p = pods_.find(key); p != pods_.end()) {
+      for (const auto& [name, is_ready] : p->second)
+        ready += is_ready ? 1 : 0;
+    }
+    AutoscalerMetrics::set(t.series, d, ready);
     if (d.desired != current) scale(key, t, d, current);
     t.last = std::move(d);
   }

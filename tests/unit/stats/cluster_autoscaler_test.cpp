@@ -244,12 +244,15 @@ json deployment(const std::string& name, int replicas) {
           {"spec", {{"replicas", replicas}}}};
 }
 
-json pod(const std::string& function, const std::string& name) {
-  return {
+json pod(const std::string& function, const std::string& name, bool ready = true) {
+  json p = {
       {"apiVersion", "v1"},
       {"kind", "Pod"},
       {"metadata",
        {{"name", name}, {"namespace", "team"}, {"labels", {{"kubefn.dev/function", function}}}}}};
+  json condition = {{"type", "Ready"}, {"status", ready ? "True" : "False"}};
+  p["status"]["conditions"] = json::array({condition});
+  return p;
 }
 
 class ClusterAutoscalerTest : public ::testing::Test {
@@ -382,13 +385,17 @@ TEST_F(ClusterAutoscalerTest, ReplicasThatStopReportingHoldTheCountUntilTheirPod
   api.put("functions", function("thumb", {{"minReplicas", 1}, {"maxReplicas", 4}, {"target", 1}}));
   api.put("deployments", deployment("thumb", 2));
   api.put("pods", pod("thumb", "thumb-a"));
-  api.put("pods", pod("thumb", "thumb-b"));
+  api.put("pods", pod("thumb", "thumb-b", false));  // still starting
   ClusterAutoscaler scaler(api, clock, events, registry, options);
   watch(scaler);
   scaler.tick();
+  EXPECT_EQ(gauge("kubefn_autoscaler_actual_replicas", "thumb"), 1);  // Ready pods only
+  api.put("pods", pod("thumb", "thumb-b"));
+  settle();
   for (int i = 0; i < 3; ++i)
     second(scaler, "thumb", {"thumb-a", "thumb-b"}, 1);
   EXPECT_EQ(api.replicas("team", "thumb"), 2);
+  EXPECT_EQ(gauge("kubefn_autoscaler_actual_replicas", "thumb"), 2);
   // thumb-b goes silent (not idle): thumb-a alone reports nothing in flight. Past the 3 s
   // after which a replica is unknown, but within the stable window that would drop it.
   for (int i = 0; i < 4; ++i)

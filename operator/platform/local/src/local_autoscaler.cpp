@@ -10,7 +10,8 @@ using nlohmann::json;
 LocalAutoscaler::LocalAutoscaler(gateway::Gateway& gateway, LocalPlatform& platform,
                                  std::function<std::vector<json>()> functions,
                                  controller::EventRecorder& events, std::ostream& log,
-                                 std::chrono::milliseconds tick, ScaledHook on_scaled)
+                                 std::chrono::milliseconds tick, ScaledHook on_scaled,
+                                 prometheus::Registry* registry)
     : gateway_(gateway),
       platform_(platform),
       functions_(std::move(functions)),
@@ -18,6 +19,8 @@ LocalAutoscaler::LocalAutoscaler(gateway::Gateway& gateway, LocalPlatform& platf
       log_(log),
       tick_(tick),
       on_scaled_(std::move(on_scaled)),
+      metrics_(registry != nullptr ? std::make_unique<autoscaler::AutoscalerMetrics>(*registry)
+                                   : nullptr),
       thread_([this] { loop(); }) {}
 
 LocalAutoscaler::~LocalAutoscaler() {
@@ -97,12 +100,20 @@ void LocalAutoscaler::tick(autoscaler::TimePoint now, bool full) {
       Tracked& t = tracked_[key];
       if (!t.scaler) {
         t.scaler = std::make_unique<autoscaler::Autoscaler>(autoscaler::scaling_of(*spec), now);
+        if (metrics_) t.series = metrics_->add(spec->ns, spec->name);
       } else {
         t.scaler->set_spec(autoscaler::scaling_of(*spec));
       }
       t.function = fn;
     }
-    std::erase_if(tracked_, [&](const auto& kv) { return seen.count(kv.first) == 0; });
+    for (auto it = tracked_.begin(); it != tracked_.end();) {
+      if (seen.count(it->first) > 0) {
+        ++it;
+        continue;
+      }
+      if (metrics_) metrics_->remove(it->second.series);
+      it = tracked_.erase(it);
+    }
   }
   std::map<std::string, gateway::FunctionLoad> loads;
   for (auto& l : gateway_.take_load())
@@ -125,6 +136,7 @@ void LocalAutoscaler::tick(autoscaler::TimePoint now, bool full) {
     t.scaler->record_queued(now, load.queued);
     const int current = static_cast<int>(*wanted);
     autoscaler::Decision d = t.scaler->decide(now, current);
+    autoscaler::AutoscalerMetrics::set(t.series, d, load.ready_endpoints);
     if (d.desired == current) continue;
     if (!platform_.scale(ns, name, d.desired).ok()) continue;
     const std::string msg =

@@ -425,7 +425,8 @@ int run_up(const UpOptions& o, std::ostream& out, std::ostream& err) {
         // Best effort: the Event says the same; a failed write is retried by the next scale.
         (void)controller::record_scaling(*client, ns, name, desired, reason, clock.wall_now(),
                                          "kubefn-autoscaler");
-      });
+      },
+      &registry);
   scaler.store(&autoscaler);
 
   std::unique_ptr<operator_cmd::HealthServer> metrics;

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "kubefn/autoscaler/autoscaler.hpp"
+#include "kubefn/autoscaler/autoscaler_metrics.hpp"
 #include "kubefn/autoscaler/function_scaling.hpp"
 #include "kubefn/autoscaler/stats_server.hpp"
 #include "kubefn/controller/event_recorder.hpp"
@@ -89,9 +90,7 @@ class ClusterAutoscaler final : public StatsSink {
     std::unique_ptr<Autoscaler> scaler;
     nlohmann::json function;  // trimmed: for events, and to tell a spec change from the rest
     std::optional<Decision> last;
-    prometheus::Gauge* desired = nullptr;
-    prometheus::Gauge* load = nullptr;
-    prometheus::Gauge* panic = nullptr;
+    AutoscalerMetrics::Series series;
   };
 
   // Informer handlers, called on the informers' threads.
@@ -99,6 +98,7 @@ class ClusterAutoscaler final : public StatsSink {
   void function_gone(const nlohmann::json& function);
   void deployment_seen(const nlohmann::json& deployment);
   void deployment_gone(const nlohmann::json& deployment);
+  void pod_seen(const nlohmann::json& pod);
   void pod_gone(const nlohmann::json& pod);
 
   void scale(const std::string& key, Tracked& t, const Decision& d, int current);
@@ -109,9 +109,7 @@ class ClusterAutoscaler final : public StatsSink {
   kube::Clock& clock_;
   controller::EventRecorder& events_;
   const ClusterAutoscalerOptions options_;
-  prometheus::Family<prometheus::Gauge>& desired_family_;
-  prometheus::Family<prometheus::Gauge>& load_family_;
-  prometheus::Family<prometheus::Gauge>& panic_family_;
+  AutoscalerMetrics metrics_;
 
   // Samples received and the run loop's state, guarded by in_mu_.
   mutable std::mutex in_mu_;
@@ -128,6 +126,8 @@ class ClusterAutoscaler final : public StatsSink {
   std::map<std::string, Tracked> tracked_;  // "ns/name"
   // Deployments named like their Function, seen or not: "ns/name" -> spec.replicas.
   std::map<std::string, int> deployments_;
+  // The Pods of each Function ("ns/name") and whether each is Ready.
+  std::map<std::string, std::map<std::string, bool>> pods_;
   // The resourceVersion of our last scale write per Deployment: an event older than it (a
   // watch lagging behind the write) would bring back the count the write replaced.
   std::map<std::string, std::uint64_t> written_;

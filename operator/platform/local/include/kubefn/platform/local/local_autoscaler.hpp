@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "kubefn/autoscaler/autoscaler.hpp"
+#include "kubefn/autoscaler/autoscaler_metrics.hpp"
 #include "kubefn/autoscaler/function_scaling.hpp"
 #include "kubefn/controller/event_recorder.hpp"
 #include "kubefn/controller/function_spec.hpp"
@@ -36,7 +37,7 @@ class LocalAutoscaler {
                   std::function<std::vector<nlohmann::json>()> functions,
                   controller::EventRecorder& events, std::ostream& log,
                   std::chrono::milliseconds tick = std::chrono::seconds(1),
-                  ScaledHook on_scaled = nullptr);
+                  ScaledHook on_scaled = nullptr, prometheus::Registry* registry = nullptr);
   ~LocalAutoscaler();  // stops
   LocalAutoscaler(const LocalAutoscaler&) = delete;
   LocalAutoscaler& operator=(const LocalAutoscaler&) = delete;
@@ -49,6 +50,7 @@ class LocalAutoscaler {
   struct Tracked {
     std::unique_ptr<autoscaler::Autoscaler> scaler;
     nlohmann::json function;
+    autoscaler::AutoscalerMetrics::Series series;
   };
   void loop();
   void tick(autoscaler::TimePoint now, bool full);
@@ -60,6 +62,7 @@ class LocalAutoscaler {
   std::ostream& log_;
   const std::chrono::milliseconds tick_;
   const ScaledHook on_scaled_;
+  std::unique_ptr<autoscaler::AutoscalerMetrics> metrics_;  // with a registry
 
   std::mutex mu_;
   std::condition_variable cv_;
