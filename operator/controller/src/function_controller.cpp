@@ -61,6 +61,9 @@ FunctionController::FunctionController(kube::KubeClient& client, kube::Clock& cl
                                        ControllerOptions options)
     : client_(client), clock_(clock), events_(events), options_(std::move(options)) {
   if (options_.namespaces.empty()) options_.namespaces.push_back("");
+  url_sources_ = options_.source_fetcher != nullptr
+                     ? std::make_unique<UrlSources>(*options_.source_fetcher)
+                     : std::make_unique<UrlSources>();
   queue_ =
       std::make_unique<kube::WorkQueue>(clock_, kube::make_default_controller_rate_limiter(clock_));
   reconcile_total_ = &prometheus::BuildCounter()
@@ -148,9 +151,9 @@ kube::ReconcileResult FunctionController::reconcile_key(const std::string& key) 
   std::unique_ptr<FunctionReconciler> reconciler =
       options_.platform != nullptr
           ? std::make_unique<FunctionReconciler>(client_, *reader_, clock_, events_,
-                                                 *options_.platform)
+                                                 *options_.platform, url_sources_.get())
           : std::make_unique<FunctionReconciler>(client_, *reader_, clock_, events_, &converged_,
-                                                 options_.build);
+                                                 options_.build, url_sources_.get());
   ReconcileResult r;
   try {
     r = reconciler->reconcile(ns, name);

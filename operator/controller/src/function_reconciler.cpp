@@ -18,14 +18,16 @@ constexpr const char* kDeploymentReady = "DeploymentReady";
 
 FunctionReconciler::FunctionReconciler(kube::KubeClient& client, ObjectReader& reader,
                                        kube::Clock& clock, EventRecorder& events,
-                                       ConvergedDeployments* converged, BuildSettings build)
+                                       ConvergedDeployments* converged, BuildSettings build,
+                                       UrlSources* url_sources)
     : client_(client),
       reader_(reader),
       clock_(clock),
       events_(events),
       owned_platform_(
           std::make_unique<KubernetesPlatform>(client, reader, std::move(build), converged)),
-      platform_(owned_platform_.get()) {}
+      platform_(owned_platform_.get()),
+      url_sources_(url_sources != nullptr ? url_sources : &UrlSources::shared()) {}
 
 ReconcileResult FunctionReconciler::finish(json& function, json status, ReconcileResult r) {
   const json& live_status = function.value("status", json::object());
@@ -120,9 +122,16 @@ ReconcileResult FunctionReconciler::reconcile(const std::string& ns, const std::
       source_text = cm.value()["data"][spec.config_map_key].get<std::string>();
       break;
     }
-    case SourceKind::kUrl:
-      source_text = "url:" + spec.url + "#sha256:" + spec.url_sha256;
+    case SourceKind::kUrl: {
+      // Fetched and checked against spec.source.sha256, then exactly like an inline source.
+      // A failure stops here: the platform keeps running what it ran (the previous image).
+      auto resolved = url_sources_->resolve(spec.url, spec.url_sha256);
+      if (auto* failed = std::get_if<StepOutcome>(&resolved)) {
+        return stop_at(*failed, kSourceReady);
+      }
+      source_text = std::move(std::get<std::string>(resolved));
       break;
+    }
     case SourceKind::kNone:
       break;
   }

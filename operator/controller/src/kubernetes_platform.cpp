@@ -130,7 +130,7 @@ StepOutcome KubernetesPlatform::prepare(const FunctionContext& ctx) {
   const FunctionSpec& spec = ctx.spec;
   const std::string& ns = spec.ns;
   // The source, in an immutable ConfigMap named by its digest.
-  if (!ctx.digest.empty() && spec.source_kind != SourceKind::kUrl) {
+  if (!ctx.digest.empty()) {
     json cm = make_source_config_map(spec, ctx.source_text, ctx.digest);
     const std::string name = cm["metadata"]["name"];
     auto live = reader_.get(ref(gvr::config_maps(), ns, name));
@@ -180,12 +180,6 @@ BuildOutcome KubernetesPlatform::build(const FunctionContext& ctx) {
                                     ": the operator has no registry to push builds to (install "
                                     "it with a registry set), or set spec.image to a prebuilt "
                                     "image"),
-            ""};
-  }
-  if (spec.source_kind == SourceKind::kUrl) {
-    return {StepOutcome::failed("UnsupportedSource",
-                                "builds from spec.source.url are not supported yet: put the "
-                                "source inline or in a ConfigMap (spec.source.configMapRef)"),
             ""};
   }
   const std::string name = build_job_name(spec, ctx.digest);
@@ -262,9 +256,8 @@ BuildOutcome KubernetesPlatform::job_result(const FunctionContext& ctx, const js
 WorkloadOutcome KubernetesPlatform::run(const FunctionContext& ctx, const std::string& image) {
   const FunctionSpec& spec = ctx.spec;
   const std::string& ns = spec.ns;
-  const std::string config_map_name = ctx.digest.empty() || spec.source_kind == SourceKind::kUrl
-                                          ? std::string()
-                                          : source_config_map_name(spec, ctx.digest);
+  const std::string config_map_name =
+      ctx.digest.empty() ? std::string() : source_config_map_name(spec, ctx.digest);
   WorkloadOutcome out;
   json deployment;
   // Replicas: spec.replicas when set (kubectl scale on the Function); otherwise whatever the

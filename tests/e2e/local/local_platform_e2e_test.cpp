@@ -17,6 +17,7 @@
 #include "kubefn/testing/metrics_text.hpp"
 #include "kubefn/testing/process.hpp"
 #include "kubefn/testing/registry_server.hpp"
+#include "kubefn/testing/source_server.hpp"
 #include "kubefn/testing/temp_dir.hpp"
 #include "kubefn/testing/wait.hpp"
 
@@ -282,6 +283,48 @@ TEST_F(LocalPlatformE2E, SourceUpdateSwapsReplicasWithNoFailedRequest) {
   EXPECT_EQ(codes.size(), 1u) << "a call failed during the swap";
 }
 
+TEST_F(LocalPlatformE2E, UrlSourceIsFetchedCheckedBuiltAndAnswers) {
+  SourceServer server;
+  ASSERT_TRUE(server.ok());
+  const std::string path = std::string(KUBEFN_SOURCE_DIR) + "/examples/hello/hello.cpp";
+  server.set("/hello.cpp", {200, read_file(path), {}, false});
+  auto summed = run_command({"sha256sum", path});
+  ASSERT_EQ(summed.exit_code, 0) << summed.err;
+  const std::string sha = summed.out.substr(0, 64);
+  auto manifest = [&](const std::string& name, const std::string& sha256) {
+    return "apiVersion: kubefn.dev/v1alpha1\nkind: Function\nmetadata: {name: " + name +
+           ", namespace: default}\nspec:\n  handler: hello.greet\n  access: public\n"
+           "  source: {url: \"" +
+           server.url("/hello.cpp") + "\", sha256: " + sha256 + "}\n";
+  };
+  up({{"fetched", manifest("fetched", sha)}, {"wrong", manifest("wrong", std::string(64, 'a'))}});
+  std::optional<HttpReply> reply;
+  EXPECT_TRUE(wait_until(
+      [&] {
+        reply = call("GET", "/default/fetched?name=url");
+        return reply && reply->status == 200;
+      },
+      seconds(120), std::chrono::milliseconds(100)))
+      << log();
+  ASSERT_TRUE(reply.has_value());
+  EXPECT_EQ(reply->body, "hello url\n");
+
+  // The wrong sha256 is reported with the one served, and nothing runs for it.
+  CommandResult described;
+  EXPECT_TRUE(wait_until(
+      [&] {
+        described = kubefn({"describe", "wrong", "-n", "default"});
+        return described.out.find("SourceDigestMismatch") != std::string::npos;
+      },
+      seconds(30), std::chrono::milliseconds(100)))
+      << described.out << described.err;
+  EXPECT_NE(described.out.find(sha), std::string::npos) << described.out;
+  auto wrong = call("GET", "/default/wrong");
+  ASSERT_TRUE(wrong.has_value());
+  EXPECT_NE(wrong->status, 200);
+  EXPECT_TRUE(replica_pids(up_->pid(), "wrong").empty());
+}
+
 TEST_F(LocalPlatformE2E, KilledReplicaIsRestarted) {
   up({{"hello", example("hello")}});
   std::set<pid_t> before = replica_pids(up_->pid(), "hello");
@@ -388,6 +431,21 @@ TEST_F(LocalPlatformE2E, LoadUpThenBackToOneThenZeroThenACallIsServedWithNoFailu
   EXPECT_EQ(r->status, 200) << r->body << log();
   EXPECT_EQ(r->body, "served\n");
   EXPECT_NE(log().find("default/cycle scaled 0 -> 1"), std::string::npos) << log();
+
+  // The autoscaler's metrics follow: one replica wanted, and one ready.
+  std::string text;
+  EXPECT_TRUE(wait_until(
+      [&] {
+        auto m = http_request(metrics_, "GET", "/metrics");
+        if (!m) return false;
+        text = m->body;
+        const std::string labels = "{function=\"cycle\",namespace=\"default\"}";
+        return metric_value(text, "kubefn_autoscaler_desired_replicas" + labels) == 1.0 &&
+               metric_value(text, "kubefn_autoscaler_actual_replicas" + labels) == 1.0 &&
+               metric_value(text, "kubefn_autoscaler_observed_load" + labels).has_value();
+      },
+      seconds(10)))
+      << text;
 }
 
 TEST_F(LocalPlatformE2E, IdleFunctionScalesToZeroAndACallBringsItBack) {

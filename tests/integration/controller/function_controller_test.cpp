@@ -13,6 +13,7 @@
 #include "kubefn/controller/function_reconciler.hpp"
 #include "kubefn/emulator/kube_emulator.hpp"
 #include "kubefn/kube/rest_kube_client.hpp"
+#include "kubefn/testing/source_server.hpp"
 #include "yaml_json.hpp"
 
 namespace kubefn::controller {
@@ -113,6 +114,66 @@ TEST(FunctionController, ConvergesThroughConflictsErrorsDroppedWatchesAndCompact
     if (s["metadata"].value("labels", json::object()).contains(kFunctionLabel)) ++function_services;
   }
   EXPECT_EQ(function_services, static_cast<std::size_t>(kFunctions));
+  controller.stop();
+}
+
+// The controller's workers build a reconciler per reconcile; the URL sources they fetch are
+// the controller's, so resyncs of a Function whose sha256 is unchanged fetch nothing.
+TEST(FunctionController, ResyncsOfAUrlSourceFetchItOnce) {
+  ::kubefn::testing::SourceServer server;
+  ASSERT_TRUE(server.ok());
+  const std::string text = "int f;\n";
+  server.set("/f.cpp", {200, text, {}, false});
+  emulator::KubeEmulator emu;
+  kube::RealClock clock;
+  kube::ClientConfig config;
+  config.server = emu.url();
+  auto client = kube::make_rest_kube_client(config, clock, {});
+  ASSERT_TRUE(client.ok());
+  kube::KubeClient& api = **client;
+  ASSERT_TRUE(api.create({"apiextensions.k8s.io", "v1", "customresourcedefinitions", false},
+                         testing::yaml_file_to_json(KUBEFN_CRD_FILE), {})
+                  .ok());
+  ASSERT_TRUE(eventually([&] { return api.list(gvr::functions(), "default", {}).ok(); },
+                         std::chrono::seconds(10)));
+  NullEvents events;
+  prometheus::Registry registry;
+  ControllerOptions copts;
+  copts.resync_period = std::chrono::milliseconds(200);
+  FunctionController controller(api, clock, events, registry, copts);
+  controller.start();
+  ASSERT_TRUE(eventually([&] { return controller.synced(); }, std::chrono::seconds(10)));
+  json fn = {{"apiVersion", "kubefn.dev/v1alpha1"},
+             {"kind", "Function"},
+             {"metadata", {{"name", "f"}, {"namespace", "default"}}},
+             {"spec",
+              {{"handler", "f.run"},
+               {"source", {{"url", server.url("/f.cpp")}, {"sha256", sha256_hex(text)}}}}}};
+  ASSERT_TRUE(api.create(gvr::functions(), fn, {}).ok());
+  auto source_ready = [&] {
+    auto got = api.get({gvr::functions(), "default", "f"});
+    if (!got.ok()) return json();
+    return find_condition(got.value().value("status", json::object()), "SourceReady");
+  };
+  EXPECT_TRUE(eventually(
+      [&] {
+        const json c = source_ready();
+        return c.is_object() && c.value("status", "") == "True";
+      },
+      std::chrono::seconds(30)))
+      << source_ready().dump();
+  auto reconciles = [&] {
+    double n = 0;
+    for (const auto& fam : registry.Collect()) {
+      if (fam.name != "controller_runtime_reconcile_total") continue;
+      for (const auto& m : fam.metric)
+        n += m.counter.value;
+    }
+    return n;
+  };
+  const double before = reconciles();
+  EXPECT_TRUE(eventually([&] { return reconciles() >= before + 5; }, std::chrono::seconds(30)));
+  EXPECT_EQ(server.requests("/f.cpp"), 1);
   controller.stop();
 }
 

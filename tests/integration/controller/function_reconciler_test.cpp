@@ -12,6 +12,7 @@
 #include "kubefn/controller/desired.hpp"
 #include "kubefn/emulator/kube_emulator.hpp"
 #include "kubefn/kube/rest_kube_client.hpp"
+#include "kubefn/testing/source_server.hpp"
 #include "yaml_json.hpp"
 
 namespace kubefn::controller {
@@ -322,12 +323,204 @@ TEST_F(BuildReconcilerTest, FailedBuildReportsTheCompilerErrorAndKeepsThePreviou
   EXPECT_TRUE(events_.has("BuildFailed"));
 }
 
-TEST_F(BuildReconcilerTest, UrlSourcesAreRefusedWithAReason) {
-  create(function_with(
-      "u", {{"handler", "u.f"},
-            {"source", {{"url", "https://example.com/u.cpp"}, {"sha256", std::string(64, 'a')}}}}));
+// URL sources, served by a real HTTP server in the test; the reconciler fetches them through
+// one UrlSources, as the controller's workers share one.
+class UrlSourceTest : public BuildReconcilerTest {
+ protected:
+  void SetUp() override {
+    BuildReconcilerTest::SetUp();
+    ASSERT_TRUE(server_.ok());
+    BuildSettings build;
+    build.registry = "registry.local:5000/kubefn";
+    reconciler_ = std::make_unique<FunctionReconciler>(*client_, *reader_, clock_, events_, nullptr,
+                                                       build, &sources_);
+    server_.set("/hello.cpp", {200, kSource, {}, false});
+  }
+  json url_function(const std::string& name, const std::string& path, const std::string& sha) {
+    return function_with(name, {{"handler", "hello.greet"},
+                                {"source", {{"url", server_.url(path)}, {"sha256", sha}}}});
+  }
+  json source_ready(const std::string& name) {
+    return find_condition(get(gvr::functions(), name)["status"], "SourceReady");
+  }
+  static std::string message_of(const json& condition) { return condition.value("message", ""); }
+
+  static constexpr const char* kSource =
+      "#include <kubefn/function.hpp>\n"
+      "std::string greet(const kubefn::Event&, kubefn::Context&) { return \"hi\\n\"; }\n"
+      "KUBEFN_HANDLER(greet);\n";
+  ::kubefn::testing::SourceServer server_;
+  HttpSourceFetcher fetcher_;
+  UrlSources sources_{fetcher_};
+};
+
+TEST_F(UrlSourceTest, UrlSourceGetsItsConfigMapAndTheDigestOfTheSameTextInline) {
+  create(url_function("u", "/hello.cpp", sha256_hex(kSource)));
+  create(function_with("i", {{"handler", "hello.greet"}, {"source", {{"inline", kSource}}}}));
+  ASSERT_TRUE(reconcile("u").error.ok());
+  ASSERT_TRUE(reconcile("i").error.ok());
+  EXPECT_EQ(source_ready("u")["status"], "True") << source_ready("u").dump();
+  const std::string digest = get(gvr::functions(), "u")["status"].value("sourceDigest", "");
+  ASSERT_FALSE(digest.empty());
+  EXPECT_EQ(digest, get(gvr::functions(), "i")["status"].value("sourceDigest", ""));
+  json cm = get(gvr::config_maps(), "u-src-" + digest.substr(0, 10));
+  ASSERT_FALSE(cm.is_null());
+  EXPECT_EQ(cm["data"]["hello.cpp"], kSource);
+  // Built like any source: a build Job mounting that ConfigMap.
+  json job = job_of("u");
+  ASSERT_FALSE(job.is_null());
+  EXPECT_NE(job["spec"]["template"]["spec"]["volumes"].dump().find("u-src-" + digest.substr(0, 10)),
+            std::string::npos);
+  EXPECT_EQ(ready("u")["reason"], "Building");
+  EXPECT_EQ(server_.requests("/hello.cpp"), 1);
+}
+
+TEST_F(UrlSourceTest, ResyncsOfAnUnchangedSha256DoNotFetchAgain) {
+  create(url_function("u", "/hello.cpp", sha256_hex(kSource)));
   reconcile("u");
-  EXPECT_EQ(ready("u")["reason"], "UnsupportedSource");
+  finish_job(job_of("u"), true, R"({"image":"registry.local:5000/kubefn/default/u@sha256:one"})");
+  ASSERT_TRUE(converge("u"));
+  EXPECT_EQ(server_.requests("/hello.cpp"), 1);
+  for (int i = 0; i < 3; ++i)
+    EXPECT_TRUE(reconcile("u").error.ok());
+  // A reconciler per reconcile, as the controller makes them, sharing the fetched sources.
+  FunctionReconciler again(*client_, *reader_, clock_, events_, nullptr, {}, &sources_);
+  EXPECT_TRUE(again.reconcile("default", "u").error.ok());
+  EXPECT_EQ(server_.requests("/hello.cpp"), 1);
+  EXPECT_EQ(ready("u")["status"], "True");
+  // Another Function naming the same sha256 does not fetch either.
+  create(url_function("v", "/hello.cpp", sha256_hex(kSource)));
+  reconcile("v");
+  EXPECT_EQ(source_ready("v")["status"], "True");
+  EXPECT_EQ(server_.requests("/hello.cpp"), 1);
+}
+
+TEST_F(UrlSourceTest, WrongSha256IsSourceDigestMismatchWithBothDigests) {
+  const std::string wrong(64, 'a');
+  create(url_function("u", "/hello.cpp", wrong));
+  auto r = reconcile("u");
+  EXPECT_TRUE(r.error.ok());
+  ASSERT_TRUE(r.requeue_after.has_value());
+  json c = source_ready("u");
+  EXPECT_EQ(c["status"], "False");
+  EXPECT_EQ(c["reason"], "SourceDigestMismatch");
+  const std::string m = message_of(c);
+  EXPECT_NE(m.find("serves sha256 " + sha256_hex(kSource)), std::string::npos) << m;
+  EXPECT_NE(m.find("spec.source.sha256 says " + wrong), std::string::npos) << m;
+  EXPECT_NE(m.find("sha256sum"), std::string::npos) << m;
+  EXPECT_EQ(ready("u")["reason"], "SourceDigestMismatch");
+  EXPECT_TRUE(events_.has("SourceDigestMismatch"));
+  EXPECT_FALSE(get(gvr::functions(), "u")["status"].contains("sourceDigest"));
+  auto jobs = client_->list(gvr::jobs(), "default", {});
+  ASSERT_TRUE(jobs.ok());
+  EXPECT_TRUE(jobs.value().items.empty()) << "nothing is built from a source that failed its check";
+}
+
+TEST_F(UrlSourceTest, NotFoundAndRefusedAreSourceUnavailableRetriedWithBackoff) {
+  create(url_function("u", "/missing.cpp", sha256_hex(kSource)));
+  auto first = reconcile("u");
+  EXPECT_TRUE(first.error.ok());
+  json c = source_ready("u");
+  EXPECT_EQ(c["status"], "False");
+  EXPECT_EQ(c["reason"], "SourceUnavailable");
+  EXPECT_NE(message_of(c).find("404"), std::string::npos) << message_of(c);
+  EXPECT_NE(message_of(c).find(server_.url("/missing.cpp")), std::string::npos) << message_of(c);
+  auto second = reconcile("u");
+  ASSERT_TRUE(first.requeue_after.has_value());
+  ASSERT_TRUE(second.requeue_after.has_value());
+  EXPECT_EQ(*first.requeue_after, UrlSources::kFirstRetry);
+  EXPECT_EQ(*second.requeue_after, 2 * UrlSources::kFirstRetry);
+  EXPECT_EQ(server_.requests("/missing.cpp"), 2);
+
+  // Nothing listens on a port just closed.
+  std::uint16_t closed = 0;
+  {
+    ::kubefn::testing::SourceServer gone;
+    closed = gone.port();
+  }
+  create(function_with("r", {{"handler", "hello.greet"},
+                             {"source",
+                              {{"url", "http://127.0.0.1:" + std::to_string(closed) + "/hello.cpp"},
+                               {"sha256", sha256_hex(kSource)}}}}));
+  EXPECT_TRUE(reconcile("r").error.ok());
+  EXPECT_EQ(source_ready("r")["reason"], "SourceUnavailable");
+  EXPECT_NE(message_of(source_ready("r")).find(std::to_string(closed)), std::string::npos);
+}
+
+TEST_F(UrlSourceTest, BodiesOverOneMiBAreSourceTooLarge) {
+  const std::string big((1 << 20) + 1, 'x');
+  server_.set("/big.cpp", {200, big, {}, false});
+  server_.set("/big-chunked.cpp", {200, big, {}, true});
+  for (const auto& [name, path] :
+       {std::pair{"big", "/big.cpp"}, std::pair{"chunked", "/big-chunked.cpp"}}) {
+    create(url_function(name, path, sha256_hex(big)));
+    EXPECT_TRUE(reconcile(name).error.ok());
+    json c = source_ready(name);
+    EXPECT_EQ(c["reason"], "SourceTooLarge") << name << ": " << c.dump();
+    EXPECT_NE(message_of(c).find("1 MiB"), std::string::npos) << message_of(c);
+    EXPECT_NE(message_of(c).find("ConfigMap"), std::string::npos) << message_of(c);
+  }
+  // Exactly 1 MiB is fine.
+  const std::string max(1 << 20, 'y');
+  server_.set("/max.cpp", {200, max, {}, true});
+  create(url_function("max", "/max.cpp", sha256_hex(max)));
+  reconcile("max");
+  EXPECT_EQ(source_ready("max")["status"], "True") << source_ready("max").dump();
+}
+
+TEST_F(UrlSourceTest, RedirectsAreFollowedAtMostFiveTimes) {
+  server_.set("/moved.cpp", {302, "", {{"Location", "/hello.cpp"}}, false});
+  create(url_function("m", "/moved.cpp", sha256_hex(kSource)));
+  reconcile("m");
+  EXPECT_EQ(source_ready("m")["status"], "True") << source_ready("m").dump();
+  EXPECT_EQ(server_.requests("/hello.cpp"), 1);
+
+  server_.set("/loop.cpp", {302, "", {{"Location", server_.url("/loop.cpp")}}, false});
+  create(url_function("loop", "/loop.cpp", std::string(64, 'b')));
+  reconcile("loop");
+  EXPECT_EQ(source_ready("loop")["reason"], "SourceUnavailable");
+  EXPECT_NE(message_of(source_ready("loop")).find("more than 5"), std::string::npos)
+      << message_of(source_ready("loop"));
+  EXPECT_EQ(server_.requests("/loop.cpp"), 6);
+}
+
+TEST(HttpSourceFetcherTest, TimesOutAndRefusesRedirectsOffHttp) {
+  ::kubefn::testing::SourceServer server;
+  ASSERT_TRUE(server.ok());
+  server.set("/stalls.cpp", {200, "", {}, false, true});
+  server.set("/ftp.cpp", {302, "", {{"Location", "ftp://127.0.0.1/x.cpp"}}, false});
+  FetchLimits limits;
+  limits.timeout = std::chrono::seconds(1);
+  HttpSourceFetcher fetcher(limits);
+  FetchResult stalled = fetcher.fetch(server.url("/stalls.cpp"));
+  EXPECT_EQ(stalled.error, FetchResult::Error::kUnavailable);
+  EXPECT_NE(stalled.message.find(server.url("/stalls.cpp")), std::string::npos) << stalled.message;
+  EXPECT_NE(stalled.message.find("within 1 s"), std::string::npos) << stalled.message;
+  FetchResult ftp = fetcher.fetch(server.url("/ftp.cpp"));
+  EXPECT_EQ(ftp.error, FetchResult::Error::kUnavailable);
+  EXPECT_NE(ftp.message.find("is not http(s)"), std::string::npos) << ftp.message;
+}
+
+TEST_F(UrlSourceTest, AFailingNewUrlKeepsThePreviousImageServing) {
+  create(url_function("u", "/hello.cpp", sha256_hex(kSource)));
+  reconcile("u");
+  finish_job(job_of("u"), true, R"({"image":"registry.local:5000/kubefn/default/u@sha256:one"})");
+  ASSERT_TRUE(converge("u"));
+  const json before = get(gvr::functions(), "u")["status"];
+
+  json fn = get(gvr::functions(), "u");
+  fn["spec"]["source"]["url"] = server_.url("/gone.cpp");
+  fn["spec"]["source"]["sha256"] = std::string(64, 'c');
+  ASSERT_TRUE(client_->update(gvr::functions(), fn, {}).ok());
+  EXPECT_TRUE(reconcile("u").error.ok());
+  json status = get(gvr::functions(), "u")["status"];
+  EXPECT_EQ(find_condition(status, "SourceReady")["reason"], "SourceUnavailable");
+  EXPECT_EQ(ready("u")["reason"], "SourceUnavailable");
+  EXPECT_EQ(status["image"], before["image"]);
+  EXPECT_EQ(status["sourceDigest"], before["sourceDigest"]);
+  EXPECT_EQ(get(gvr::deployments(), "u")["spec"]["template"]["spec"]["containers"][0]["image"],
+            "registry.local:5000/kubefn/default/u@sha256:one");
+  EXPECT_EQ(status["observedGeneration"], 2);
 }
 
 TEST_F(ReconcilerTest, DriftIsRepairedAndDeletedChildrenComeBack) {

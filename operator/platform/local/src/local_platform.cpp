@@ -102,11 +102,6 @@ StepOutcome LocalPlatform::prepare(const controller::FunctionContext& ctx) {
 
 controller::BuildOutcome LocalPlatform::build(const controller::FunctionContext& ctx) {
   const controller::FunctionSpec& spec = ctx.spec;
-  if (spec.source_kind == controller::SourceKind::kUrl) {
-    return {StepOutcome::failed("UnsupportedSource",
-                                "builds from spec.source.url are not supported yet: put the "
-                                "source inline or in a ConfigMap (spec.source.configMapRef)")};
-  }
   const std::string image = artifact_name(spec.ns, spec.name, ctx.digest);
   std::error_code ec;
   if (!containers() && fs::exists(build_dir(ctx.digest) / (spec.module + ".so"), ec)) {

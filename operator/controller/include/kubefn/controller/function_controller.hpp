@@ -17,6 +17,7 @@
 
 #include "kubefn/controller/event_recorder.hpp"
 #include "kubefn/controller/function_reconciler.hpp"
+#include "kubefn/controller/source_fetcher.hpp"
 #include "kubefn/kube/clock.hpp"
 #include "kubefn/kube/informer.hpp"
 #include "kubefn/kube/kube_client.hpp"
@@ -29,8 +30,9 @@ struct ControllerOptions {
   std::vector<std::string> namespaces;  // empty: all namespaces
   int workers = 2;
   kube::Clock::Duration resync_period = std::chrono::minutes(10);
-  BuildSettings build;           // how the Kubernetes platform builds sources
-  Platform* platform = nullptr;  // null: the Kubernetes platform over the same client
+  BuildSettings build;                      // how the Kubernetes platform builds sources
+  Platform* platform = nullptr;             // null: the Kubernetes platform over the same client
+  SourceFetcher* source_fetcher = nullptr;  // fetches spec.source.url; null: HTTP(S)
 };
 
 class FunctionController {
@@ -65,6 +67,7 @@ class FunctionController {
   std::thread starter_;  // waits for the caches to sync, then starts the workers
   std::unique_ptr<CacheReader> reader_;
   ConvergedDeployments converged_;
+  std::unique_ptr<UrlSources> url_sources_;  // fetched URL sources, shared by the workers
   std::atomic<bool> started_{false};
 
   prometheus::Family<prometheus::Counter>* reconcile_total_;

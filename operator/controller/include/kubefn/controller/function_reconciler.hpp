@@ -11,6 +11,7 @@
 #include "kubefn/controller/function_spec.hpp"
 #include "kubefn/controller/kubernetes_platform.hpp"
 #include "kubefn/controller/platform.hpp"
+#include "kubefn/controller/source_fetcher.hpp"
 #include "kubefn/kube/clock.hpp"
 #include "kubefn/kube/kube_client.hpp"
 #include "kubefn/kube/status.hpp"
@@ -25,14 +26,20 @@ struct ReconcileResult {
 class FunctionReconciler {
  public:
   // Functions (and ConfigMaps named as sources) are read through `reader` and `client`;
-  // status goes to `client`; what runs the function is `platform`'s business.
+  // status goes to `client`; what runs the function is `platform`'s business. URL sources
+  // come through `url_sources` (null: UrlSources::shared(), over HTTP).
   FunctionReconciler(kube::KubeClient& client, ObjectReader& reader, kube::Clock& clock,
-                     EventRecorder& events, Platform& platform)
-      : client_(client), reader_(reader), clock_(clock), events_(events), platform_(&platform) {}
+                     EventRecorder& events, Platform& platform, UrlSources* url_sources = nullptr)
+      : client_(client),
+        reader_(reader),
+        clock_(clock),
+        events_(events),
+        platform_(&platform),
+        url_sources_(url_sources != nullptr ? url_sources : &UrlSources::shared()) {}
   // The Kubernetes platform over the same client and reader.
   FunctionReconciler(kube::KubeClient& client, ObjectReader& reader, kube::Clock& clock,
                      EventRecorder& events, ConvergedDeployments* converged = nullptr,
-                     BuildSettings build = {});
+                     BuildSettings build = {}, UrlSources* url_sources = nullptr);
 
   ReconcileResult reconcile(const std::string& ns, const std::string& name);
   const WriteCounts& writes() const { return writes_; }
@@ -48,6 +55,7 @@ class FunctionReconciler {
   EventRecorder& events_;
   std::unique_ptr<Platform> owned_platform_;
   Platform* platform_;
+  UrlSources* url_sources_;
   WriteCounts writes_;
 };
 
