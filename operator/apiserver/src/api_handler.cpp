@@ -6,6 +6,7 @@
 
 #include "discovery.hpp"
 #include "patches.hpp"
+#include "protobuf_body.hpp"
 #include "server_side_apply.hpp"
 #include "table.hpp"
 #include "time_and_ids.hpp"
@@ -538,11 +539,19 @@ Handled ApiHandler::handle_unchecked(const HttpRequest& req, bool with_faults) {
   json body;
   if (verb == "create" || verb == "update" ||
       ((verb == "delete" || verb == "deletecollection") && !req.body.empty())) {
-    body = json::parse(req.body, nullptr, false);
-    if (body.is_discarded()) {
-      if (req.content_type.find("protobuf") != std::string::npos) {
+    const bool protobuf = req.content_type.find("protobuf") != std::string::npos;
+    if (protobuf) {
+      // Typed clients (helm's release storage) send Secrets, ConfigMaps and DeleteOptions so.
+      const bool deleting = verb == "delete" || verb == "deletecollection";
+      auto decoded = protobuf_body_to_json(req.body, deleting ? "DeleteOptions" : type->kind);
+      if (!decoded || (!deleting && !type->group.empty())) {
         return done(error_reply(unsupported_media_type(req.content_type)));
       }
+      body = std::move(*decoded);
+    } else {
+      body = json::parse(req.body, nullptr, false);
+    }
+    if (body.is_discarded()) {
       return done(error_reply(bad_request("the request body is not valid JSON")));
     }
   }

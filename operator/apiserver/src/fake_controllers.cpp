@@ -1,6 +1,7 @@
 #include "fake_controllers.hpp"
 
 #include <algorithm>
+#include <functional>
 #include <limits>
 #include <set>
 #include <unordered_map>
@@ -55,6 +56,44 @@ json deployment_status(const json& d) {
                                        {"message", "ReplicaSet has successfully progressed."},
                                        {"lastUpdateTime", now},
                                        {"lastTransitionTime", now}}})}};
+}
+
+// The ReplicaSet a Deployment's template maps to: named after a hash of the template, labelled
+// and selected with pod-template-hash, controlled by the Deployment, and as ready as it.
+json replica_set_for(const json& d, const std::string& hash) {
+  const json& meta = d["metadata"];
+  const json& spec = d["spec"];
+  json template_ = spec.value("template", json::object());
+  template_["metadata"]["labels"]["pod-template-hash"] = hash;
+  json selector = spec.value("selector", json::object());
+  selector["matchLabels"]["pod-template-hash"] = hash;
+  return {
+      {"apiVersion", "apps/v1"},
+      {"kind", "ReplicaSet"},
+      {"metadata",
+       {{"name", meta.value("name", "") + "-" + hash},
+        {"namespace", meta.value("namespace", "")},
+        {"labels", template_["metadata"]["labels"]},
+        {"ownerReferences", json::array({{{"apiVersion", "apps/v1"},
+                                          {"kind", "Deployment"},
+                                          {"name", meta.value("name", "")},
+                                          {"uid", meta.value("uid", "")},
+                                          {"controller", true},
+                                          {"blockOwnerDeletion", true}}})}}},
+      {"spec",
+       {{"replicas", spec.value("replicas", 1)}, {"selector", selector}, {"template", template_}}}};
+}
+
+std::string template_hash(const json& d) {
+  const auto h = std::hash<std::string>{}(d["spec"].value("template", json::object()).dump());
+  static const char* kAlphabet = "bcdfghjklmnpqrstvwxz2456789";
+  std::string out;
+  auto v = h;
+  for (int i = 0; i < 10; ++i) {
+    out.push_back(kAlphabet[v % 27]);
+    v /= 27;
+  }
+  return out;
 }
 
 // A member of an object without copying it (null when absent).
@@ -149,12 +188,52 @@ FakeControllers::Clock::time_point FakeControllers::sync_deployments() {
           return next_obj;
         },
         Subresource::kStatus);
+    sync_replica_set(d);
     pending_.erase(uid);
   }
   for (auto it = pending_.begin(); it != pending_.end();) {
     it = live.count(it->first) ? std::next(it) : pending_.erase(it);
   }
   return next;
+}
+
+void FakeControllers::sync_replica_set(const json& d) {
+  const auto type = store_.find_type("apps", "v1", "replicasets");
+  if (!type) return;
+  const auto ns = meta_of(d, "namespace");
+  const auto uid = meta_of(d, "uid");
+  const auto hash = template_hash(d);
+  const json rs = replica_set_for(d, hash);
+  const std::string name = rs["metadata"].value("name", "");
+  // The ReplicaSet of an earlier template goes (a real controller scales it down and keeps
+  // some history).
+  auto [known, inserted] = replica_sets_.try_emplace(uid, name);
+  if (!inserted && known->second != name) {
+    (void)store_.remove(*type, ns, known->second, DeleteOptions{"Background", "", ""});
+    known->second = name;
+  }
+  const auto replicas = rs["spec"].value("replicas", 1);
+  (void)store_.update(
+      *type, ns, name,
+      [&rs, replicas](const json& cur) -> Result<json> {
+        json next = cur.is_object() ? cur : rs;
+        next["spec"]["replicas"] = replicas;
+        return next;
+      },
+      Subresource::kMain, true);
+  (void)store_.update(
+      *type, ns, name,
+      [replicas](const json& cur) -> Result<json> {
+        if (!cur.is_object()) return not_found("replicasets.apps", "");
+        json next = cur;
+        next["status"] = {{"observedGeneration", cur["metadata"].value("generation", 1)},
+                          {"replicas", replicas},
+                          {"fullyLabeledReplicas", replicas},
+                          {"readyReplicas", replicas},
+                          {"availableReplicas", replicas}};
+        return next;
+      },
+      Subresource::kStatus);
 }
 
 void FakeControllers::collect_garbage() {

@@ -1,5 +1,7 @@
 #include "kind_rules.hpp"
 
+#include <functional>
+
 namespace kubefn::emulator {
 namespace {
 
@@ -17,6 +19,21 @@ void default_deployment(json& obj) {
   }
 }
 
+// A ClusterIP from 10.96.0.0/16, derived from the name: clients only check that one is set.
+void default_service(json& obj) {
+  auto& spec = obj["spec"];
+  if (!spec.is_object()) spec = json::object();
+  if (!spec.contains("type")) spec["type"] = "ClusterIP";
+  if (spec.value("type", "") == "ExternalName" || spec.contains("clusterIP")) return;
+  const std::string key =
+      obj["metadata"].value("namespace", "") + "/" + obj["metadata"].value("name", "");
+  const std::size_t h = std::hash<std::string>{}(key);
+  const std::string ip =
+      "10.96." + std::to_string((h >> 8) % 256) + "." + std::to_string(1 + h % 254);
+  spec["clusterIP"] = ip;
+  spec["clusterIPs"] = json::array({ip});
+}
+
 bool lower_alnum(char c) {
   return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
 }
@@ -25,6 +42,10 @@ bool lower_alnum(char c) {
 
 void apply_create_defaults(const ResourceType& type, json& object) {
   if (type.group == "apps" && type.resource == "deployments") default_deployment(object);
+  if (type.group.empty() && type.resource == "services") default_service(object);
+  if (type.group.empty() && type.resource == "secrets" && object.value("type", "").empty()) {
+    object["type"] = "Opaque";
+  }
   if (is_namespace(type)) {
     const std::string name = object["metadata"].value("name", "");
     object["metadata"]["labels"]["kubernetes.io/metadata.name"] = name;

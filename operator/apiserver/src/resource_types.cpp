@@ -56,12 +56,26 @@ std::vector<ResourceType> builtins() {
   deploy.tracks_generation = true;
   deploy.scale = ScaleSubresource{".spec.replicas", ".status.replicas", ".spec.selector"};
   v.push_back(deploy);
+  // ReplicaSets exist so that clients which look behind a Deployment (helm --wait) find one;
+  // the fake Deployment controller keeps one per Deployment template.
+  auto rs = builtin("apps", "replicasets", "replicaset", "ReplicaSet", true, {"rs"}, {"all"});
+  rs.status_subresource = true;
+  rs.tracks_generation = true;
+  rs.scale = ScaleSubresource{".spec.replicas", ".status.replicas", ".spec.selector"};
+  v.push_back(rs);
   auto job = builtin("batch", "jobs", "job", "Job", true, {}, {"all"});
   job.status_subresource = true;
   job.tracks_generation = true;
   job.field_labels = {"status.successful"};
   v.push_back(job);
   v.push_back(builtin("coordination.k8s.io", "leases", "lease", "Lease", true));
+  // RBAC objects are stored and served; nothing is authorized by them.
+  const std::string rbac = "rbac.authorization.k8s.io";
+  v.push_back(builtin(rbac, "roles", "role", "Role", true));
+  v.push_back(builtin(rbac, "rolebindings", "rolebinding", "RoleBinding", true));
+  v.push_back(builtin(rbac, "clusterroles", "clusterrole", "ClusterRole", false));
+  v.push_back(
+      builtin(rbac, "clusterrolebindings", "clusterrolebinding", "ClusterRoleBinding", false));
   auto crd =
       builtin("apiextensions.k8s.io", "customresourcedefinitions", "customresourcedefinition",
               "CustomResourceDefinition", false, {"crd", "crds"}, {"api-extensions"});

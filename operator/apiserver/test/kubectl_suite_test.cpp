@@ -3,6 +3,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -281,6 +282,131 @@ TEST_F(KubectlSuite, DeploymentApplyScaleAndRollout) {
       {"create", "configmap", "settings", "--from-literal=a=b", "--dry-run=client", "-o", "yaml"});
   ASSERT_EQ(cm.exit_code, 0) << cm.err;
   apply(cm.out, "configmap/settings created");
+}
+
+const char kRbacYaml[] = R"(apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: reader}
+rules:
+- {apiGroups: [""], resources: [pods], verbs: [get, list, watch]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: reader}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: reader}
+subjects: [{kind: ServiceAccount, name: app, namespace: default}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: lease, namespace: default}
+rules:
+- {apiGroups: [coordination.k8s.io], resources: [leases], resourceNames: [one], verbs: [get, update]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: lease, namespace: default}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: lease}
+subjects: [{kind: ServiceAccount, name: app, namespace: default}]
+)";
+
+TEST_F(KubectlSuite, RbacKindsAreStoredAndServed) {
+  KubeEmulator emu;
+  use(emu);
+  auto r = kubectl({"apply", "-f", "-"}, kRbacYaml);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("clusterrole.rbac.authorization.k8s.io/reader created"), std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("clusterrolebinding.rbac.authorization.k8s.io/reader created"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("role.rbac.authorization.k8s.io/lease created"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("rolebinding.rbac.authorization.k8s.io/lease created"), std::string::npos)
+      << r.out;
+  r = kubectl({"get", "clusterrole", "reader", "-o", "jsonpath={.rules[0].verbs}"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, R"(["get","list","watch"])");
+  r = kubectl({"get", "clusterrolebinding", "reader", "-o",
+               "jsonpath={.roleRef.name}/{.subjects[0].namespace}/{.subjects[0].name}"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "reader/default/app");
+  r = kubectl(
+      {"get", "role", "lease", "-n", "default", "-o", "jsonpath={.rules[0].resourceNames}"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, R"(["one"])");
+  r = kubectl({"get", "rolebindings", "-n", "default", "-o", "name"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "rolebinding.rbac.authorization.k8s.io/lease\n");
+  // Cluster-scoped kinds have no namespace; a second apply changes nothing.
+  r = kubectl({"get", "clusterroles", "-A", "-o", "name"});
+  EXPECT_EQ(r.out, "clusterrole.rbac.authorization.k8s.io/reader\n") << r.err;
+  r = kubectl({"apply", "-f", "-"}, kRbacYaml);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("clusterrole.rbac.authorization.k8s.io/reader unchanged"), std::string::npos)
+      << r.out;
+  r = kubectl({"delete", "clusterrolebinding", "reader"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = kubectl({"get", "clusterrolebinding", "reader"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("NotFound"), std::string::npos) << r.err;
+}
+
+// What helm --wait looks at: a ReplicaSet controlled by each Deployment, for its current
+// template and as ready as the Deployment, and a clusterIP on every Service.
+TEST_F(KubectlSuite, DeploymentsGetAReplicaSetAndServicesAClusterIp) {
+  KubeEmulator emu;
+  use(emu);
+  apply(deployment_yaml("nginx:1.27"), "deployment.apps/web created");
+  const std::string uid = (*emu.get(std::string(kDeployments) + "/web"))["metadata"]["uid"];
+  const std::string fields =
+      "jsonpath={range .items[*]}{.metadata.ownerReferences[0].uid} "
+      "{.spec.template.spec.containers[0].image} {.status.readyReplicas} "
+      "{.status.observedGeneration}={.metadata.generation}{\"\\n\"}{end}";
+  auto sets = [&] { return kubectl({"get", "replicasets", "-l", "app=web", "-o", fields}).out; };
+  EXPECT_TRUE(eventually([&] { return sets() == uid + " nginx:1.27 1 1=1\n"; }, seconds(20)))
+      << sets();
+  apply(deployment_yaml("nginx:1.28"), "deployment.apps/web configured");
+  auto r = kubectl({"scale", "deployment", "web", "--replicas=3"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(eventually([&] { return sets().find(uid + " nginx:1.28 3 ") == 0; }, seconds(20)))
+      << sets();
+  const std::string now = sets();
+  EXPECT_EQ(std::count(now.begin(), now.end(), '\n'), 1) << now;
+  r = kubectl({"get", "rs", "-l", "app=web", "-o", "jsonpath={.items[0].metadata.labels}"});
+  EXPECT_NE(r.out.find("pod-template-hash"), std::string::npos) << r.out;
+  r = kubectl({"delete", "deployment", "web"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(eventually([&] { return sets().empty(); }, seconds(20))) << sets();
+
+  apply(
+      "apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec:\n  selector: {app: web}\n"
+      "  ports: [{port: 80}]\n",
+      "service/web created");
+  r = kubectl({"get", "service", "web", "-o", "jsonpath={.spec.type} {.spec.clusterIP}"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(r.out.rfind("ClusterIP 10.96.", 0) == 0) << r.out;
+}
+
+// Typed clients (kubectl's generators, helm's release storage) send Secrets and ConfigMaps as
+// protobuf; other kinds still get 415.
+TEST_F(KubectlSuite, ProtobufSecretsAndConfigMapsAreAccepted) {
+  KubeEmulator emu;
+  use(emu);
+  auto r = kubectl({"create", "secret", "generic", "keys", "--from-literal=token=abc",
+                    "--from-literal=other=x y"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "secret/keys created\n");
+  r = kubectl({"get", "secret", "keys", "-o", "jsonpath={.type} {.data.token} {.data.other}"});
+  EXPECT_EQ(r.out, "Opaque YWJj eCB5") << r.err;
+  r = kubectl({"create", "configmap", "settings", "--from-literal=a=b"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = kubectl({"get", "configmap", "settings", "-o", "jsonpath={.data.a}"});
+  EXPECT_EQ(r.out, "b") << r.err;
+  r = kubectl({"create", "deployment", "web", "--image=nginx:1.27"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("unknown format"), std::string::npos) << r.err;
+  r = kubectl({"delete", "secret", "keys"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(kubectl({"get", "secret", "keys"}).exit_code, 0);
 }
 
 TEST_F(KubectlSuite, StandaloneBinaryPrintsItsUrl) {

@@ -371,6 +371,65 @@ Status add_library_closure(std::map<std::string, TarEntry>& entries, const std::
   return {};
 }
 
+// What every image from this machine's files holds besides its programs: CA certificates,
+// passwd/group with the unprivileged user, and /tmp.
+Status add_system_files(std::map<std::string, TarEntry>& entries) {
+  std::string certs;
+  if (!read_bytes("/etc/ssl/certs/ca-certificates.crt", certs)) {
+    return Status(StatusCode::kNotFound,
+                  "/etc/ssl/certs/ca-certificates.crt is missing (install ca-certificates)");
+  }
+  add_file(entries, "etc/ssl/certs/ca-certificates.crt", std::move(certs), 0644);
+  add_file(entries, "etc/passwd",
+           "root:x:0:0:root:/root:/usr/sbin/nologin\n"
+           "kubefn:x:65532:65532:kubefn:/kubefn:/usr/sbin/nologin\n",
+           0644);
+  add_file(entries, "etc/group", "root:x:0:\nkubefn:x:65532:\n", 0644);
+  add_directory(entries, "tmp", 01777);
+  return {};
+}
+
+// An ELF program with its library closure and loader.
+Status add_program(std::map<std::string, TarEntry>& entries, const std::string& path,
+                   const std::string& in_image, bool strip_debug, const std::string& what,
+                   std::vector<std::string>& sonames) {
+  std::string bytes;
+  auto read = read_binary(path, strip_debug, what + " ", bytes);
+  if (!read.ok()) return read;
+  auto elf = read_elf(bytes);
+  if (!elf.ok()) return Status(StatusCode::kInvalid, path + ": " + elf.status().message());
+  auto closure = add_library_closure(entries, path, what, sonames);
+  if (!closure.ok()) return closure;
+  if (!elf->interpreter.empty()) {
+    auto s = add_host_path(entries, elf->interpreter);
+    if (!s.ok()) return s;
+  }
+  add_file(entries, in_image.substr(1), std::move(bytes), 0755);
+  return {};
+}
+
+// Pushes a one-layer image and fills the result's image, digest and upload counts.
+Status push_one_layer(const RegistrySettings& registry, const oci::ImageReference& target,
+                      const oci::Layer& layer, const oci::ImageConfig& config,
+                      const std::string& created_by, BaseImageResult& result) {
+  auto appended = oci::append_layer(oci::scratch_manifest(), config, layer, created_by);
+  auto options = registry_options(registry);
+  if (!options.ok()) return options.status();
+  oci::RegistryClient client(target.registry, *options);
+  oci::ImageReference ref = target;
+  ref.digest.clear();
+  if (ref.tag.empty()) ref.tag = "latest";
+  std::vector<std::pair<oci::Descriptor, std::string>> blobs = {
+      {layer.descriptor, layer.blob}, {appended.manifest.config, appended.config_blob}};
+  auto pushed = oci::push_image(client, ref, blobs, appended.manifest);
+  if (!pushed.ok()) return pushed.status();
+  result.image = *pushed;
+  result.digest = pushed->substr(pushed->find('@') + 1);
+  result.uploaded = client.stats().uploaded;
+  result.existed = client.stats().existed;
+  return {};
+}
+
 }  // namespace
 
 std::string default_stats_plugin(const std::string& runtime_path) {
@@ -390,51 +449,32 @@ kube::Result<std::vector<TarEntry>> base_layer_entries(const std::string& runtim
                                                        bool strip_debug,
                                                        std::vector<std::string>* libraries) {
   std::map<std::string, TarEntry> entries;
-  std::string runtime;
-  auto read = read_binary(runtime_path, strip_debug, "the runtime ", runtime);
-  if (!read.ok()) return read;
-  auto elf = read_elf(runtime);
-  if (!elf.ok()) return Status(StatusCode::kInvalid, runtime_path + ": " + elf.status().message());
   std::vector<std::string> sonames;
-  auto closure = add_library_closure(entries, runtime_path, "the runtime", sonames);
-  if (!closure.ok()) return closure;
-  if (!elf->interpreter.empty()) {
-    auto s = add_host_path(entries, elf->interpreter);
-    if (!s.ok()) return s;
-  }
+  auto added = add_program(entries, runtime_path, std::string(kRuntimePath), strip_debug,
+                           "the runtime", sonames);
+  if (!added.ok()) return added;
 
   // The load-report plugin beside the runtime, where the runtime looks for it, and whatever
   // its gRPC closure adds to the runtime's.
   std::string plugin;
   if (!stats_plugin_path.empty()) {
-    read = read_binary(stats_plugin_path, strip_debug, "the stats plugin ", plugin);
+    auto read = read_binary(stats_plugin_path, strip_debug, "the stats plugin ", plugin);
     if (!read.ok()) return read;
     auto plugin_elf = read_elf(plugin);
     if (!plugin_elf.ok()) {
       return Status(StatusCode::kInvalid, stats_plugin_path + ": " + plugin_elf.status().message());
     }
-    closure = add_library_closure(entries, stats_plugin_path, "the stats plugin", sonames);
+    auto closure = add_library_closure(entries, stats_plugin_path, "the stats plugin", sonames);
     if (!closure.ok()) return closure;
   }
   std::sort(sonames.begin(), sonames.end());
   sonames.erase(std::unique(sonames.begin(), sonames.end()), sonames.end());
 
-  std::string certs;
-  if (!read_bytes("/etc/ssl/certs/ca-certificates.crt", certs)) {
-    return Status(StatusCode::kNotFound,
-                  "/etc/ssl/certs/ca-certificates.crt is missing (install ca-certificates)");
-  }
-  add_file(entries, "etc/ssl/certs/ca-certificates.crt", std::move(certs), 0644);
-  add_file(entries, "etc/passwd",
-           "root:x:0:0:root:/root:/usr/sbin/nologin\n"
-           "kubefn:x:65532:65532:kubefn:/kubefn:/usr/sbin/nologin\n",
-           0644);
-  add_file(entries, "etc/group", "root:x:0:\nkubefn:x:65532:\n", 0644);
-  add_file(entries, std::string(kRuntimePath).substr(1), std::move(runtime), 0755);
+  auto system = add_system_files(entries);
+  if (!system.ok()) return system;
   if (!stats_plugin_path.empty()) {
     add_file(entries, std::string(kStatsPluginPath).substr(1), std::move(plugin), 0644);
   }
-  add_directory(entries, "tmp", 01777);
   add_directory(entries, std::string(kFunctionDir).substr(1), 0755);
 
   std::vector<TarEntry> out;
@@ -467,22 +507,45 @@ kube::Result<BaseImageResult> build_base_image(const BaseImageRequest& request) 
   config.add_exposed_port("8080/tcp");
   config.set_label(std::string(kLabelLibraries), join(result.libraries, ","));
   config.set_label(std::string(kLabelSdkVersion), std::string(kSdkVersion));
-  auto appended = oci::append_layer(oci::scratch_manifest(), config, layer, "kubefn-build base");
+  auto pushed =
+      push_one_layer(request.registry, *target, layer, config, "kubefn-build base", result);
+  if (!pushed.ok()) return pushed;
+  result.seconds = seconds_since(started);
+  return result;
+}
 
-  auto options = registry_options(request.registry);
-  if (!options.ok()) return options.status();
-  oci::RegistryClient client(target->registry, *options);
-  oci::ImageReference ref = *target;
-  ref.digest.clear();
-  if (ref.tag.empty()) ref.tag = "latest";
-  std::vector<std::pair<oci::Descriptor, std::string>> blobs = {
-      {layer.descriptor, layer.blob}, {appended.manifest.config, appended.config_blob}};
-  auto pushed = oci::push_image(client, ref, blobs, appended.manifest);
-  if (!pushed.ok()) return pushed.status();
-  result.image = *pushed;
-  result.digest = pushed->substr(pushed->find('@') + 1);
-  result.uploaded = client.stats().uploaded;
-  result.existed = client.stats().existed;
+kube::Result<BaseImageResult> build_program_image(const ProgramImageRequest& request) {
+  auto started = std::chrono::steady_clock::now();
+  auto target = oci::parse_reference(request.image);
+  if (!target.ok()) return Status(StatusCode::kInvalid, "--image: " + target.status().message());
+  const std::string name = fs::path(request.binary_path).filename().string();
+  const std::string in_image = "/usr/local/bin/" + name;
+  std::map<std::string, TarEntry> entries;
+  BaseImageResult result;
+  auto added = add_program(entries, request.binary_path, in_image, request.strip_debug,
+                           "program " + name, result.libraries);
+  if (!added.ok()) return added;
+  auto system = add_system_files(entries);
+  if (!system.ok()) return system;
+  std::sort(result.libraries.begin(), result.libraries.end());
+  result.libraries.erase(std::unique(result.libraries.begin(), result.libraries.end()),
+                         result.libraries.end());
+  std::vector<TarEntry> layer_entries;
+  for (auto& [path, e] : entries)
+    layer_entries.push_back(std::move(e));
+  oci::Layer layer = oci::make_layer(layer_entries);
+  result.compressed_bytes = layer.descriptor.size;
+
+  oci::ImageConfig config = oci::ImageConfig::for_platform();
+  config.set_user(std::string(kRuntimeUser));
+  config.set_entrypoint({in_image});
+  config.set_env("PATH", "/usr/local/bin:/usr/bin:/bin");
+  config.set_working_dir("/tmp");
+  config.set_label(std::string(kLabelLibraries), join(result.libraries, ","));
+  config.set_label(std::string(kLabelSdkVersion), std::string(kSdkVersion));
+  auto pushed = push_one_layer(request.registry, *target, layer, config,
+                               "kubefn-build program " + name, result);
+  if (!pushed.ok()) return pushed;
   result.seconds = seconds_since(started);
   return result;
 }

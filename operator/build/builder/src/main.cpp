@@ -73,7 +73,14 @@ int main(int argc, char** argv) {
       ->excludes(plugin_opt);
   base_cmd->add_flag("--no-strip", no_strip, "keep the runtime's and the plugin's debug sections");
 
-  for (auto* sub : {fn, base_cmd}) {
+  std::string program;
+  auto* program_cmd = app.add_subcommand(
+      "program", "package one of this machine's programs (e.g. kubefn-operator) as an image");
+  program_cmd->add_option("--binary", program, "the program")->required()->check(CLI::ExistingFile);
+  program_cmd->add_option("--image", image, "where to push it")->required();
+  program_cmd->add_flag("--no-strip", no_strip, "keep the program's debug sections");
+
+  for (auto* sub : {fn, base_cmd, program_cmd}) {
     sub->add_flag("--plain-http", common.plain_http, "talk http:// to the registry");
     sub->add_option("--registry-config", common.registry_config,
                     "docker config.json holding registry credentials");
@@ -129,6 +136,20 @@ int main(int argc, char** argv) {
     } else {
       std::cout << built->image << (built->cached ? " (unchanged)" : "") << "\n";
     }
+    return 0;
+  }
+
+  if (program_cmd->parsed()) {
+    build::ProgramImageRequest request;
+    request.binary_path = program;
+    request.image = image;
+    request.registry = {common.plain_http, common.registry_config};
+    request.strip_debug = !no_strip;
+    auto built = build::build_program_image(request);
+    if (!built.ok()) return fail(common, built.status().message());
+    std::string json = build::base_result_json(*built);
+    build::write_termination_log(common.termination_log, json);
+    std::cout << (common.json ? json : built->image) << "\n";
     return 0;
   }
 

@@ -56,7 +56,7 @@ class Podman {
   // test runs on 127.0.0.1) and the runtime listens on a free port of the host instead.
   std::uint16_t start(const std::string& image, std::string& error,
                       const std::vector<std::pair<std::string, std::string>>& env = {},
-                      bool host_network = false) {
+                      bool host_network = false, const std::vector<std::string>& command = {}) {
     std::uint16_t port = free_port();
     std::vector<std::string> args = {"run",
                                      "-d",
@@ -75,6 +75,7 @@ class Podman {
     for (const auto& [name, value] : env)
       args.insert(args.end(), {"-e", name + "=" + value});
     args.push_back(image);
+    args.insert(args.end(), command.begin(), command.end());
     auto r = run(args);
     if (r.exit_code != 0) {
       error = "podman run failed (" + std::to_string(r.exit_code) + "): " + r.err;
@@ -425,6 +426,49 @@ TEST_F(BuilderE2E, BuiltImageReportsItsLoad) {
   }
   EXPECT_EQ(server.streams(), 1u);
   EXPECT_EQ(podman.logs().find("load reports are off"), std::string::npos) << podman.logs();
+}
+
+// The platform's own components as images (what the Helm chart runs): the program and its
+// libraries, run as the unprivileged user.
+TEST_F(BuilderE2E, PlatformProgramsPackageAsImagesThatRun) {
+  const std::string operator_image = registry_.host() + "/kubefn/operator:test";
+  const std::string gateway_image = registry_.host() + "/kubefn/gateway:test";
+  for (const auto& [binary, image] :
+       {std::pair<std::string, std::string>{KUBEFN_OPERATOR_BIN, operator_image},
+        {KUBEFN_GATEWAY_BIN, gateway_image}}) {
+    auto r = build({"program", "--binary", binary, "--image", image, "--json"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const json result = parse_json_line(r.out);
+    EXPECT_NE(result.value("image", "").find("@sha256:"), std::string::npos) << r.out;
+    const json config = inspect(image);
+    EXPECT_EQ(config.value("Os", ""), "linux") << config.dump();
+  }
+  // Not a program: a readable error.
+  auto bad = build({"program", "--binary", KUBEFN_FIXTURES_DIR "/crc/crc.cpp", "--image",
+                    registry_.host() + "/kubefn/bad:test"});
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_NE(bad.err.find("crc.cpp"), std::string::npos) << bad.err;
+
+  if (!Podman::installed()) GTEST_SKIP() << "podman is not installed";
+  Podman podman;
+  auto help =
+      podman.run({"run", "--rm", "--runtime", "runc", "--ulimit", "nofile=1024:1024", "--ulimit",
+                  "nproc=1024:1024", "--tls-verify=false", operator_image, "--help"});
+  EXPECT_EQ(help.exit_code, 0) << help.err;
+  EXPECT_NE(help.out.find("kubefn-operator: runs kubefn Functions"), std::string::npos)
+      << help.out << help.err;
+  auto user = podman.run({"run", "--rm", "--runtime", "runc", "--ulimit", "nofile=1024:1024",
+                          "--ulimit", "nproc=1024:1024", "--tls-verify=false", "--entrypoint",
+                          "/usr/local/bin/kubefn-operator", gateway_image, "--help"});
+  EXPECT_NE(user.exit_code, 0) << "the gateway image holds only the gateway";
+  // The gateway image serves: /healthz on its default port.
+  std::string error;
+  const std::uint16_t port =
+      podman.start(gateway_image, error, {}, false, {"--bind-address", "0.0.0.0"});
+  ASSERT_NE(port, 0) << error;
+  auto health = http_request(port, "GET", "/healthz", {}, {}, 5s);
+  ASSERT_TRUE(health.has_value());
+  EXPECT_EQ(health->status, 200) << health->body;
 }
 
 TEST_F(BuilderE2E, BrokenSourceGivesAShortErrorAndATerminationLog) {

@@ -89,6 +89,18 @@ struct BaseImageResult {
   double seconds = 0;
 };
 
+// An image of one program from this machine's files (the platform's own components, e.g.
+// kubefn-operator and kubefn-gateway): the binary at /usr/local/bin/<its name>, its libraries
+// and dynamic loader, CA certificates, passwd/group with the unprivileged user (65532, the
+// image's user), /tmp; the entrypoint is the binary.
+struct ProgramImageRequest {
+  std::string binary_path;
+  std::string image;  // target reference
+  RegistrySettings registry;
+  bool strip_debug = true;
+};
+kube::Result<BaseImageResult> build_program_image(const ProgramImageRequest& request);
+
 // The runtime base image's one layer, from this machine's files: the runtime, its libraries and
 // dynamic loader (with the symlinks that lead to them), CA certificates, passwd/group with the
 // unprivileged user, /tmp and /kubefn; with a `stats_plugin_path`, also the plugin beside the

@@ -1,0 +1,468 @@
+// The Helm chart (charts/kubefn) with a real helm: lint, what it renders with default values
+// and with a values file, and a release's install, upgrade and uninstall against the API
+// emulator, looked at with a real kubectl.
+#include <gtest/gtest.h>
+#include <unistd.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <nlohmann/json.hpp>
+
+#include "kubefn/testing/command.hpp"
+#include "kubefn/testing/process.hpp"
+#include "kubefn/testing/temp_dir.hpp"
+#include "kubefn/testing/wait.hpp"
+
+namespace kubefn::testing {
+namespace {
+
+using nlohmann::json;
+using std::chrono::seconds;
+
+const std::string kChart = std::string(KUBEFN_SOURCE_DIR) + "/charts/kubefn";
+const char kNamespace[] = "kubefn-system";
+
+std::string tool_path(const char* env_name, const char* fallback) {
+  const char* env = std::getenv(env_name);
+  return env != nullptr && *env != '\0' ? env : fallback;
+}
+
+std::string helm_path() {
+  return tool_path("KUBEFN_HELM", KUBEFN_DEFAULT_HELM);
+}
+
+std::string kubectl_path() {
+  return tool_path("KUBEFN_KUBECTL", KUBEFN_DEFAULT_KUBECTL);
+}
+
+// YAML to JSON with every scalar a string: assertions compare rendered text.
+json to_json(const YAML::Node& n) {
+  switch (n.Type()) {
+    case YAML::NodeType::Map: {
+      json o = json::object();
+      for (const auto& kv : n)
+        o[kv.first.as<std::string>()] = to_json(kv.second);
+      return o;
+    }
+    case YAML::NodeType::Sequence: {
+      json a = json::array();
+      for (const auto& item : n)
+        a.push_back(to_json(item));
+      return a;
+    }
+    case YAML::NodeType::Scalar:
+      return n.as<std::string>();
+    default:
+      return nullptr;
+  }
+}
+
+struct Manifest {
+  std::vector<json> objects;
+
+  // The object of `kind` named `name` (in `ns` when given), or null.
+  json find(const std::string& kind, const std::string& name, const std::string& ns = "") const {
+    for (const auto& o : objects) {
+      if (o.value("kind", "") != kind) continue;
+      const auto& meta = o["metadata"];
+      if (meta.value("name", "") != name) continue;
+      if (!ns.empty() && meta.value("namespace", "") != ns) continue;
+      return o;
+    }
+    return nullptr;
+  }
+  std::vector<json> all(const std::string& kind) const {
+    std::vector<json> out;
+    for (const auto& o : objects) {
+      if (o.value("kind", "") == kind) out.push_back(o);
+    }
+    return out;
+  }
+};
+
+Manifest parse_manifest(const std::string& text) {
+  Manifest m;
+  for (const auto& doc : YAML::LoadAll(text)) {
+    if (doc.IsMap()) m.objects.push_back(to_json(doc));
+  }
+  return m;
+}
+
+std::vector<std::string> container_args(const json& deployment) {
+  std::vector<std::string> out;
+  for (const auto& a : deployment["spec"]["template"]["spec"]["containers"][0]["args"])
+    out.push_back(a.get<std::string>());
+  return out;
+}
+
+bool has(const std::vector<std::string>& v, const std::string& s) {
+  return std::find(v.begin(), v.end(), s) != v.end();
+}
+
+// The value of "--flag=value" in args, or "" when absent.
+std::string flag(const std::vector<std::string>& args, const std::string& name) {
+  const std::string prefix = name + "=";
+  for (const auto& a : args) {
+    if (a.rfind(prefix, 0) == 0) return a.substr(prefix.size());
+  }
+  return "";
+}
+
+std::string joined(const std::vector<std::string>& v) {
+  std::string out;
+  for (const auto& s : v)
+    out += s + " ";
+  return out;
+}
+
+// The verbs of the rule of `role` that names `resource` (in `group`), or empty.
+std::vector<std::string> verbs_for(const json& role, const std::string& group,
+                                   const std::string& resource) {
+  for (const auto& rule : role["rules"]) {
+    const auto groups = rule.value("apiGroups", json::array());
+    const auto resources = rule.value("resources", json::array());
+    if (std::find(groups.begin(), groups.end(), group) == groups.end()) continue;
+    if (std::find(resources.begin(), resources.end(), resource) == resources.end()) continue;
+    std::vector<std::string> verbs;
+    for (const auto& v : rule["verbs"])
+      verbs.push_back(v.get<std::string>());
+    return verbs;
+  }
+  return {};
+}
+
+class ChartTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (access(helm_path().c_str(), X_OK) != 0) {
+      GTEST_SKIP() << "helm not found at " << helm_path()
+                   << " (run scripts/setup or set KUBEFN_HELM)";
+    }
+  }
+
+  std::map<std::string, std::string> helm_env() const {
+    return {{"HELM_CACHE_HOME", dir_.file("helm/cache")},
+            {"HELM_CONFIG_HOME", dir_.file("helm/config")},
+            {"HELM_DATA_HOME", dir_.file("helm/data")},
+            {"KUBECONFIG", dir_.file("kubeconfig")}};
+  }
+
+  CommandResult helm(std::vector<std::string> args) {
+    args.insert(args.begin(), helm_path());
+    return run_command(args, helm_env(), seconds(180));
+  }
+
+  Manifest render(std::vector<std::string> extra = {}, const std::string& release = "kubefn") {
+    std::vector<std::string> args = {"template", release, kChart, "--namespace", kNamespace};
+    args.insert(args.end(), extra.begin(), extra.end());
+    auto r = helm(args);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return parse_manifest(r.out);
+  }
+
+  TempDir dir_;
+};
+
+TEST(ChartCrd, CopyInTheChartIsCrdsFunctionYaml) {
+  // Helm installs what charts/kubefn/crds holds; it must be the CRD kubectl users apply.
+  const std::string canonical = read_file(std::string(KUBEFN_SOURCE_DIR) + "/crds/function.yaml");
+  const std::string in_chart = read_file(kChart + "/crds/function.yaml");
+  ASSERT_FALSE(canonical.empty());
+  EXPECT_EQ(in_chart, canonical)
+      << "charts/kubefn/crds/function.yaml differs from crds/function.yaml; copy it over";
+}
+
+TEST_F(ChartTest, LintsClean) {
+  auto r = helm({"lint", "--strict", kChart});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("1 chart(s) linted, 0 chart(s) failed"), std::string::npos) << r.out;
+  // (lint reports a template's fail() as information; rendering refuses.)
+  r = helm({"template", "kubefn", kChart, "--set", "operator.replicas=2", "--set",
+            "operator.leaderElection.enabled=false"});
+  EXPECT_NE(r.exit_code, 0) << "several replicas without leader election must be refused";
+  EXPECT_NE(r.err.find("needs operator.leaderElection.enabled"), std::string::npos) << r.err;
+}
+
+TEST_F(ChartTest, DefaultValuesRender) {
+  const Manifest m = render();
+  const json op = m.find("Deployment", "kubefn-operator", kNamespace);
+  const json gw = m.find("Deployment", "kubefn-gateway", kNamespace);
+  ASSERT_FALSE(op.is_null());
+  ASSERT_FALSE(gw.is_null());
+
+  const auto op_args = container_args(op);
+  EXPECT_TRUE(has(op_args, "--leader-elect")) << joined(op_args);
+  EXPECT_EQ(flag(op_args, "--lease-name"), "kubefn-operator");
+  EXPECT_EQ(flag(op_args, "--metrics-port"), "8080");
+  EXPECT_EQ(flag(op_args, "--stats-port"), "9090");
+  EXPECT_EQ(flag(op_args, "--registry"), "") << "builds are off without a registry";
+  EXPECT_EQ(flag(op_args, "--namespaces"), "") << "all namespaces by default";
+  EXPECT_EQ(op["spec"]["template"]["spec"]["containers"][0]["image"], "kubefn/operator:0.1.0");
+
+  // --stats-address names the operator's own Service, whose stats port reaches the pods.
+  const std::string stats = flag(op_args, "--stats-address");
+  EXPECT_EQ(stats, "kubefn-operator.kubefn-system.svc.cluster.local:9090");
+  const std::string svc_name = stats.substr(0, stats.find('.'));
+  const json svc = m.find("Service", svc_name, kNamespace);
+  ASSERT_FALSE(svc.is_null()) << "no Service " << svc_name;
+  EXPECT_EQ(svc["spec"]["selector"], op["spec"]["template"]["metadata"]["labels"]);
+  bool stats_port = false;
+  for (const auto& p : svc["spec"]["ports"]) {
+    if (p.value("port", "") == "9090" && p.value("targetPort", "") == "stats") stats_port = true;
+  }
+  EXPECT_TRUE(stats_port) << svc.dump();
+
+  const auto gw_args = container_args(gw);
+  EXPECT_TRUE(has(gw_args, "--kubernetes")) << joined(gw_args);
+  // Reachable on the pod's address, not only inside it (the gateway binds 127.0.0.1 by default).
+  EXPECT_EQ(flag(gw_args, "--bind-address"), "0.0.0.0") << joined(gw_args);
+  EXPECT_EQ(flag(gw_args, "--keys-secret"), "kubefn-system/kubefn-gateway-keys");
+  EXPECT_EQ(flag(gw_args, "--stats-address"), stats);
+  EXPECT_EQ(flag(gw_args, "--activation-timeout"), "30");
+  EXPECT_EQ(flag(gw_args, "--queue-timeout"), "10");
+  EXPECT_EQ(flag(gw_args, "--queue-limit"), "1000");
+  const json gw_svc = m.find("Service", "kubefn-gateway", kNamespace);
+  ASSERT_FALSE(gw_svc.is_null());
+  EXPECT_EQ(gw_svc["spec"]["type"], "ClusterIP");
+  EXPECT_EQ(gw_svc["spec"]["ports"][0]["port"], "80");
+
+  // Probes and the locked-down security context on both.
+  for (const json* d : {&op, &gw}) {
+    const json& pod = (*d)["spec"]["template"]["spec"];
+    const json& c = pod["containers"][0];
+    EXPECT_EQ(c["livenessProbe"]["httpGet"]["path"], "/healthz");
+    EXPECT_EQ(c["readinessProbe"]["httpGet"]["path"], "/readyz");
+    EXPECT_EQ(pod["securityContext"]["runAsNonRoot"], "true");
+    EXPECT_EQ(c["securityContext"]["readOnlyRootFilesystem"], "true");
+    EXPECT_EQ(c["securityContext"]["allowPrivilegeEscalation"], "false");
+    EXPECT_EQ(c["securityContext"]["capabilities"]["drop"], json::array({"ALL"}));
+  }
+  EXPECT_EQ(op["spec"]["template"]["spec"]["serviceAccountName"], "kubefn-operator");
+  EXPECT_EQ(gw["spec"]["template"]["spec"]["serviceAccountName"], "kubefn-gateway");
+
+  // RBAC: what each component's code uses, no more.
+  const json op_role = m.find("ClusterRole", "kubefn-operator");
+  ASSERT_FALSE(op_role.is_null());
+  EXPECT_EQ(verbs_for(op_role, "kubefn.dev", "functions"),
+            (std::vector<std::string>{"get", "list", "watch"}));
+  EXPECT_EQ(verbs_for(op_role, "kubefn.dev", "functions/status"),
+            (std::vector<std::string>{"get", "update", "patch"}));
+  EXPECT_EQ(verbs_for(op_role, "apps", "deployments/scale"), (std::vector<std::string>{"patch"}));
+  EXPECT_EQ(verbs_for(op_role, "", "events"), (std::vector<std::string>{"create"}));
+  EXPECT_TRUE(verbs_for(op_role, "", "secrets").empty()) << "the operator reads no Secret";
+  EXPECT_FALSE(verbs_for(op_role, "batch", "jobs").empty());
+  for (const auto& rule : op_role["rules"]) {
+    for (const auto& v : rule["verbs"])
+      EXPECT_NE(v, "*") << rule.dump();
+  }
+  const json gw_role = m.find("ClusterRole", "kubefn-gateway");
+  ASSERT_FALSE(gw_role.is_null());
+  for (const auto& rule : gw_role["rules"]) {
+    EXPECT_EQ(rule["verbs"], json::array({"get", "list", "watch"})) << "the gateway only reads";
+  }
+  EXPECT_TRUE(verbs_for(gw_role, "", "secrets").empty()) << "keys: a Role on one Secret";
+  const json keys_role = m.find("Role", "kubefn-gateway-keys", kNamespace);
+  ASSERT_FALSE(keys_role.is_null());
+  EXPECT_EQ(keys_role["rules"][0]["resourceNames"], json::array({"kubefn-gateway-keys"}));
+  const json lease_role = m.find("Role", "kubefn-operator-leader-election", kNamespace);
+  ASSERT_FALSE(lease_role.is_null());
+  EXPECT_EQ(verbs_for(lease_role, "coordination.k8s.io", "leases").size(), 1u);
+  for (const char* name : {"kubefn-operator", "kubefn-gateway"}) {
+    const json b = m.find("ClusterRoleBinding", name);
+    ASSERT_FALSE(b.is_null()) << name;
+    EXPECT_EQ(b["roleRef"]["name"], name);
+    EXPECT_EQ(b["subjects"][0]["name"], name);
+    EXPECT_EQ(b["subjects"][0]["namespace"], kNamespace);
+  }
+  EXPECT_TRUE(m.all("RoleBinding").size() == 2u) << "only the Lease and keys bindings";
+
+  const json secret = m.find("Secret", "kubefn-gateway-keys", kNamespace);
+  ASSERT_FALSE(secret.is_null());
+  EXPECT_GE(secret["data"].value("token", "").size(), 40u);
+}
+
+TEST_F(ChartTest, ValuesFileRenders) {
+  const auto values = dir_.write("values.yaml", R"(watchNamespaces: [team-a, team-b]
+images:
+  operator: {repository: registry.example/kubefn/operator, tag: "1.2.3", pullPolicy: Always}
+  gateway: {repository: registry.example/kubefn/gateway, tag: "1.2.3"}
+  runtimeBase: {repository: registry.example/kubefn/runtime-cpp, tag: "1.2.3"}
+  builder: {repository: registry.example/kubefn/builder, tag: "1.2.3"}
+registry:
+  repository: registry.example:5000/fn
+  plainHTTP: true
+  secret: push-creds
+  buildTimeoutSeconds: 600
+operator:
+  replicas: 2
+  statsPort: 7000
+  nodeSelector: {pool: system}
+gateway:
+  service: {type: NodePort, port: 8080, nodePort: 30080}
+  activationTimeoutSeconds: 5
+  queueTimeoutSeconds: 2
+  queueLimit: 50
+  keys: {token: fixed-token}
+)");
+  const Manifest m = render({"-f", values.string()}, "edge");
+  const json op = m.find("Deployment", "edge-kubefn-operator", kNamespace);
+  const json gw = m.find("Deployment", "edge-kubefn-gateway", kNamespace);
+  ASSERT_FALSE(op.is_null());
+  ASSERT_FALSE(gw.is_null());
+  EXPECT_EQ(op["spec"]["replicas"], "2");
+  const json& c = op["spec"]["template"]["spec"]["containers"][0];
+  EXPECT_EQ(c["image"], "registry.example/kubefn/operator:1.2.3");
+  EXPECT_EQ(c["imagePullPolicy"], "Always");
+  EXPECT_EQ(op["spec"]["template"]["spec"]["nodeSelector"]["pool"], "system");
+
+  const auto op_args = container_args(op);
+  EXPECT_EQ(flag(op_args, "--namespaces"), "team-a,team-b");
+  EXPECT_EQ(flag(op_args, "--registry"), "registry.example:5000/fn");
+  EXPECT_EQ(flag(op_args, "--base-image"), "registry.example/kubefn/runtime-cpp:1.2.3");
+  EXPECT_EQ(flag(op_args, "--builder-image"), "registry.example/kubefn/builder:1.2.3");
+  EXPECT_EQ(flag(op_args, "--registry-secret"), "push-creds");
+  EXPECT_EQ(flag(op_args, "--build-timeout"), "600");
+  EXPECT_TRUE(has(op_args, "--registry-plain-http")) << joined(op_args);
+  EXPECT_EQ(flag(op_args, "--stats-port"), "7000");
+  const std::string stats = flag(op_args, "--stats-address");
+  EXPECT_EQ(stats, "edge-kubefn-operator.kubefn-system.svc.cluster.local:7000");
+  const json svc = m.find("Service", "edge-kubefn-operator", kNamespace);
+  ASSERT_FALSE(svc.is_null());
+  EXPECT_EQ(svc["spec"]["ports"][1]["port"], "7000");
+
+  const auto gw_args = container_args(gw);
+  EXPECT_EQ(flag(gw_args, "--namespaces"), "team-a,team-b");
+  EXPECT_EQ(flag(gw_args, "--activation-timeout"), "5");
+  EXPECT_EQ(flag(gw_args, "--queue-timeout"), "2");
+  EXPECT_EQ(flag(gw_args, "--queue-limit"), "50");
+  EXPECT_EQ(flag(gw_args, "--stats-address"), stats);
+  EXPECT_EQ(flag(gw_args, "--keys-secret"), "kubefn-system/edge-kubefn-gateway-keys");
+  const json gw_svc = m.find("Service", "edge-kubefn-gateway", kNamespace);
+  EXPECT_EQ(gw_svc["spec"]["type"], "NodePort");
+  EXPECT_EQ(gw_svc["spec"]["ports"][0]["nodePort"], "30080");
+  const json secret = m.find("Secret", "edge-kubefn-gateway-keys", kNamespace);
+  ASSERT_FALSE(secret.is_null());
+  EXPECT_EQ(secret["data"]["token"], "Zml4ZWQtdG9rZW4=");  // base64 of fixed-token
+
+  // Watched namespaces: the ClusterRoles are bound in those namespaces only.
+  EXPECT_TRUE(m.all("ClusterRoleBinding").empty());
+  for (const char* ns : {"team-a", "team-b"}) {
+    for (const char* name : {"edge-kubefn-operator", "edge-kubefn-gateway"}) {
+      const json b = m.find("RoleBinding", name, ns);
+      ASSERT_FALSE(b.is_null()) << name << " in " << ns;
+      EXPECT_EQ(b["roleRef"]["kind"], "ClusterRole");
+      EXPECT_EQ(b["subjects"][0]["namespace"], kNamespace);
+    }
+  }
+}
+
+// A release in the API emulator: install --wait, upgrade, uninstall.
+class ChartInstall : public ChartTest {
+ protected:
+  void SetUp() override {
+    ChartTest::SetUp();
+    if (IsSkipped()) return;
+    emulator_ = std::make_unique<ChildProcess>(
+        std::vector<std::string>{KUBEFN_EMULATOR_BIN, "--port", "0"},
+        std::map<std::string, std::string>{}, dir_.file("emu.out"), dir_.file("emu.err"));
+    std::string url;
+    ASSERT_TRUE(wait_until(
+        [&] {
+          const std::string out = read_file(dir_.file("emu.out"));
+          const auto nl = out.find('\n');
+          if (nl == std::string::npos) return false;
+          url = out.substr(0, nl);
+          return true;
+        },
+        seconds(10)))
+        << read_file(dir_.file("emu.err"));
+    write_file(
+        dir_.file("kubeconfig"),
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: emu\n  cluster:\n    server: " + url +
+            "\nusers:\n- name: dev\n  user: {}\ncontexts:\n- name: emu\n  context:\n"
+            "    cluster: emu\n    user: dev\n    namespace: default\n"
+            "current-context: emu\n");
+  }
+
+  CommandResult kubectl(std::vector<std::string> args) {
+    std::vector<std::string> argv = {kubectl_path(),          "--kubeconfig",
+                                     dir_.file("kubeconfig"), "--cache-dir",
+                                     dir_.file("kube-cache"), "--request-timeout=20s"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run_command(argv, {}, seconds(60));
+  }
+
+  std::string get(const std::string& what, const std::string& jsonpath,
+                  const std::string& ns = kNamespace) {
+    auto r = kubectl({"get", what, "-n", ns, "-o", "jsonpath=" + jsonpath});
+    EXPECT_EQ(r.exit_code, 0) << what << ": " << r.err;
+    return r.out;
+  }
+
+  std::string token() { return get("secret/kubefn-gateway-keys", "{.data.token}"); }
+
+  std::unique_ptr<ChildProcess> emulator_;
+};
+
+TEST_F(ChartInstall, InstallUpgradeUninstall) {
+  auto r = helm({"install", "kubefn", kChart, "--namespace", kNamespace, "--create-namespace",
+                 "--wait", "--timeout", "120s"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("STATUS: deployed"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("kubectl -n kubefn-system get secret kubefn-gateway-keys"),
+            std::string::npos)
+      << "NOTES.txt tells how to get the token:\n"
+      << r.out;
+
+  // The CRD from crds/, Established.
+  EXPECT_EQ(get("crd/functions.kubefn.dev",
+                "{.status.conditions[?(@.type==\"Established\")].status}", ""),
+            "True");
+  // Both Deployments ready, their Services, the RBAC and the keys Secret.
+  for (const char* d : {"kubefn-operator", "kubefn-gateway"}) {
+    EXPECT_EQ(get(std::string("deployment/") + d, "{.status.readyReplicas}"), "1") << d;
+    EXPECT_EQ(get(std::string("service/") + d, "{.metadata.name}"), d);
+    EXPECT_EQ(get(std::string("serviceaccount/") + d, "{.metadata.name}"), d);
+    EXPECT_EQ(get(std::string("clusterrole/") + d, "{.metadata.name}", ""), d);
+    EXPECT_EQ(get(std::string("clusterrolebinding/") + d, "{.subjects[0].name}", ""), d);
+  }
+  EXPECT_EQ(get("service/kubefn-operator", "{.spec.ports[?(@.name==\"stats\")].port}"), "9090");
+  EXPECT_EQ(get("role/kubefn-gateway-keys", "{.rules[0].resourceNames[0]}"), "kubefn-gateway-keys");
+  EXPECT_EQ(get("rolebinding/kubefn-operator-leader-election", "{.roleRef.name}"),
+            "kubefn-operator-leader-election");
+  // helm keeps the release in a Secret of its own type (sent as protobuf).
+  EXPECT_EQ(get("secrets", "{.items[?(@.metadata.labels.owner==\"helm\")].type}"),
+            "helm.sh/release.v1");
+  const std::string installed = token();
+  EXPECT_GE(installed.size(), 40u);
+
+  // Upgrade with a changed value: the Deployment follows, the token stays.
+  r = helm({"upgrade", "kubefn", kChart, "--namespace", kNamespace, "--wait", "--timeout", "120s",
+            "--set", "gateway.activationTimeoutSeconds=5"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("REVISION: 2"), std::string::npos) << r.out;
+  EXPECT_NE(get("deployment/kubefn-gateway", "{.spec.template.spec.containers[0].args}")
+                .find("--activation-timeout=5"),
+            std::string::npos);
+  EXPECT_EQ(token(), installed) << "helm upgrade must keep the gateway token";
+
+  // Uninstall: everything of the release goes; the CRD stays, as helm leaves crds/ alone.
+  r = helm({"uninstall", "kubefn", "--namespace", kNamespace, "--wait", "--timeout", "120s"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  for (const std::string what :
+       {"deployments", "services", "secrets", "serviceaccounts", "roles", "rolebindings"}) {
+    auto left = kubectl({"get", what, "-n", kNamespace, "-o", "name"});
+    EXPECT_EQ(left.exit_code, 0) << left.err;
+    // The namespace's default ServiceAccount is not the release's.
+    EXPECT_EQ(left.out.find("kubefn"), std::string::npos) << what << ": " << left.out;
+  }
+  for (const std::string what : {"clusterroles", "clusterrolebindings"}) {
+    auto left = kubectl({"get", what, "-o", "name"});
+    EXPECT_EQ(left.out.find("kubefn"), std::string::npos) << what << ": " << left.out;
+  }
+  EXPECT_EQ(get("crd/functions.kubefn.dev", "{.metadata.name}", ""), "functions.kubefn.dev");
+}
+
+}  // namespace
+}  // namespace kubefn::testing
