@@ -9,6 +9,7 @@
 #include <regex>
 
 #include "kubefn/testing/command.hpp"
+#include "kubefn/testing/emulator_process.hpp"
 #include "kubefn/testing/process.hpp"
 #include "kubefn/testing/temp_dir.hpp"
 #include "kubefn/testing/wait.hpp"
@@ -37,39 +38,15 @@ std::string function_yaml(const std::string& name, const std::string& spec_lines
          "\nspec:\n" + spec_lines;
 }
 
-// First line of a child's stdout, once it is there.
-std::string first_line(const std::string& path, ChildProcess& child, seconds within) {
-  std::string line;
-  wait_until(
-      [&] {
-        std::string out = read_file(path);
-        auto nl = out.find('\n');
-        if (nl != std::string::npos) {
-          line = out.substr(0, nl);
-          return true;
-        }
-        return !child.running();
-      },
-      within);
-  return line;
-}
-
 class CliE2E : public ::testing::Test {
  protected:
   void SetUp() override {
     home_ = dir_.path() / "home";
     std::filesystem::create_directories(home_);
-    emulator_ = std::make_unique<ChildProcess>(
-        std::vector<std::string>{KUBEFN_EMULATOR_BIN, "--port", "0"},
-        std::map<std::string, std::string>{}, dir_.file("emu.out"), dir_.file("emu.err"));
-    url_ = first_line(dir_.file("emu.out"), *emulator_, seconds(10));
-    ASSERT_FALSE(url_.empty()) << read_file(dir_.file("emu.err"));
-    write_file(
-        dir_.file("kubeconfig"),
-        "apiVersion: v1\nkind: Config\nclusters:\n- name: emu\n  cluster:\n    server: " + url_ +
-            "\nusers:\n- name: dev\n  user: {}\ncontexts:\n- name: emu\n  context:\n"
-            "    cluster: emu\n    user: dev\n    namespace: default\n"
-            "current-context: emu\n");
+    auto emu = start_emulator_process(KUBEFN_EMULATOR_BIN, dir_.path().string());
+    ASSERT_TRUE(emu.error.empty()) << emu.error;
+    emulator_ = std::move(emu.process);
+    url_ = emu.url;
     auto crd = kubectl({"apply", "-f", std::string(KUBEFN_SOURCE_DIR) + "/crds/function.yaml"});
     ASSERT_EQ(crd.exit_code, 0) << crd.err;
     auto est = kubectl(

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "kubefn/testing/command.hpp"
+#include "kubefn/testing/emulator_process.hpp"
 #include "kubefn/testing/process.hpp"
 #include "kubefn/testing/temp_dir.hpp"
 #include "kubefn/testing/wait.hpp"
@@ -30,26 +31,9 @@ inline std::string function_yaml(const std::string& name, const std::string& spe
 class OperatorE2E : public ::testing::Test {
  protected:
   void SetUp() override {
-    emulator_ = std::make_unique<ChildProcess>(
-        std::vector<std::string>{KUBEFN_EMULATOR_BIN, "--port", "0"},
-        std::map<std::string, std::string>{}, dir_.file("emu.out"), dir_.file("emu.err"));
-    std::string url;
-    ASSERT_TRUE(wait_until(
-        [&] {
-          std::string out = read_file(dir_.file("emu.out"));
-          auto nl = out.find('\n');
-          if (nl == std::string::npos) return false;
-          url = out.substr(0, nl);
-          return true;
-        },
-        seconds(10)))
-        << read_file(dir_.file("emu.err"));
-    write_file(
-        dir_.file("kubeconfig"),
-        "apiVersion: v1\nkind: Config\nclusters:\n- name: emu\n  cluster:\n    server: " + url +
-            "\nusers:\n- name: dev\n  user: {}\ncontexts:\n- name: emu\n  context:\n"
-            "    cluster: emu\n    user: dev\n    namespace: default\n"
-            "current-context: emu\n");
+    auto emu = start_emulator_process(KUBEFN_EMULATOR_BIN, dir_.path().string());
+    ASSERT_TRUE(emu.error.empty()) << emu.error;
+    emulator_ = std::move(emu.process);
     auto crd = kubectl({"apply", "-f", std::string(KUBEFN_SOURCE_DIR) + "/crds/function.yaml"});
     ASSERT_EQ(crd.exit_code, 0) << crd.err;
     auto est = kubectl(
