@@ -84,6 +84,7 @@ void Autoscaler::note_needs(std::int64_t second, int wanted) {
 int Autoscaler::recurring_peak(std::int64_t now_second, int current) const {
   // Only peaks that come back after a long, regular gap: those are the ones whose replicas
   // the windows would let go and start again, each start a cold start for the calls waiting.
+  if (spec_.keep_alive.mode != KeepAliveMode::kLearned) return 0;  // keepAlive: fixed
   const std::int64_t grace = whole_seconds(spec_.scale_to_zero_grace);
   int want = 0;
   for (std::size_t i = 0; i < peaks_.size(); ++i) {

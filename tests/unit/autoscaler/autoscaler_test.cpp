@@ -362,6 +362,12 @@ TEST(Autoscaler, APeakThatRecursIsPrewarmedAndOnlyThen) {
   EXPECT_GE(due.desired, 5) << due.reason;
   EXPECT_GE(due.recurring_peak, 5);
   EXPECT_NE(due.reason.find("recurs"), std::string::npos) << due.reason;
+
+  // keepAlive: fixed learns nothing ahead of time: the same history, no pre-warm.
+  spec.keep_alive.mode = KeepAliveMode::kFixed;
+  d.scaler().set_spec(spec);
+  const Decision fixed = d.run(s + 298, s + 299, 0.5);
+  EXPECT_EQ(fixed.recurring_peak, 0) << fixed.reason;
 }
 
 TEST(Autoscaler, LearnedKeepAliveFallsBackToAFixedKeepAliveWhenNotRepresentative) {
