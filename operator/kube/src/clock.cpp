@@ -32,26 +32,34 @@ void FakeClock::wait_until(std::unique_lock<std::mutex>& lock, std::condition_va
   {
     std::lock_guard guard(mutex_);
     if (now_ >= deadline) return;
-    waiting_.insert(&cv);
+    waiting_.emplace(&cv, deadline);
   }
   // advance() notifies registered waiters. The bounded real-time wait closes the window between
   // registering and blocking, where a notification could otherwise be missed.
   cv.wait_for(lock, std::chrono::milliseconds(2));
   std::lock_guard guard(mutex_);
-  waiting_.erase(waiting_.find(&cv));
+  for (auto [it, end] = waiting_.equal_range(&cv); it != end; ++it) {
+    if (it->second == deadline) {
+      waiting_.erase(it);
+      break;
+    }
+  }
 }
 
 void FakeClock::advance(Duration duration) {
   std::lock_guard guard(mutex_);
   now_ += duration;
   wall_now_ += std::chrono::duration_cast<WallTime::duration>(duration);
-  for (auto* cv : waiting_)
+  for (auto& [cv, deadline] : waiting_)
     cv->notify_all();
 }
 
 std::size_t FakeClock::waiters() const {
   std::lock_guard guard(mutex_);
-  return waiting_.size();
+  std::size_t n = 0;
+  for (const auto& [cv, deadline] : waiting_)
+    n += deadline > now_ ? 1 : 0;
+  return n;
 }
 
 }  // namespace kubefn::kube

@@ -3,7 +3,7 @@
 #include <condition_variable>
 #include <cstddef>
 #include <mutex>
-#include <unordered_set>
+#include <unordered_map>
 
 #include "kubefn/kube/clock.hpp"
 
@@ -21,15 +21,17 @@ class FakeClock final : public Clock {
 
   void advance(Duration duration);
 
-  // How many threads are currently blocked in wait_until; lets a test wait until a worker has
-  // parked on the clock before advancing it.
+  // How many threads are blocked in wait_until for a time still to come: lets a test wait until
+  // a worker has parked on the clock before advancing it. A thread whose deadline an advance()
+  // has passed no longer counts, even before it has woken, so a test that waits for it again
+  // after advancing knows the worker has handled that time and parked anew.
   std::size_t waiters() const;
 
  private:
   mutable std::mutex mutex_;
   TimePoint now_;
   WallTime wall_now_;
-  std::unordered_multiset<std::condition_variable*> waiting_;
+  std::unordered_multimap<std::condition_variable*, TimePoint> waiting_;  // cv -> deadline
 };
 
 }  // namespace kubefn::kube
