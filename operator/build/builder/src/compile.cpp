@@ -7,6 +7,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "file_bytes.hpp"
 #include "kubefn/build/dependencies.hpp"
 #include "kubefn/build/diagnostics.hpp"
 #include "kubefn/build/elf.hpp"
@@ -41,15 +42,6 @@ bool write_bytes(const fs::path& p, std::string_view data) {
   std::ofstream out(p, std::ios::binary | std::ios::trunc);
   out.write(data.data(), static_cast<std::streamsize>(data.size()));
   return static_cast<bool>(out);
-}
-
-bool read_bytes(const fs::path& p, std::string& out) {
-  std::ifstream in(p, std::ios::binary);
-  if (!in) return false;
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  out = std::move(ss).str();
-  return true;
 }
 
 }  // namespace

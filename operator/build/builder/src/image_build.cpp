@@ -12,6 +12,7 @@
 #include <set>
 #include <sstream>
 
+#include "file_bytes.hpp"
 #include "kubefn/build/elf.hpp"
 #include "kubefn/build/process.hpp"
 #include "kubefn/function.hpp"
@@ -34,15 +35,6 @@ constexpr std::string_view kSdkVersion = kubefn::kSdkVersion;
 
 double seconds_since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
-}
-
-bool read_bytes(const fs::path& p, std::string& out) {
-  std::ifstream in(p, std::ios::binary);
-  if (!in) return false;
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  out = std::move(ss).str();
-  return true;
 }
 
 kube::Result<oci::RegistryOptions> registry_options(const RegistrySettings& settings) {

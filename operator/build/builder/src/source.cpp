@@ -9,6 +9,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "file_bytes.hpp"
 #include "kubefn/build/process.hpp"
 #include "temp_directory.hpp"
 
@@ -24,15 +25,6 @@ constexpr std::uintmax_t kMaxSourceBytes = 64u << 20;
 
 bool ends_with(std::string_view s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
-}
-
-bool read_whole_file(const fs::path& p, std::string& out) {
-  std::ifstream in(p, std::ios::binary);
-  if (!in) return false;
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  out = std::move(ss).str();
-  return true;
 }
 
 kube::Result<SourceSet> load_directory(const fs::path& root) {
@@ -52,7 +44,7 @@ kube::Result<SourceSet> load_directory(const fs::path& root) {
     if (!it->is_regular_file(ec)) continue;
     SourceFile f;
     f.path = p.lexically_relative(root).generic_string();
-    if (!read_whole_file(p, f.data)) {
+    if (!read_bytes(p, f.data)) {
       return Status(StatusCode::kInvalid, "cannot read source file " + f.path);
     }
     total += f.data.size();
@@ -128,7 +120,7 @@ kube::Result<SourceSet> load_sources(const std::string& path) {
   SourceSet set;
   SourceFile f;
   f.path = name;
-  if (!read_whole_file(p, f.data)) return Status(StatusCode::kInvalid, "cannot read " + path);
+  if (!read_bytes(p, f.data)) return Status(StatusCode::kInvalid, "cannot read " + path);
   set.files.push_back(std::move(f));
   return set;
 }
