@@ -186,10 +186,7 @@ int main(int argc, char** argv) {
   std::unique_ptr<kube::KubeClient> client;
   std::unique_ptr<gateway::KubernetesSource> source;
   if (kubernetes) {
-    kube::Result<kube::ClientConfig> config =
-        kubeconfig.empty()
-            ? kube::load_default_config()
-            : kube::load_kubeconfig({kubeconfig}, kube::KubeconfigOverrides{context, ""});
+    kube::Result<kube::ClientConfig> config = kube::load_config(kubeconfig, context);
     if (!config.ok()) {
       log_line("error", "cannot configure the Kubernetes client: " + config.status().to_string());
       return 2;

@@ -118,10 +118,7 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  kube::Result<kube::ClientConfig> config =
-      kubeconfig.empty()
-          ? kube::load_default_config()
-          : kube::load_kubeconfig({kubeconfig}, kube::KubeconfigOverrides{context, ""});
+  kube::Result<kube::ClientConfig> config = kube::load_config(kubeconfig, context);
   if (!config.ok()) {
     log_line("error", "cannot configure the Kubernetes client: " + config.status().to_string());
     return 2;

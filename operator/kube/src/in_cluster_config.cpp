@@ -44,4 +44,10 @@ Result<ClientConfig> load_default_config(const EnvLookup& env) {
   return load_kubeconfig(kubeconfig_files_from_env(env));
 }
 
+Result<ClientConfig> load_config(const std::string& kubeconfig, const std::string& context,
+                                 const EnvLookup& env) {
+  if (kubeconfig.empty()) return load_default_config(env);
+  return load_kubeconfig({kubeconfig}, KubeconfigOverrides{context, ""});
+}
+
 }  // namespace kubefn::kube

@@ -77,5 +77,29 @@ TEST(InClusterConfig, BracketsIpv6AndDefaultsNamespace) {
   EXPECT_EQ(config->default_namespace, "default");
 }
 
+TEST(LoadConfig, AnExplicitKubeconfigAndContextWinOverTheEnvironment) {
+  TempDir dir;
+  const auto file = dir.write("config",
+                              "apiVersion: v1\nkind: Config\nclusters:\n"
+                              "- name: a\n  cluster: {server: 'http://127.0.0.1:1'}\n"
+                              "- name: b\n  cluster: {server: 'http://127.0.0.1:2'}\n"
+                              "users:\n- name: u\n  user: {}\ncontexts:\n"
+                              "- name: a\n  context: {cluster: a, user: u}\n"
+                              "- name: b\n  context: {cluster: b, user: u}\n"
+                              "current-context: a\n");
+  const auto env = fake_env({{"KUBERNETES_SERVICE_HOST", "10.0.0.1"}});
+  auto current = load_config(file.string(), "", env);
+  ASSERT_TRUE(current.ok()) << current.status().to_string();
+  EXPECT_EQ(current->server, "http://127.0.0.1:1");
+  auto chosen = load_config(file.string(), "b", env);
+  ASSERT_TRUE(chosen.ok()) << chosen.status().to_string();
+  EXPECT_EQ(chosen->server, "http://127.0.0.1:2");
+  // No --kubeconfig: the default chain, here in-cluster without its variables complete.
+  auto fallback = load_config("", "b", env);
+  ASSERT_FALSE(fallback.ok());
+  EXPECT_NE(fallback.status().message().find("not running in a cluster"), std::string::npos)
+      << fallback.status().to_string();
+}
+
 }  // namespace
 }  // namespace kubefn::kube

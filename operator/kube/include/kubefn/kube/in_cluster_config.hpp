@@ -18,7 +18,12 @@ struct InClusterOptions {
 // from the service-account directory. The token itself is re-read by the client.
 Result<ClientConfig> in_cluster_config(const InClusterOptions& options = {});
 
-// Explicit kubeconfig files, then $KUBECONFIG, then in-cluster, then ~/.kube/config.
+// $KUBECONFIG, then in-cluster, then ~/.kube/config.
 Result<ClientConfig> load_default_config(const EnvLookup& env = process_environment());
+
+// What a component's --kubeconfig and --context flags choose: that file (in that context,
+// else its current one) when given, else load_default_config().
+Result<ClientConfig> load_config(const std::string& kubeconfig, const std::string& context,
+                                 const EnvLookup& env = process_environment());
 
 }  // namespace kubefn::kube
