@@ -2,6 +2,7 @@
 // in-process API emulator, with a real kubefn-runtime behind the pods' address.
 #include <gtest/gtest.h>
 
+#include "function_crd.hpp"
 #include "kubefn/emulator/kube_emulator.hpp"
 #include "kubefn/gateway/gateway.hpp"
 #include "kubefn/gateway/kubernetes_source.hpp"
@@ -9,7 +10,6 @@
 #include "kubefn/testing/http_client.hpp"
 #include "kubefn/testing/wait.hpp"
 #include "runtime_process.hpp"
-#include "yaml_json.hpp"
 
 namespace kubefn::gateway {
 namespace {
@@ -53,10 +53,7 @@ TEST(GatewayEmulator, RoutesFollowFunctionsPodsAndKeys) {
   auto client = kube::make_rest_kube_client(config, clock);
   ASSERT_TRUE(client.ok());
   kube::KubeClient& api = **client;
-  ASSERT_TRUE(api.create({"apiextensions.k8s.io", "v1", "customresourcedefinitions", false},
-                         controller::testing::yaml_file_to_json(KUBEFN_CRD_FILE), {})
-                  .ok());
-  ASSERT_TRUE(wait_until([&] { return api.list(kFunctions, "default", {}).ok(); }, seconds(10)));
+  ASSERT_TRUE(controller::testing::install_function_crd(api, KUBEFN_CRD_FILE).ok());
 
   RouteTable routes;
   KeyRing keys;

@@ -6,13 +6,13 @@
 
 #include <mutex>
 
+#include "function_crd.hpp"
 #include "kubefn/autoscaler/cluster_autoscaler.hpp"
 #include "kubefn/controller/kubernetes_platform.hpp"
 #include "kubefn/emulator/kube_emulator.hpp"
 #include "kubefn/kube/fake_clock.hpp"
 #include "kubefn/kube/rest_kube_client.hpp"
 #include "kubefn/testing/wait.hpp"
-#include "yaml_json.hpp"
 
 namespace kubefn::autoscaler {
 namespace {
@@ -50,12 +50,7 @@ class ClusterAutoscalerWatchTest : public ::testing::Test {
     auto made = kube::make_rest_kube_client(config, real_clock);
     ASSERT_TRUE(made.ok()) << made.status().message();
     client = std::move(*made);
-    ASSERT_TRUE(client
-                    ->create({"apiextensions.k8s.io", "v1", "customresourcedefinitions", false},
-                             controller::testing::yaml_file_to_json(KUBEFN_CRD_FILE), {})
-                    .ok());
-    ASSERT_TRUE(wait_until(
-        [&] { return client->list(controller::gvr::functions(), "default", {}).ok(); }, 10s));
+    ASSERT_TRUE(controller::testing::install_function_crd(*client, KUBEFN_CRD_FILE).ok());
     options.stable_window = 6s;
     scaler = std::make_unique<ClusterAutoscaler>(*client, clock, events, registry, options);
     scaler->watch();

@@ -11,6 +11,7 @@
 #include <mutex>
 #include <thread>
 
+#include "function_crd.hpp"
 #include "kubefn/autoscaler/cluster_autoscaler.hpp"
 #include "kubefn/autoscaler/stats_server.hpp"
 #include "kubefn/controller/kubernetes_platform.hpp"
@@ -20,7 +21,6 @@
 #include "kubefn/testing/wait.hpp"
 #include "kubefn/v1/stats.grpc.pb.h"
 #include "runtime_process.hpp"
-#include "yaml_json.hpp"
 
 namespace kubefn::autoscaler {
 namespace {
@@ -134,11 +134,7 @@ TEST(StatsE2E, DeploymentScaleFollowsAStreamedLoadUpAndDown) {
   auto client = kube::make_rest_kube_client(config, clock);
   ASSERT_TRUE(client.ok());
   kube::KubeClient& api = **client;
-  ASSERT_TRUE(api.create({"apiextensions.k8s.io", "v1", "customresourcedefinitions", false},
-                         controller::testing::yaml_file_to_json(KUBEFN_CRD_FILE), {})
-                  .ok());
-  ASSERT_TRUE(
-      wait_until([&] { return api.list(controller::gvr::functions(), "default", {}).ok(); }, 10s));
+  ASSERT_TRUE(controller::testing::install_function_crd(api, KUBEFN_CRD_FILE).ok());
   json fn = {{"apiVersion", "kubefn.dev/v1alpha1"},
              {"kind", "Function"},
              {"metadata", {{"name", "resize"}, {"namespace", "default"}}},

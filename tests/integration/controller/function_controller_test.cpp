@@ -8,13 +8,13 @@
 
 #include <thread>
 
+#include "function_crd.hpp"
 #include "kubefn/controller/conditions.hpp"
 #include "kubefn/controller/desired.hpp"
 #include "kubefn/controller/function_reconciler.hpp"
 #include "kubefn/emulator/kube_emulator.hpp"
 #include "kubefn/kube/rest_kube_client.hpp"
 #include "kubefn/testing/source_server.hpp"
-#include "yaml_json.hpp"
 
 namespace kubefn::controller {
 namespace {
@@ -46,11 +46,7 @@ TEST(FunctionController, ConvergesThroughConflictsErrorsDroppedWatchesAndCompact
   auto client = kube::make_rest_kube_client(config, clock, options);
   ASSERT_TRUE(client.ok());
   kube::KubeClient& api = **client;
-  ASSERT_TRUE(api.create({"apiextensions.k8s.io", "v1", "customresourcedefinitions", false},
-                         testing::yaml_file_to_json(KUBEFN_CRD_FILE), {})
-                  .ok());
-  ASSERT_TRUE(eventually([&] { return api.list(gvr::functions(), "default", {}).ok(); },
-                         std::chrono::seconds(10)));
+  ASSERT_TRUE(testing::install_function_crd(api, KUBEFN_CRD_FILE).ok());
 
   NullEvents events;
   prometheus::Registry registry;
@@ -131,11 +127,7 @@ TEST(FunctionController, ResyncsOfAUrlSourceFetchItOnce) {
   auto client = kube::make_rest_kube_client(config, clock, {});
   ASSERT_TRUE(client.ok());
   kube::KubeClient& api = **client;
-  ASSERT_TRUE(api.create({"apiextensions.k8s.io", "v1", "customresourcedefinitions", false},
-                         testing::yaml_file_to_json(KUBEFN_CRD_FILE), {})
-                  .ok());
-  ASSERT_TRUE(eventually([&] { return api.list(gvr::functions(), "default", {}).ok(); },
-                         std::chrono::seconds(10)));
+  ASSERT_TRUE(testing::install_function_crd(api, KUBEFN_CRD_FILE).ok());
   NullEvents events;
   prometheus::Registry registry;
   ControllerOptions copts;

@@ -8,12 +8,12 @@
 #include <functional>
 #include <thread>
 
+#include "function_crd.hpp"
 #include "kubefn/controller/conditions.hpp"
 #include "kubefn/controller/desired.hpp"
 #include "kubefn/emulator/kube_emulator.hpp"
 #include "kubefn/kube/rest_kube_client.hpp"
 #include "kubefn/testing/source_server.hpp"
-#include "yaml_json.hpp"
 
 namespace kubefn::controller {
 namespace {
@@ -68,11 +68,8 @@ class ReconcilerTest : public ::testing::Test {
     auto client = kube::make_rest_kube_client(config, clock_, options);
     ASSERT_TRUE(client.ok()) << client.status().to_string();
     client_ = std::move(client).value();
-    json crd = testing::yaml_file_to_json(KUBEFN_CRD_FILE);
-    auto created = client_->create(
-        {"apiextensions.k8s.io", "v1", "customresourcedefinitions", false}, crd, {});
-    ASSERT_TRUE(created.ok()) << created.status().to_string();
-    ASSERT_TRUE(eventually([&] { return client_->list(gvr::functions(), "default", {}).ok(); }));
+    auto installed = testing::install_function_crd(*client_, KUBEFN_CRD_FILE);
+    ASSERT_TRUE(installed.ok()) << installed.to_string();
     reader_ = std::make_unique<ClientReader>(*client_);
     reconciler_ = std::make_unique<FunctionReconciler>(*client_, *reader_, clock_, events_);
   }
