@@ -117,6 +117,12 @@ class SupervisorTest : public ::testing::Test {
     return events_[id];
   }
 
+  // The function's one replica has been restarted at least once.
+  bool restarted_once(const FunctionKey& key) {
+    auto r = sup_->replicas(key);
+    return r.size() == 1 && r[0].restarts >= 1;
+  }
+
   std::string dump(const FunctionKey& key) {
     std::string out;
     for (auto& r : sup_->replicas(key)) {
@@ -344,13 +350,7 @@ TEST_F(SupervisorTest, ProgramThatCannotRunIsReportedWithItsError) {
   ReplicaTemplate t = hello();
   t.argv = {"/nonexistent/kubefn-runtime"};
   sup_->apply(key, t, 1);
-  ASSERT_TRUE(wait_until(
-      [&] {
-        auto r = sup_->replicas(key);
-        return r.size() == 1 && r[0].restarts >= 1;
-      },
-      kLong))
-      << dump(key);
+  ASSERT_TRUE(wait_until([&] { return restarted_once(key); }, kLong)) << dump(key);
   auto r = sup_->replicas(key)[0];
   EXPECT_NE(r.last_error.find("exited with code 127"), std::string::npos) << r.last_error;
   EXPECT_NE(r.last_error.find("/nonexistent/kubefn-runtime"), std::string::npos) << r.last_error;
@@ -364,13 +364,7 @@ TEST_F(SupervisorTest, ReplicaThatNeverListensIsRestartedAfterTheStartTimeout) {
   start(o);
   FunctionKey key{"default", "hangs"};
   sup_->apply(key, fixture("r1", {{"FIXTURE_HANG_AT_START", "1"}}), 1);
-  ASSERT_TRUE(wait_until(
-      [&] {
-        auto r = sup_->replicas(key);
-        return r.size() == 1 && r[0].restarts >= 1;
-      },
-      kLong))
-      << dump(key);
+  ASSERT_TRUE(wait_until([&] { return restarted_once(key); }, kLong)) << dump(key);
   auto r = sup_->replicas(key)[0];
   EXPECT_NE(r.last_error.find("not ready within 1500 ms"), std::string::npos) << r.last_error;
   EXPECT_NE(r.last_error.find("hanging at start"), std::string::npos) << r.last_error;
