@@ -52,6 +52,9 @@ class ApiHandler {
 
  private:
   Handled handle_unchecked(const HttpRequest& request, bool with_faults);
+  // The 404 for a path below /apis/<group> nothing serves: a Status for the built-in groups, a
+  // plain "404 page not found" for the others (custom resource groups, unknown ones).
+  HttpReply group_not_found(const std::string& group) const;
 
   ObjectStore& store_;
   FaultSwitches& faults_;

@@ -89,13 +89,18 @@ json api_group(const std::vector<ResourceType>& types, const std::string& group)
 }  // namespace
 
 json version_document() {
+  // The pinned cluster version (scripts/tools/versions), as its kube-apiserver reports it.
   return {{"major", "1"},
-          {"minor", "32"},
-          {"gitVersion", "v1.32.0"},
+          {"minor", "34"},
+          {"emulationMajor", "1"},
+          {"emulationMinor", "34"},
+          {"minCompatibilityMajor", "1"},
+          {"minCompatibilityMinor", "33"},
+          {"gitVersion", "v1.34.4"},
           {"gitCommit", "0000000000000000000000000000000000000000"},
           {"gitTreeState", "clean"},
-          {"buildDate", "2024-12-11T00:00:00Z"},
-          {"goVersion", "go1.23.4"},
+          {"buildDate", "2026-02-10T12:53:36Z"},
+          {"goVersion", "go1.26.8"},
           {"compiler", "gc"},
           {"platform", "linux/amd64"}};
 }
@@ -215,9 +220,11 @@ std::optional<json> openapi_v3_document(const std::vector<ResourceType>& types,
                                     {"in", "query"},
                                     {"schema", {{"type", "string"}, {"uniqueItems", true}}}}});
   bool any = false;
+  bool any_custom = false;
   for (const auto& t : types) {
     if (t.group != group || t.version != version) continue;
     any = true;
+    any_custom = any_custom || t.custom;
     std::string prefix = group.empty() ? std::string("/api") : "/apis/" + group;
     prefix.append("/").append(version);
     const std::string path = t.namespaced
@@ -243,8 +250,10 @@ std::optional<json> openapi_v3_document(const std::vector<ResourceType>& types,
                            {"responses", json::object()}}}};
   }
   if (!any) return std::nullopt;
+  const json info = any_custom ? json{{"title", "Kubernetes CRD Swagger"}, {"version", "v0.1.0"}}
+                               : json{{"title", "Kubernetes"}, {"version", "1.34"}};
   return json{{"openapi", "3.0.0"},
-              {"info", {{"title", "Kubernetes"}, {"version", "v1.32.0"}}},
+              {"info", info},
               {"paths", paths},
               {"components", {{"schemas", json::object()}}}};
 }

@@ -178,8 +178,9 @@ void HttpServer::session(Stream& stream, int fd) {
                                             req.version()};
       res.set(http::field::server, "kube-emulator");
       res.set(http::field::content_type, handled.reply.content_type);
+      // insert, not set: a reply may carry several Warning headers.
       for (const auto& [k, v] : handled.reply.headers)
-        res.set(k, v);
+        res.insert(k, v);
       res.keep_alive(req.keep_alive());
       res.body() = std::move(handled.reply.body);
       res.prepare_payload();

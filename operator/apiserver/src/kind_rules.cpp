@@ -54,21 +54,37 @@ void apply_create_defaults(const ResourceType& type, json& object) {
   }
 }
 
-std::optional<std::string> name_problem(const ResourceType& type, const std::string& name) {
-  const std::size_t max = is_namespace(type) ? 63 : 253;
-  if (name.size() > max) return "must be no more than " + std::to_string(max) + " characters";
-  const std::string msg =
-      is_namespace(type)
-          ? "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or "
-            "'-', and must start and end with an alphanumeric character"
-          : "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, "
-            "'-' or '.', and must start and end with an alphanumeric character";
-  if (name.empty() || !lower_alnum(name.front()) || !lower_alnum(name.back())) return msg;
-  for (char c : name) {
-    const bool ok = lower_alnum(c) || c == '-' || (c == '.' && !is_namespace(type));
-    if (!ok) return msg;
+std::vector<std::string> name_problems(const ResourceType& type, const std::string& name) {
+  std::vector<std::string> problems;
+  const bool label = is_namespace(type);
+  const std::size_t max = label ? 63 : 253;
+  if (name.size() > max)
+    problems.push_back("must be no more than " + std::to_string(max) + " characters");
+  // IsDNS1123Label / IsDNS1123Subdomain: dot-separated labels of [a-z0-9-], each starting and
+  // ending with an alphanumeric character.
+  bool ok = true;
+  std::size_t start = 0;
+  while (ok) {
+    const auto dot = label ? std::string::npos : name.find('.', start);
+    const auto part =
+        name.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+    ok = !part.empty() && lower_alnum(part.front()) && lower_alnum(part.back());
+    for (char c : part)
+      ok = ok && (lower_alnum(c) || c == '-');
+    if (dot == std::string::npos) break;
+    start = dot + 1;
   }
-  return std::nullopt;
+  if (!ok) {
+    problems.push_back(
+        label ? "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or "
+                "'-', and must start and end with an alphanumeric character (e.g. 'my-name',  or "
+                "'123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"
+              : "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric "
+                "characters, '-' or '.', and must start and end with an alphanumeric character "
+                "(e.g. 'example.com', regex used for validation is "
+                "'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')");
+  }
+  return problems;
 }
 
 void establish_crd(json& crd, const std::string& now) {

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "resource_types.hpp"
 
@@ -13,8 +14,9 @@ namespace kubefn::emulator {
 
 // Fills the defaults a real server adds on create.
 void apply_create_defaults(const ResourceType& type, nlohmann::json& object);
-// The reason a name is rejected, or nullopt when valid (DNS-1123 subdomain; label for namespaces).
-std::optional<std::string> name_problem(const ResourceType& type, const std::string& name);
+// Why a name is rejected, as the real server words it (empty when valid): a DNS-1123 subdomain,
+// a label for namespaces.
+std::vector<std::string> name_problems(const ResourceType& type, const std::string& name);
 // True for the kind whose objects (re)define served resources.
 inline bool is_crd(const ResourceType& t) {
   return t.group == "apiextensions.k8s.io" && t.resource == "customresourcedefinitions";

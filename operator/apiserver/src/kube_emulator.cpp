@@ -45,7 +45,7 @@ HttpServerConfig server_config(const EmulatorOptions& o) {
 struct KubeEmulator::Impl {
   explicit Impl(EmulatorOptions o)
       : options(std::move(o)),
-        store(options.watch_cache_size, options.crd_schema_pruning),
+        store(options.watch_cache_size, options.crd_schema_pruning, options.crd_schema_validation),
         handler(store, faults, options.bookmark_interval),
         config(server_config(options)),
         server(config, handler),

@@ -3,7 +3,10 @@
 #include <algorithm>
 #include <set>
 
+#include "field_errors.hpp"
+#include "go_format.hpp"
 #include "kind_rules.hpp"
+#include "schema_validation.hpp"
 #include "structural_schema.hpp"
 #include "time_and_ids.hpp"
 
@@ -53,9 +56,11 @@ const std::string& SerializedDocument::text() const {
   return text_;
 }
 
-ObjectStore::ObjectStore(std::size_t watch_cache_size, bool prune_custom_resources)
+ObjectStore::ObjectStore(std::size_t watch_cache_size, bool prune_custom_resources,
+                         bool validate_custom_resources)
     : log_capacity_(std::max<std::size_t>(1, watch_cache_size)),
       prune_custom_resources_(prune_custom_resources),
+      validate_custom_resources_(validate_custom_resources),
       rng_(std::random_device{}()) {
   std::lock_guard lock(mu_);
   seed_locked();
@@ -104,54 +109,112 @@ void ObjectStore::record_locked(const std::string& gr, const std::string& type, 
 }
 
 Result<json> ObjectStore::create(const ResourceType& type, const std::string& ns, json object) {
-  std::lock_guard lock(mu_);
-  return create_locked(type, ns, std::move(object));
+  auto out = create(type, ns, std::move(object), DecodeOptions{});
+  if (!out.ok()) return out.error();
+  return std::move(out.value().object);
 }
 
-Result<json> ObjectStore::create_locked(const ResourceType& type, const std::string& ns,
-                                        json object) {
+Result<WriteOutcome> ObjectStore::create(const ResourceType& type, const std::string& ns,
+                                         json object, const DecodeOptions& decode) {
+  std::lock_guard lock(mu_);
+  return create_locked(type, ns, std::move(object), decode);
+}
+
+Result<std::vector<std::string>> ObjectStore::decode_locked(const ResourceType& type, json& object,
+                                                            const DecodeOptions& decode) const {
+  if (!type.custom || decode.source == DecodeOptions::Source::kApply) {
+    if (type.custom && prune_custom_resources_) prune_and_default(object, type.schema.get());
+    return std::vector<std::string>{};
+  }
+  const bool strict = decode.directive == FieldValidation::kStrict;
+  // A Strict patch failure quotes the patched object as it was before pruning.
+  std::string patched;
+  if (strict && decode.source == DecodeOptions::Source::kPatch) patched = go_json(object);
+  // The kind and version the body claims, as the decoder names them in its errors.
+  const std::string body_kind = object.contains("kind") && object["kind"].is_string() &&
+                                        !object["kind"].get<std::string>().empty()
+                                    ? object["kind"].get<std::string>()
+                                    : type.kind;
+  std::string body_version = type.version;
+  if (object.contains("apiVersion") && object["apiVersion"].is_string()) {
+    const auto v = object["apiVersion"].get<std::string>();
+    if (!v.empty()) body_version = v.substr(v.find('/') == std::string::npos ? 0 : v.find('/') + 1);
+  }
+  std::vector<std::string> errors = decode.strict_errors;
+  if (prune_custom_resources_) {
+    auto decoded = prune_and_default(object, type.schema.get());
+    if (!decoded.error.empty()) {
+      const std::string message = decoded.error;
+      if (decode.source == DecodeOptions::Source::kPatch) {
+        return invalid("", "", "",
+                       {field_invalid("patch", strict ? patched : go_json(object), message)});
+      }
+      return bad_request(body_kind + " in version " + go_quote(body_version) +
+                         " cannot be handled as a " + type.kind + ": " + message);
+    }
+    for (const auto& path : decoded.unknown)
+      errors.push_back("unknown field \"" + path + "\"");
+  }
+  if (errors.empty() || decode.directive == FieldValidation::kIgnore)
+    return std::vector<std::string>{};
+  if (!strict) return errors;
+  const std::string message = strict_decoding_message(errors);
+  if (decode.source == DecodeOptions::Source::kPatch)
+    return invalid("", "", "", {field_invalid("patch", patched, message)});
+  return bad_request(body_kind + " in version " + go_quote(body_version) +
+                     " cannot be handled as a " + type.kind + ": " + message);
+}
+
+Result<WriteOutcome> ObjectStore::create_locked(const ResourceType& type, const std::string& ns,
+                                                json object, const DecodeOptions& decode) {
   const auto gr = type.group_resource();
   if (!object.is_object()) return bad_request("the request body must be a JSON object");
+  auto decoded = decode_locked(type, object, decode);
+  if (!decoded.ok()) return decoded.error();
+  // Warnings gathered while decoding go out with any later error too.
+  const auto fail = [&decoded](ApiError e) {
+    e.warnings = decoded.value();
+    return e;
+  };
   if (!object.contains("metadata") || !object["metadata"].is_object())
     object["metadata"] = json::object();
   auto& meta = object["metadata"];
   std::string name = meta_str(object, "name");
   const std::string generate = meta_str(object, "generateName");
   if (name.empty() && !generate.empty()) name = generate + random_suffix(rng_, 5);
-  if (name.empty()) {
-    return invalid(gr, "", "metadata.name", "FieldValueRequired",
-                   "Required value: name or generateName is required");
-  }
-  if (auto problem = name_problem(type, name)) {
-    return invalid(gr, name, "metadata.name", "FieldValueInvalid",
-                   "Invalid value: \"" + name + "\": " + *problem);
-  }
   const std::string body_ns = meta_str(object, "namespace");
   if (type.namespaced) {
     if (!body_ns.empty() && body_ns != ns) {
-      return bad_request(
-          "the namespace of the provided object does not match the namespace sent on the request");
+      return fail(bad_request(
+          "the namespace of the provided object does not match the namespace sent on the request"));
     }
     const auto& namespaces = objects_["namespaces"];
     const auto it = namespaces.find(key("", ns));
-    if (it == namespaces.end()) return not_found("namespaces", ns);
+    if (it == namespaces.end()) return fail(not_found("namespaces", ns));
     if ((*it->second)["metadata"].contains("deletionTimestamp")) {
-      return ApiError{
+      return fail(ApiError{
           403, "Forbidden",
-          "unable to create new content in namespace " + ns + " because it is being terminated"};
+          "unable to create new content in namespace " + ns + " because it is being terminated"});
     }
     meta["namespace"] = ns;
   } else {
     meta.erase("namespace");
   }
-  auto& bucket = objects_[gr];
-  if (bucket.count(key(type.namespaced ? ns : "", name)) != 0) return already_exists(gr, name);
+  std::vector<FieldError> errors;
+  if (name.empty()) {
+    errors.push_back(field_required("metadata.name", "name or generateName is required"));
+  } else {
+    for (const auto& problem : name_problems(type, name))
+      errors.push_back(field_invalid("metadata.name", name, problem));
+  }
+  // Custom resources report their name and schema errors together, after defaulting.
+  if (!errors.empty() && !type.custom) return fail(invalid(type.group, type.kind, name, errors));
 
   std::optional<std::vector<ResourceType>> crd_types;
   if (is_crd(type)) {
     meta["name"] = name;
     auto parsed = ResourceRegistry::types_from_crd(object);
-    if (!parsed.ok()) return parsed.error();
+    if (!parsed.ok()) return fail(parsed.error());
     crd_types = std::move(parsed.value());
   }
   meta["name"] = name;
@@ -168,16 +231,27 @@ Result<json> ObjectStore::create_locked(const ResourceType& type, const std::str
   object["kind"] = type.kind;
   if (type.status_subresource) object.erase("status");
   apply_create_defaults(type, object);
-  if (prune_custom_resources_) prune_and_default(object, type.schema);
+  if (type.custom) {
+    if (name.empty()) meta.erase("name");
+    if (validate_custom_resources_) {
+      auto schema_errors = validate_custom_resource(type, object, nullptr);
+      errors.insert(errors.end(), schema_errors.begin(), schema_errors.end());
+    }
+    if (!errors.empty()) return fail(invalid(type.group, type.kind, name, errors));
+  }
+  auto& bucket = objects_[gr];
+  if (bucket.count(key(type.namespaced ? ns : "", name)) != 0)
+    return fail(already_exists(gr, name));
   if (crd_types) {
     establish_crd(object, now());
     registry_.install_crd(name, std::move(*crd_types));
   }
+  if (type.custom) go_round_trip_numbers(object);
   meta["resourceVersion"] = std::to_string(++rv_);
   auto stored = share(std::move(object));
   bucket[key(type.namespaced ? ns : "", name)] = stored;
   record_locked(gr, "ADDED", stored, nullptr);
-  return *stored;
+  return WriteOutcome{*stored, true, std::move(decoded.value())};
 }
 
 Result<json> ObjectStore::get(const ResourceType& type, const std::string& ns,
@@ -222,6 +296,12 @@ Result<ListPage> ObjectStore::list(const ResourceType& type, const ListOptions& 
     if (!matches(options, *it->second)) continue;
     if (options.limit > 0 && page.items.size() == options.limit) {
       page.continue_token = std::to_string(page.rv) + "|" + std::prev(it)->first;
+      if (options.labels.empty() && options.fields.empty()) {
+        uint64_t remaining = 0;
+        for (auto rest = it; rest != b->second.end(); ++rest)
+          remaining += matches(options, *rest->second) ? 1 : 0;
+        page.remaining_item_count = remaining;
+      }
       break;
     }
     page.items.push_back(it->second);
@@ -231,7 +311,8 @@ Result<ListPage> ObjectStore::list(const ResourceType& type, const ListOptions& 
 
 Result<WriteOutcome> ObjectStore::update(const ResourceType& type, const std::string& ns,
                                          const std::string& name, const Mutation& mutate,
-                                         Subresource sub, bool create_missing) {
+                                         Subresource sub, bool create_missing,
+                                         const DecodeOptions& decode) {
   std::lock_guard lock(mu_);
   const auto gr = type.group_resource();
   auto& bucket = objects_[gr];
@@ -247,33 +328,43 @@ Result<WriteOutcome> ObjectStore::update(const ResourceType& type, const std::st
       return bad_request("the name of the object (" + meta_str(desired.value(), "name") +
                          ") does not match the name on the URL (" + name + ")");
     meta.erase("resourceVersion");
-    auto created = create_locked(type, ns, std::move(desired.value()));
-    if (!created.ok()) return created.error();
-    return WriteOutcome{std::move(created.value()), true};
+    return create_locked(type, ns, std::move(desired.value()), decode);
   }
   json live = *it->second;
   live["apiVersion"] = type.api_version();
   auto desired = mutate(live);
   if (!desired.ok()) return desired.error();
-  auto committed = commit_update_locked(type, live, std::move(desired.value()), sub);
+  std::vector<std::string> warnings;
+  auto committed =
+      commit_update_locked(type, live, std::move(desired.value()), sub, decode, &warnings);
   if (!committed.ok()) return committed.error();
-  return WriteOutcome{std::move(committed.value()), false};
+  return WriteOutcome{std::move(committed.value()), false, std::move(warnings)};
 }
 
 Result<json> ObjectStore::commit_update_locked(const ResourceType& type, const json& old,
-                                               json desired, Subresource sub) {
+                                               json desired, Subresource sub,
+                                               const DecodeOptions& decode,
+                                               std::vector<std::string>* warnings) {
   const auto gr = type.group_resource();
   const std::string name = meta_str(old, "name");
   if (!desired.is_object()) return bad_request("the request body must be a JSON object");
+  auto decoded = decode_locked(type, desired, decode);
+  if (!decoded.ok()) return decoded.error();
+  if (warnings != nullptr) *warnings = decoded.value();
+  // Warnings gathered while decoding go out with any later error too.
+  const auto fail = [&decoded](ApiError e) {
+    e.warnings = decoded.value();
+    return e;
+  };
   if (!desired.contains("metadata") || !desired["metadata"].is_object())
     desired["metadata"] = json::object();
   const std::string old_rv = meta_str(old, "resourceVersion");
   const std::string want_rv = meta_str(desired, "resourceVersion");
-  if (!want_rv.empty() && want_rv != old_rv) return conflict(gr, name);
+  if (!want_rv.empty() && want_rv != old_rv) return fail(conflict(gr, name));
   const std::string new_name = meta_str(desired, "name");
   if (!new_name.empty() && new_name != name) {
-    return bad_request("the name of the object (" + new_name +
-                       ") does not match the name on the URL (" + name + ")");
+    return fail(bad_request("the name of the object (" + new_name +
+                            ") does not match the name on the URL (" + name + ")"));
   }
   json next;
   if (sub == Subresource::kStatus) {
@@ -307,20 +398,34 @@ Result<json> ObjectStore::commit_update_locked(const ResourceType& type, const j
     }
     if (old_meta.contains("deletionTimestamp")) {
       const auto old_f = finalizers_of(old);
+      std::set<std::string> extra;  // sets.List: sorted, once each
       for (const auto& f : finalizers_of(next)) {
-        if (std::find(old_f.begin(), old_f.end(), f) == old_f.end()) {
-          return invalid(gr, name, "metadata.finalizers", "FieldValueForbidden",
-                         "Forbidden: no new finalizers can be added if the object is being "
-                         "deleted, found new finalizers []string{" +
-                             f.dump() + "}");
-        }
+        if (std::find(old_f.begin(), old_f.end(), f) == old_f.end())
+          extra.insert(f.is_string() ? f.get<std::string>() : f.dump());
+      }
+      if (!extra.empty()) {
+        std::string found;
+        for (const auto& f : extra)
+          found += (found.empty() ? "" : ", ") + go_quote(f);
+        const FieldError e{"FieldValueForbidden", "metadata.finalizers",
+                           "Forbidden: no new finalizers can be added if the object is being "
+                           "deleted, found new finalizers []string{" +
+                               found + "}"};
+        // ObjectMeta update validation runs twice (the common fields, then the kind's own
+        // checks): the real Status lists the cause twice, the message once.
+        return fail(invalid(type.group, type.kind, name, {e, e}));
       }
     }
   }
   next["apiVersion"] = type.api_version();
   next["kind"] = type.kind;
   next["metadata"]["resourceVersion"] = old_rv;
-  if (prune_custom_resources_) prune_and_default(next, type.schema);
+  if (type.custom && validate_custom_resources_) {
+    auto errors = sub == Subresource::kStatus ? validate_custom_resource_status(type, next, old)
+                                              : validate_custom_resource(type, next, &old);
+    if (!errors.empty()) return fail(invalid(type.group, type.kind, name, errors));
+  }
+  if (type.custom) go_round_trip_numbers(next);
   if (next == old) return old;  // no-op: no new resourceVersion, no event
   if (sub == Subresource::kMain && type.tracks_generation &&
       generation_view(type, old) != generation_view(type, next)) {
@@ -329,7 +434,7 @@ Result<json> ObjectStore::commit_update_locked(const ResourceType& type, const j
   std::optional<std::vector<ResourceType>> crd_types;
   if (is_crd(type) && sub == Subresource::kMain) {
     auto parsed = ResourceRegistry::types_from_crd(next);
-    if (!parsed.ok()) return parsed.error();
+    if (!parsed.ok()) return fail(parsed.error());
     crd_types = std::move(parsed.value());
     establish_crd(next, meta_str(old, "creationTimestamp"));
   }
@@ -401,18 +506,25 @@ Result<json> ObjectStore::remove_locked(const ResourceType& type, const std::str
   const Document old_stored = it->second;
   json old = *old_stored;
   old["apiVersion"] = type.api_version();
-  if (!options.precondition_uid.empty() && options.precondition_uid != meta_str(old, "uid")) {
-    ApiError e = conflict(gr, name);
-    e.message = "Precondition failed: UID in precondition: " + options.precondition_uid +
-                ", UID in object meta: " + meta_str(old, "uid");
+  // rest.BeforeDelete's checks, which name the kind (Function.kubefn.dev), not the resource.
+  const auto precondition_failed = [&](const std::string& why) {
+    ApiError e = conflict(type.group.empty() ? type.kind : type.kind + "." + type.group, name);
+    e.message = "Operation cannot be fulfilled on " +
+                (type.group.empty() ? type.kind : type.kind + "." + type.group) + " " +
+                go_quote(name) + ": " + why;
     return e;
+  };
+  if (!options.precondition_uid.empty() && options.precondition_uid != meta_str(old, "uid")) {
+    return precondition_failed("the UID in the precondition (" + options.precondition_uid +
+                               ") does not match the UID in record (" + meta_str(old, "uid") +
+                               "). The object might have been deleted and then recreated");
   }
   if (!options.precondition_rv.empty() &&
       options.precondition_rv != meta_str(old, "resourceVersion")) {
-    ApiError e = conflict(gr, name);
-    e.message = "Precondition failed: ResourceVersion in precondition: " + options.precondition_rv +
-                ", ResourceVersion in object meta: " + meta_str(old, "resourceVersion");
-    return e;
+    return precondition_failed(
+        "the ResourceVersion in the precondition (" + options.precondition_rv +
+        ") does not match the ResourceVersion in record (" + meta_str(old, "resourceVersion") +
+        "). The object might have been modified");
   }
   json next = old;
   auto finalizers = finalizers_of(next);
@@ -426,6 +538,10 @@ Result<json> ObjectStore::remove_locked(const ResourceType& type, const std::str
   if (!finalizers.empty()) {
     if (deleting) return old;
     next["metadata"]["finalizers"] = finalizers;
+    // Marking an object deleted is a change its controllers must see: a generation it has goes up.
+    const auto generation = next["metadata"].value("generation", json(0));
+    if (generation.is_number_integer() && generation.get<int64_t>() > 0)
+      next["metadata"]["generation"] = generation.get<int64_t>() + 1;
     next["metadata"]["deletionTimestamp"] = now();
     next["metadata"]["deletionGracePeriodSeconds"] = 0;
     if (is_namespace(type)) next["status"]["phase"] = "Terminating";

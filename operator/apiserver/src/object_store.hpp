@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "api_error.hpp"
+#include "field_validation.hpp"
 #include "resource_types.hpp"
 #include "selectors.hpp"
 
@@ -64,6 +65,9 @@ struct ListPage {
   std::vector<Document> items;  // as stored: apiVersion may name another served version
   uint64_t rv = 0;
   std::string continue_token;
+  // metadata.remainingItemCount: how many items the next pages hold, known (as on the real
+  // server) only for a cut page of an unselective list.
+  std::optional<uint64_t> remaining_item_count;
 };
 
 struct DeleteOptions {
@@ -72,9 +76,26 @@ struct DeleteOptions {
   std::string precondition_rv;
 };
 
+// How a write's object was decoded, which decides what the fields pruning removes become
+// (fieldValidation) and how a Strict failure is worded.
+struct DecodeOptions {
+  enum class Source {
+    kObject,  // a create or update body: 400 "<Kind> in version ... cannot be handled as ..."
+    kPatch,   // a JSON or merge patch: 422 on the field "patch", quoting the patched object
+    kApply,   // server-side apply: unknown fields were refused before (typed patch object)
+  };
+  FieldValidation directive = FieldValidation::kWarn;
+  Source source = Source::kObject;
+  // Strict errors found in the request itself, reported first: duplicate JSON fields, unknown
+  // fields of JSON patch operations.
+  std::vector<std::string> strict_errors;
+};
+
 struct WriteOutcome {
   nlohmann::json object;
   bool created = false;
+  // Warning texts for the response ("unknown field \"spec.foo\""), under fieldValidation=Warn.
+  std::vector<std::string> warnings;
 };
 
 // Everything a watch needs at its start, taken under one lock.
@@ -97,9 +118,12 @@ class ObjectStore {
   // Given a live object (null when absent), returns the object to store.
   using Mutation = std::function<Result<nlohmann::json>(const nlohmann::json& live)>;
 
-  // With prune_custom_resources, custom resources are pruned and defaulted by their CRD schema.
-  ObjectStore(std::size_t watch_cache_size, bool prune_custom_resources);
+  // With prune_custom_resources, custom resources are pruned and defaulted by their CRD schema;
+  // with validate_custom_resources, writes the schema rejects fail with 422.
+  ObjectStore(std::size_t watch_cache_size, bool prune_custom_resources,
+              bool validate_custom_resources = true);
 
+  bool validates_custom_resources() const { return validate_custom_resources_; }
   std::optional<ResourceType> find_type(const std::string& group, const std::string& version,
                                         const std::string& resource) const;
   std::vector<ResourceType> types() const;
@@ -107,6 +131,8 @@ class ObjectStore {
 
   Result<nlohmann::json> create(const ResourceType& type, const std::string& ns,
                                 nlohmann::json object);
+  Result<WriteOutcome> create(const ResourceType& type, const std::string& ns,
+                              nlohmann::json object, const DecodeOptions& decode);
   Result<nlohmann::json> get(const ResourceType& type, const std::string& ns,
                              const std::string& name) const;
   Result<ListPage> list(const ResourceType& type, const ListOptions& options) const;
@@ -114,7 +140,7 @@ class ObjectStore {
   // mutation also runs when the object is absent (server-side apply) and its result is created.
   Result<WriteOutcome> update(const ResourceType& type, const std::string& ns,
                               const std::string& name, const Mutation& mutate, Subresource sub,
-                              bool create_missing = false);
+                              bool create_missing = false, const DecodeOptions& decode = {});
   // Returns the object (still present, finalizers pending) or a success Status.
   Result<nlohmann::json> remove(const ResourceType& type, const std::string& ns,
                                 const std::string& name, const DeleteOptions& options);
@@ -143,10 +169,16 @@ class ObjectStore {
   using Bucket = std::map<std::string, Document>;  // "<ns>/<name>" -> object
 
   static std::string key(const std::string& ns, const std::string& name) { return ns + "/" + name; }
-  Result<nlohmann::json> create_locked(const ResourceType& type, const std::string& ns,
-                                       nlohmann::json object);
+  // Prunes and defaults a custom resource as decoding does; returns the warnings to send, or
+  // the error fieldValidation=Strict (or an undecodable object) makes of what was found.
+  Result<std::vector<std::string>> decode_locked(const ResourceType& type, nlohmann::json& object,
+                                                 const DecodeOptions& decode) const;
+  Result<WriteOutcome> create_locked(const ResourceType& type, const std::string& ns,
+                                     nlohmann::json object, const DecodeOptions& decode = {});
   Result<nlohmann::json> commit_update_locked(const ResourceType& type, const nlohmann::json& old,
-                                              nlohmann::json desired, Subresource sub);
+                                              nlohmann::json desired, Subresource sub,
+                                              const DecodeOptions& decode,
+                                              std::vector<std::string>* warnings);
   Result<nlohmann::json> remove_locked(const ResourceType& type, const std::string& ns,
                                        const std::string& name, const DeleteOptions& options);
   void erase_locked(const ResourceType& type, const nlohmann::json& object);
@@ -162,6 +194,7 @@ class ObjectStore {
   std::deque<WatchEvent> log_;
   std::size_t log_capacity_;
   bool prune_custom_resources_;
+  bool validate_custom_resources_;
   uint64_t rv_ = 10000;
   uint64_t compacted_rv_ = 10000;
   uint64_t epoch_ = 0;

@@ -116,30 +116,35 @@ const ResourceType* ResourceRegistry::find(const std::string& group, const std::
 
 Result<std::vector<ResourceType>> ResourceRegistry::types_from_crd(const nlohmann::json& crd) {
   const std::string name = crd["metadata"].value("name", "");
-  const auto gr = std::string("customresourcedefinitions.apiextensions.k8s.io");
+  const std::string crd_group = "apiextensions.k8s.io";
+  const std::string crd_kind = "CustomResourceDefinition";
   const auto& spec = crd.value("spec", nlohmann::json::object());
   const auto& names = spec.value("names", nlohmann::json::object());
   const std::string group = spec.value("group", "");
   const std::string plural = names.value("plural", "");
   const std::string kind = names.value("kind", "");
-  if (group.empty()) return invalid(gr, name, "spec.group", "FieldValueRequired", "Required value");
+  if (group.empty())
+    return invalid(crd_group, crd_kind, name, "spec.group", "FieldValueRequired", "Required value");
   if (plural.empty())
-    return invalid(gr, name, "spec.names.plural", "FieldValueRequired", "Required value");
+    return invalid(crd_group, crd_kind, name, "spec.names.plural", "FieldValueRequired",
+                   "Required value");
   if (kind.empty())
-    return invalid(gr, name, "spec.names.kind", "FieldValueRequired", "Required value");
+    return invalid(crd_group, crd_kind, name, "spec.names.kind", "FieldValueRequired",
+                   "Required value");
   if (name != plural + "." + group) {
-    return invalid(gr, name, "metadata.name", "FieldValueInvalid",
+    return invalid(crd_group, crd_kind, name, "metadata.name", "FieldValueInvalid",
                    "Invalid value: \"" + name + "\": must be spec.names.plural+\".\"+spec.group");
   }
   const std::string scope = spec.value("scope", "");
   if (scope != "Namespaced" && scope != "Cluster") {
     return invalid(
-        gr, name, "spec.scope", "FieldValueNotSupported",
+        crd_group, crd_kind, name, "spec.scope", "FieldValueNotSupported",
         "Unsupported value: \"" + scope + "\": supported values: \"Cluster\", \"Namespaced\"");
   }
   const auto versions = spec.value("versions", nlohmann::json::array());
   if (versions.empty())
-    return invalid(gr, name, "spec.versions", "FieldValueRequired", "Required value");
+    return invalid(crd_group, crd_kind, name, "spec.versions", "FieldValueRequired",
+                   "Required value");
   std::vector<ResourceType> out;
   for (const auto& ver : versions) {
     if (!ver.value("served", false)) continue;
@@ -174,7 +179,7 @@ Result<std::vector<ResourceType>> ResourceRegistry::types_from_crd(const nlohman
     }
     const auto& schema = ver.value("schema", nlohmann::json::object());
     if (schema.is_object() && schema.contains("openAPIV3Schema"))
-      t.schema = schema["openAPIV3Schema"];
+      t.schema = compile_schema(schema["openAPIV3Schema"]);
     for (const auto& f : ver.value("selectableFields", nlohmann::json::array())) {
       auto path = f.value("jsonPath", "");
       if (!path.empty() && path[0] == '.') path = path.substr(1);

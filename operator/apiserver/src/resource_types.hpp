@@ -3,12 +3,14 @@
 // The kinds the emulator serves: a fixed set of built-ins plus one entry per served version of
 // each registered CustomResourceDefinition.
 
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "api_error.hpp"
+#include "compiled_schema.hpp"
 
 namespace kubefn::emulator {
 
@@ -42,7 +44,9 @@ struct ResourceType {
   std::vector<std::string> categories;
   std::vector<PrinterColumn> columns;     // custom kinds only; built-ins are rendered in table.cpp
   std::vector<std::string> field_labels;  // field selectors besides metadata.name/namespace
-  nlohmann::json schema;                  // custom kinds: the version's openAPIV3Schema
+  // Custom kinds: the version's openAPIV3Schema, compiled once when the CRD is installed (null:
+  // no schema). Shared, so that copies of the type stay cheap.
+  std::shared_ptr<const SchemaNode> schema;
 
   std::string api_version() const { return group.empty() ? version : group + "/" + version; }
   // "functions.example.dev", "deployments.apps", "configmaps": the storage key and error name.

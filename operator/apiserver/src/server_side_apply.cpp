@@ -1,7 +1,10 @@
 #include "server_side_apply.hpp"
 
+#include <map>
 #include <set>
 #include <vector>
+
+#include "go_format.hpp"
 
 namespace kubefn::emulator {
 namespace {
@@ -113,6 +116,7 @@ Result<json> server_side_apply(const json& live, const json& config, const Apply
   std::vector<FieldSet> owned(entries.size());
   FieldSet my_old;
   json causes = json::array();
+  std::map<std::string, std::vector<std::string>> by_manager;
   for (std::size_t i = 0; i < entries.size(); ++i) {
     Path p;
     from_fields_v1(entries[i].value("fieldsV1", json::object()), p, owned[i]);
@@ -130,18 +134,30 @@ Result<json> server_side_apply(const json& live, const json& config, const Apply
       if (request.force) {
         owned[i].erase(f);
       } else {
-        causes.push_back(
-            {{"reason", "FieldManagerConflict"},
-             {"message", "conflict with \"" + entries[i].value("manager", "") + "\": " + dotted(f)},
-             {"field", dotted(f)}});
+        causes.push_back({{"reason", "FieldManagerConflict"},
+                          {"message", "conflict with " + go_quote(entries[i].value("manager", ""))},
+                          {"field", dotted(f)}});
+        by_manager[entries[i].value("manager", "")].push_back(dotted(f));
       }
     }
   }
   if (!causes.empty()) {
-    ApiError e = conflict(request.group_resource, request.name);
-    e.message = "Apply failed with " + std::to_string(causes.size()) + " conflict(s)";
-    e.details["causes"] = causes;
-    return e;
+    // As structured-merge-diff's conflicts read: one inline, several grouped by manager.
+    std::string message;
+    if (causes.size() == 1) {
+      message = "Apply failed with 1 conflict: " + causes[0]["message"].get<std::string>() + ": " +
+                causes[0]["field"].get<std::string>();
+    } else {
+      message = "Apply failed with " + std::to_string(causes.size()) + " conflicts: ";
+      bool first = true;
+      for (const auto& [manager, fields] : by_manager) {
+        message += (first ? "" : "\n") + ("conflicts with " + go_quote(manager) + ":");
+        first = false;
+        for (const auto& f : fields)
+          message += "\n- " + f;
+      }
+    }
+    return ApiError{409, "Conflict", std::move(message), {{"causes", causes}}};
   }
 
   json result = live.is_null() ? json::object() : live;

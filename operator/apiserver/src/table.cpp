@@ -38,9 +38,10 @@ std::vector<Column> builtin_columns(const ResourceType& type) {
                       return json(int_at(o, ".status.readyReplicas").dump() + "/" +
                                   int_at(o, ".spec.replicas").dump());
                     }});
-    cols.push_back({"Up-to-date", "integer", "", 0,
+    // Typed "string" by the real printer although the cells are numbers.
+    cols.push_back({"Up-to-date", "string", "", 0,
                     [](const json& o) { return int_at(o, ".status.updatedReplicas"); }});
-    cols.push_back({"Available", "integer", "", 0,
+    cols.push_back({"Available", "string", "", 0,
                     [](const json& o) { return int_at(o, ".status.availableReplicas"); }});
     cols.push_back({"Containers", "string", "", 1, [](const json& o) {
                       std::string s;
@@ -66,7 +67,14 @@ std::vector<Column> builtin_columns(const ResourceType& type) {
     cols.push_back({"Status", "string", "", 0,
                     [](const json& o) { return json_path_value(o, ".status.phase"); }});
   } else if (type.resource == "configmaps" || type.resource == "secrets") {
-    cols.push_back({"Data", "integer", "", 0, [](const json& o) {
+    if (type.resource == "secrets") {
+      cols.push_back({"Type", "string", "", 0, [](const json& o) {
+                        const json t = o.value("type", json(""));
+                        return t.is_string() ? t : json("");
+                      }});
+    }
+    // Typed "string" by the real printer although the cell is a number.
+    cols.push_back({"Data", "string", "", 0, [](const json& o) {
                       const auto d = o.value("data", json::object());
                       return json(d.is_object() ? d.size() : 0);
                     }});

@@ -20,7 +20,7 @@ TEST_F(ApiSemanticsTest, RejectsBadRequestsWithStatusBodies) {
   };
   const std::vector<Case> cases = {
       {"GET", "/api/v1/namespaces/default/configmaps/absent", nullptr, 404, "NotFound"},
-      {"GET", "/apis/nope.dev/v1/things", nullptr, 404, "NotFound"},
+      {"GET", "/api/v1/namespaces/default/things", nullptr, 404, "NotFound"},
       {"POST", "/api/v1/namespaces/missing/configmaps", config_map("a"), 404, "NotFound"},
       {"POST", kConfigMaps, json{{"metadata", json::object()}}, 422, "Invalid"},
       {"POST", kConfigMaps, config_map("Bad_Name"), 422, "Invalid"},
@@ -55,8 +55,10 @@ TEST_F(ApiSemanticsTest, MalformedInputNeverBreaksTheServer) {
   }
   EXPECT_EQ(http_.get(std::string(kConfigMaps) + "?labelSelector=%zz").status, 200);
   EXPECT_EQ(http_.get(std::string(kWidgets) + "?labelSelector=a%3Db").status, 200);
+  // (A spec of 3 leaves no .spec.replicas for the scale subresource: that widget is refused.)
+  create(kWidgets, widget("ok", "red"));
   EXPECT_EQ(
-      http_.patch(std::string(kWidgets) + "/w/scale", {{"spec", {{"replicas", "three"}}}}).status,
+      http_.patch(std::string(kWidgets) + "/ok/scale", {{"spec", {{"replicas", "three"}}}}).status,
       422);
   EXPECT_EQ(http_.get("/version").status, 200);
 }
@@ -341,7 +343,8 @@ TEST_F(ApiSemanticsTest, PrinterColumnsSupportFilterExpressions) {
 
 TEST_F(ApiSemanticsTest, DiscoveryVersionAndOpenApi) {
   install_widgets();
-  EXPECT_EQ(http_.get("/version").json()["minor"], "32");
+  EXPECT_EQ(http_.get("/version").json()["minor"], "34");
+  EXPECT_EQ(http_.get("/version").json()["gitVersion"], "v1.34.4");
   auto agg = http_.request(
       "GET", "/apis", "",
       RequestOptions{
@@ -421,6 +424,307 @@ TEST_F(ApiSemanticsTest, InProcessCallsShareTheState) {
   EXPECT_EQ(http_.get(std::string(kConfigMaps) + "/inproc").status, 200);
   EXPECT_TRUE(emu_.get(std::string(kConfigMaps) + "/inproc").has_value());
   EXPECT_FALSE(emu_.get(std::string(kConfigMaps) + "/nope").has_value());
+}
+
+// --- The real server's wording, byte for byte (tests/e2e/fidelity compares it live) ---------
+
+// A Status's message, or "<status>: <body>" when the answer is not a Status.
+std::string message_of(const Response& r) {
+  const auto j = r.json();
+  if (!j.is_object() || j.value("kind", "") != "Status")
+    return std::to_string(r.status) + ": " + r.body;
+  return j.value("message", "");
+}
+
+TEST_F(ApiSemanticsTest, UnknownPathsAnswerAsTheRealServer) {
+  install_widgets();
+  // Below a built-in group: go-restful's Status, with empty details.
+  for (const char* path : {"/api/v1/namespaces/default/things", "/api/v1/things/x",
+                           "/apis/apps/v1/namespaces/default/things"}) {
+    auto r = http_.get(path);
+    EXPECT_EQ(r.status, 404) << path;
+    EXPECT_EQ(r.body, R"({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure",)"
+                      R"("message":"the server could not find the requested resource",)"
+                      R"("reason":"NotFound","details":{},"code":404})"
+                      "\n")
+        << path;
+  }
+  // A custom resource group, or no group at all: Go's plain http.NotFound.
+  for (const char* path :
+       {"/apis/emulator.kubefn.dev/v1/namespaces/default/things",
+        "/apis/emulator.kubefn.dev/v9/namespaces/default/widgets", "/apis/nope.dev/v1/things",
+        "/apis/nope.dev/v1", "/apis/emulator.kubefn.dev/v1/widgets/w"}) {
+    auto r = http_.get(path);
+    EXPECT_EQ(r.status, 404) << path;
+    EXPECT_EQ(r.body, "404 page not found\n") << path;
+    EXPECT_EQ(r.headers["content-type"], "text/plain; charset=utf-8") << path;
+  }
+  // An unknown subresource of a custom resource names the object.
+  create(kWidgets, widget("w", "red"));
+  EXPECT_EQ(message_of(http_.get(std::string(kWidgets) + "/w/bogus")),
+            R"(widgets.emulator.kubefn.dev "w" not found)");
+}
+
+TEST_F(ApiSemanticsTest, LabelSelectorsParseAsApimachineryDoes) {
+  const std::string qualified =
+      "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an "
+      "alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for "
+      "validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"app%3D%3D%3Dx", "unable to parse requirement: found '=', expected: identifier"},
+      {"a+in+x", "unable to parse requirement: found 'x' expected: '('"},
+      {"Bad%20Key%3Dx",
+       "unable to parse requirement: found 'Key', expected: in, notin, =, ==, !=, gt, lt"},
+      {"a%20in%20(x", "unable to parse requirement: found '', expected: ',' or ')'"},
+      {"a%20in%20(", "unable to parse requirement: found '', expected: ',', ')' or identifier"},
+      {"a,,b", "found ',', expected: identifier after ','"},
+      {"%3Dx", "found '=', expected: !, identifier, or 'end of string'"},
+      {"a%3Db%20c", "found 'c', expected: ',' or 'end of string'"},
+      {"!a%3Db", "found '=', expected: ',' or 'end of string'"},
+      {"a%3Ex",
+       "unable to parse requirement: values[0]: Invalid value: \"x\": for 'Gt', 'Lt' operators, "
+       "the value must be an integer"},
+      {"-a", "unable to parse requirement: <nil>: Invalid value: \"-a\": name part " + qualified},
+      {"a%3Db_",
+       "unable to parse requirement: values[0][a]: Invalid value: \"b_\": a valid label must be "
+       "an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start "
+       "and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', "
+       "regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')"},
+  };
+  for (const auto& [selector, message] : cases) {
+    auto r = http_.get(std::string(kConfigMaps) + "?labelSelector=" + selector);
+    EXPECT_EQ(r.status, 400) << selector << ": " << r.body;
+    EXPECT_EQ(message_of(r), message) << selector;
+  }
+  // What parses also matches as the real server matches.
+  create(kConfigMaps, config_map("two", {{"n", "2"}, {"e", ""}}));
+  create(kConfigMaps, config_map("nine", {{"n", "9"}}));
+  auto names = [&](const std::string& selector) {
+    std::vector<std::string> out;
+    for (const auto& i :
+         http_.get(std::string(kConfigMaps) + "?labelSelector=" + selector).json()["items"])
+      out.push_back(i["metadata"]["name"]);
+    return out;
+  };
+  using V = std::vector<std::string>;
+  EXPECT_EQ(names("n%3E3"), V({"nine"}));
+  EXPECT_EQ(names("n%3C3"), V({"two"}));
+  EXPECT_EQ(names("n%3D%3D2"), V({"two"}));
+  EXPECT_EQ(names("e%20in%20()"), V({"two"}));
+  EXPECT_EQ(names("e%3D"), V({"two"}));
+  EXPECT_EQ(names("n%20notin%20(2,),!e"), V({"nine"}));
+  EXPECT_EQ(names("in%20in%20(notin)"), V());
+}
+
+TEST_F(ApiSemanticsTest, UnknownFieldLabelsAreWordedPerKind) {
+  install_widgets();
+  EXPECT_EQ(
+      message_of(http_.get(std::string(kConfigMaps) + "?fieldSelector=data.a%3D1")),
+      R"("data.a" is not a known field selector: only "metadata.name", "metadata.namespace")");
+  EXPECT_EQ(message_of(http_.get("/api/v1/namespaces/default/secrets?fieldSelector=data.a%3D1")),
+            "field label not supported: data.a");
+  EXPECT_EQ(message_of(http_.get("/apis/batch/v1/namespaces/default/jobs?fieldSelector=x%3D1")),
+            R"(field label "x" not supported for Job)");
+  EXPECT_EQ(message_of(http_.get(std::string(kWidgets) + "?fieldSelector=spec.color%3Dx")),
+            "field label not supported: spec.color");
+}
+
+TEST_F(ApiSemanticsTest, UndecodableBodiesAreWordedAsGoDecodesThem) {
+  install_widgets();
+  const auto post = [&](const std::string& path, const std::string& body,
+                        const std::string& type = "application/json") {
+    return http_.request("POST", path, body, RequestOptions{type, "application/json", ""});
+  };
+  const std::string cm = "the object provided is unrecognized (must be of type ConfigMap): ";
+  EXPECT_EQ(message_of(post(kConfigMaps, R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{)")),
+            cm + "couldn't get version/kind; json parse error: unexpected end of JSON input "
+                 R"(({"apiVersion":"v1","kind":"Con ...))");
+  EXPECT_EQ(message_of(post(kConfigMaps, "not json")),
+            cm + "couldn't get version/kind; json parse error: invalid character 'o' in literal "
+                 "null (expecting 'u') (6e6f74206a736f6e)");
+  EXPECT_EQ(message_of(post(kConfigMaps, R"({"a":1,})")),
+            cm + "couldn't get version/kind; json parse error: invalid character '}' looking for "
+                 R"(beginning of object key string ({"a":1,}))");
+  EXPECT_EQ(message_of(post(kConfigMaps, R"({"a" 1})")),
+            cm + "couldn't get version/kind; json parse error: invalid character '1' after object "
+                 R"(key ({"a" 1}))");
+  EXPECT_EQ(
+      message_of(post(kConfigMaps, "[1,2]")),
+      cm + "couldn't get version/kind; json parse error: json: cannot unmarshal array into "
+           "Go value of type struct { APIVersion string \"json:\\\"apiVersion,omitempty\\\"\"; "
+           "Kind string \"json:\\\"kind,omitempty\\\"\" } (5b312c325d)");
+  EXPECT_EQ(message_of(post(kConfigMaps, R"({"kind":5})")),
+            cm + "couldn't get version/kind; json parse error: json: cannot unmarshal number into "
+                 R"(Go struct field .kind of type string ({"kind":5}))");
+  EXPECT_EQ(message_of(post(kWidgets, "")),
+            "the object provided is unrecognized (must be of type Widget): couldn't get "
+            "version/kind; json parse error: unexpected end of JSON input (<empty>)");
+  // Media types the server has no decoder for.
+  auto r = post(kConfigMaps, "{}", "text/plain");
+  EXPECT_EQ(r.status, 415);
+  EXPECT_EQ(message_of(r),
+            "the body of the request was in an unknown format - accepted media types include: "
+            "application/json, application/yaml, application/vnd.kubernetes.protobuf");
+  // A custom resource's apiVersion and kind.
+  auto w = widget("w", "red");
+  w.erase("apiVersion");
+  r = post(kWidgets, w.dump());
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(message_of(r),
+            "the API version in the data () does not match the expected API "
+            "version (emulator.kubefn.dev/v1)");
+  w["apiVersion"] = "emulator.kubefn.dev/v2";
+  r = post(kWidgets, w.dump());
+  EXPECT_EQ(message_of(r),
+            "the API version in the data (emulator.kubefn.dev/v2) does not match "
+            "the expected API version (emulator.kubefn.dev/v1)");
+  EXPECT_EQ(r.warnings, std::vector<std::string>{R"(299 - "unknown field \"spec\"")"});
+  w["apiVersion"] = "emulator.kubefn.dev/v1";
+  w["kind"] = "Other";
+  r = post(kWidgets, w.dump());
+  EXPECT_EQ(r.status, 422);
+  EXPECT_EQ(
+      message_of(r),
+      R"(Other.emulator.kubefn.dev "w" is invalid: kind: Invalid value: "Other": must be Widget)");
+  EXPECT_EQ(r.json()["details"]["causes"][0]["field"], "kind");
+  // YAML bodies decode too.
+  r = post(kWidgets,
+           "apiVersion: emulator.kubefn.dev/v1\nkind: Widget\nmetadata:\n  name: y1\nspec:\n"
+           "  color: red\n  color: blue\n",
+           "application/yaml");
+  ASSERT_EQ(r.status, 201) << r.body;
+  EXPECT_EQ(r.json()["spec"]["color"], "blue");
+}
+
+TEST_F(ApiSemanticsTest, PatchErrorsAreWordedAsTheRealServerWordsThem) {
+  install_widgets();
+  create(kWidgets, widget("w", "red"));
+  const std::string path = std::string(kWidgets) + "/w";
+  const auto patch = [&](const std::string& body, const std::string& type,
+                         const std::string& query = "") {
+    return http_.request("PATCH", path + query, body, RequestOptions{type, "application/json", ""});
+  };
+  const std::string merge = "application/merge-patch+json", jp = "application/json-patch+json";
+  EXPECT_EQ(message_of(patch("{\"spec\":", merge)),
+            "error decoding patch: unexpected end of JSON input");
+  EXPECT_EQ(message_of(patch("{\"spec\":", merge, "?fieldValidation=Ignore")),
+            "Invalid JSON Patch");
+  EXPECT_EQ(message_of(patch("[1]", merge)),
+            "error decoding patch: json: cannot unmarshal array into Go value of type "
+            "map[string]interface {}");
+  EXPECT_EQ(message_of(patch("not json", jp)),
+            "error decoding patch: invalid character 'o' in literal null (expecting 'u')");
+  EXPECT_EQ(message_of(patch("{}", jp)),
+            "error decoding patch: json: cannot unmarshal object into Go value of type "
+            "[]handlers.jsonPatchOp");
+  auto r = patch(R"([{"op":"remove","path":"/spec/nothere"}])", jp);
+  EXPECT_EQ(r.status, 422);
+  EXPECT_EQ(r.body, R"({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure",)"
+                    R"("message":"the server rejected our request due to an error in our request",)"
+                    R"("reason":"Invalid","details":{},"code":422})"
+                    "\n");
+  r = patch("{}", "text/plain");
+  EXPECT_EQ(r.status, 415);
+  EXPECT_EQ(message_of(r),
+            "the body of the request was in an unknown format - accepted media types include: "
+            "application/json-patch+json, application/merge-patch+json, "
+            "application/apply-patch+yaml");
+  // A missing object is reported before a bad patch.
+  EXPECT_EQ(http_
+                .request("PATCH", std::string(kWidgets) + "/nothing", "{",
+                         RequestOptions{merge, "application/json", ""})
+                .status,
+            404);
+}
+
+TEST_F(ApiSemanticsTest, ConflictAndPreconditionMessages) {
+  install_widgets();
+  const std::string path = std::string(kWidgets) + "/w";
+  auto made = create(kWidgets, widget("w", "red"));
+  // An unconditional update of a custom resource.
+  auto body = widget("w", "blue");
+  auto r = http_.put(path, body);
+  EXPECT_EQ(r.status, 422);
+  EXPECT_EQ(message_of(r),
+            R"(widgets.emulator.kubefn.dev "w" is invalid: )"
+            R"(metadata.resourceVersion: Invalid value: 0: must be specified for an )"
+            R"(update)");
+  EXPECT_EQ(r.json()["details"]["kind"], "widgets");
+  // A delete whose preconditions do not hold.
+  r = http_.del(path, {{"preconditions", {{"uid", "00000000-0000-0000-0000-000000000000"}}}});
+  EXPECT_EQ(r.status, 409);
+  EXPECT_EQ(message_of(r),
+            R"(Operation cannot be fulfilled on Widget.emulator.kubefn.dev "w": the UID in the )"
+            R"(precondition (00000000-0000-0000-0000-000000000000) does not match the UID in )"
+            "record (" +
+                made["metadata"]["uid"].get<std::string>() +
+                "). The object might have been deleted and then recreated");
+  EXPECT_EQ(r.json()["details"]["kind"], "Widget");
+  // Apply conflicts, grouped by manager.
+  const auto apply = [&](const json& spec, const std::string& manager) {
+    json cfg = {{"apiVersion", "emulator.kubefn.dev/v1"},
+                {"kind", "Widget"},
+                {"metadata", {{"name", "s"}}},
+                {"spec", spec}};
+    return http_.request("PATCH", std::string(kWidgets) + "/s?fieldManager=" + manager, cfg.dump(),
+                         RequestOptions{"application/apply-patch+yaml", "application/json", ""});
+  };
+  ASSERT_EQ(apply({{"color", "red"}, {"size", "L"}}, "alice").status, 201);
+  ASSERT_EQ(apply({{"color", "red"}}, "carol").status, 200);
+  r = apply({{"color", "blue"}, {"size", "S"}}, "bob");
+  EXPECT_EQ(r.status, 409);
+  EXPECT_EQ(message_of(r),
+            "Apply failed with 3 conflicts: conflicts with \"alice\":\n"
+            "- .spec.color\n- .spec.size\nconflicts with \"carol\":\n- .spec.color");
+  EXPECT_FALSE(r.json()["details"].contains("name"));
+  EXPECT_EQ(r.json()["details"]["causes"][0]["message"], "conflict with \"alice\"");
+  r = apply({{"size", "S"}}, "dave");
+  EXPECT_EQ(message_of(r), "Apply failed with 1 conflict: conflict with \"alice\": .spec.size");
+}
+
+TEST_F(ApiSemanticsTest, DeletionMarksGenerationAndListsCountWhatRemains) {
+  install_widgets();
+  auto w = widget("w", "red");
+  w["metadata"]["finalizers"] = {"emulator.kubefn.dev/hold"};
+  create(kWidgets, w);
+  const std::string path = std::string(kWidgets) + "/w";
+  EXPECT_EQ(http_.del(path).json()["metadata"]["generation"], 2);
+  EXPECT_EQ(http_.del(path).json()["metadata"]["generation"], 2);
+  // A new finalizer on a deleted object: the cause twice, as the real server lists it.
+  auto r = http_.patch(
+      path, {{"metadata", {{"finalizers", {"emulator.kubefn.dev/hold", "b/x", "a/y"}}}}});
+  EXPECT_EQ(r.status, 422);
+  EXPECT_EQ(r.json()["details"]["causes"].size(), 2u);
+  EXPECT_EQ(r.json()["details"]["causes"][1]["message"],
+            R"(Forbidden: no new finalizers can be added if the object is being deleted, found )"
+            R"(new finalizers []string{"a/y", "b/x"})");
+  for (const char* n : {"a", "b", "c"})
+    create(kConfigMaps, config_map(n));
+  auto page = http_.get(std::string(kConfigMaps) + "?limit=2").json();
+  EXPECT_EQ(page["metadata"]["remainingItemCount"], 1);
+  page = http_.get(std::string(kConfigMaps) + "?limit=2&labelSelector=x!%3Dy").json();
+  EXPECT_FALSE(page["metadata"].contains("remainingItemCount"));
+  page = http_.get(std::string(kConfigMaps) + "?limit=5").json();
+  EXPECT_FALSE(page["metadata"].contains("remainingItemCount"));
+}
+
+TEST_F(ApiSemanticsTest, ScaleOfZeroAndOfNothing) {
+  install_widgets();
+  create(kWidgets, widget("w", "red"));
+  auto r = http_.patch(std::string(kWidgets) + "/w/scale", {{"spec", {{"replicas", 0}}}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.json()["spec"], json::object());
+  auto bare = widget("bare", "red");
+  bare["spec"].erase("replicas");
+  create(kWidgets, bare);
+  r = http_.get(std::string(kWidgets) + "/bare/scale");
+  EXPECT_EQ(r.status, 500);
+  EXPECT_EQ(message_of(r),
+            R"(Internal error occurred: the spec replicas field ".spec.replicas" does not exist)");
+  // Writing through /scale still works.
+  EXPECT_EQ(
+      http_.patch(std::string(kWidgets) + "/bare/scale", {{"spec", {{"replicas", 2}}}}).status,
+      200);
 }
 
 }  // namespace

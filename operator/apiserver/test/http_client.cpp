@@ -40,6 +40,7 @@ Response exchange(Stream& stream, const std::string& method, const std::string& 
     for (auto& c : name)
       c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     out.headers[name] = std::string(f.value());
+    if (name == "warning") out.warnings.emplace_back(f.value());
   }
   out.body = std::move(res.body());
   return out;

@@ -13,12 +13,14 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 namespace kubefn::emulator::testing {
 
 struct Response {
   int status = 0;
   std::map<std::string, std::string> headers;  // lower-case names
+  std::vector<std::string> warnings;           // every Warning header, in order
   std::string body;
   nlohmann::json json() const { return nlohmann::json::parse(body, nullptr, false); }
 };

@@ -1,4 +1,4 @@
-// Drives the real kubectl v1.32 binary against the emulator: each test gets its own emulator,
+// Drives the real kubectl v1.34 binary against the emulator: each test gets its own emulator,
 // kubeconfig and discovery cache directory.
 
 #include <unistd.h>
@@ -39,6 +39,38 @@ spec:
     schema:
       openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}
 )";
+
+// A Function kind with a structural schema, as crds/function.yaml declares it (trimmed).
+const char kFunctionCrdYaml[] = R"(apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: functions.kubefn.dev
+spec:
+  group: kubefn.dev
+  scope: Namespaced
+  names: {plural: functions, singular: function, kind: Function, shortNames: [fn]}
+  versions:
+  - name: v1alpha1
+    served: true
+    storage: true
+    subresources: {status: {}}
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec:
+            type: object
+            required: [handler]
+            properties:
+              handler: {type: string, pattern: '^[A-Za-z_][A-Za-z0-9_-]*\.[A-Za-z_][A-Za-z0-9_]*$'}
+              timeout: {type: integer, minimum: 1, maximum: 3600, default: 180}
+)";
+
+std::string function_yaml(const std::string& spec_extra) {
+  return "apiVersion: kubefn.dev/v1alpha1\nkind: Function\nmetadata:\n  name: hello\n"
+         "spec:\n  handler: hello.greet\n" +
+         spec_extra;
+}
 
 std::string widget_yaml(const std::string& color) {
   return "apiVersion: emulator.kubefn.dev/v1\nkind: Widget\nmetadata:\n  name: blue\n"
@@ -195,6 +227,60 @@ TEST_F(KubectlSuite, CustomResourceLifecycle) {
   r = kubectl({"get", "widget", "blue"});
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.err.find("NotFound"), std::string::npos) << r.err;
+}
+
+// kubectl sends fieldValidation=Strict unless told otherwise; the answers are the real server's.
+TEST_F(KubectlSuite, ApplyFollowsFieldValidation) {
+  KubeEmulator emu;
+  use(emu);
+  apply(kFunctionCrdYaml,
+        "customresourcedefinition.apiextensions.k8s.io/functions.kubefn.dev created");
+  const std::string unknown = function_yaml("  foo: 1\n");
+
+  auto r = kubectl({"apply", "-f", "-"}, unknown);
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("Error from server (BadRequest): error when creating \"STDIN\": Function in "
+                       "version \"v1alpha1\" cannot be handled as a Function: strict decoding "
+                       "error: unknown field \"spec.foo\""),
+            std::string::npos)
+      << r.err;
+  EXPECT_FALSE(emu.get("/apis/kubefn.dev/v1alpha1/namespaces/default/functions/hello"));
+
+  r = kubectl({"apply", "--validate=warn", "-f", "-"}, unknown);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("Warning: unknown field \"spec.foo\""), std::string::npos) << r.err;
+  EXPECT_NE(r.out.find("function.kubefn.dev/hello created"), std::string::npos) << r.out;
+  const auto stored = emu.get("/apis/kubefn.dev/v1alpha1/namespaces/default/functions/hello");
+  ASSERT_TRUE(stored);
+  EXPECT_EQ((*stored)["spec"], nlohmann::json::parse(R"({"handler":"hello.greet","timeout":180})"));
+
+  // Applying it again patches: a Strict patch quotes the patched object.
+  r = kubectl({"apply", "-f", "-"}, unknown);
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_EQ(r.err.rfind("The request is invalid: patch: Invalid value: \"{", 0), 0u) << r.err;
+  EXPECT_NE(r.err.find("\": strict decoding error: unknown field \"spec.foo\""), std::string::npos)
+      << r.err;
+
+  r = kubectl({"apply", "--validate=false", "-f", "-"}, unknown);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.err.find("Warning"), std::string::npos) << r.err;
+  EXPECT_NE(r.out.find("function.kubefn.dev/hello configured"), std::string::npos) << r.out;
+
+  r = kubectl({"apply", "--server-side", "-f", "-"}, unknown);
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("Error from server: failed to create typed patch object (default/hello; "
+                       "kubefn.dev/v1alpha1, Kind=Function): .spec.foo: field not declared in "
+                       "schema"),
+            std::string::npos)
+      << r.err;
+
+  // Values the schema forbids are refused whatever the validation mode.
+  r = kubectl({"apply", "--validate=false", "-f", "-"}, function_yaml("  timeout: \"x\"\n"));
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("spec.timeout: Invalid value: \"string\": spec.timeout in body must be of "
+                       "type integer: \"string\""),
+            std::string::npos)
+      << r.err;
 }
 
 TEST_F(KubectlSuite, LabelsSelectorsReplaceAndEvents) {

@@ -152,6 +152,19 @@ StepOutcome KubernetesPlatform::prepare(const FunctionContext& ctx) {
     if (!created.ok() && !created.status().is_already_exists()) {
       return StepOutcome::api_error(created.status());
     }
+    // The cache holds only the objects kubefn labels: one it does not know may be someone
+    // else's, so read it before going on as if it were ours.
+    if (!created.ok()) {
+      auto existing = client_.get(ref(gvr::services(), ns, spec.name));
+      if (!existing.ok()) return StepOutcome::api_error(existing.status());
+      if (!owned_by(existing.value(), spec)) {
+        return StepOutcome::failed("ServiceConflict",
+                                   "a Service named " + spec.name +
+                                       " exists and is not owned by this Function: delete or "
+                                       "rename it",
+                                   std::chrono::seconds(30));
+      }
+    }
     if (created.ok()) {
       ++ctx.writes.creates;
       ctx.events.record(ctx.function, "Normal", "ServiceCreated", "created Service " + spec.name);
@@ -270,7 +283,18 @@ WorkloadOutcome KubernetesPlatform::run(const FunctionContext& ctx, const std::s
     const json desired = make_deployment(spec, in);
     auto created = client_.create(gvr::deployments(), desired, {kFieldManager});
     if (!created.ok() && created.status().is_already_exists()) {
-      // Our cache has not seen our own create yet: look again shortly.
+      // The cache holds only the objects kubefn labels: read what is there. Ours, not seen
+      // yet by the cache: look again shortly; someone else's: a conflict.
+      auto existing = client_.get(ref(gvr::deployments(), ns, spec.name));
+      if (!existing.ok()) return {StepOutcome::api_error(existing.status())};
+      if (!owned_by(existing.value(), spec)) {
+        out.step = StepOutcome::failed(
+            "DeploymentConflict",
+            "a Deployment named " + spec.name +
+                " exists and is not owned by this Function: delete or rename it",
+            std::chrono::seconds(30));
+        return out;
+      }
       out.step = StepOutcome::waiting("Deploying", "waiting for the Deployment to be seen",
                                       std::chrono::seconds(1));
       return out;

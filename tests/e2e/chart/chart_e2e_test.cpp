@@ -1,6 +1,6 @@
 // The Helm chart (charts/kubefn) with a real helm: lint, what it renders with default values
 // and with a values file, and a release's install, upgrade and uninstall against the API
-// emulator, looked at with a real kubectl.
+// emulator and against the real control plane, looked at with a real kubectl.
 #include <gtest/gtest.h>
 #include <unistd.h>
 #include <yaml-cpp/yaml.h>
@@ -8,11 +8,12 @@
 #include <algorithm>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "kubefn/testing/command.hpp"
-#include "kubefn/testing/emulator_process.hpp"
 #include "kubefn/testing/process.hpp"
 #include "kubefn/testing/temp_dir.hpp"
+#include "kubefn/testing/test_api.hpp"
 #include "kubefn/testing/wait.hpp"
 
 namespace kubefn::testing {
@@ -133,7 +134,10 @@ std::vector<std::string> verbs_for(const json& role, const std::string& group,
   return {};
 }
 
-class ChartTest : public ::testing::Test {
+// helm with its own cache, config and data folders; render() needs no API. `Base` is
+// ::testing::Test, or TestWithParam<ApiKind> for the suites that run against both APIs.
+template <typename Base>
+class ChartFixture : public Base {
  protected:
   void SetUp() override {
     if (access(helm_path().c_str(), X_OK) != 0) {
@@ -146,7 +150,7 @@ class ChartTest : public ::testing::Test {
     return {{"HELM_CACHE_HOME", dir_.file("helm/cache")},
             {"HELM_CONFIG_HOME", dir_.file("helm/config")},
             {"HELM_DATA_HOME", dir_.file("helm/data")},
-            {"KUBECONFIG", dir_.file("kubeconfig")}};
+            {"KUBECONFIG", kubeconfig_.empty() ? dir_.file("kubeconfig") : kubeconfig_}};
   }
 
   CommandResult helm(std::vector<std::string> args) {
@@ -163,7 +167,10 @@ class ChartTest : public ::testing::Test {
   }
 
   TempDir dir_;
+  std::string kubeconfig_;  // what helm talks to (empty: none)
 };
+
+using ChartTest = ChartFixture<::testing::Test>;
 
 TEST(ChartCrd, CopyInTheChartIsCrdsFunctionYaml) {
   // Helm installs what charts/kubefn/crds holds; it must be the CRD kubectl users apply.
@@ -358,95 +365,194 @@ gateway:
   }
 }
 
-// A release in the API emulator: install --wait, upgrade, uninstall.
-class ChartInstall : public ChartTest {
+// A release installed, upgraded and uninstalled with helm --wait, looked at with kubectl: in the
+// API emulator (release "kubefn" in kubefn-system; the whole API is the test's own) or on the
+// real cluster, shared with tests running beside it: the release goes into the test's namespace
+// under a name of its own, since the ClusterRoles and ClusterRoleBindings are named after it.
+// The CRD is the cluster's one: helm creates it from crds/ unless it exists (then it skips it,
+// so concurrent installs and kubectl applies of the same file agree) and never deletes it.
+class ChartInstall : public ChartFixture<::testing::TestWithParam<ApiKind>> {
  protected:
+  using Fixture = ChartFixture<::testing::TestWithParam<ApiKind>>;
+
   void SetUp() override {
-    ChartTest::SetUp();
+    Fixture::SetUp();
     if (IsSkipped()) return;
-    auto emu = start_emulator_process(KUBEFN_EMULATOR_BIN, dir_.path().string());
-    ASSERT_TRUE(emu.error.empty()) << emu.error;
-    emulator_ = std::move(emu.process);
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    api_ = std::make_unique<TestApi>(GetParam(), KUBEFN_EMULATOR_BIN, dir_.path().string(),
+                                     std::string(info->test_suite_name()) + "-" + info->name(),
+                                     kubectl_path());
+    ASSERT_TRUE(api_->error().empty()) << api_->error();
+    kubeconfig_ = api_->kubeconfig();
+    if (api_->real()) {
+      ns_ = api_->ns();
+      release_ = "kubefn-" + ns_.substr(ns_.size() - 5);  // the namespace's random suffix
+    }
+  }
+
+  void TearDown() override {
+    // The cluster-scoped objects outlive the namespace: a test that failed half-way uninstalls.
+    if (api_ && api_->real() && installed_) {
+      helm({"uninstall", release_, "--namespace", ns_, "--wait", "--timeout", "60s"});
+    }
   }
 
   CommandResult kubectl(std::vector<std::string> args) {
     std::vector<std::string> argv = {kubectl_path(),          "--kubeconfig",
-                                     dir_.file("kubeconfig"), "--cache-dir",
+                                     api_->kubeconfig(),      "--cache-dir",
                                      dir_.file("kube-cache"), "--request-timeout=20s"};
     argv.insert(argv.end(), args.begin(), args.end());
     return run_command(argv, {}, seconds(60));
   }
 
-  std::string get(const std::string& what, const std::string& jsonpath,
-                  const std::string& ns = kNamespace) {
-    auto r = kubectl({"get", what, "-n", ns, "-o", "jsonpath=" + jsonpath});
+  // `jsonpath` of `what` in the release's namespace.
+  std::string get(const std::string& what, const std::string& jsonpath) {
+    auto r = kubectl({"get", what, "-n", ns_, "-o", "jsonpath=" + jsonpath});
     EXPECT_EQ(r.exit_code, 0) << what << ": " << r.err;
     return r.out;
   }
+  // The same of a cluster-scoped object.
+  std::string get_cluster(const std::string& what, const std::string& jsonpath) {
+    auto r = kubectl({"get", what, "-o", "jsonpath=" + jsonpath});
+    EXPECT_EQ(r.exit_code, 0) << what << ": " << r.err;
+    return r.out;
+  }
+  // `jsonpath` over the release's pods of one component.
+  std::string pods(const std::string& component, const std::string& jsonpath) {
+    auto r = kubectl(
+        {"get", "pods", "-n", ns_, "-l",
+         "app.kubernetes.io/instance=" + release_ + ",app.kubernetes.io/component=" + component,
+         "-o", "jsonpath=" + jsonpath});
+    return r.exit_code == 0 ? r.out : "error: " + r.err;
+  }
 
-  std::string token() { return get("secret/kubefn-gateway-keys", "{.data.token}"); }
+  std::string token() { return get("secret/" + release_ + "-gateway-keys", "{.data.token}"); }
 
-  std::unique_ptr<ChildProcess> emulator_;
+  // Names of `kinds` (comma-separated) that belong to the release, in its namespace or (with
+  // cluster_scoped) in the cluster.
+  std::string left_over(const std::string& kinds, bool cluster_scoped) {
+    std::vector<std::string> args = {"get", kinds, "-o", "name"};
+    if (!cluster_scoped) args.insert(args.end(), {"-n", ns_});
+    auto r = kubectl(args);
+    if (r.exit_code != 0) return "error: " + r.err;
+    std::string mine;
+    std::istringstream in(r.out);
+    for (std::string line; std::getline(in, line);) {
+      if (line.find("/" + release_ + "-") != std::string::npos ||
+          line.find("." + release_ + ".") != std::string::npos) {  // helm's release Secret
+        mine += line + "\n";
+      }
+    }
+    return mine;
+  }
+
+  std::unique_ptr<TestApi> api_;
+  std::string ns_ = kNamespace;
+  std::string release_ = "kubefn";  // names are <release>-operator etc. (it holds "kubefn")
+  bool installed_ = false;
 };
 
-TEST_F(ChartInstall, InstallUpgradeUninstall) {
-  auto r = helm({"install", "kubefn", kChart, "--namespace", kNamespace, "--create-namespace",
-                 "--wait", "--timeout", "120s"});
+TEST_P(ChartInstall, InstallUpgradeUninstall) {
+  const std::string op = release_ + "-operator";
+  const std::string gw = release_ + "-gateway";
+  auto r = helm({"install", release_, kChart, "--namespace", ns_, "--create-namespace", "--wait",
+                 "--timeout", "120s"});
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  installed_ = true;
   EXPECT_NE(r.out.find("STATUS: deployed"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("kubectl -n kubefn-system get secret kubefn-gateway-keys"),
-            std::string::npos)
+  EXPECT_NE(r.out.find("kubectl -n " + ns_ + " get secret " + gw + "-keys"), std::string::npos)
       << "NOTES.txt tells how to get the token:\n"
       << r.out;
 
-  // The CRD from crds/, Established.
-  EXPECT_EQ(get("crd/functions.kubefn.dev",
-                "{.status.conditions[?(@.type==\"Established\")].status}", ""),
-            "True");
+  // The CRD from crds/ (or the one another test made first), Established.
+  auto established =
+      kubectl({"wait", "--for=condition=Established", "--timeout=30s", "crd/functions.kubefn.dev"});
+  EXPECT_EQ(established.exit_code, 0) << established.out << established.err;
   // Both Deployments ready, their Services, the RBAC and the keys Secret.
-  for (const char* d : {"kubefn-operator", "kubefn-gateway"}) {
-    EXPECT_EQ(get(std::string("deployment/") + d, "{.status.readyReplicas}"), "1") << d;
-    EXPECT_EQ(get(std::string("service/") + d, "{.metadata.name}"), d);
-    EXPECT_EQ(get(std::string("serviceaccount/") + d, "{.metadata.name}"), d);
-    EXPECT_EQ(get(std::string("clusterrole/") + d, "{.metadata.name}", ""), d);
-    EXPECT_EQ(get(std::string("clusterrolebinding/") + d, "{.subjects[0].name}", ""), d);
+  for (const std::string& d : {op, gw}) {
+    EXPECT_EQ(get("deployment/" + d, "{.status.readyReplicas}"), "1") << d;
+    EXPECT_EQ(get("service/" + d, "{.metadata.name}"), d);
+    EXPECT_EQ(get("serviceaccount/" + d, "{.metadata.name}"), d);
+    EXPECT_EQ(get_cluster("clusterrole/" + d, "{.metadata.name}"), d);
+    EXPECT_EQ(get_cluster("clusterrolebinding/" + d, "{.subjects[0].name}"), d);
+    EXPECT_EQ(get_cluster("clusterrolebinding/" + d, "{.subjects[0].namespace}"), ns_);
   }
-  EXPECT_EQ(get("service/kubefn-operator", "{.spec.ports[?(@.name==\"stats\")].port}"), "9090");
-  EXPECT_EQ(get("role/kubefn-gateway-keys", "{.rules[0].resourceNames[0]}"), "kubefn-gateway-keys");
-  EXPECT_EQ(get("rolebinding/kubefn-operator-leader-election", "{.roleRef.name}"),
-            "kubefn-operator-leader-election");
+  EXPECT_EQ(get("service/" + op, "{.spec.ports[?(@.name==\"stats\")].port}"), "9090");
+  EXPECT_EQ(get("role/" + gw + "-keys", "{.rules[0].resourceNames[0]}"), gw + "-keys");
+  EXPECT_EQ(get("rolebinding/" + op + "-leader-election", "{.roleRef.name}"),
+            op + "-leader-election");
   // helm keeps the release in a Secret of its own type (sent as protobuf).
   EXPECT_EQ(get("secrets", "{.items[?(@.metadata.labels.owner==\"helm\")].type}"),
             "helm.sh/release.v1");
   const std::string installed = token();
   EXPECT_GE(installed.size(), 40u);
+  if (api_->real()) {
+    // Real pods, through admission: each under its ServiceAccount, which got it a projected
+    // API token (the chart leaves automounting on: both talk to the API in-cluster), and
+    // Running and Ready on a kwok node.
+    for (const auto& [component, sa] : {std::pair{"operator", op}, std::pair{"gateway", gw}}) {
+      EXPECT_EQ(pods(component, "{.items[*].spec.serviceAccountName}"), sa);
+      EXPECT_EQ(pods(component, "{.items[*].status.phase}"), "Running");
+      EXPECT_EQ(pods(component, "{.items[*].status.conditions[?(@.type==\"Ready\")].status}"),
+                "True");
+      EXPECT_EQ(pods(component,
+                     "{.items[*].spec.volumes[*].projected.sources[*]"
+                     ".serviceAccountToken.path}"),
+                "token");
+    }
+  }
 
   // Upgrade with a changed value: the Deployment follows, the token stays.
-  r = helm({"upgrade", "kubefn", kChart, "--namespace", kNamespace, "--wait", "--timeout", "120s",
-            "--set", "gateway.activationTimeoutSeconds=5"});
+  r = helm({"upgrade", release_, kChart, "--namespace", ns_, "--wait", "--timeout", "120s", "--set",
+            "gateway.activationTimeoutSeconds=5"});
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_NE(r.out.find("REVISION: 2"), std::string::npos) << r.out;
-  EXPECT_NE(get("deployment/kubefn-gateway", "{.spec.template.spec.containers[0].args}")
+  EXPECT_NE(get("deployment/" + gw, "{.spec.template.spec.containers[0].args}")
                 .find("--activation-timeout=5"),
             std::string::npos);
   EXPECT_EQ(token(), installed) << "helm upgrade must keep the gateway token";
+  if (api_->real()) {
+    // The Deployment controller rolled the change out: the pods left run the new arguments.
+    auto rolled = kubectl({"rollout", "status", "-n", ns_, "deployment/" + gw, "--timeout=60s"});
+    EXPECT_EQ(rolled.exit_code, 0) << rolled.out << rolled.err;
+    const std::string args = "{.items[*].spec.containers[0].args}";
+    EXPECT_TRUE(wait_until(
+        [&] {
+          const std::string now = pods("gateway", args);
+          return now.find("--activation-timeout=5") != std::string::npos &&
+                 now.find("--activation-timeout=30") == std::string::npos;
+        },
+        seconds(60), std::chrono::milliseconds(200)))
+        << pods("gateway", args);
+  }
 
   // Uninstall: everything of the release goes; the CRD stays, as helm leaves crds/ alone.
-  r = helm({"uninstall", "kubefn", "--namespace", kNamespace, "--wait", "--timeout", "120s"});
+  r = helm({"uninstall", release_, "--namespace", ns_, "--wait", "--timeout", "120s"});
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
-  for (const std::string what :
-       {"deployments", "services", "secrets", "serviceaccounts", "roles", "rolebindings"}) {
-    auto left = kubectl({"get", what, "-n", kNamespace, "-o", "name"});
-    EXPECT_EQ(left.exit_code, 0) << left.err;
-    // The namespace's default ServiceAccount is not the release's.
-    EXPECT_EQ(left.out.find("kubefn"), std::string::npos) << what << ": " << left.out;
+  installed_ = false;
+  // (The namespace's default ServiceAccount and root CA ConfigMap are not the release's.)
+  std::string kinds = "deployments,services,secrets,serviceaccounts,roles,rolebindings";
+  // On the cluster also what the release's objects made: the garbage collector removes those.
+  if (api_->real()) kinds += ",replicasets,pods,endpointslices,configmaps";
+  std::string left;
+  EXPECT_TRUE(wait_until(
+      [&] {
+        left = left_over(kinds, false) + left_over("clusterroles,clusterrolebindings", true);
+        return left.empty();
+      },
+      seconds(60), std::chrono::milliseconds(250)))
+      << "left of the release:\n"
+      << left;
+  if (api_->real()) {
+    auto labelled = kubectl({"get", "clusterroles,clusterrolebindings", "-o", "name", "-l",
+                             "app.kubernetes.io/instance=" + release_});
+    EXPECT_EQ(labelled.exit_code, 0) << labelled.err;
+    EXPECT_EQ(labelled.out, "") << "cluster-scoped objects of the release left";
   }
-  for (const std::string what : {"clusterroles", "clusterrolebindings"}) {
-    auto left = kubectl({"get", what, "-o", "name"});
-    EXPECT_EQ(left.out.find("kubefn"), std::string::npos) << what << ": " << left.out;
-  }
-  EXPECT_EQ(get("crd/functions.kubefn.dev", "{.metadata.name}", ""), "functions.kubefn.dev");
+  EXPECT_EQ(get_cluster("crd/functions.kubefn.dev", "{.metadata.name}"), "functions.kubefn.dev");
 }
+
+KUBEFN_ON_BOTH_APIS(ChartInstall);
 
 }  // namespace
 }  // namespace kubefn::testing

@@ -1,5 +1,6 @@
-// The operator end-to-end fixture: the API emulator binary, a kubeconfig for it, the CRD
-// applied with a real kubectl, and operator processes started on demand.
+// The operator end-to-end fixture: the API (the emulator binary, or a namespace of the test's
+// own on the real cluster), a kubeconfig for it, the CRD applied with a real kubectl, and
+// operator processes started on demand (on the cluster, watching the test's namespace only).
 #pragma once
 
 #include <gtest/gtest.h>
@@ -12,6 +13,7 @@
 #include "kubefn/testing/emulator_process.hpp"
 #include "kubefn/testing/process.hpp"
 #include "kubefn/testing/temp_dir.hpp"
+#include "kubefn/testing/test_api.hpp"
 #include "kubefn/testing/wait.hpp"
 
 namespace kubefn::testing {
@@ -19,30 +21,44 @@ namespace kubefn::testing {
 using std::chrono::seconds;
 
 inline std::string kubectl_path() {
-  const char* env = std::getenv("KUBEFN_KUBECTL");
-  return env != nullptr && *env != '\0' ? env : KUBEFN_DEFAULT_KUBECTL;
+  return test_kubectl(KUBEFN_DEFAULT_KUBECTL);
 }
 
-inline std::string function_yaml(const std::string& name, const std::string& spec_lines) {
-  return "apiVersion: kubefn.dev/v1alpha1\nkind: Function\nmetadata:\n  name: " + name +
-         "\n  namespace: default\nspec:\n" + spec_lines;
+inline std::string test_name() {
+  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  return std::string(info->test_suite_name()) + "-" + info->name();
 }
 
-class OperatorE2E : public ::testing::Test {
+class OperatorE2E : public ::testing::TestWithParam<ApiKind> {
  protected:
   void SetUp() override {
-    auto emu = start_emulator_process(KUBEFN_EMULATOR_BIN, dir_.path().string());
-    ASSERT_TRUE(emu.error.empty()) << emu.error;
-    emulator_ = std::move(emu.process);
-    auto crd = kubectl({"apply", "-f", std::string(KUBEFN_SOURCE_DIR) + "/crds/function.yaml"});
-    ASSERT_EQ(crd.exit_code, 0) << crd.err;
-    auto est = kubectl(
-        {"wait", "--for", "condition=established", "--timeout=20s", "crd/functions.kubefn.dev"});
-    ASSERT_EQ(est.exit_code, 0) << est.err;
+    api_ = std::make_unique<TestApi>(GetParam(), KUBEFN_EMULATOR_BIN, dir_.path().string(),
+                                     test_name(), kubectl_path());
+    ASSERT_TRUE(api_->error().empty()) << api_->error();
+    const std::string crd = api_->install_crd(
+        std::string(KUBEFN_SOURCE_DIR) + "/crds/function.yaml", "functions.kubefn.dev");
+    ASSERT_TRUE(crd.empty()) << crd;
+  }
+
+  const std::string& ns() const { return api_->ns(); }
+
+  std::string function_yaml(const std::string& name, const std::string& spec_lines) const {
+    return "apiVersion: kubefn.dev/v1alpha1\nkind: Function\nmetadata:\n  name: " + name +
+           "\n  namespace: " + ns() + "\nspec:\n" + spec_lines;
+  }
+
+  // A manifest from the repository, moved into the test's namespace.
+  std::string manifest_in_namespace(const std::string& path) const {
+    std::string text = read_file(path);
+    const std::string from = "namespace: default";
+    for (auto at = text.find(from); at != std::string::npos; at = text.find(from, at + 1)) {
+      text.replace(at, from.size(), "namespace: " + ns());
+    }
+    return text;
   }
 
   CommandResult kubectl(std::vector<std::string> args, const std::string& stdin_text = {}) {
-    std::vector<std::string> argv = {kubectl_path(), "--kubeconfig", dir_.file("kubeconfig"),
+    std::vector<std::string> argv = {kubectl_path(), "--kubeconfig", api_->kubeconfig(),
                                      "--cache-dir", dir_.file("kube-cache")};
     argv.insert(argv.end(), args.begin(), args.end());
     return run_command(argv, {}, seconds(60), stdin_text);
@@ -71,13 +87,15 @@ class OperatorE2E : public ::testing::Test {
                                std::vector<std::string> extra = {}) {
     std::vector<std::string> argv = {KUBEFN_OPERATOR_BIN,
                                      "--kubeconfig",
-                                     dir_.file("kubeconfig"),
+                                     api_->kubeconfig(),
                                      "--metrics-port",
                                      "0",
                                      "--bind-address",
                                      "127.0.0.1",
                                      "--identity",
                                      name};
+    // On the shared cluster an operator sees only its test's namespace.
+    if (api_->real()) argv.insert(argv.end(), {"--namespaces", ns()});
     argv.insert(argv.end(), extra.begin(), extra.end());
     proc = std::make_unique<ChildProcess>(argv, std::map<std::string, std::string>{},
                                           dir_.file(name + ".out"), dir_.file(name + ".err"));
@@ -100,7 +118,7 @@ class OperatorE2E : public ::testing::Test {
   std::string operator_log(const std::string& name) { return read_file(dir_.file(name + ".err")); }
 
   TempDir dir_;
-  std::unique_ptr<ChildProcess> emulator_;
+  std::unique_ptr<TestApi> api_;
 };
 
 }  // namespace kubefn::testing

@@ -1,6 +1,6 @@
 #pragma once
 
-// An in-process emulator of the Kubernetes API server, faithful enough for kubectl v1.32 and for
+// An in-process emulator of the Kubernetes API server, faithful enough for kubectl v1.34 and for
 // the operator's Kubernetes client. It serves HTTP/1.1 (optionally TLS with a bearer token) on
 // 127.0.0.1 from a background thread pool; see operator/apiserver/README.md for what it emulates.
 
@@ -35,8 +35,12 @@ struct EmulatorOptions {
   // Number of watch events kept for replay; watches from an older resourceVersion get 410.
   std::size_t watch_cache_size = 1000;
   // Prune custom resources to their CRD's structural schema and fill its defaults, as the
-  // real server does (no validation).
+  // real server does; unknown fields are then reported per fieldValidation (Strict fails the
+  // request, Warn, the default, adds Warning headers).
   bool crd_schema_pruning = true;
+  // Validate custom resources against their CRD's openAPIV3Schema on every write (422 Invalid,
+  // as the real server does; CEL rules are not evaluated).
+  bool crd_schema_validation = true;
   // Interval between BOOKMARK events on watches that allow them.
   std::chrono::milliseconds bookmark_interval{1000};
 };
