@@ -501,8 +501,8 @@ TEST_F(ApiSemanticsTest, LabelSelectorsParseAsApimachineryDoes) {
   create(kConfigMaps, config_map("nine", {{"n", "9"}}));
   auto names = [&](const std::string& selector) {
     std::vector<std::string> out;
-    for (const auto& i :
-         http_.get(std::string(kConfigMaps) + "?labelSelector=" + selector).json()["items"])
+    const auto list = http_.get(std::string(kConfigMaps) + "?labelSelector=" + selector).json();
+    for (const auto& i : list["items"])
       out.push_back(i["metadata"]["name"]);
     return out;
   };
