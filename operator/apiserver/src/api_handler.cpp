@@ -217,18 +217,18 @@ constexpr char kFindKindType[] =
 // or protobuf for the few kinds that have it here), with their errors.
 Result<json> decode_body(const HttpRequest& req, const ResourceType& type, bool deleting) {
   const std::string media = media_type(req.content_type);
-  std::vector<std::string> accepted = {"application/json", "application/yaml"};
-  if (!type.custom || deleting) accepted.push_back("application/vnd.kubernetes.protobuf");
+  const std::vector<std::string> accepted = {"application/json", "application/yaml",
+                                             "application/vnd.kubernetes.protobuf"};
   if (media == "application/vnd.kubernetes.protobuf") {
     // Typed clients (helm's release storage) send Secrets, ConfigMaps and DeleteOptions so.
     auto decoded = protobuf_body_to_json(req.body, deleting ? "DeleteOptions" : type.kind);
     if (!decoded || (!deleting && !type.group.empty())) return unsupported_media_type(accepted);
     return std::move(*decoded);
   }
-  // A delete hands decoding errors on unwrapped (500); a create or an update says which kind
-  // it wanted.
+  // A delete hands decoding errors on unwrapped (500, reason Unknown, which is empty); a create
+  // or an update says which kind it wanted.
   const auto undecodable = [&](const std::string& why) -> ApiError {
-    if (deleting) return ApiError{500, "Unknown", why};
+    if (deleting) return ApiError{500, "", why};
     return bad_request("the object provided is unrecognized (must be of type " + type.kind +
                        "): " + why + " (" + go_body_summary(req.body) + ")");
   };
@@ -502,8 +502,14 @@ class RequestContext {
                                          "application/merge-patch+json"};
     if (!t_.custom) accepted.push_back("application/strategic-merge-patch+json");
     accepted.push_back("application/apply-patch+yaml");
-    if (std::find(accepted.begin(), accepted.end(), type) == accepted.end())
+    if (std::find(accepted.begin(), accepted.end(), type) == accepted.end()) {
+      // Built-in kinds' routes refuse it before the handler runs, in go-restful's words.
+      if (!t_.custom) {
+        return done(error_reply(
+            ApiError{415, "UnsupportedMediaType", "415: Unsupported Media Type", json::object()}));
+      }
       return done(error_reply(unsupported_media_type(accepted)));
+    }
     json body;
     std::string syntax;
     if (apply) {

@@ -629,6 +629,12 @@ TEST_F(ApiSemanticsTest, PatchErrorsAreWordedAsTheRealServerWordsThem) {
             "the body of the request was in an unknown format - accepted media types include: "
             "application/json-patch+json, application/merge-patch+json, "
             "application/apply-patch+yaml");
+  // Built-in kinds' routes refuse it first, in go-restful's words.
+  create(kConfigMaps, config_map("c"));
+  r = http_.request("PATCH", std::string(kConfigMaps) + "/c", "{}",
+                    RequestOptions{"text/plain", "application/json", ""});
+  EXPECT_EQ(r.status, 415);
+  EXPECT_EQ(message_of(r), "415: Unsupported Media Type");
   // A missing object is reported before a bad patch.
   EXPECT_EQ(http_
                 .request("PATCH", std::string(kWidgets) + "/nothing", "{",

@@ -10,7 +10,8 @@
 // Differences the emulator's README lists as deliberate ("What it does not emulate") are not
 // asserted: no case sends protobuf, uses dryRun, relies on Update managers in managedFields,
 // on built-in defaulting beyond the Deployment basics, on schema checks or fieldValidation for
-// built-in kinds, on the order of sibling errors, or on exact-resourceVersion lists.
+// built-in kinds, on the order of sibling errors, on exact-resourceVersion lists, on the wording
+// of YAML syntax errors or on the apiVersion and kind of built-in kinds' bodies.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -177,7 +178,12 @@ std::vector<Case> cases() {
                {get("/api/v1/namespaces/{ns}/widgets"), get("/api/v1/namespaces/{ns}/widgets/x"),
                 get("/apis/kubefn.dev/v1alpha1/namespaces/{ns}/widgets"),
                 get("/apis/kubefn.dev/v9/namespaces/{ns}/functions"),
-                get("/apis/nogroup.example.com/v1/namespaces/{ns}/widgets")}});
+                get("/apis/nogroup.example.com/v1/namespaces/{ns}/widgets"),
+                // A built-in group answers with a Status, a custom resource group does not.
+                get("/apis/apps/v1/namespaces/{ns}/widgets"), get("/apis/apps/v9/deployments"),
+                get("/apis/nogroup.example.com"), get("/apis/kubefn.dev/v1alpha1/functions/x"),
+                // An unknown subresource of a custom resource names the object.
+                get(fn_path("x", "bogus"))}});
 
   // --- names ------------------------------------------------------------------------------------
   t.push_back({"create_of_an_existing_name_is_409",
@@ -206,7 +212,13 @@ std::vector<Case> cases() {
                          R"({"name":"a5"},"spec":{"handler":"a.b"}})"),
         post(kFunctions, R"({"apiVersion":"kubefn.dev/v1alpha1","kind":"Other","metadata":)"
                          R"({"name":"a6"},"spec":{"handler":"a.b"}})"),
-        post(kFunctions, fn("a7", kHello, R"(,"namespace":"elsewhere")"))}});
+        post(kFunctions, fn("a7", kHello, R"(,"namespace":"elsewhere")")),
+        post(kConfigMaps, "not json"), post(kConfigMaps, "[1,2]"),
+        post(kConfigMaps, R"({"apiVersion":"v1","kind":5})"),
+        post(kFunctions, R"({"apiVersion":"kubefn.dev/v1alpha1","metadata":{"name":"a8"}})"),
+        post(kFunctions, R"({"apiVersion":"kubefn.dev/v1alpha1/x","kind":"Function"})"),
+        request("POST", kFunctions, fn("a9", kHello), "text/plain"),
+        request("POST", kConfigMaps, configmap("c9"), "text/plain")}});
 
   // --- CRD schema (crds/function.yaml): one violation per request, then several -----------------
   t.push_back({"schema_wrong_type",
@@ -367,7 +379,10 @@ std::vector<Case> cases() {
                 merge_patch(fn_path("a"), R"({"metadata":{"labels":{"l":"v"}},"spec":{"secrets":)"
                                           R"(["s3"],"scaling":{"maxReplicas":null},"timeout":7}})"),
                 merge_patch(fn_path("a"), R"({"spec":{"image":"i:1","timeout":null}})"),
-                merge_patch(fn_path("a"), "{\"spec\":")}});
+                merge_patch(fn_path("a"), "{\"spec\":"), merge_patch(fn_path("a"), "[1]"),
+                merge_patch(fn_path("a") + "?fieldValidation=Ignore", "{\"spec\":"),
+                // The object is read before the patch is decoded.
+                merge_patch(fn_path("nothing"), "{\"spec\":")}});
   t.push_back(
       {"json_patch",
        {post(kFunctions, fn("a", kHello)),
@@ -380,7 +395,10 @@ std::vector<Case> cases() {
         json_patch(fn_path("a"), R"([{"op":"test","path":"/spec/handler","value":"no.x"},)"
                                  R"({"op":"replace","path":"/spec/handler","value":"q.q"}])"),
         json_patch(fn_path("a"), R"([{"op":"remove","path":"/spec/nothere"}])"),
-        json_patch(fn_path("a"), "not json"), get(fn_path("a"))}});
+        json_patch(fn_path("a"), "not json"), json_patch(fn_path("a"), R"({"op":"add"})"),
+        json_patch(fn_path("a"), "[1]"),
+        json_patch(fn_path("a") + "?fieldValidation=Ignore", "not json"),
+        json_patch(fn_path("a") + "?fieldValidation=Ignore", "{}"), get(fn_path("a"))}});
   t.push_back({"strategic_merge_patch",
                {post(kFunctions, fn("a", kHello)),
                 // Custom resources have no strategic merge patch.
@@ -389,7 +407,12 @@ std::vector<Case> cases() {
                 strategic_patch(kConfigMaps + "/c", R"({"data":{"a":null,"n":"3"}})")}});
   t.push_back({"unsupported_patch_type_is_415",
                {post(kFunctions, fn("a", kHello)),
-                request("PATCH", fn_path("a"), R"({"spec":{}})", "text/plain")}});
+                request("PATCH", fn_path("a"), R"({"spec":{}})", "text/plain"),
+                // Built-in kinds also take strategic merge patches.
+                post(kConfigMaps, configmap("c")),
+                request("PATCH", kConfigMaps + "/c", R"({"data":{}})", "text/plain"),
+                strategic_patch(kConfigMaps + "/c", "not json"),
+                strategic_patch(kConfigMaps + "/c", "[1]")}});
 
   // --- server-side apply ------------------------------------------------------------------------
   t.push_back(
@@ -414,6 +437,8 @@ std::vector<Case> cases() {
         apply(fn_path("s") + "?fieldManager=carol", fn_yaml("s", "  handler: a.b\n"))
             .comparing({"object", "apply-managers"}),
         apply(fn_path("s") + "?fieldManager=bob", fn_yaml("s", "  handler: x.y\n  timeout: 60\n")),
+        // One conflict reads inline.
+        apply(fn_path("s") + "?fieldManager=dave", fn_yaml("s", "  timeout: 90\n")),
         apply(fn_path("s") + "?fieldManager=bob&force=true",
               fn_yaml("s", "  handler: x.y\n  timeout: 60\n"))
             .comparing({"object", "apply-managers"})}});
@@ -437,6 +462,9 @@ std::vector<Case> cases() {
         del(fn_path("a"), R"({"kind":"DeleteOptions","apiVersion":"v1",)"
                           R"("preconditions":{"uid":"00000000-0000-0000-0000-000000000000"}})"),
         del(fn_path("a"), R"({"kind":"DeleteOptions","apiVersion":"v1",)"
+                          R"("preconditions":{"resourceVersion":"1"}})")
+            .comparing({"status-digits"}),
+        del(fn_path("a"), R"({"kind":"DeleteOptions","apiVersion":"v1",)"
                           R"("preconditions":{"uid":"{uid}"}})"),
         get(fn_path("a"))}});
   t.push_back(
@@ -447,12 +475,16 @@ std::vector<Case> cases() {
         del(fn_path("a")),
         merge_patch(fn_path("a"),
                     R"({"metadata":{"finalizers":["kubefn.dev/hold","kubefn.dev/new"]}})"),
+        merge_patch(fn_path("a"), R"({"metadata":{"finalizers":["kubefn.dev/z","kubefn.dev/hold",)"
+                                  R"("kubefn.dev/new"]}})"),
         // The spec can still change (and bumps the generation).
         merge_patch(fn_path("a"), R"({"spec":{"timeout":5}})"),
         merge_patch(fn_path("a"), R"({"metadata":{"finalizers":null}})"), get(fn_path("a"))}});
   t.push_back({"delete_answers",
                {post(kFunctions, fn("a", kHello)), del(fn_path("a")),
-                post(kConfigMaps, configmap("c")), del(kConfigMaps + "/c")}});
+                post(kConfigMaps, configmap("c")), del(kConfigMaps + "/c"),
+                // A DeleteOptions body that does not decode.
+                post(kConfigMaps, configmap("d")), del(kConfigMaps + "/d", "{")}});
 
   // --- lists and selectors ----------------------------------------------------------------------
   t.push_back({"label_and_field_selectors",
@@ -465,18 +497,29 @@ std::vector<Case> cases() {
                 get(kFunctions + "?labelSelector=tier+notin+(web)"),
                 get(kFunctions + "?labelSelector=tier"),
                 get(kFunctions + "?fieldSelector=metadata.name%3Db"),
-                get(kFunctions + "?fieldSelector=metadata.namespace%3D{ns}")}});
+                get(kFunctions + "?fieldSelector=metadata.namespace%3D{ns}"),
+                // Numeric comparisons.
+                post(kFunctions, fn("d", kHello, R"(,"labels":{"n":"5"})")),
+                get(kFunctions + "?labelSelector=n%3E3"), get(kFunctions + "?labelSelector=n%3C3"),
+                get(kFunctions + "?labelSelector=app%3D%3Dx,n+notin+(5,)")}});
   t.push_back({"list_pages_with_limit_and_continue",
                {post(kFunctions, fn("a", kHello)), post(kFunctions, fn("b", kHello)),
                 post(kFunctions, fn("c", kHello)), get(kFunctions + "?limit=2").comparing({"page"}),
                 get(kFunctions + "?limit=2&continue={continue}").comparing({"page"}),
-                get(kFunctions + "?limit=0").comparing({"page"})}});
+                get(kFunctions + "?limit=0").comparing({"page"}),
+                // A selective list does not count what remains.
+                get(kFunctions + "?limit=1&labelSelector=%21x").comparing({"page"})}});
   t.push_back(
       {"invalid_selectors_are_400",
        {get(kFunctions + "?labelSelector=app%3D%3D%3Dx"), get(kFunctions + "?labelSelector=a+in+x"),
         get(kFunctions + "?labelSelector=Bad%20Key%3Dx"),
         get(kFunctions + "?fieldSelector=spec.handler%3Dx"),
-        get(kConfigMaps + "?fieldSelector=data.a%3D1")}});
+        get(kConfigMaps + "?fieldSelector=data.a%3D1"), get(kFunctions + "?labelSelector=a%3Ex"),
+        get(kFunctions + "?labelSelector=-a"), get(kFunctions + "?labelSelector=a%3Db_"),
+        get(kFunctions + "?labelSelector=a,,b"), get(kFunctions + "?labelSelector=%3Dx"),
+        get(kFunctions + "?labelSelector=a+in+(x"),
+        get("/api/v1/namespaces/{ns}/secrets?fieldSelector=data.a%3D1"),
+        get("/apis/batch/v1/namespaces/{ns}/jobs?fieldSelector=spec.x%3D1")}});
 
   // --- Table output -----------------------------------------------------------------------------
   t.push_back(
@@ -491,7 +534,12 @@ std::vector<Case> cases() {
         post(kConfigMaps, configmap("c")),
         // Selected: the cluster's root CA publisher adds kube-root-ca.crt to every namespace.
         get(kConfigMaps + "?fieldSelector=metadata.name%3Dc").with_header(kAcceptTable),
-        get(kConfigMaps + "/c").with_header(kAcceptTable)}});
+        get(kConfigMaps + "/c").with_header(kAcceptTable),
+        post("/api/v1/namespaces/{ns}/secrets",
+             R"({"apiVersion":"v1","kind":"Secret","metadata":{"name":"s"},"data":{"k":"dg=="}})")
+            .comparing({"/kind", "/type"}),
+        get("/api/v1/namespaces/{ns}/secrets?fieldSelector=metadata.name%3Ds")
+            .with_header(kAcceptTable)}});
 
   // --- built-in kinds
   // -----------------------------------------------------------------------------
@@ -504,7 +552,9 @@ std::vector<Case> cases() {
             // Only the defaults the emulator's README claims ("Deployment basics").
             .comparing({"/metadata/generation", "/spec/replicas", "/spec/revisionHistoryLimit",
                         "/spec/progressDeadlineSeconds", "/spec/strategy"}),
-        get(kDeployments + "/d/scale").comparing({"/kind", "/apiVersion", "/spec"})}});
+        get(kDeployments + "/d/scale").comparing({"/kind", "/apiVersion", "/spec"}),
+        merge_patch(kDeployments + "/d/scale", R"({"spec":{"replicas":0}})")
+            .comparing({"/kind", "/spec"})}});
   t.push_back({"version", {get("/version").comparing({"version"})}});
 
   return t;
