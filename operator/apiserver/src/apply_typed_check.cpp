@@ -41,28 +41,7 @@ const SchemaNode& string_schema() {
   return *kSchema;
 }
 
-// %v and %#v of structured-merge-diff's wrapper around an unstructured value.
-std::string go_v(const json& v) {
-  if (v.is_null()) return "<nil>";
-  if (v.is_string()) return v.get<std::string>();
-  if (v.is_array()) {
-    std::string out = "[";
-    for (std::size_t i = 0; i < v.size(); ++i)
-      out += (i > 0 ? " " : "") + go_v(v[i]);
-    return out + "]";
-  }
-  if (v.is_object()) {
-    std::string out = "map[";
-    bool first = true;
-    for (const auto& [k, x] : v.items()) {
-      out += (first ? "" : " ") + k + ":" + go_v(x);
-      first = false;
-    }
-    return out + "]";
-  }
-  return go_field_value(v);
-}
-
+// %#v of structured-merge-diff's wrapper around an unstructured value.
 std::string go_sharp_v(const json& v) {
   if (v.is_null()) return "interface {}(nil)";
   if (v.is_string()) return go_quote(v.get<std::string>());

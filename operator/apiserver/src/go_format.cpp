@@ -405,4 +405,25 @@ std::wstring utf8_to_wide(std::string_view s) {
   return out;
 }
 
+std::string go_v(const nlohmann::json& v) {
+  if (v.is_null()) return "<nil>";
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_array()) {
+    std::string out = "[";
+    for (std::size_t i = 0; i < v.size(); ++i)
+      out += (i > 0 ? " " : "") + go_v(v[i]);
+    return out + "]";
+  }
+  if (v.is_object()) {
+    std::string out = "map[";
+    bool first = true;
+    for (const auto& [k, x] : v.items()) {
+      out += (first ? "" : " ") + k + ":" + go_v(x);
+      first = false;
+    }
+    return out + "]";
+  }
+  return go_field_value(v);
+}
+
 }  // namespace kubefn::emulator

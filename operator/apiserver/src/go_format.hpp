@@ -34,6 +34,9 @@ std::string go_json_escape_html(std::string dumped);
 // How a field.Error shows its bad value: %v for numbers and booleans, %q for strings, JSON for
 // everything else (null, objects, arrays).
 std::string go_field_value(const nlohmann::json& v);
+
+// Go's %v of a decoded JSON value: <nil>, bare strings, [a b], map[k:v] (keys sorted).
+std::string go_v(const nlohmann::json& v);
 // What storing a decoded value and reading it back does to its numbers: a whole float64 below
 // 1e21 is written without a fraction, so it comes back an int64 (when it fits one).
 void go_round_trip_numbers(nlohmann::json& v);

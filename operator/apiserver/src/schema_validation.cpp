@@ -27,28 +27,7 @@ void append(std::vector<FieldError>& to, std::vector<FieldError> more) {
   to.insert(to.end(), std::make_move_iterator(more.begin()), std::make_move_iterator(more.end()));
 }
 
-// %v and %T of a decoded value, for unstructured's accessor errors.
-std::string go_v(const json& v) {
-  if (v.is_null()) return "<nil>";
-  if (v.is_string()) return v.get<std::string>();
-  if (v.is_array()) {
-    std::string out = "[";
-    for (std::size_t i = 0; i < v.size(); ++i)
-      out += (i > 0 ? " " : "") + go_v(v[i]);
-    return out + "]";
-  }
-  if (v.is_object()) {
-    std::string out = "map[";
-    bool first = true;
-    for (const auto& [k, x] : v.items()) {
-      out += (first ? "" : " ") + k + ":" + go_v(x);
-      first = false;
-    }
-    return out + "]";
-  }
-  return go_field_value(v);
-}
-
+// %T of a decoded value, for unstructured's accessor errors.
 std::string go_type(const json& v) {
   switch (v.type()) {
     case json::value_t::null:

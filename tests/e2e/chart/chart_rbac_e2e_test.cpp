@@ -22,6 +22,7 @@
 #include <sstream>
 
 #include "kubefn/testing/command.hpp"
+#include "kubefn/testing/free_port.hpp"
 #include "kubefn/testing/http_client.hpp"
 #include "kubefn/testing/metrics_text.hpp"
 #include "kubefn/testing/process.hpp"
@@ -67,22 +68,6 @@ std::string tail(const std::string& text, std::size_t lines) {
     if (at == std::string::npos) return text;
   }
   return text.substr(at + 1);
-}
-
-// A port nothing listens on now, for --stats-port (where 0 means "off", not "pick one").
-std::uint16_t free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(addr);
-  std::uint16_t port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-    port = ntohs(addr.sin_port);
-  }
-  ::close(fd);
-  return port;
 }
 
 // One request a program makes of the API, for `kubectl auth can-i`.

@@ -5,9 +5,6 @@
 // Function's status.scaling is written through its status subresource.
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <nlohmann/json.hpp>
@@ -15,6 +12,7 @@
 #include <thread>
 
 #include "kubefn/testing/command.hpp"
+#include "kubefn/testing/free_port.hpp"
 #include "kubefn/testing/process.hpp"
 #include "kubefn/testing/temp_dir.hpp"
 #include "kubefn/testing/test_api.hpp"
@@ -26,19 +24,6 @@ namespace {
 
 using nlohmann::json;
 using namespace std::chrono_literals;
-
-// A port free a moment ago: the operator's --stats-port takes no 0.
-std::uint16_t free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  socklen_t len = sizeof(addr);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
 
 class ClusterAutoscaling : public ::testing::TestWithParam<ApiKind> {
  protected:
@@ -69,6 +54,7 @@ class ClusterAutoscaling : public ::testing::TestWithParam<ApiKind> {
 
 TEST_P(ClusterAutoscaling, StreamedLoadMovesARealDeploymentsScaleUpAndDown) {
   const std::string ns = api_->ns();
+  // --stats-port takes no 0 (it means off): a port free a moment ago.
   const std::uint16_t stats_port = free_port();
   ChildProcess op({KUBEFN_OPERATOR_BIN, "--kubeconfig", api_->kubeconfig(), "--metrics-port", "0",
                    "--bind-address", "127.0.0.1", "--identity", "op", "--namespaces", ns,

@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "kubefn/testing/free_port.hpp"  // free_port(), which its users call too
 #include "kubefn/testing/process.hpp"
 #include "kubefn/testing/temp_dir.hpp"
 
@@ -101,8 +102,5 @@ class RegistryServer {
   std::string error_;
   std::unique_ptr<ChildProcess> process_;
 };
-
-// A port that was free a moment ago (bound on port 0 and released).
-std::uint16_t free_port();
 
 }  // namespace kubefn::testing
