@@ -53,6 +53,15 @@ int fail(Io& io, const std::string& message, int code = kExitError) {
   return code;
 }
 
+// A 404 that is about the resource type, not about one Function: the server has no
+// kubefn.dev group at all (kube-apiserver answers a plain "404 page not found", no Status
+// body, so no reason) or the group lacks the functions resource ("the server could not find
+// the requested resource").
+bool function_crd_missing(const kube::Status& status) {
+  return status.is_not_found() &&
+         (status.reason().empty() ||
+          status.message().find("could not find the requested resource") != std::string::npos);
+}
 // The target plus a connected client, made when a command first needs them.
 class Session {
  public:
@@ -97,9 +106,7 @@ class Session {
       text += target_ && target_->kind == Target::Kind::kLocal
                   ? " (is `kubefn up` still running?)"
                   : " (check the cluster is reachable: kubectl cluster-info)";
-    } else if (status.is_not_found() &&
-               status.message().find("could not find the requested resource") !=
-                   std::string::npos) {
+    } else if (function_crd_missing(status)) {
       text += " (the Function CRD is not installed: kubectl apply -f crds/function.yaml)";
     } else if (status.is_unauthorized()) {
       text += " (check the credentials of your kubeconfig context)";
@@ -331,8 +338,7 @@ int cmd_describe(Io& io, const Globals& g, Session& session, const std::string& 
   const std::string ns = session.ns();
   auto got = session.client().get(function_ref(ns, name));
   if (!got.ok()) {
-    if (got.status().is_not_found() &&
-        got.status().message().find("could not find") == std::string::npos) {
+    if (got.status().is_not_found() && !function_crd_missing(got.status())) {
       return fail(io, "function " + ns + "/" + name + " not found: kubefn list -n " + ns);
     }
     return fail(io, session.explain(got.status(), "reading " + ns + "/" + name));
@@ -663,20 +669,19 @@ int cmd_top(Io& io, const Globals& g, Session& session, const TopOptions& o) {
   const bool have_platform = session.resolve(/*quiet=*/true);
   if (have_platform && ns.empty()) ns = session.ns();
   if (url.empty()) {
-    std::string gateway = g.flags.gateway;
-    if (gateway.empty()) {
-      if (const char* env = std::getenv("KUBEFN_GATEWAY"); env != nullptr) gateway = env;
-    }
-    if (gateway.empty() && have_platform) gateway = session.target().gateway;
-    while (!gateway.empty() && gateway.back() == '/')
-      gateway.pop_back();
-    if (!gateway.empty()) {
-      url = gateway + "/metrics";  // the gateway serves its own metrics
-    } else if (have_platform && !session.target().metrics.empty()) {
+    // The gateway's public port serves no metrics (they name every function, private ones
+    // too): on the local platform they are on its metrics endpoint; on a cluster the
+    // gateway's metrics port is reached with a port-forward.
+    if (have_platform && session.target().kind == Target::Kind::kLocal &&
+        !session.target().metrics.empty()) {
       url = session.target().metrics;
       if (url.find('/', url.find("://") + 3) == std::string::npos) url += "/metrics";
     } else {
-      return fail(io, "no gateway URL: pass --gateway URL or set KUBEFN_GATEWAY");
+      return fail(
+          io,
+          "the gateway's public port serves no metrics: pass --metrics-url URL, for "
+          "example after `kubectl -n kubefn-system port-forward deploy/kubefn-gateway 9090`: "
+          "--metrics-url http://127.0.0.1:9090/metrics");
     }
   }
   if (ns.empty()) ns = "default";
@@ -843,7 +848,8 @@ int run(int argc, char** argv, std::istream& in, std::ostream& out, std::ostream
   top_cmd->add_option("--interval", top.interval, "seconds between the two scrapes")
       ->capture_default_str();
   top_cmd->add_flag("-A,--all-namespaces", top.all, "every namespace");
-  top_cmd->add_option("--metrics-url", top.metrics_url, "scrape this URL instead of the gateway's");
+  top_cmd->add_option("--metrics-url", top.metrics_url,
+                      "the gateway's metrics (default: the local platform's metrics endpoint)");
   top_cmd->callback([&] { action = [&](Session& s) { return cmd_top(io, g, s, top); }; });
 
   try {

@@ -45,7 +45,24 @@ json plain_scalar(const std::string& text) {
   return text;
 }
 
-json to_json(const YAML::Node& node) {
+// JSON is a tree; YAML aliases make a graph, cyclic when an anchor is used inside itself and
+// exponentially large when aliases nest. Both are refused rather than expanded without end.
+constexpr int kMaxDepth = 128;
+constexpr std::size_t kMaxValues = 100000;
+
+struct Unsupported {
+  std::string message;
+};
+
+json to_json(const YAML::Node& node, int depth, std::size_t& values) {
+  if (depth > kMaxDepth) {
+    throw Unsupported{"nested more than " + std::to_string(kMaxDepth) +
+                      " levels deep (an alias used inside its own anchor?)"};
+  }
+  if (++values > kMaxValues) {
+    throw Unsupported{"more than " + std::to_string(kMaxValues) +
+                      " values once its aliases are expanded"};
+  }
   switch (node.Type()) {
     case YAML::NodeType::Null:
     case YAML::NodeType::Undefined:
@@ -57,13 +74,13 @@ json to_json(const YAML::Node& node) {
     case YAML::NodeType::Sequence: {
       json out = json::array();
       for (const auto& item : node)
-        out.push_back(to_json(item));
+        out.push_back(to_json(item, depth + 1, values));
       return out;
     }
     case YAML::NodeType::Map: {
       json out = json::object();
       for (const auto& item : node)
-        out[item.first.as<std::string>()] = to_json(item.second);
+        out[item.first.as<std::string>()] = to_json(item.second, depth + 1, values);
       return out;
     }
   }
@@ -179,10 +196,14 @@ Result<std::vector<ManifestObject>> parse_manifests(std::string_view yaml,
     }
     json object;
     try {
-      object = to_json(node);
+      std::size_t values = 0;
+      object = to_json(node, 0, values);
     } catch (const YAML::Exception& error) {
       return Status(StatusCode::kInvalid, source + " document " + std::to_string(number) +
                                               ": unsupported YAML: " + error.msg);
+    } catch (const Unsupported& error) {
+      return Status(StatusCode::kInvalid, source + " document " + std::to_string(number) +
+                                              ": unsupported YAML: " + error.message);
     }
     out.push_back({std::move(object), source, number});
   }
@@ -231,8 +252,13 @@ Result<std::vector<ManifestObject>> read_manifests(const std::string& path,
 Status check_function(ManifestObject& manifest, const std::string& ns) {
   json& object = manifest.object;
   const std::string where = manifest.source + " document " + std::to_string(manifest.document);
-  const std::string api_version = object.value("apiVersion", "");
-  const std::string kind = object.value("kind", "");
+  // Strings or nothing: a value of another type is as wrong as a missing one.
+  const auto text = [&](const char* name) {
+    auto it = object.find(name);
+    return it != object.end() && it->is_string() ? it->get<std::string>() : std::string();
+  };
+  const std::string api_version = text("apiVersion");
+  const std::string kind = text("kind");
   if (api_version != controller::kApiVersion || kind != controller::kKind) {
     return Status(StatusCode::kInvalid,
                   where + " is " +

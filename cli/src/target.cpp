@@ -89,6 +89,7 @@ Result<LocalState> parse_local_state(const std::string& json_text) {
     state.pid = it->get<long>();
   }
   state.api = text("api");
+  state.kubeconfig = text("kubeconfig");
   state.gateway = text("gateway");
   state.metrics = text("metrics");
   state.logs = text("logs");
@@ -126,8 +127,28 @@ Result<Target> select_target(const TargetFlags& flags, const TargetEnvironment& 
     if (state.ok() && environment.pid_alive(state->pid)) {
       Target target;
       target.kind = Target::Kind::kLocal;
-      target.api.server = state->api;
       target.ns = flags.ns.empty() ? "default" : flags.ns;
+      if (state->kubeconfig.empty()) {
+        target.api.server = state->api;
+      } else {
+        // The API asks for the token, over TLS with the CA kubefn up wrote beside it.
+        const fs::path file = state->kubeconfig;
+        auto text = environment.read_file(file);
+        if (!text) {
+          return Status(StatusCode::kInvalidConfig,
+                        "cannot read " + file.string() + ", the kubeconfig of kubefn up (pid " +
+                            std::to_string(state->pid) +
+                            "): run kubefn as the user who started it, or pass --kubeconfig");
+        }
+        kube::KubeconfigOverrides overrides;
+        overrides.namespace_ = target.ns;
+        auto config = kube::parse_kubeconfig(*text, file.parent_path(), overrides);
+        if (!config.ok()) {
+          return Status(config.status().code(),
+                        "kubeconfig " + file.string() + ": " + config.status().message());
+        }
+        target.api = *config;
+      }
       target.api.default_namespace = target.ns;
       target.gateway = !flags.gateway.empty() ? flags.gateway : state->gateway;
       target.metrics = state->metrics;

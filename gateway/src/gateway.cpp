@@ -2,7 +2,9 @@
 
 #include <sys/socket.h>
 
+#include <array>
 #include <boost/asio.hpp>
+#include <charconv>
 #include <condition_variable>
 #include <cstring>
 #include <mutex>
@@ -37,11 +39,26 @@ std::int64_t to_ns(std::chrono::milliseconds ms) {
 }
 
 constexpr std::size_t kInitialBuffer = std::size_t{16} * 1024;
+// Heads being built (to the replica, to the client) keep their storage up to this between
+// requests; bigger ones are freed.
+constexpr std::size_t kKeptHeadBytes = std::size_t{4} * 1024;
 constexpr auto kSweepInterval = std::chrono::milliseconds(250);
 constexpr std::size_t kMaxIdlePerEndpoint = 256;
+// After refusing a request whose body was not read: how long the rest of it is read and
+// dropped, so the caller sees the answer rather than a reset.
+constexpr std::int64_t kLingerNs = std::int64_t{2} * 1000 * 1000 * 1000;
 
-bool reserved_path(std::string_view path) {
-  return path == "/healthz" || path == "/readyz" || path == "/metrics";
+// The gateway's own paths on the public port (GET and HEAD). /metrics is not one: it is
+// served on the metrics listener only.
+bool builtin_path(std::string_view path) {
+  return path == "/healthz" || path == "/readyz";
+}
+
+// The first buffer size the doubling growth reaches that holds `need` bytes (at most `cap`).
+std::size_t grown_size(std::size_t size, std::size_t need, std::size_t cap) {
+  while (size < need && size < cap)
+    size = std::min(cap, size * 2);
+  return size;
 }
 
 // "Bearer <token>" (scheme case-insensitive); empty when absent or another scheme.
@@ -65,6 +82,8 @@ std::string_view bearer_token(std::string_view auth) {
 
 class Session;
 class Worker;
+class LateCall;
+class MetricsListener;
 
 // A keep-alive connection to one replica.
 struct Upstream {
@@ -92,13 +111,37 @@ class GatewayCore : public std::enable_shared_from_this<GatewayCore> {
   void stop();
   void worker_idle_changed();
 
+  // The buffer budget: takes `bytes` more from it; false (and nothing taken) when that would
+  // go over max_buffered_bytes, unless `force` (memory already held, or being freed soon).
+  bool take_buffer(std::size_t bytes, bool force) {
+    const std::size_t before = buffered.fetch_add(bytes, std::memory_order_relaxed);
+    if (!force && before + bytes > options.max_buffered_bytes) {
+      buffered.fetch_sub(bytes, std::memory_order_relaxed);
+      return false;
+    }
+    metrics.buffered().Increment(static_cast<double>(bytes));
+    return true;
+  }
+  void give_buffer(std::size_t bytes) {
+    buffered.fetch_sub(bytes, std::memory_order_relaxed);
+    metrics.buffered().Decrement(static_cast<double>(bytes));
+  }
+  void release_slot(const std::shared_ptr<const FunctionRoute>& route) {
+    auto fresh = routes.find(route->ns, route->name);
+    route->state->limiter.release(fresh ? fresh->limit() : route->limit());
+  }
+
   RouteTable& routes;
   KeyRing& keys;
   const GatewayOptions options;
   GatewayMetrics metrics;
   std::vector<std::unique_ptr<Worker>> workers;
+  std::unique_ptr<MetricsListener> metrics_listener;
   std::atomic<bool> draining{false};
+  std::atomic<std::size_t> buffered{0};
+  std::atomic<std::size_t> connections{0};
   std::uint16_t port = 0;
+  std::uint16_t metrics_port = 0;
   bool started = false;
 
   std::mutex drain_mu;
@@ -115,6 +158,9 @@ class Worker {
   Pool& pool_for(const std::shared_ptr<EndpointLoad>& load);
   void add(Session* s) { sessions.insert(s); }
   void remove(Session* s);
+  // A pooled-again connection after a whole response.
+  void give_back(std::unique_ptr<Upstream> up, const EndpointLoad* key);
+  void close_idle(Pool& pool);
 
   GatewayCore& core;
   asio::io_context io;
@@ -122,6 +168,7 @@ class Worker {
   asio::steady_timer sweep;
   std::thread thread;
   std::unordered_set<Session*> sessions;
+  std::unordered_set<LateCall*> late_calls;
   std::unordered_map<const EndpointLoad*, Pool> pools;
   std::atomic<std::size_t> open_sessions{0};
   bool draining = false;
@@ -133,11 +180,11 @@ class Session : public std::enable_shared_from_this<Session> {
       : w_(w),
         core_(w.core),
         sock_(std::move(sock)),
-        parser_(runtime::HttpLimits{std::size_t{64} * 1024, 100,
-                                    w.core.options.max_request_body_bytes}),
+        parser_(client_limits(w.core.options)),
         resp_(w.core.options.max_response_body_bytes),
         timer_(w.io) {
     buf_.resize(kInitialBuffer);
+    hold_exactly(buffered_now());
     error_code ec;
     auto remote = sock_.remote_endpoint(ec);
     if (!ec) client_ip_ = remote.address().to_string();
@@ -146,16 +193,35 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void start() { read_more(); }
   // From the worker's sweep: closes idle connections past their time, or all idle ones
-  // when draining; answers 408 to requests not received in time.
+  // when draining; answers 408 to requests not received in time; cuts responses that made
+  // no progress for write_timeout.
   void check(std::int64_t now, bool draining);
   void close();
 
  private:
-  enum class Phase { kIdle, kReading, kBusy, kWriting };
+  enum class Phase { kIdle, kReading, kBusy, kWriting, kLingering };
 
+  // The client's head must leave room for what the gateway adds when forwarding it.
+  static runtime::HttpLimits client_limits(const GatewayOptions& o) {
+    return runtime::HttpLimits{kUpstreamHeadLimit - kForwardHeadroomBytes,
+                               kUpstreamHeaderFieldLimit - kForwardHeaderFields,
+                               o.max_request_body_bytes};
+  }
+
+  // A new parser in place of the old one, whose de-chunked body storage goes with it (a move
+  // assignment would keep it).
+  void fresh_parser() {
+    runtime::HttpRequestParser fresh(client_limits(core_.options));
+    std::swap(parser_, fresh);
+  }
   void read_more();
   void on_read(const error_code& ec, std::size_t n);
   void process();
+  bool on_head(bool body_pending);
+  bool route_request(const runtime::HttpRequest& req);
+  bool check_access(const runtime::HttpRequest& req);
+  bool reserve_body(const runtime::HttpRequest& req);
+  void send_continue();
   void handle();
   void serve_builtin(const runtime::HttpRequest& req);
   void admitted();
@@ -169,18 +235,49 @@ class Session : public std::enable_shared_from_this<Session> {
   void on_sent(const error_code& ec, std::size_t n);
   void read_response();
   void on_upstream_read(const error_code& ec, std::size_t n);
+  void hand_off_late_call();
   void respond();
   void upstream_failed(bool retryable);
+  void response_too_large();
   void arm_timer(std::int64_t deadline_ns);
   void on_timer(std::uint64_t gen);
   void drop_upstream();
   void release_endpoint();
   void release_slot();
+  void out_of_buffers();
   void reply(int status, std::string_view message,
              std::vector<std::pair<std::string, std::string>> extra = {});
   void write_out();
+  void write_some();
   void on_written(const error_code& ec);
   void finish_exchange();
+  void linger();
+
+  // The bytes this connection's buffers take now: the read buffer (twice when a chunked
+  // body is being de-chunked beside it), the upstream connection's, a de-chunked response,
+  // and the heads being sent.
+  std::size_t buffered_now() const {
+    std::size_t n = buf_.size() * (chunked_request_ ? 2 : 1) + out_.capacity() +
+                    head_.capacity() + resp_.owned_bytes();
+    if (up_) n += up_->buf.size();
+    return n;
+  }
+  // This connection's share of the buffer budget: grown only when the budget allows it...
+  bool hold_at_least(std::size_t bytes) {
+    if (bytes <= held_) return true;
+    if (!core_.take_buffer(bytes - held_, false)) return false;
+    held_ = bytes;
+    return true;
+  }
+  // ... set to what it holds once buffers were freed (or moved elsewhere).
+  void hold_exactly(std::size_t bytes) {
+    if (bytes > held_) {
+      core_.take_buffer(bytes - held_, true);
+    } else if (bytes < held_) {
+      core_.give_buffer(held_ - bytes);
+    }
+    held_ = bytes;
+  }
 
   Worker& w_;
   GatewayCore& core_;
@@ -194,6 +291,14 @@ class Session : public std::enable_shared_from_this<Session> {
   bool closed_ = false;
   bool continue_sent_ = false;
   bool close_after_ = false;
+  std::size_t held_ = 0;  // bytes taken from the gateway's buffer budget
+
+  // The request being read: its head was checked (route, access, buffer space), and its
+  // body is still unread (a refusal then closes the connection).
+  bool head_checked_ = false;
+  bool body_unread_ = false;
+  bool chunked_request_ = false;
+  std::size_t head_end_ = 0;  // within buf_
 
   // The exchange in progress.
   std::uint64_t gen_ = 0;
@@ -222,6 +327,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool queued_ = false;
   bool timed_out_ = false;
   bool connect_timed_out_ = false;
+  bool request_sent_ = false;  // the whole request reached the upstream connection
   int status_ = 0;
   std::int64_t t_start_ = 0;
   std::int64_t waited_ns_ = 0;  // queue, activation and upstream waits
@@ -230,8 +336,90 @@ class Session : public std::enable_shared_from_this<Session> {
   bool forwarded_ = false;
   const EndpointLoad* pool_key_ = nullptr;
   std::string head_;
-  std::string body_owned_;
   std::string_view body_;
+  std::size_t written_ = 0;  // of head_ then body_
+};
+
+// A call answered 504 while its replica still works on it. It keeps the replica's in-flight
+// count and the function's concurrency slot until the replica answers (the late response is
+// read and dropped, and the connection is pooled again) or the connection fails, for at most
+// a grace of the function's timeout; then the connection is closed and both are released.
+// So the gateway never sends a replica more calls than it is really working on.
+class LateCall : public std::enable_shared_from_this<LateCall> {
+ public:
+  LateCall(Worker& w, std::unique_ptr<Upstream> up, std::shared_ptr<EndpointLoad> load,
+           std::shared_ptr<const FunctionRoute> route, bool slot_held, bool head_request)
+      : w_(w),
+        core_(w.core),
+        up_(std::move(up)),
+        load_(std::move(load)),
+        route_(std::move(route)),
+        slot_held_(slot_held),
+        resp_(w.core.options.max_response_body_bytes),
+        timer_(w.io) {
+    resp_.reset(head_request);
+    held_ = up_->buf.size();
+    core_.take_buffer(held_, true);  // the session gave these bytes back
+    core_.metrics.late_calls().Increment();
+  }
+
+  void start() {
+    timer_.expires_after(route_->timeout);
+    timer_.async_wait([self = shared_from_this()](const error_code& ec) {
+      if (!ec) self->finish(false);
+    });
+    resume(resp_.parse(std::string_view(up_->buf.data(), up_->len)));
+  }
+  void finish(bool reusable);
+
+ private:
+  void resume(ResponseState st) {
+    if (done_) return;
+    switch (st) {
+      case ResponseState::kComplete:
+        finish(resp_.keep_alive() && resp_.consumed() == up_->len);
+        return;
+      case ResponseState::kError:
+        finish(false);
+        return;
+      case ResponseState::kNeedMore:
+        break;
+    }
+    if (up_->len == up_->buf.size()) {
+      const std::size_t cap = resp_.max_body_bytes() + std::size_t{128} * 1024;
+      const std::size_t next = std::min(cap, up_->buf.size() * 2);
+      if (up_->buf.size() >= cap || !core_.take_buffer(next - up_->buf.size(), false)) {
+        finish(false);
+        return;
+      }
+      held_ += next - up_->buf.size();
+      up_->buf.resize(next);
+      resp_.reset(resp_.head_request());
+    }
+    up_->sock.async_read_some(
+        asio::buffer(up_->buf.data() + up_->len, up_->buf.size() - up_->len),
+        [self = shared_from_this()](const error_code& ec, std::size_t n) {
+          if (self->done_) return;
+          const std::string_view data(self->up_->buf.data(), self->up_->len + (ec ? 0 : n));
+          if (!ec) self->up_->len += n;
+          if (ec && ec != asio::error::eof) {
+            self->finish(false);
+            return;
+          }
+          self->resume(ec ? self->resp_.finish_at_eof(data) : self->resp_.parse(data));
+        });
+  }
+
+  Worker& w_;
+  GatewayCore& core_;
+  std::unique_ptr<Upstream> up_;
+  std::shared_ptr<EndpointLoad> load_;
+  std::shared_ptr<const FunctionRoute> route_;
+  bool slot_held_;
+  HttpResponseParser resp_;
+  asio::steady_timer timer_;
+  std::size_t held_ = 0;
+  bool done_ = false;
 };
 
 // ---------------------------------------------------------------------------------------
@@ -239,14 +427,19 @@ class Session : public std::enable_shared_from_this<Session> {
 
 void Session::read_more() {
   if (len_ == buf_.size()) {
-    const std::size_t cap = 2 * (std::size_t{64} * 1024 + core_.options.max_request_body_bytes) +
+    const std::size_t cap = 2 * (kUpstreamHeadLimit + core_.options.max_request_body_bytes) +
                             std::size_t{64} * 1024;
     if (buf_.size() >= cap) {
       close_after_ = true;
       reply(413, "request too large");
       return;
     }
-    buf_.resize(std::min(cap, buf_.size() * 2));
+    const std::size_t next = std::min(cap, buf_.size() * 2);
+    if (!hold_at_least(buffered_now() + (next - buf_.size()) * (chunked_request_ ? 2 : 1))) {
+      out_of_buffers();
+      return;
+    }
+    buf_.resize(next);
     parser_.reset();  // views pointed into the old storage
   }
   sock_.async_read_some(
@@ -273,33 +466,144 @@ void Session::process() {
       read_more();
       return;
     case runtime::ParseState::kHeadersDone:
+      // Route, access and buffer space are decided before a byte of the body is read or
+      // acknowledged.
+      if (!head_checked_ && !on_head(/*body_pending=*/true)) return;
       if (parser_.request().expect_continue && !continue_sent_ && parser_.has_pending_body()) {
-        continue_sent_ = true;
-        static constexpr std::string_view k100 = "HTTP/1.1 100 Continue\r\n\r\n";
-        asio::async_write(sock_, asio::buffer(k100.data(), k100.size()),
-                          [self = shared_from_this()](const error_code& ec, std::size_t) {
-                            if (ec) {
-                              self->close();
-                              return;
-                            }
-                            self->read_more();
-                          });
+        send_continue();
         return;
       }
       read_more();
       return;
     case runtime::ParseState::kError:
       close_after_ = true;
+      body_unread_ = true;  // whatever follows is not read
       reply(parser_.error_status(), parser_.error_reason());
       return;
     case runtime::ParseState::kComplete:
+      if (!head_checked_ && !on_head(/*body_pending=*/false)) return;
       handle();
       return;
   }
 }
 
+void Session::send_continue() {
+  continue_sent_ = true;
+  static constexpr std::string_view k100 = "HTTP/1.1 100 Continue\r\n\r\n";
+  asio::async_write(sock_, asio::buffer(k100.data(), k100.size()),
+                    [self = shared_from_this()](const error_code& ec, std::size_t) {
+                      if (ec) {
+                        self->close();
+                        return;
+                      }
+                      self->read_more();
+                    });
+}
+
 // ---------------------------------------------------------------------------------------
 // Session: routing, access, admission
+
+// From the request's head: false when it was answered (the gateway's own paths, or a
+// refusal, which closes the connection when a body was announced and not read).
+bool Session::on_head(bool body_pending) {
+  head_checked_ = true;
+  body_unread_ = body_pending;
+  const runtime::HttpRequest& req = parser_.request();
+  close_after_ = !req.keep_alive || core_.draining.load(std::memory_order_relaxed);
+  chunked_request_ = !req.header("transfer-encoding").empty();
+  if (builtin_path(req.path) && (req.method == "GET" || req.method == "HEAD")) {
+    serve_builtin(req);
+    return false;
+  }
+  // What the gateway adds must still fit the runtime's head limit: X-Forwarded-Host repeats
+  // the Host value, the rest fits the headroom the parser's limit left.
+  const std::size_t start = static_cast<std::size_t>(req.method.data() - buf_.data());
+  const std::size_t end = std::string_view(buf_.data(), len_).find("\r\n\r\n", start);
+  head_end_ = end == std::string_view::npos ? len_ : end + 4;
+  if (head_end_ - start + req.header("host").size() + kForwardHeadroomBytes >
+      kUpstreamHeadLimit) {
+    close_after_ = true;
+    reply(431, "request header fields too large");
+    return false;
+  }
+  if (!route_request(req)) return false;
+  if (!check_access(req)) return false;
+  return reserve_body(req);
+}
+
+// Finds the function (route_, target_); false after answering 404. First the default route
+// /{namespace}/{function}/... of a function that exists, then the function holding the Host,
+// then the one holding the longest path prefix: a trigger claim never shadows a function's
+// own route, and the gateway's own names are never held (RouteTable's claim policy).
+bool Session::route_request(const runtime::HttpRequest& req) {
+  const std::string_view target = req.target.front() == '/' ? req.target : req.path;
+  auto split = split_route_path(target);
+  route_ = split ? core_.routes.find(split->ns, split->name) : nullptr;
+  std::string_view host = req.header("host");
+  if (route_) {
+    target_ = std::move(split->upstream_target);
+  } else if (!host.empty() && (route_ = core_.routes.find_host(host))) {
+    target_.assign(req.path);
+    if (!req.query.empty()) {
+      target_.push_back('?');
+      target_.append(req.query);
+    }
+  } else if (!(route_ = core_.routes.find_path(target, &target_))) {
+    reply(404, split ? "function not found"
+                     : "no function at this path; call /{namespace}/{function}/...");
+    return false;
+  }
+  // The runtime's own paths are for the platform, which reaches replicas directly.
+  if (is_runtime_reserved(target_)) {
+    route_.reset();
+    reply(404, "function not found");
+    return false;
+  }
+  return true;
+}
+
+// The caller may call route_; false after answering 401 or 403.
+bool Session::check_access(const runtime::HttpRequest& req) {
+  if (route_->access != Access::kPrivate) return true;
+  std::string_view auth = req.header("authorization");
+  std::string_view token = bearer_token(auth);
+  if (token.empty()) {
+    reply(401, "this function needs a bearer token", {{"www-authenticate", "Bearer"}});
+    return false;
+  }
+  if (!core_.keys.allows(token, route_->ns, route_->name)) {
+    reply(403, "the token is not valid for this function");
+    return false;
+  }
+  return true;
+}
+
+// Takes from the buffer budget what the announced body will need (a chunked body takes its
+// share as it arrives); false after answering 503.
+bool Session::reserve_body(const runtime::HttpRequest& req) {
+  std::size_t need = 0;
+  if (body_unread_ && !chunked_request_) {
+    std::size_t length = 0;
+    std::string_view v = req.header("content-length");
+    std::from_chars(v.data(), v.data() + v.size(), length);  // the parser validated it
+    const std::size_t cap = 2 * (kUpstreamHeadLimit + core_.options.max_request_body_bytes) +
+                            std::size_t{64} * 1024;
+    need = grown_size(buf_.size(), head_end_ + length, cap) - buf_.size();
+  }
+  if (core_.buffered.load(std::memory_order_relaxed) >= core_.options.max_buffered_bytes ||
+      !hold_at_least(buffered_now() + need)) {
+    out_of_buffers();
+    return false;
+  }
+  return true;
+}
+
+void Session::out_of_buffers() {
+  core_.metrics.buffer_rejections().Increment();
+  close_after_ = close_after_ || body_unread_;
+  reply(503, "the gateway is out of buffer space",
+        {{"retry-after", std::to_string(core_.options.retry_after.count())}});
+}
 
 void Session::handle() {
   t_start_ = now_ns();
@@ -307,46 +611,7 @@ void Session::handle() {
   phase_ = Phase::kBusy;
   since_ns_ = t_start_;
   ++gen_;
-  const runtime::HttpRequest& req = parser_.request();
-  close_after_ = !req.keep_alive || core_.draining.load(std::memory_order_relaxed);
-
-  if (reserved_path(req.path) && (req.method == "GET" || req.method == "HEAD")) {
-    serve_builtin(req);
-    return;
-  }
-  std::string_view host = req.header("host");
-  route_ = host.empty() ? nullptr : core_.routes.find_host(host);
-  if (route_) {
-    target_.assign(req.path);
-    if (!req.query.empty()) {
-      target_.push_back('?');
-      target_.append(req.query);
-    }
-  } else {
-    auto split = split_route_path(req.target.front() == '/' ? req.target : req.path);
-    if (!split) {
-      reply(404, "no function at this path; call /{namespace}/{function}/...");
-      return;
-    }
-    route_ = core_.routes.find(split->ns, split->name);
-    if (!route_) {
-      reply(404, "function not found");
-      return;
-    }
-    target_ = std::move(split->upstream_target);
-  }
-  if (route_->access == Access::kPrivate) {
-    std::string_view auth = req.header("authorization");
-    std::string_view token = bearer_token(auth);
-    if (token.empty()) {
-      reply(401, "this function needs a bearer token", {{"www-authenticate", "Bearer"}});
-      return;
-    }
-    if (!core_.keys.valid(token)) {
-      reply(403, "the token is not valid for this function");
-      return;
-    }
-  }
+  body_unread_ = false;
   FunctionState& state = *route_->state;
   state.note_start();
   counted_ = true;
@@ -464,7 +729,11 @@ void Session::dispatch() {
   out_.clear();
   std::string event_id;
   if (req.header("event-id").empty()) event_id = make_event_id();
-  build_upstream_request(out_, req, target_, ForwardInfo{client_ip_, "http", event_id});
+  ForwardInfo info{client_ip_, "http", event_id};
+  // The gateway consumed a private function's credential; a public one's passes as sent.
+  info.strip_authorization = route_->access == Access::kPrivate;
+  build_upstream_head(out_, req, target_, info);
+  hold_exactly(std::max(held_, buffered_now()));
   resp_.reset(req.method == "HEAD");
   tried_.clear();
   attempts_ = 0;
@@ -498,12 +767,14 @@ void Session::try_endpoint() {
   while (!pool.idle.empty()) {
     std::unique_ptr<Upstream> c = std::move(pool.idle.back());
     pool.idle.pop_back();
+    core_.give_buffer(c->buf.size());  // the session counts it from here
     char probe;
     ssize_t r = ::recv(c->sock.native_handle(), &probe, 1, MSG_PEEK | MSG_DONTWAIT);
     if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
       up_ = std::move(c);
       up_->reused = true;
       up_->len = 0;
+      hold_exactly(std::max(held_, buffered_now()));
       timer_for_ = TimerFor::kRequest;
       arm_timer(request_deadline_ns_);
       send();
@@ -522,6 +793,7 @@ void Session::connect(Pool& pool) {
   }
   up_ = std::make_unique<Upstream>(w_.io);
   up_->buf.resize(kInitialBuffer);
+  hold_exactly(std::max(held_, buffered_now()));
   connect_timed_out_ = false;
   timer_for_ = TimerFor::kConnect;
   arm_timer(std::min(request_deadline_ns_, now_ns() + to_ns(core_.options.connect_timeout)));
@@ -564,16 +836,31 @@ void Session::upstream_failed(bool retryable) {
   reply(502, "could not reach a replica of this function");
 }
 
+// The replica answered, with more than the gateway takes: its fault, not a connection
+// failure, so it is never tried elsewhere.
+void Session::response_too_large() {
+  core_.metrics.responses_too_large().Increment();
+  drop_upstream();
+  release_endpoint();
+  reply(502, "the function's response exceeded the limit (" +
+                 std::to_string(core_.options.max_response_body_bytes) + " bytes)");
+}
+
 void Session::send() {
   t_wait_start_ = now_ns();
+  request_sent_ = false;
+  const std::string_view body = parser_.request().body;
+  std::array<asio::const_buffer, 2> bufs = {asio::buffer(out_),
+                                            asio::buffer(body.data(), body.size())};
   asio::async_write(
-      up_->sock, asio::buffer(out_),
+      up_->sock, bufs,
       [self = shared_from_this()](const error_code& ec, std::size_t n) { self->on_sent(ec, n); });
 }
 
 void Session::on_sent(const error_code& ec, std::size_t n) {
   if (closed_) return;
   if (ec || timed_out_) {
+    // The replica does not have the whole request, so no handler runs for it.
     const bool retryable = !timed_out_ && n == 0 && up_ && up_->reused;
     drop_upstream();
     if (timed_out_) {
@@ -584,6 +871,7 @@ void Session::on_sent(const error_code& ec, std::size_t n) {
     upstream_failed(retryable);
     return;
   }
+  request_sent_ = true;
   read_response();
 }
 
@@ -591,11 +879,17 @@ void Session::read_response() {
   if (up_->len == up_->buf.size()) {
     const std::size_t cap = core_.options.max_response_body_bytes + std::size_t{128} * 1024;
     if (up_->buf.size() >= cap) {
-      drop_upstream();
-      upstream_failed(false);
+      response_too_large();
       return;
     }
-    up_->buf.resize(std::min(cap, up_->buf.size() * 2));
+    const std::size_t next = std::min(cap, up_->buf.size() * 2);
+    if (!hold_at_least(buffered_now() + (next - up_->buf.size()))) {
+      drop_upstream();
+      release_endpoint();
+      out_of_buffers();
+      return;
+    }
+    up_->buf.resize(next);
     resp_.reset(parser_.request().method == "HEAD");  // views pointed into the old storage
   }
   up_->sock.async_read_some(asio::buffer(up_->buf.data() + up_->len, up_->buf.size() - up_->len),
@@ -607,9 +901,14 @@ void Session::read_response() {
 void Session::on_upstream_read(const error_code& ec, std::size_t n) {
   if (closed_) return;
   if (timed_out_) {
-    drop_upstream();
-    release_endpoint();
-    reply(504, "the function did not answer in time");
+    if (!ec) up_->len += n;
+    if (ec && ec != asio::error::operation_aborted) {
+      drop_upstream();  // the replica closed or failed: it is done with the call
+      release_endpoint();
+      reply(504, "the function did not answer in time");
+      return;
+    }
+    hand_off_late_call();
     return;
   }
   std::string_view data;
@@ -629,9 +928,14 @@ void Session::on_upstream_read(const error_code& ec, std::size_t n) {
   }
   switch (st) {
     case ResponseState::kNeedMore:
+      hold_exactly(std::max(held_, buffered_now()));  // a de-chunked body grows beside
       read_response();
       return;
     case ResponseState::kError:
+      if (resp_.too_large()) {
+        response_too_large();
+        return;
+      }
       drop_upstream();
       upstream_failed(false);
       return;
@@ -639,6 +943,17 @@ void Session::on_upstream_read(const error_code& ec, std::size_t n) {
       respond();
       return;
   }
+}
+
+// The caller gets 504 now; the replica keeps the call (and its slot) until it is done.
+void Session::hand_off_late_call() {
+  auto late = std::make_shared<LateCall>(w_, std::move(up_), std::move(load_), route_,
+                                         slot_held_, parser_.request().method == "HEAD");
+  slot_held_ = false;
+  hold_exactly(buffered_now());
+  w_.late_calls.insert(late.get());
+  late->start();
+  reply(504, "the function did not answer in time");
 }
 
 void Session::respond() {
@@ -655,6 +970,7 @@ void Session::respond() {
   head_.clear();
   build_client_response_head(head_, resp_, resp_.body().size(), close_after_,
                              req.version_minor == 0 && req.keep_alive);
+  hold_exactly(std::max(held_, buffered_now()));
   body_ = resp_.body();  // points into the upstream buffer: kept until written
   write_out();
 }
@@ -702,7 +1018,11 @@ void Session::on_timer(std::uint64_t gen) {
       timer_for_ = TimerFor::kNone;
       if (up_) {
         error_code ignored;
-        up_->sock.close(ignored);  // the pending write or read completes with an error
+        if (request_sent_) {
+          up_->sock.cancel(ignored);  // the pending read completes: the call is handed off
+        } else {
+          up_->sock.close(ignored);  // the pending write completes with an error
+        }
       }
       return;
   }
@@ -725,8 +1045,7 @@ void Session::release_endpoint() {
 void Session::release_slot() {
   if (slot_held_) {
     slot_held_ = false;
-    auto fresh = core_.routes.find(route_->ns, route_->name);
-    route_->state->limiter.release(fresh ? fresh->limit() : route_->limit());
+    core_.release_slot(route_);
   }
 }
 
@@ -736,24 +1055,20 @@ void Session::release_slot() {
 void Session::serve_builtin(const runtime::HttpRequest& req) {
   int status = 200;
   std::string body;
-  std::string type = "text/plain; charset=utf-8";
   if (req.path == "/healthz") {
     body = "ok\n";
-  } else if (req.path == "/readyz") {
+  } else {
     const bool draining = core_.draining.load(std::memory_order_relaxed);
     status = draining ? 503 : 200;
     body = draining ? "draining\n" : "ready\n";
-  } else {
-    body = core_.metrics.serialize();
-    type = "text/plain; version=0.0.4; charset=utf-8";
   }
   status_ = status;
   route_.reset();
   builtin_ = true;
-  head_ =
-      simple_reply(status, type, req.method == "HEAD" ? std::string_view() : body, close_after_);
+  if (body_unread_) close_after_ = true;
+  head_ = simple_reply(status, "text/plain; charset=utf-8", body, close_after_, {},
+                       req.method == "HEAD");
   body_ = {};
-  body_owned_.clear();
   write_out();
 }
 
@@ -772,9 +1087,10 @@ void Session::reply(int status, std::string_view message,
     core_.metrics.queued().Decrement();
   }
   status_ = status;
-  if (core_.draining.load(std::memory_order_relaxed)) close_after_ = true;
+  // A body announced and not read is not read at all: the connection ends after the answer.
+  if (body_unread_ || core_.draining.load(std::memory_order_relaxed)) close_after_ = true;
   head_ = simple_reply(status, "application/json", json_error_body(status, message), close_after_,
-                       extra);
+                       extra, parser_.request().method == "HEAD");
   body_ = {};
   write_out();
 }
@@ -789,9 +1105,32 @@ void Session::write_out() {
   }
   phase_ = Phase::kWriting;
   since_ns_ = now_ns();
-  std::array<asio::const_buffer, 2> bufs = {asio::buffer(head_),
-                                            asio::buffer(body_.data(), body_.size())};
-  asio::async_write(sock_, bufs, [self = shared_from_this()](const error_code& ec, std::size_t) {
+  written_ = 0;
+  write_some();
+}
+
+// Writes what is left of head_ and body_; each write that moves bytes restarts the
+// write_timeout, so a reader that keeps reading is never cut off.
+void Session::write_some() {
+  std::array<asio::const_buffer, 2> bufs;
+  if (written_ < head_.size()) {
+    bufs = {asio::buffer(head_.data() + written_, head_.size() - written_),
+            asio::buffer(body_.data(), body_.size())};
+  } else {
+    const std::size_t off = written_ - head_.size();
+    bufs = {asio::buffer(body_.data() + off, body_.size() - off), asio::const_buffer()};
+  }
+  sock_.async_write_some(bufs, [self = shared_from_this()](const error_code& ec, std::size_t n) {
+    if (ec || self->closed_) {
+      self->on_written(ec ? ec : asio::error::operation_aborted);
+      return;
+    }
+    self->written_ += n;
+    self->since_ns_ = now_ns();
+    if (self->written_ < self->head_.size() + self->body_.size()) {
+      self->write_some();
+      return;
+    }
     self->on_written(ec);
   });
 }
@@ -812,22 +1151,17 @@ void Session::finish_exchange() {
   // A replica's connection goes back to this thread's pool when its response was whole.
   if (up_ && resp_.keep_alive() && resp_.consumed() == up_->len && load_ == nullptr &&
       status_ != 0 && !timed_out_) {
-    auto it = w_.pools.find(pool_key_);
-    if (it != w_.pools.end() && !it->second.load->removed.load(std::memory_order_relaxed) &&
-        it->second.idle.size() < kMaxIdlePerEndpoint && !core_.draining.load()) {
-      up_->len = 0;
-      if (up_->buf.size() > 4 * kInitialBuffer) {
-        up_->buf.resize(kInitialBuffer);
-        up_->buf.shrink_to_fit();
-      }
-      it->second.idle.push_back(std::move(up_));
-    }
+    w_.give_back(std::move(up_), pool_key_);
   }
   drop_upstream();
+  resp_.reset();  // frees a de-chunked body
+  if (out_.capacity() > kKeptHeadBytes) std::string().swap(out_);
   out_.clear();
+  if (head_.capacity() > kKeptHeadBytes) std::string().swap(head_);
   route_.reset();
   status_ = 0;
   body_ = {};
+  hold_exactly(buffered_now());
 }
 
 void Session::on_written(const error_code& ec) {
@@ -837,6 +1171,10 @@ void Session::on_written(const error_code& ec) {
     return;
   }
   if (close_after_ || core_.draining.load(std::memory_order_relaxed)) {
+    if (body_unread_) {
+      linger();
+      return;
+    }
     error_code ignored;
     sock_.shutdown(tcp::socket::shutdown_send, ignored);
     close();
@@ -846,13 +1184,22 @@ void Session::on_written(const error_code& ec) {
   const std::size_t rest = len_ > used ? len_ - used : 0;
   if (rest > 0) std::memmove(buf_.data(), buf_.data() + used, rest);
   len_ = rest;
-  parser_.reset();
+  if (chunked_request_) {
+    fresh_parser();  // frees the de-chunked body
+  } else {
+    parser_.reset();
+  }
   continue_sent_ = false;
-  if (buf_.size() > 4 * kInitialBuffer && len_ <= kInitialBuffer) {
+  head_checked_ = false;
+  body_unread_ = false;
+  chunked_request_ = false;
+  // Between requests a connection keeps its initial buffer only.
+  if (buf_.size() > kInitialBuffer && len_ <= kInitialBuffer) {
     std::vector<char> smaller(kInitialBuffer);
     std::memcpy(smaller.data(), buf_.data(), len_);
     buf_.swap(smaller);
   }
+  hold_exactly(buffered_now());
   since_ns_ = now_ns();
   if (len_ > 0) {
     phase_ = Phase::kReading;
@@ -861,6 +1208,33 @@ void Session::on_written(const error_code& ec) {
     phase_ = Phase::kIdle;
     read_more();
   }
+}
+
+// After a refusal that left a body unread: stops sending, then reads and drops what the
+// caller still sends (into the initial buffer) until it closes or kLingerNs passed, so its
+// kernel does not throw the answer away on a reset.
+void Session::linger() {
+  if (phase_ != Phase::kLingering) {
+    phase_ = Phase::kLingering;
+    since_ns_ = now_ns();
+    error_code ignored;
+    sock_.shutdown(tcp::socket::shutdown_send, ignored);
+    len_ = 0;
+    if (buf_.size() > kInitialBuffer) {
+      std::vector<char>(kInitialBuffer).swap(buf_);
+      fresh_parser();
+    }
+    chunked_request_ = false;
+    hold_exactly(buffered_now());
+  }
+  sock_.async_read_some(asio::buffer(buf_.data(), buf_.size()),
+                        [self = shared_from_this()](const error_code& ec, std::size_t) {
+                          if (ec || self->closed_) {
+                            self->close();
+                            return;
+                          }
+                          self->linger();
+                        });
 }
 
 void Session::check(std::int64_t now, bool draining) {
@@ -879,7 +1253,11 @@ void Session::check(std::int64_t now, bool draining) {
       }
       return;
     case Phase::kWriting:
-      if (now - since_ns_ > to_ns(core_.options.read_timeout)) close();
+      // No byte could be written for write_timeout: the reader is gone or stuck.
+      if (now - since_ns_ > to_ns(core_.options.write_timeout)) close();
+      return;
+    case Phase::kLingering:
+      if (draining || now - since_ns_ > kLingerNs) close();
       return;
     case Phase::kBusy:
       return;
@@ -907,8 +1285,143 @@ void Session::close() {
   error_code ignored;
   timer_.cancel();
   sock_.close(ignored);
+  hold_exactly(0);
   w_.remove(this);
 }
+
+// ---------------------------------------------------------------------------------------
+// LateCall
+
+void LateCall::finish(bool reusable) {
+  if (done_) return;
+  done_ = true;
+  error_code ignored;
+  timer_.cancel();
+  load_->inflight.fetch_sub(1, std::memory_order_relaxed);
+  if (slot_held_) core_.release_slot(route_);
+  core_.metrics.late_calls().Decrement();
+  core_.give_buffer(held_);
+  held_ = 0;
+  if (reusable) {
+    w_.give_back(std::move(up_), load_.get());
+  } else {
+    up_->sock.close(ignored);
+  }
+  w_.late_calls.erase(this);
+}
+
+// ---------------------------------------------------------------------------------------
+// The metrics listener: GET /metrics, one request per connection.
+
+class MetricsExchange : public std::enable_shared_from_this<MetricsExchange> {
+ public:
+  MetricsExchange(GatewayCore& core, tcp::socket sock)
+      : core_(core),
+        sock_(std::move(sock)),
+        parser_(runtime::HttpLimits{std::size_t{8} * 1024, 100, 0}),
+        timer_(sock_.get_executor()) {
+    buf_.resize(std::size_t{8} * 1024);
+  }
+
+  void start() {
+    timer_.expires_after(core_.options.read_timeout + core_.options.write_timeout);
+    timer_.async_wait([self = shared_from_this()](const error_code& ec) {
+      if (ec) return;
+      error_code ignored;
+      self->sock_.close(ignored);
+    });
+    read();
+  }
+
+ private:
+  void read() {
+    sock_.async_read_some(asio::buffer(buf_.data() + len_, buf_.size() - len_),
+                          [self = shared_from_this()](const error_code& ec, std::size_t n) {
+                            if (ec) {
+                              self->done();
+                              return;
+                            }
+                            self->len_ += n;
+                            self->on_read();
+                          });
+  }
+  void on_read() {
+    switch (parser_.parse(std::string_view(buf_.data(), len_))) {
+      case runtime::ParseState::kNeedMore:
+        if (len_ == buf_.size()) {
+          answer(simple_reply(431, "application/json",
+                              json_error_body(431, "request header fields too large"), true));
+          return;
+        }
+        read();
+        return;
+      case runtime::ParseState::kHeadersDone:
+      case runtime::ParseState::kError:
+        answer(simple_reply(parser_.error_status() != 0 ? parser_.error_status() : 413,
+                            "application/json",
+                            json_error_body(parser_.error_status() != 0 ? parser_.error_status()
+                                                                        : 413,
+                                            "the metrics listener takes no request body"),
+                            true));
+        return;
+      case runtime::ParseState::kComplete:
+        break;
+    }
+    const runtime::HttpRequest& req = parser_.request();
+    const bool head = req.method == "HEAD";
+    if (req.path == "/metrics" && (req.method == "GET" || head)) {
+      answer(simple_reply(200, "text/plain; version=0.0.4; charset=utf-8",
+                          core_.metrics.serialize(), true, {}, head));
+    } else {
+      answer(simple_reply(404, "application/json", json_error_body(404, "only GET /metrics here"),
+                          true, {}, head));
+    }
+  }
+  void answer(std::string reply) {
+    out_ = std::move(reply);
+    asio::async_write(sock_, asio::buffer(out_),
+                      [self = shared_from_this()](const error_code&, std::size_t) {
+                        error_code ignored;
+                        self->sock_.shutdown(tcp::socket::shutdown_send, ignored);
+                        self->done();
+                      });
+  }
+  void done() {
+    error_code ignored;
+    timer_.cancel();
+    sock_.close(ignored);
+  }
+
+  GatewayCore& core_;
+  tcp::socket sock_;
+  runtime::HttpRequestParser parser_;
+  asio::steady_timer timer_;
+  std::vector<char> buf_;
+  std::size_t len_ = 0;
+  std::string out_;
+};
+
+class MetricsListener {
+ public:
+  MetricsListener(GatewayCore& core, asio::io_context& io) : core(core), acceptor(io) {}
+
+  void accept() {
+    acceptor.async_accept([this](const error_code& ec, tcp::socket socket) {
+      if (ec) {
+        if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
+        auto timer =
+            std::make_shared<asio::steady_timer>(acceptor.get_executor(), kSweepInterval);
+        timer->async_wait([this, timer](const error_code&) { accept(); });
+        return;
+      }
+      std::make_shared<MetricsExchange>(core, std::move(socket))->start();
+      accept();
+    });
+  }
+
+  GatewayCore& core;
+  tcp::acceptor acceptor;
+};
 
 // ---------------------------------------------------------------------------------------
 // Worker
@@ -928,8 +1441,36 @@ Pool& Worker::pool_for(const std::shared_ptr<EndpointLoad>& load) {
 }
 
 void Worker::remove(Session* s) {
-  if (sessions.erase(s) > 0) open_sessions.fetch_sub(1, std::memory_order_relaxed);
+  if (sessions.erase(s) > 0) {
+    open_sessions.fetch_sub(1, std::memory_order_relaxed);
+    core.connections.fetch_sub(1, std::memory_order_relaxed);
+    core.metrics.connections().Decrement();
+  }
   if (draining && sessions.empty()) core.worker_idle_changed();
+}
+
+void Worker::close_idle(Pool& pool) {
+  for (auto& c : pool.idle) {
+    error_code ignored;
+    c->sock.close(ignored);
+    core.give_buffer(c->buf.size());
+  }
+  pool.idle.clear();
+}
+
+void Worker::give_back(std::unique_ptr<Upstream> up, const EndpointLoad* key) {
+  auto it = pools.find(key);
+  if (it != pools.end() && !it->second.load->removed.load(std::memory_order_relaxed) &&
+      it->second.idle.size() < kMaxIdlePerEndpoint && !core.draining.load()) {
+    up->len = 0;
+    // An idle connection keeps the initial buffer only, counted as the gateway's.
+    if (up->buf.size() != kInitialBuffer) std::vector<char>(kInitialBuffer).swap(up->buf);
+    core.take_buffer(up->buf.size(), true);
+    it->second.idle.push_back(std::move(up));
+    return;
+  }
+  error_code ignored;
+  up->sock.close(ignored);
 }
 
 void Worker::accept() {
@@ -941,6 +1482,14 @@ void Worker::accept() {
       return;
     }
     error_code ignored;
+    if (core.connections.fetch_add(1, std::memory_order_relaxed) >= core.options.max_connections) {
+      core.connections.fetch_sub(1, std::memory_order_relaxed);
+      core.metrics.rejected_connections().Increment();
+      socket.close(ignored);
+      accept();
+      return;
+    }
+    core.metrics.connections().Increment();
     socket.set_option(tcp::no_delay(true), ignored);
     auto s = std::make_shared<Session>(*this, std::move(socket));
     sessions.insert(s.get());
@@ -961,10 +1510,7 @@ void Worker::run_sweep() {
     }
     for (auto it = pools.begin(); it != pools.end();) {
       if (it->second.load->removed.load(std::memory_order_relaxed)) {
-        for (auto& c : it->second.idle) {
-          error_code ignored;
-          c->sock.close(ignored);
-        }
+        close_idle(it->second);
         it = pools.erase(it);
       } else {
         ++it;
@@ -985,13 +1531,8 @@ void Worker::drain() {
     for (Session* s : snapshot) {
       if (sessions.count(s)) s->check(now, true);
     }
-    for (auto& [k, p] : pools) {
-      for (auto& c : p.idle) {
-        error_code e;
-        c->sock.close(e);
-      }
-      p.idle.clear();
-    }
+    for (auto& [k, p] : pools)
+      close_idle(p);
     core.worker_idle_changed();
   });
 }
@@ -1032,6 +1573,28 @@ kube::Status GatewayCore::start() {
     workers.push_back(std::move(w));
   }
   port = bound;
+  if (options.metrics_port >= 0) {
+    auto maddr = asio::ip::make_address(options.metrics_address, ec);
+    if (ec) {
+      return kube::Status(kube::StatusCode::kInvalidConfig, "metrics address \"" +
+                                                                options.metrics_address +
+                                                                "\" is not an IP address");
+    }
+    metrics_listener = std::make_unique<MetricsListener>(*this, workers.front()->io);
+    tcp::acceptor& a = metrics_listener->acceptor;
+    tcp::endpoint mep(maddr, static_cast<std::uint16_t>(options.metrics_port));
+    a.open(mep.protocol(), ec);
+    if (!ec) a.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) a.bind(mep, ec);
+    if (!ec) a.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+      return kube::Status(kube::StatusCode::kInvalidConfig,
+                          "cannot listen on " + options.metrics_address + ":" +
+                              std::to_string(options.metrics_port) + ": " + ec.message());
+    }
+    metrics_port = a.local_endpoint().port();
+    metrics_listener->accept();
+  }
   for (auto& w : workers) {
     Worker* raw = w.get();
     raw->accept();
@@ -1064,13 +1627,21 @@ void GatewayCore::stop() {
   }
   for (auto& w : workers) {
     Worker* raw = w.get();
-    asio::post(raw->io, [raw] {
+    MetricsListener* listener = raw == workers.front().get() ? metrics_listener.get() : nullptr;
+    asio::post(raw->io, [raw, listener] {
       error_code ignored;
       raw->sweep.cancel();
+      if (listener) listener->acceptor.close(ignored);
       std::vector<Session*> snapshot(raw->sessions.begin(), raw->sessions.end());
       for (Session* s : snapshot) {
         if (raw->sessions.count(s)) s->close();
       }
+      std::vector<LateCall*> late(raw->late_calls.begin(), raw->late_calls.end());
+      for (LateCall* c : late) {
+        if (raw->late_calls.count(c)) c->finish(false);
+      }
+      for (auto& [k, p] : raw->pools)
+        raw->close_idle(p);
       raw->pools.clear();
       raw->io.stop();
     });
@@ -1078,6 +1649,7 @@ void GatewayCore::stop() {
   for (auto& w : workers) {
     if (w->thread.joinable()) w->thread.join();
   }
+  metrics_listener.reset();
   workers.clear();
 }
 
@@ -1098,6 +1670,10 @@ kube::Status Gateway::start() {
 
 std::uint16_t Gateway::port() const {
   return core_->port;
+}
+
+std::uint16_t Gateway::metrics_port() const {
+  return core_->metrics_port;
 }
 
 void Gateway::stop() {

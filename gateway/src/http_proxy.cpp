@@ -72,6 +72,11 @@ std::optional<RoutedTarget> split_route_path(std::string_view target) {
   return r;
 }
 
+bool is_runtime_reserved(std::string_view upstream_target) {
+  std::string_view path = upstream_target.substr(0, upstream_target.find('?'));
+  return path == "/healthz" || path == "/readyz" || path == "/metrics";
+}
+
 bool is_hop_header(std::string_view n) {
   switch (n.size()) {
     case 2:
@@ -93,8 +98,8 @@ bool is_hop_header(std::string_view n) {
   }
 }
 
-void build_upstream_request(std::string& out, const runtime::HttpRequest& req,
-                            std::string_view target, const ForwardInfo& info) {
+void build_upstream_head(std::string& out, const runtime::HttpRequest& req,
+                         std::string_view target, const ForwardInfo& info) {
   out.append(req.method);
   out.push_back(' ');
   out.append(target);
@@ -115,16 +120,27 @@ void build_upstream_request(std::string& out, const runtime::HttpRequest& req,
       continue;
     }
     if (n == "x-forwarded-host" || n == "x-forwarded-proto") continue;  // ours replace them
+    if (n == "authorization" && info.strip_authorization) continue;
     if (n == "host") {
+      // Never dropped because Connection names it: every upstream request has a Host.
       has_host = true;
       host = h.value;
     } else if (n == "event-id") {
+      // Kept the same way: the call's id is end to end.
       has_event_id = !h.value.empty();
+    } else if (has_connection && named_by_connection(req.headers, n)) {
+      continue;
     }
-    if (has_connection && named_by_connection(req.headers, n)) continue;
     out.append(n);
     out.append(": ");
     out.append(h.value);
+    out.append(kCrlf);
+  }
+  if (!has_host) {
+    // An HTTP/1.0 caller may send no Host; the upstream request is HTTP/1.1, which needs one
+    // (the runtime answers 400 without it). The replica is no virtual host: any name does.
+    out.append("host: ");
+    out.append(info.upstream_host);
     out.append(kCrlf);
   }
   out.append("x-forwarded-for: ");
@@ -153,6 +169,11 @@ void build_upstream_request(std::string& out, const runtime::HttpRequest& req,
     out.append(kCrlf);
   }
   out.append(kCrlf);
+}
+
+void build_upstream_request(std::string& out, const runtime::HttpRequest& req,
+                            std::string_view target, const ForwardInfo& info) {
+  build_upstream_head(out, req, target, info);
   out.append(req.body);
 }
 
@@ -165,6 +186,11 @@ void HttpResponseParser::reset(bool head_request) {
   head_start_ = 0;
   body_start_ = 0;
   content_length_ = 0;
+  // A de-chunked body's storage goes with it: an idle connection holds none.
+  if (owned_bytes() > 0) {
+    runtime::ChunkedDecoder fresh;
+    std::swap(chunked_, fresh);  // a move assignment would keep the storage
+  }
   chunked_.reset(0);
   status_ = 0;
   reason_ = {};
@@ -173,6 +199,7 @@ void HttpResponseParser::reset(bool head_request) {
   consumed_ = 0;
   keep_alive_ = true;
   error_ = {};
+  too_large_ = false;
 }
 
 ResponseState HttpResponseParser::fail(std::string_view why) {
@@ -198,7 +225,10 @@ ResponseState HttpResponseParser::parse(std::string_view data) {
     case Stage::kChunked:
       return parse_chunked(data);
     case Stage::kClose:
-      if (data.size() - body_start_ > max_body_) return fail("response body too large");
+      if (data.size() - body_start_ > max_body_) {
+        too_large_ = true;
+        return fail("response body too large");
+      }
       return ResponseState::kNeedMore;
     case Stage::kDone:
       return ResponseState::kComplete;
@@ -326,7 +356,10 @@ ResponseState HttpResponseParser::parse_head(std::string_view data) {
       stage_ = Stage::kChunked;
       chunked_.reset(body_start_);
     } else if (has_length) {
-      if (content_length_ > max_body_) return fail("response body too large");
+      if (content_length_ > max_body_) {
+        too_large_ = true;
+        return fail("response body too large");
+      }
       stage_ = Stage::kLength;
     } else {
       stage_ = Stage::kClose;
@@ -343,6 +376,7 @@ ResponseState HttpResponseParser::parse_chunked(std::string_view data) {
     case runtime::ChunkedDecoder::Step::kMalformed:
       return fail("malformed chunked body");
     case runtime::ChunkedDecoder::Step::kTooLarge:
+      too_large_ = true;
       return fail("response body too large");
     case runtime::ChunkedDecoder::Step::kTrailersTooLarge:
       return fail("trailer fields too large");
@@ -377,13 +411,16 @@ void build_client_response_head(std::string& out, const HttpResponseParser& resp
     out.append(kCrlf);
   }
   const int status = resp.status();
-  if (status != 204 && status != 304) {
-    out.append("content-length: ");
-    if (body_size == 0 && !upstream_length.empty() && resp.body().empty()) {
-      out.append(upstream_length);  // a HEAD answer keeps the length a GET would have
-    } else {
-      append_number(out, body_size);
+  if (resp.head_request()) {
+    // A HEAD answer keeps the length a GET would have (and says none when it had none).
+    if (!upstream_length.empty()) {
+      out.append("content-length: ");
+      out.append(upstream_length);
+      out.append(kCrlf);
     }
+  } else if (status != 204 && status != 304) {
+    out.append("content-length: ");
+    append_number(out, body_size);
     out.append(kCrlf);
   }
   if (close) {
@@ -400,7 +437,8 @@ std::string_view reason_phrase(int status) {
 
 std::string simple_reply(int status, std::string_view content_type, std::string_view body,
                          bool close,
-                         const std::vector<std::pair<std::string, std::string>>& extra_headers) {
+                         const std::vector<std::pair<std::string, std::string>>& extra_headers,
+                         bool head_request) {
   std::string out;
   out.reserve(128 + body.size());
   out.append("HTTP/1.1 ");
@@ -420,7 +458,7 @@ std::string simple_reply(int status, std::string_view content_type, std::string_
   }
   if (close) out.append("connection: close\r\n");
   out.append(kCrlf);
-  out.append(body);
+  if (!head_request) out.append(body);
   return out;
 }
 

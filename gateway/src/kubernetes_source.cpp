@@ -1,5 +1,7 @@
 #include "kubefn/gateway/kubernetes_source.hpp"
 
+#include <map>
+
 namespace kubefn::gateway {
 namespace {
 
@@ -57,7 +59,7 @@ void trim_pod(json& pod) {
 void trim_function(json& fn) {
   json meta = json::object();
   const json& m = field(fn, "metadata");
-  for (const char* k : {"name", "namespace", "uid", "resourceVersion"}) {
+  for (const char* k : {"name", "namespace", "uid", "resourceVersion", "creationTimestamp"}) {
     if (m.contains(k)) meta[k] = m[k];
   }
   json spec = json::object();
@@ -87,8 +89,10 @@ std::optional<FunctionRoute> route_from_function(const json& function) {
   } else {
     r.timeout = std::chrono::seconds(180);  // the CRD's default
   }
-  std::string host = string_field(field(field(spec, "triggers"), "http"), "host");
-  if (!host.empty()) r.hosts.push_back(host);
+  const json& http = field(field(spec, "triggers"), "http");
+  r.host = string_field(http, "host");
+  r.path = string_field(http, "path");
+  r.created = string_field(meta, "creationTimestamp");
   return r;
 }
 
@@ -115,17 +119,56 @@ std::optional<Endpoint> endpoint_from_pod(const json& pod, std::uint16_t default
   return e;
 }
 
-std::vector<std::string> tokens_from_secret(const json& secret) {
-  std::vector<std::string> out;
+std::vector<Key> keys_from_secret(const json& secret, std::vector<std::string>* errors) {
+  std::map<std::string, std::string> values;  // by data key; stringData wins, as on write
   for (const auto& [k, v] : field(secret, "data").items()) {
-    if (!v.is_string()) continue;
-    for (auto& t : parse_key_lines(base64_decode(v.get<std::string>())))
-      out.push_back(std::move(t));
+    if (v.is_string()) values[k] = base64_decode(v.get<std::string>());
   }
   for (const auto& [k, v] : field(secret, "stringData").items()) {
-    if (!v.is_string()) continue;
-    for (auto& t : parse_key_lines(v.get<std::string>()))
-      out.push_back(std::move(t));
+    if (v.is_string()) values[k] = v.get<std::string>();
+  }
+  auto fail = [&](const std::string& message) {
+    if (errors != nullptr) errors->push_back(message);
+  };
+  constexpr std::string_view kScopes = ".scopes";
+  std::vector<Key> out;
+  for (const auto& [id, text] : values) {
+    if (id.size() > kScopes.size() &&
+        id.compare(id.size() - kScopes.size(), kScopes.size(), kScopes.data()) == 0) {
+      if (!values.count(id.substr(0, id.size() - kScopes.size()))) {
+        fail("key entry " + id + " gives the scopes of " +
+             id.substr(0, id.size() - kScopes.size()) + ", which the Secret does not hold");
+      }
+      continue;
+    }
+    auto keys = parse_keys(text);
+    if (!keys.ok()) {
+      fail("key entry " + id + " is left out: " + keys.status().message());
+      continue;
+    }
+    std::vector<std::string> scopes;
+    if (auto s = values.find(id + std::string(kScopes)); s != values.end()) {
+      std::string_view list = s->second;
+      while (!list.empty() && (list.back() == '\n' || list.back() == '\r' || list.back() == ' '))
+        list.remove_suffix(1);
+      std::string why;
+      while (why.empty()) {
+        const std::size_t comma = list.find(',');
+        std::string_view scope = list.substr(0, comma);
+        why = scope_error(scope);
+        scopes.emplace_back(scope);
+        if (comma == std::string_view::npos) break;
+        list.remove_prefix(comma + 1);
+      }
+      if (!why.empty()) {
+        fail("key entry " + id + " is left out: " + s->first + ": " + why);
+        continue;
+      }
+    }
+    for (Key& k : *keys) {
+      if (k.scopes.empty()) k.scopes = scopes;
+      out.push_back(std::move(k));
+    }
   }
   return out;
 }
@@ -249,7 +292,17 @@ void KubernetesSource::refresh_endpoints(const std::string& ns, const std::strin
 }
 
 void KubernetesSource::on_secret(const json& secret, bool deleted) {
-  keys_.set(deleted ? std::vector<std::string>{} : tokens_from_secret(secret));
+  if (deleted) {
+    keys_.set_keys({});
+    return;
+  }
+  std::vector<std::string> errors;
+  keys_.set_keys(keys_from_secret(secret, &errors));
+  if (options_.log) {
+    for (const std::string& e : errors)
+      options_.log("Secret " + options_.keys_secret_namespace + "/" + options_.keys_secret_name +
+                   ": " + e);
+  }
 }
 
 }  // namespace kubefn::gateway

@@ -18,6 +18,7 @@
 #include "kubefn/kube/in_cluster_config.hpp"
 #include "kubefn/kube/kubeconfig.hpp"
 #include "kubefn/kube/rest_kube_client.hpp"
+#include "kubefn/kube/trigger_claims.hpp"
 #include "stats_reporter.hpp"
 
 namespace {
@@ -40,7 +41,8 @@ std::vector<std::string> split(const std::string& s, char sep) {
   return out;
 }
 
-// "ns/name=host:port[,host:port...][;public][;concurrency=N][;timeout=SECONDS][;host=NAME]"
+// "ns/name=host:port[,host:port...][;public][;concurrency=N][;timeout=SECONDS][;host=NAME]
+// [;path=PREFIX]"
 std::optional<gateway::FunctionRoute> parse_route(const std::string& spec, std::string* error) {
   auto parts = split(spec, ';');
   if (parts.empty()) {
@@ -80,7 +82,17 @@ std::optional<gateway::FunctionRoute> parse_route(const std::string& spec, std::
     } else if (opt.rfind("timeout=", 0) == 0) {
       r.timeout = std::chrono::milliseconds(static_cast<long>(std::stod(opt.substr(8)) * 1000));
     } else if (opt.rfind("host=", 0) == 0) {
-      r.hosts.push_back(opt.substr(5));
+      if (!r.host.empty()) {
+        *error = "a route has at most one host";
+        return std::nullopt;
+      }
+      r.host = opt.substr(5);
+    } else if (opt.rfind("path=", 0) == 0) {
+      if (const kube::ClaimKey path = kube::path_claim_key(opt.substr(5)); !path.ok()) {
+        *error = path.error;
+        return std::nullopt;
+      }
+      r.path = opt.substr(5);
     } else {
       *error = "unknown route option \"" + opt + "\"";
       return std::nullopt;
@@ -108,6 +120,8 @@ int main(int argc, char** argv) {
   int port = 8080;
   double queue_timeout = 10;
   double activation_timeout = 0;
+  double write_timeout = 30;
+  int metrics_port = 9090;
   bool kubernetes = false;
   std::string kubeconfig;
   std::string context;
@@ -115,6 +129,8 @@ int main(int argc, char** argv) {
   std::string keys_file;
   std::string keys_secret = "kubefn-system/kubefn-gateway-keys";
   std::vector<std::string> route_specs;
+  std::vector<std::string> reserved_hosts;
+  std::vector<std::string> allow_hosts;
   std::string stats_address;
   app.add_option("--port", port, "listening port (0 picks one)")->check(CLI::Range(0, 65535));
   app.add_option("--bind-address", options.bind_address, "listening address");
@@ -127,7 +143,15 @@ int main(int argc, char** argv) {
   app.add_option("--namespaces", namespaces, "comma-separated namespaces to serve (default: all)")
       ->envname("KUBEFN_WATCH_NAMESPACES");
   app.add_option("--keys-file", keys_file,
-                 "file of bearer tokens for private functions, one per line (re-read on change)");
+                 "file of bearer tokens for private functions, one per line: TOKEN "
+                 "[SCOPE[,SCOPE...]], SCOPE one of *, NAMESPACE/*, NAMESPACE/NAME (re-read on "
+                 "change)");
+  app.add_option("--reserved-host", reserved_hosts,
+                 "a name of the gateway itself (a host, or *.suffix) that no Function may claim "
+                 "as spec.triggers.http.host; localhost is always reserved (repeatable)");
+  app.add_option("--allow-host", allow_hosts,
+                 "NAMESPACE=PATTERN: Functions of NAMESPACE (* for any) may claim hosts PATTERN "
+                 "matches (a host, *.suffix or *); none: no host triggers (repeatable)");
   app.add_option("--keys-secret", keys_secret,
                  "namespace/name of the Secret of bearer tokens (Kubernetes mode; empty: none)");
   app.add_option("--queue-limit", options.queue_limit,
@@ -137,9 +161,24 @@ int main(int argc, char** argv) {
   app.add_option("--activation-timeout", activation_timeout,
                  "seconds a request may wait for a first ready replica (0: answer 503 at once)")
       ->check(CLI::Range(0.0, 3600.0));
+  app.add_option("--write-timeout", write_timeout,
+                 "seconds a response may make no progress (no byte written) before the "
+                 "connection is cut")
+      ->check(CLI::Range(0.001, 3600.0));
+  app.add_option("--max-connections", options.max_connections,
+                 "client connections open at once; more are accepted and closed")
+      ->check(CLI::Range(1, 10000000));
+  app.add_option("--max-buffered-bytes", options.max_buffered_bytes,
+                 "request and response bytes buffered across the gateway; a request needing "
+                 "more gets 503")
+      ->check(CLI::Range(std::size_t{1} << 20, std::size_t{1} << 40));
+  app.add_option("--metrics-port", metrics_port,
+                 "port of GET /metrics, a listener of its own (0 picks one, -1: none)")
+      ->check(CLI::Range(-1, 65535));
+  app.add_option("--metrics-bind-address", options.metrics_address, "metrics listening address");
   app.add_option("--route", route_specs,
                  "static route: ns/name=host:port[,host:port...][;public][;concurrency=N]"
-                 "[;timeout=SECONDS][;host=NAME] (repeatable)");
+                 "[;timeout=SECONDS][;host=NAME][;path=PREFIX] (repeatable)");
   app.add_option("--stats-address", stats_address,
                  "host:port of the operator's stats stream: the load is sent there every "
                  "second (empty: not sent)")
@@ -148,8 +187,22 @@ int main(int argc, char** argv) {
   options.port = static_cast<std::uint16_t>(port);
   options.queue_timeout = seconds_to_ms(queue_timeout);
   options.activation_timeout = seconds_to_ms(activation_timeout);
+  options.write_timeout = seconds_to_ms(write_timeout);
+  options.metrics_port = metrics_port;
   if (!kubeconfig.empty()) kubernetes = true;
 
+  // Host triggers: never the gateway's own names, and only where the admin allows them. A
+  // --route's own host=NAME is the admin's word, so it is allowed for that route.
+  kube::ClaimPolicy claim_policy;
+  claim_policy.reserved_hosts = reserved_hosts;
+  for (const std::string& a : allow_hosts) {
+    auto allowance = kube::parse_host_allowance(a);
+    if (!allowance.ok()) {
+      log_line("error", "bad --allow-host: " + allowance.status().message());
+      return 2;
+    }
+    claim_policy.allowances.push_back(std::move(*allowance));
+  }
   gateway::RouteTable routes;
   gateway::KeyRing keys;
   for (const std::string& spec : route_specs) {
@@ -159,8 +212,19 @@ int main(int argc, char** argv) {
       log_line("error", "bad --route \"" + spec + "\": " + error);
       return 2;
     }
+    if (!r->host.empty()) {
+      const kube::ClaimKey host = kube::host_claim_key(r->host);
+      if (!host.ok() || claim_policy.reserved(host.key)) {
+        log_line("error", "bad --route \"" + spec + "\": " +
+                              (host.ok() ? "host " + host.key + " is reserved for the gateway"
+                                         : host.error));
+        return 2;
+      }
+      claim_policy.allowances.push_back({r->ns, host.key});
+    }
     routes.upsert(std::move(*r));
   }
+  routes.set_claim_policy(std::move(claim_policy));
 
   std::filesystem::file_time_type keys_mtime{};
   auto load_keys = [&](bool initial) {
@@ -175,9 +239,15 @@ int main(int argc, char** argv) {
     std::ifstream in(keys_file);
     std::stringstream text;
     text << in.rdbuf();
-    auto tokens = gateway::parse_key_lines(text.str());
-    log_line("info", "loaded keys", ",\"count\":" + std::to_string(tokens.size()));
-    keys.set(std::move(tokens));
+    auto parsed = gateway::parse_keys(text.str());
+    if (!parsed.ok()) {
+      // A bad edit changes nothing: the keys loaded before stay until the file is fixed.
+      log_line("error", "--keys-file " + keys_file + ": " + parsed.status().message() +
+                            (initial ? "" : "; keeping the keys loaded before"));
+      return !initial;
+    }
+    log_line("info", "loaded keys", ",\"count\":" + std::to_string(parsed->size()));
+    keys.set_keys(std::move(*parsed));
     return true;
   };
   if (!keys_file.empty() && !load_keys(true)) return 2;
@@ -200,6 +270,7 @@ int main(int argc, char** argv) {
     }
     client = std::move(*made);
     gateway::KubernetesSourceOptions so;
+    so.log = [](const std::string& message) { log_line("error", message); };
     so.namespaces = split(namespaces, ',');
     std::size_t slash = keys_secret.find('/');
     if (keys_secret.empty()) {
@@ -227,6 +298,9 @@ int main(int argc, char** argv) {
     return 3;
   }
   log_line("info", "listening", ",\"port\":" + std::to_string(gw.port()));
+  if (options.metrics_port >= 0) {
+    log_line("info", "metrics listening", ",\"port\":" + std::to_string(gw.metrics_port()));
+  }
   std::unique_ptr<gateway::GatewayStatsReporter> stats;
   if (!stats_address.empty()) {
     runtime::StatsStreamOptions so;

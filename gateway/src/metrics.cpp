@@ -24,6 +24,38 @@ GatewayMetrics::GatewayMetrics(prometheus::Registry* registry) {
                  .Help("Requests waiting for capacity or for a first ready replica now")
                  .Register(*registry)
                  .Add({});
+  buffered_ = &prometheus::BuildGauge()
+                   .Name("kubefn_gateway_buffered_bytes")
+                   .Help("Bytes of request and response buffers the gateway holds now")
+                   .Register(*registry)
+                   .Add({});
+  connections_ = &prometheus::BuildGauge()
+                      .Name("kubefn_gateway_connections")
+                      .Help("Client connections open now")
+                      .Register(*registry)
+                      .Add({});
+  late_calls_ = &prometheus::BuildGauge()
+                     .Name("kubefn_gateway_late_calls")
+                     .Help(
+                         "Calls answered 504 whose replica still works on them (they keep "
+                         "their concurrency slot)")
+                     .Register(*registry)
+                     .Add({});
+  rejected_connections_ = &prometheus::BuildCounter()
+                               .Name("kubefn_gateway_rejected_connections_total")
+                               .Help("Client connections closed at accept: max_connections open")
+                               .Register(*registry)
+                               .Add({});
+  buffer_rejections_ = &prometheus::BuildCounter()
+                            .Name("kubefn_gateway_buffer_rejections_total")
+                            .Help("Requests answered 503 because max_buffered_bytes was reached")
+                            .Register(*registry)
+                            .Add({});
+  responses_too_large_ = &prometheus::BuildCounter()
+                              .Name("kubefn_gateway_responses_too_large_total")
+                              .Help("Function responses over the size limit (answered 502)")
+                              .Register(*registry)
+                              .Add({});
   const prometheus::Histogram::BucketBoundaries overhead_buckets = {
       0.000005, 0.00001, 0.00002, 0.00005, 0.0001, 0.0002, 0.0005,
       0.001,    0.002,   0.005,   0.01,    0.05,   0.1};

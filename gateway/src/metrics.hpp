@@ -29,6 +29,14 @@ class GatewayMetrics {
   void observe_upstream(double seconds) { upstream_->Observe(seconds); }
   prometheus::Gauge& inflight() { return *inflight_; }
   prometheus::Gauge& queued() { return *queued_; }
+  // Bytes of request and response buffers held now, across the gateway.
+  prometheus::Gauge& buffered() { return *buffered_; }
+  prometheus::Gauge& connections() { return *connections_; }
+  // Calls answered 504 whose replica is still working on them.
+  prometheus::Gauge& late_calls() { return *late_calls_; }
+  prometheus::Counter& rejected_connections() { return *rejected_connections_; }
+  prometheus::Counter& buffer_rejections() { return *buffer_rejections_; }
+  prometheus::Counter& responses_too_large() { return *responses_too_large_; }
 
   // Prometheus text of every family plus process_*.
   std::string serialize() const;
@@ -39,6 +47,12 @@ class GatewayMetrics {
   prometheus::Family<prometheus::Counter>* requests_;
   prometheus::Gauge* inflight_;
   prometheus::Gauge* queued_;
+  prometheus::Gauge* buffered_;
+  prometheus::Gauge* connections_;
+  prometheus::Gauge* late_calls_;
+  prometheus::Counter* rejected_connections_;
+  prometheus::Counter* buffer_rejections_;
+  prometheus::Counter* responses_too_large_;
   prometheus::Histogram* overhead_;
   prometheus::Histogram* upstream_;
   std::array<std::atomic<prometheus::Counter*>, 600> unrouted_{};

@@ -14,14 +14,6 @@ std::string key_of(std::string_view ns, std::string_view name) {
   return k;
 }
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
-
 struct StringHash {
   using is_transparent = void;
   std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
@@ -36,10 +28,14 @@ struct RouteTable::Snapshot {
       by_key;
   std::unordered_map<std::string, std::shared_ptr<const FunctionRoute>, StringHash, std::equal_to<>>
       by_host;
+  std::unordered_map<std::string, std::shared_ptr<const FunctionRoute>, StringHash, std::equal_to<>>
+      by_path;
 };
 
-RouteTable::RouteTable()
-    : current_(std::make_shared<Snapshot>()), table_id_(g_next_table_id.fetch_add(1)) {}
+RouteTable::RouteTable(kube::ClaimPolicy policy)
+    : current_(std::make_shared<Snapshot>()),
+      table_id_(g_next_table_id.fetch_add(1)),
+      claims_(std::make_unique<kube::TriggerClaims>(std::move(policy))) {}
 
 RouteTable::~RouteTable() = default;
 
@@ -89,6 +85,31 @@ std::shared_ptr<const FunctionRoute> RouteTable::find_host(std::string_view host
   return it == s.by_host.end() ? nullptr : it->second;
 }
 
+std::shared_ptr<const FunctionRoute> RouteTable::find_path(std::string_view target,
+                                                           std::string* upstream_target) const {
+  const Snapshot& s = snapshot();
+  if (s.by_path.empty() || target.empty() || target.front() != '/') return nullptr;
+  const std::size_t q = target.find('?');
+  const std::string_view path = target.substr(0, q);
+  const std::string_view query =
+      q == std::string_view::npos ? std::string_view() : target.substr(q);
+  // Longest first: the whole path, then up to each '/' from the right.
+  std::size_t end = path.size();
+  while (end > 0) {
+    const std::string_view prefix = path.substr(0, end);
+    auto it = s.by_path.find(prefix);
+    if (it != s.by_path.end()) {
+      const std::string_view rest = path.substr(end);
+      upstream_target->assign(rest.empty() ? std::string_view("/") : rest);
+      upstream_target->append(query);
+      return it->second;
+    }
+    end = path.rfind('/', end - 1);
+    if (end == std::string_view::npos) break;
+  }
+  return nullptr;
+}
+
 std::vector<std::shared_ptr<const FunctionRoute>> RouteTable::all() const {
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<std::shared_ptr<const FunctionRoute>> out;
@@ -128,9 +149,11 @@ void RouteTable::publish_locked() {
   auto snap = std::make_shared<Snapshot>();
   std::vector<std::pair<FunctionState*, int>> pumps;
   for (const auto& [key, route] : routes_) {
-    auto built = build_locked(route);
-    for (const std::string& h : built->hosts)
-      snap->by_host.emplace(lower(h), built);
+    FunctionRoute with_claims = route;
+    with_claims.claims = claims_->verdict(route.ns, route.name);
+    auto built = build_locked(std::move(with_claims));
+    if (!built->claims.host.empty()) snap->by_host.emplace(built->claims.host, built);
+    if (!built->claims.path.empty()) snap->by_path.emplace(built->claims.path, built);
     pumps.emplace_back(built->state.get(), built->limit());
     snap->by_key.emplace(key, std::move(built));
   }
@@ -147,7 +170,16 @@ void RouteTable::upsert(FunctionRoute route) {
   if (!route.endpoints.empty()) endpoints_[key] = route.endpoints;
   route.state.reset();
   route.loads.clear();
+  claims_->upsert(kube::Claimant{route.ns, route.name, route.created, route.host, route.path});
   routes_[key] = std::move(route);
+  publish_locked();
+}
+
+void RouteTable::set_claim_policy(kube::ClaimPolicy policy) {
+  std::lock_guard<std::mutex> lock(mu_);
+  claims_ = std::make_unique<kube::TriggerClaims>(std::move(policy));
+  for (const auto& [key, r] : routes_)
+    claims_->upsert(kube::Claimant{r.ns, r.name, r.created, r.host, r.path});
   publish_locked();
 }
 
@@ -156,6 +188,7 @@ void RouteTable::remove(const std::string& ns, const std::string& name) {
   const std::string key = key_of(ns, name);
   routes_.erase(key);
   endpoints_.erase(key);
+  claims_->remove(ns, name);
   auto st = states_.find(key);
   if (st != states_.end()) {
     st->second->removed.store(true);

@@ -112,10 +112,30 @@ int main(int argc, char** argv) {
       ->envname("KUBEFN_REGISTRY_PLAIN_HTTP");
   app.add_option("--build-timeout", build.timeout_seconds, "seconds a build Job may run")
       ->check(CLI::Range(10, 86400));
+  std::vector<std::string> reserved_hosts;
+  std::vector<std::string> allow_hosts;
+  app.add_option("--reserved-host", reserved_hosts,
+                 "a name of the gateway (a host, or *.suffix) no Function may claim as "
+                 "spec.triggers.http.host; localhost is always reserved (repeatable; give the "
+                 "gateway the same)");
+  app.add_option("--allow-host", allow_hosts,
+                 "NAMESPACE=PATTERN: Functions of NAMESPACE (* for any) may claim hosts PATTERN "
+                 "matches (a host, *.suffix or *); none: no host triggers (repeatable; give the "
+                 "gateway the same)");
   CLI11_PARSE(app, argc, argv);
   if (!build.registry.empty() && (build.base_image.empty() || build.builder_image.empty())) {
     log_line("error", "--registry needs --base-image and --builder-image");
     return 2;
+  }
+  kube::ClaimPolicy claims;
+  claims.reserved_hosts = reserved_hosts;
+  for (const std::string& a : allow_hosts) {
+    auto allowance = kube::parse_host_allowance(a);
+    if (!allowance.ok()) {
+      log_line("error", "bad --allow-host: " + allowance.status().message());
+      return 2;
+    }
+    claims.allowances.push_back(std::move(*allowance));
   }
 
   kube::Result<kube::ClientConfig> config = kube::load_config(kubeconfig, context);
@@ -146,6 +166,7 @@ int main(int argc, char** argv) {
   options.namespaces = split(namespaces);
   options.workers = workers;
   options.build = build;
+  options.claims = std::move(claims);
   controller::FunctionController controller(**client, clock, events, registry, options);
 
   std::unique_ptr<operator_cmd::HealthServer> health;

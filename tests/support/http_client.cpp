@@ -116,6 +116,16 @@ bool HttpConnection::received(const std::string& text, std::chrono::milliseconds
   return true;
 }
 
+std::optional<std::string> HttpConnection::read_until_closed(std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!eof_) {
+    if (!fill(deadline) && !eof_) return std::nullopt;
+  }
+  std::string all = std::move(buf_);
+  buf_.clear();
+  return all;
+}
+
 bool HttpConnection::closed_by_peer(std::chrono::milliseconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (!eof_) {
@@ -127,7 +137,16 @@ bool HttpConnection::closed_by_peer(std::chrono::milliseconds timeout) {
 std::string build_request(const std::string& method, const std::string& target,
                           const std::string& body,
                           const std::map<std::string, std::string>& headers) {
-  std::string req = method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\n";
+  std::string req = method + " " + target + " HTTP/1.1\r\n";
+  bool has_host = false;
+  for (const auto& header : headers) {
+    std::string lower = header.first;
+    for (auto& c : lower)
+      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    has_host = has_host || lower == "host";
+  }
+  // One Host, the caller's when given (RFC 9112 section 3.2: two are a 400).
+  if (!has_host) req += "Host: 127.0.0.1\r\n";
   for (const auto& [k, v] : headers)
     req += k + ": " + v + "\r\n";
   if (!body.empty() || method == "POST" || method == "PUT") {

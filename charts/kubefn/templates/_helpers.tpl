@@ -55,3 +55,19 @@ app.kubernetes.io/component: {{ index . 1 }}
 {{- define "kubefn.namespacesArg" -}}
 {{- join "," .Values.watchNamespaces }}
 {{- end }}
+
+{{- /* --reserved-host and --allow-host, the same for the operator and the gateway: the gateway
+Service's own DNS names are always reserved. */}}
+{{- define "kubefn.hostArgs" -}}
+{{- $svc := include "kubefn.gatewayName" . -}}
+- --reserved-host={{ $svc }}
+- --reserved-host={{ $svc }}.{{ .Release.Namespace }}
+- --reserved-host={{ $svc }}.{{ .Release.Namespace }}.svc
+- --reserved-host={{ $svc }}.{{ .Release.Namespace }}.svc.{{ .Values.clusterDomain }}
+{{- range .Values.hosts.reserved }}
+- {{ printf "--reserved-host=%s" . | quote }}
+{{- end }}
+{{- range .Values.hosts.allow }}
+- {{ printf "--allow-host=%s" . | quote }}
+{{- end }}
+{{- end }}

@@ -3,10 +3,12 @@
 #include <poll.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <cctype>
 #include <stdexcept>
 
 namespace kubefn::emulator {
@@ -38,6 +40,26 @@ HttpReply unauthorized() {
   return r;
 }
 
+std::string lower(std::string s) {
+  for (char& c : s)
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+// A Host header naming anything but this server: a page whose own name was made to resolve
+// to 127.0.0.1 (DNS rebinding), or a request meant for some other server.
+HttpReply foreign_host(const std::string& host, const std::vector<std::string>& allowed) {
+  std::string names;
+  for (const auto& h : allowed)
+    names += (names.empty() ? "" : ", ") + h;
+  HttpReply r;
+  r.status = 403;
+  r.body = status_text(ApiError{403, "Forbidden",
+                                "Host \"" + host + "\" is not this server's: it answers only " +
+                                    names + " (a name that resolves here is not enough)"});
+  return r;
+}
+
 }  // namespace
 
 HttpServer::HttpServer(HttpServerConfig config, ApiHandler& handler)
@@ -62,6 +84,10 @@ HttpServer::HttpServer(HttpServerConfig config, ApiHandler& handler)
     throw std::runtime_error("kube emulator: cannot listen on 127.0.0.1:" +
                              std::to_string(config_.port) + ": " + ec.message());
   port_ = acceptor_.local_endpoint().port();
+  for (const auto& name : config_.allowed_hosts) {
+    const bool ipv6 = name.find(':') != std::string::npos;
+    hosts_.push_back(lower(ipv6 ? "[" + name + "]" : name) + ":" + std::to_string(port_));
+  }
   acceptor_thread_ = std::thread([this] { accept_loop(); });
 }
 
@@ -166,9 +192,14 @@ void HttpServer::session(Stream& stream, int fd) {
                    std::string(req[http::field::content_type]),
                    std::string(req[http::field::accept]), std::move(req.body())};
     Handled handled;
+    const std::string host(req[http::field::host]);
+    const bool host_ok =
+        hosts_.empty() || std::find(hosts_.begin(), hosts_.end(), lower(host)) != hosts_.end();
     const bool authorized = config_.token.empty() || health_path(hr.target) ||
                             req[http::field::authorization] == "Bearer " + config_.token;
-    if (authorized) {
+    if (!host_ok) {
+      handled.reply = foreign_host(host, hosts_);
+    } else if (authorized) {
       handled = handler_.handle(hr, true);
     } else {
       handled.reply = unauthorized();

@@ -12,6 +12,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "api_handler.hpp"
 
@@ -23,6 +24,8 @@ struct HttpServerConfig {
   std::string cert_pem;
   std::string key_pem;
   std::string token;  // required bearer token when non-empty
+  // Host names (IPv6 without brackets) requests may name, with the port served; empty: any.
+  std::vector<std::string> allowed_hosts;
 };
 
 class HttpServer {
@@ -59,6 +62,7 @@ class HttpServer {
   boost::asio::ip::tcp::acceptor acceptor_;
   std::unique_ptr<boost::asio::ssl::context> tls_;
   uint16_t port_ = 0;
+  std::vector<std::string> hosts_;  // allowed Host values, lower case, with the port
   std::atomic<bool> stopping_{false};
   std::atomic<std::size_t> served_{0};
   std::mutex mu_;

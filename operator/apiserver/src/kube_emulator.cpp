@@ -27,6 +27,7 @@ HttpServerConfig server_config(const EmulatorOptions& o) {
   c.port = o.port;
   c.tls = o.tls;
   c.token = o.token;
+  c.allowed_hosts = o.allowed_hosts;
   if (!o.tls) return c;
   if (!o.cert_file.empty() || !o.key_file.empty()) {
     c.cert_pem = read_file(o.cert_file);
@@ -45,7 +46,8 @@ HttpServerConfig server_config(const EmulatorOptions& o) {
 struct KubeEmulator::Impl {
   explicit Impl(EmulatorOptions o)
       : options(std::move(o)),
-        store(options.watch_cache_size, options.crd_schema_pruning, options.crd_schema_validation),
+        store(options.watch_cache_size, options.crd_schema_pruning, options.crd_schema_validation,
+              Durability{options.data_dir, options.data_compact_bytes}),
         handler(store, faults, options.bookmark_interval),
         config(server_config(options)),
         server(config, handler),

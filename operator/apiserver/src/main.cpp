@@ -1,7 +1,8 @@
 // kube-emulator: serves the Kubernetes API emulator until SIGINT/SIGTERM.
 //   kube-emulator [--port N] [--tls] [--token T] [--cert F --key F] [--ca-out F]
-//                 [--deployment-ready-delay-ms N] [--watch-cache-size N]
-// Prints the URL on the first line of stdout once ready.
+//                 [--deployment-ready-delay-ms N] [--watch-cache-size N] [--data-dir DIR]
+// Prints the URL on the first line of stdout once ready. With --data-dir the objects are kept
+// in DIR (snapshot and write-ahead log) and recovered from it at start.
 
 #include <csignal>
 #include <cstdlib>
@@ -15,7 +16,8 @@ namespace {
 
 int usage() {
   std::cerr << "usage: kube-emulator [--port N] [--tls] [--token T] [--cert F --key F] "
-               "[--ca-out F] [--deployment-ready-delay-ms N] [--watch-cache-size N]\n";
+               "[--ca-out F] [--deployment-ready-delay-ms N] [--watch-cache-size N] "
+               "[--data-dir DIR]\n";
   return 2;
 }
 
@@ -44,6 +46,8 @@ int main(int argc, char** argv) {
       opts.deployment_ready_delay_ms = std::atoi(v);
     } else if (a == "--watch-cache-size" && (v = value())) {
       opts.watch_cache_size = static_cast<std::size_t>(std::atol(v));
+    } else if (a == "--data-dir" && (v = value()) && *v != '\0') {
+      opts.data_dir = v;
     } else {
       return usage();
     }

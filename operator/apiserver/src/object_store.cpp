@@ -1,6 +1,7 @@
 #include "object_store.hpp"
 
 #include <algorithm>
+#include <iostream>
 #include <set>
 
 #include "field_errors.hpp"
@@ -57,13 +58,138 @@ const std::string& SerializedDocument::text() const {
 }
 
 ObjectStore::ObjectStore(std::size_t watch_cache_size, bool prune_custom_resources,
-                         bool validate_custom_resources)
+                         bool validate_custom_resources, Durability durability)
     : log_capacity_(std::max<std::size_t>(1, watch_cache_size)),
       prune_custom_resources_(prune_custom_resources),
       validate_custom_resources_(validate_custom_resources),
-      rng_(std::random_device{}()) {
+      rng_(std::random_device{}()),
+      compact_log_bytes_(std::max<std::size_t>(1, durability.compact_log_bytes)),
+      compact_at_(compact_log_bytes_) {
   std::lock_guard lock(mu_);
-  seed_locked();
+  if (durability.data_dir.empty()) {
+    seed_locked();
+    return;
+  }
+  disk_ = std::make_unique<DataDir>(durability.data_dir);
+  recover_locked();
+  flusher_ = std::thread([this] { flush_loop(); });
+}
+
+ObjectStore::~ObjectStore() {
+  if (!flusher_.joinable()) return;
+  {
+    std::lock_guard lock(mu_);
+    closing_ = true;
+    flush_cv_.notify_all();
+  }
+  flusher_.join();
+}
+
+void ObjectStore::recover_locked() {
+  Recovered found = disk_->recover();
+  bool rewrite = found.fresh || found.records > 0;
+  if (found.fresh) {
+    seed_locked();
+  } else {
+    objects_ = std::move(found.objects);
+    rv_ = std::max(rv_, found.rv);
+    // The watch history is not kept: a watch or continue token from before the restart that
+    // is older than now gets 410 Gone, as after a compaction.
+    compacted_rv_ = rv_;
+    rewrite = expire_events_locked() > 0 || rewrite;
+    const auto crds = objects_.find("customresourcedefinitions.apiextensions.k8s.io");
+    if (crds != objects_.end()) {
+      for (const auto& [k, crd] : crds->second) {
+        auto served = ResourceRegistry::types_from_crd(*crd);
+        if (!served.ok()) {
+          std::cerr << "kube emulator: " << disk_->path() << ": the stored CRD "
+                    << meta_str(*crd, "name")
+                    << " no longer parses, its kinds are not served: " << served.error().message
+                    << "\n";
+          continue;
+        }
+        registry_.install_crd(meta_str(*crd, "name"), std::move(served.value()));
+      }
+    }
+  }
+  // Start from one snapshot and an empty log: replay is done once, a torn tail is gone.
+  if (rewrite) disk_->write_snapshot(rv_, objects_);
+  pending_.clear();
+  appended_rv_ = durable_rv_ = rv_;
+}
+
+std::size_t ObjectStore::expire_events_locked() {
+  const auto events = objects_.find("events");
+  if (events == objects_.end()) return 0;
+  const auto cutoff = std::chrono::system_clock::now() - std::chrono::hours(1);
+  std::size_t gone = 0;
+  for (auto it = events->second.begin(); it != events->second.end();) {
+    if (parse_rfc3339(meta_str(*it->second, "creationTimestamp")) < cutoff) {
+      it = events->second.erase(it);
+      ++gone;
+    } else {
+      ++it;
+    }
+  }
+  return gone;
+}
+
+void ObjectStore::flush_loop() {
+  std::unique_lock lock(mu_);
+  for (;;) {
+    flush_cv_.wait(lock, [&] { return closing_ || !pending_.empty(); });
+    if (pending_.empty()) return;  // closing, and everything is durable
+    std::vector<LogRecord> batch;
+    batch.swap(pending_);
+    const uint64_t batch_rv = appended_rv_;
+    // Compaction: the state as of this batch, to write once the batch is durable.
+    std::optional<StoredObjects> state;
+    if (disk_->log_bytes() >= compact_at_) state = objects_;
+    const uint64_t state_rv = rv_;
+    lock.unlock();
+    std::string error;
+    try {
+      disk_->append(batch);
+    } catch (const std::exception& e) {
+      error = e.what();
+    }
+    batch.clear();
+    lock.lock();
+    if (error.empty()) {
+      durable_rv_ = batch_rv;
+    } else {
+      std::cerr << "kube emulator: " << error << "; writes are refused from now on\n";
+      disk_error_ = error;
+    }
+    durable_cv_.notify_all();
+    changed_.notify_all();
+    if (!state || !error.empty()) continue;
+    lock.unlock();
+    // Only this thread writes the files, so nothing is appended while the log is replaced.
+    try {
+      disk_->write_snapshot(state_rv, *state);
+      compact_at_ = compact_log_bytes_;
+    } catch (const std::exception& e) {
+      // The log still holds everything: keep appending, try again once it grew as much again.
+      std::cerr << "kube emulator: cannot compact the API store log: " << e.what() << "\n";
+      compact_at_ = disk_->log_bytes() + compact_log_bytes_;
+    }
+    state.reset();
+    lock.lock();
+  }
+}
+
+bool ObjectStore::await_durable(std::unique_lock<std::mutex>& lock) const {
+  if (!disk_) return true;
+  const uint64_t target = appended_rv_;
+  durable_cv_.wait(lock, [&] { return durable_rv_ >= target || !disk_error_.empty(); });
+  return durable_rv_ >= target;
+}
+
+std::optional<ApiError> ObjectStore::refuse_write_locked() const {
+  if (disk_error_.empty()) return std::nullopt;
+  return ApiError{500, "InternalError",
+                  "Internal error occurred: the API store cannot write its log: " + disk_error_};
 }
 
 std::string ObjectStore::now() const {
@@ -98,6 +224,20 @@ uint64_t ObjectStore::types_generation() const {
 
 void ObjectStore::record_locked(const std::string& gr, const std::string& type, Document object,
                                 Document previous) {
+  if (disk_) {
+    LogRecord r;
+    r.rv = rv_;
+    r.group_resource = gr;
+    if (type == "DELETED") {
+      r.op = LogRecord::Op::kDelete;
+      r.key = key(meta_str(*object, "namespace"), meta_str(*object, "name"));
+    } else {
+      r.object = object;
+    }
+    pending_.push_back(std::move(r));
+    appended_rv_ = rv_;
+    flush_cv_.notify_one();
+  }
   auto serialized = std::make_shared<const SerializedDocument>(object);
   log_.push_back(
       WatchEvent{rv_, gr, type, std::move(object), std::move(previous), std::move(serialized)});
@@ -116,8 +256,11 @@ Result<json> ObjectStore::create(const ResourceType& type, const std::string& ns
 
 Result<WriteOutcome> ObjectStore::create(const ResourceType& type, const std::string& ns,
                                          json object, const DecodeOptions& decode) {
-  std::lock_guard lock(mu_);
-  return create_locked(type, ns, std::move(object), decode);
+  std::unique_lock lock(mu_);
+  if (auto refused = refuse_write_locked()) return *refused;
+  auto out = create_locked(type, ns, std::move(object), decode);
+  if (!await_durable(lock)) return *refuse_write_locked();
+  return out;
 }
 
 Result<std::vector<std::string>> ObjectStore::decode_locked(const ResourceType& type, json& object,
@@ -256,19 +399,32 @@ Result<WriteOutcome> ObjectStore::create_locked(const ResourceType& type, const 
 
 Result<json> ObjectStore::get(const ResourceType& type, const std::string& ns,
                               const std::string& name) const {
-  std::lock_guard lock(mu_);
+  std::unique_lock lock(mu_);
   const auto gr = type.group_resource();
   const auto b = objects_.find(gr);
-  if (b == objects_.end()) return not_found(gr, name);
-  const auto it = b->second.find(key(type.namespaced ? ns : "", name));
-  if (it == b->second.end()) return not_found(gr, name);
-  json out = *it->second;
+  Document found;
+  if (b != objects_.end()) {
+    const auto it = b->second.find(key(type.namespaced ? ns : "", name));
+    if (it != b->second.end()) found = it->second;
+  }
+  // What a read shows is durable first (a write still in flight is neither seen nor denied).
+  await_durable(lock);
+  lock.unlock();
+  if (!found) return not_found(gr, name);
+  json out = *found;
   out["apiVersion"] = type.api_version();
   return out;
 }
 
 Result<ListPage> ObjectStore::list(const ResourceType& type, const ListOptions& options) const {
-  std::lock_guard lock(mu_);
+  std::unique_lock lock(mu_);
+  auto page = list_locked(type, options);
+  await_durable(lock);
+  return page;
+}
+
+Result<ListPage> ObjectStore::list_locked(const ResourceType& type,
+                                          const ListOptions& options) const {
   ListPage page;
   page.rv = rv_;
   std::string after;
@@ -313,7 +469,17 @@ Result<WriteOutcome> ObjectStore::update(const ResourceType& type, const std::st
                                          const std::string& name, const Mutation& mutate,
                                          Subresource sub, bool create_missing,
                                          const DecodeOptions& decode) {
-  std::lock_guard lock(mu_);
+  std::unique_lock lock(mu_);
+  if (auto refused = refuse_write_locked()) return *refused;
+  auto out = update_locked(type, ns, name, mutate, sub, create_missing, decode);
+  if (!await_durable(lock)) return *refuse_write_locked();
+  return out;
+}
+
+Result<WriteOutcome> ObjectStore::update_locked(const ResourceType& type, const std::string& ns,
+                                                const std::string& name, const Mutation& mutate,
+                                                Subresource sub, bool create_missing,
+                                                const DecodeOptions& decode) {
   const auto gr = type.group_resource();
   auto& bucket = objects_[gr];
   const auto it = bucket.find(key(type.namespaced ? ns : "", name));
@@ -493,8 +659,11 @@ void ObjectStore::erase_locked(const ResourceType& type, const json& object) {
 
 Result<json> ObjectStore::remove(const ResourceType& type, const std::string& ns,
                                  const std::string& name, const DeleteOptions& options) {
-  std::lock_guard lock(mu_);
-  return remove_locked(type, ns, name, options);
+  std::unique_lock lock(mu_);
+  if (auto refused = refuse_write_locked()) return *refused;
+  auto out = remove_locked(type, ns, name, options);
+  if (!await_durable(lock)) return *refuse_write_locked();
+  return out;
 }
 
 Result<json> ObjectStore::remove_locked(const ResourceType& type, const std::string& ns,
@@ -593,7 +762,14 @@ uint64_t ObjectStore::wait_for_change(uint64_t seen,
 
 WatchStart ObjectStore::begin_watch(const ResourceType& type, const std::string& rv_param,
                                     const std::string& ns) {
-  std::lock_guard lock(mu_);
+  std::unique_lock lock(mu_);
+  auto start = begin_watch_locked(type, rv_param, ns);
+  await_durable(lock);
+  return start;
+}
+
+WatchStart ObjectStore::begin_watch_locked(const ResourceType& type, const std::string& rv_param,
+                                           const std::string& ns) {
   WatchStart start;
   start.epoch = epoch_;
   start.after_rv = rv_;
@@ -627,10 +803,13 @@ WatchPoll ObjectStore::poll_watch(const std::string& group_resource, uint64_t af
                                   uint64_t epoch,
                                   std::chrono::steady_clock::time_point deadline) const {
   std::unique_lock lock(mu_);
-  changed_.wait_until(lock, deadline,
-                      [&] { return stopping_ || epoch != epoch_ || rv_ > after_rv; });
+  // Durable events only: a watcher never sees a change a crash could still take back.
+  changed_.wait_until(lock, deadline, [&] {
+    return stopping_ || epoch != epoch_ || visible_rv_locked() > after_rv;
+  });
+  const uint64_t visible = visible_rv_locked();
   WatchPoll poll;
-  poll.rv_now = std::max(rv_, after_rv);
+  poll.rv_now = std::max(visible, after_rv);
   if (stopping_ || epoch != epoch_) {
     poll.ended = true;
     return poll;
@@ -642,7 +821,7 @@ WatchPoll ObjectStore::poll_watch(const std::string& group_resource, uint64_t af
   // The log is in resourceVersion order: start past after_rv rather than scan it all.
   const auto first = std::upper_bound(log_.begin(), log_.end(), after_rv,
                                       [](uint64_t rv, const WatchEvent& e) { return rv < e.rv; });
-  for (auto it = first; it != log_.end(); ++it) {
+  for (auto it = first; it != log_.end() && it->rv <= visible; ++it) {
     if (it->group_resource == group_resource) poll.events.push_back(*it);
   }
   return poll;
@@ -667,16 +846,26 @@ void ObjectStore::expire_next_watches(int times) {
 }
 
 void ObjectStore::reset() {
-  std::lock_guard lock(mu_);
+  std::unique_lock lock(mu_);
+  if (refuse_write_locked()) return;
   objects_.clear();
   log_.clear();
   registry_.reset();
   ++rv_;
+  if (disk_) {
+    LogRecord r;
+    r.op = LogRecord::Op::kReset;
+    r.rv = rv_;
+    pending_.push_back(std::move(r));
+    appended_rv_ = rv_;
+    flush_cv_.notify_one();
+  }
   compacted_rv_ = rv_;
   expire_next_ = 0;
   ++epoch_;
   seed_locked();
   changed_.notify_all();
+  await_durable(lock);
 }
 
 void ObjectStore::shutdown() {

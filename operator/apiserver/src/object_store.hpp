@@ -3,6 +3,11 @@
 // The emulator's etcd: every object of every kind, one global resourceVersion counter, a bounded
 // event log for watch replay, and the write semantics of the API server (optimistic
 // concurrency, generation, status subresource, finalizers). Thread-safe; one mutex.
+//
+// In memory by default. Given a data directory it is durable (see data_dir.hpp): every change
+// is recorded in a write-ahead log that a flusher thread appends and fdatasyncs a batch at a
+// time (group commit); a write is answered only once its own record is durable, and reads and
+// watches only show what is durable. The log is folded into a snapshot once it passes a size.
 
 #include <atomic>
 #include <chrono>
@@ -17,9 +22,11 @@
 #include <optional>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "api_error.hpp"
+#include "data_dir.hpp"
 #include "field_validation.hpp"
 #include "resource_types.hpp"
 #include "selectors.hpp"
@@ -113,6 +120,12 @@ struct WatchPoll {
   bool ended = false;    // dropped or shutting down
 };
 
+struct Durability {
+  std::string data_dir;  // empty: in memory only
+  // The log is folded into a new snapshot once it holds this many bytes.
+  std::size_t compact_log_bytes = 4u << 20;
+};
+
 class ObjectStore {
  public:
   // Given a live object (null when absent), returns the object to store.
@@ -120,8 +133,14 @@ class ObjectStore {
 
   // With prune_custom_resources, custom resources are pruned and defaulted by their CRD schema;
   // with validate_custom_resources, writes the schema rejects fail with 422.
+  // With a data_dir, recovers what the folder holds (throws std::runtime_error when it cannot
+  // be opened or does not read back) and keeps it there.
   ObjectStore(std::size_t watch_cache_size, bool prune_custom_resources,
-              bool validate_custom_resources = true);
+              bool validate_custom_resources = true, Durability durability = {});
+  // Makes the pending records durable and stops the flusher.
+  ~ObjectStore();
+  ObjectStore(const ObjectStore&) = delete;
+  ObjectStore& operator=(const ObjectStore&) = delete;
 
   bool validates_custom_resources() const { return validate_custom_resources_; }
   std::optional<ResourceType> find_type(const std::string& group, const std::string& version,
@@ -173,6 +192,13 @@ class ObjectStore {
   // the error fieldValidation=Strict (or an undecodable object) makes of what was found.
   Result<std::vector<std::string>> decode_locked(const ResourceType& type, nlohmann::json& object,
                                                  const DecodeOptions& decode) const;
+  Result<ListPage> list_locked(const ResourceType& type, const ListOptions& options) const;
+  Result<WriteOutcome> update_locked(const ResourceType& type, const std::string& ns,
+                                     const std::string& name, const Mutation& mutate,
+                                     Subresource sub, bool create_missing,
+                                     const DecodeOptions& decode);
+  WatchStart begin_watch_locked(const ResourceType& type, const std::string& rv_param,
+                                const std::string& ns);
   Result<WriteOutcome> create_locked(const ResourceType& type, const std::string& ns,
                                      nlohmann::json object, const DecodeOptions& decode = {});
   Result<nlohmann::json> commit_update_locked(const ResourceType& type, const nlohmann::json& old,
@@ -186,6 +212,17 @@ class ObjectStore {
                      Document previous);
   void seed_locked();
   std::string now() const;
+  // Durability. Waits (releasing the lock) until every record appended so far is durable;
+  // false when the log cannot be written.
+  bool await_durable(std::unique_lock<std::mutex>& lock) const;
+  // The 500 every write gets once the log could not be written.
+  std::optional<ApiError> refuse_write_locked() const;
+  // The newest resourceVersion watches may deliver.
+  uint64_t visible_rv_locked() const { return disk_ ? durable_rv_ : rv_; }
+  void recover_locked();
+  // Drops Events older than an hour, as the real server's event TTL does; how many went.
+  std::size_t expire_events_locked();
+  void flush_loop();
 
   mutable std::mutex mu_;
   mutable std::condition_variable changed_;
@@ -201,6 +238,18 @@ class ObjectStore {
   int expire_next_ = 0;
   bool stopping_ = false;
   std::mt19937_64 rng_;
+
+  std::unique_ptr<DataDir> disk_;
+  std::size_t compact_log_bytes_;
+  std::size_t compact_at_;          // log size that triggers the next snapshot
+  std::vector<LogRecord> pending_;  // recorded, not yet handed to the flusher
+  uint64_t appended_rv_ = 0;        // resourceVersion of the last record recorded
+  uint64_t durable_rv_ = 0;         // ... of the last one fdatasync'ed
+  std::string disk_error_;          // set once an append failed: writes are refused
+  bool closing_ = false;
+  std::condition_variable flush_cv_;            // the flusher waits for records
+  mutable std::condition_variable durable_cv_;  // writers and readers wait for durability
+  std::thread flusher_;
 };
 
 }  // namespace kubefn::emulator

@@ -114,5 +114,52 @@ TEST_F(TlsTest, RequiresTheBearerToken) {
   EXPECT_EQ(http_.get("/healthz").status, 200);
 }
 
+class AllowedHostsTest : public EmulatorTest {
+ protected:
+  AllowedHostsTest() : EmulatorTest(options()) {}
+  static EmulatorOptions options() {
+    EmulatorOptions o;
+    o.allowed_hosts = {"127.0.0.1", "localhost", "::1"};
+    return o;
+  }
+  Response get_as(const std::string& host, const std::string& target = "/api/v1/namespaces") {
+    RequestOptions o;
+    o.host = host;
+    return http_.request("GET", target, "", o);
+  }
+};
+
+TEST_F(AllowedHostsTest, OnlyThisServersOwnNamesAreAnswered) {
+  const std::string port = std::to_string(emu_.port());
+  for (const std::string& host : std::vector<std::string>{"127.0.0.1:" + port, "localhost:" + port,
+                                                          "LocalHost:" + port, "[::1]:" + port}) {
+    EXPECT_EQ(get_as(host).status, 200) << host;
+  }
+  // A rebound name, another port, no port, no Host at all: refused, health checks too.
+  for (const std::string& host :
+       std::vector<std::string>{"evil.example:" + port, "localhost.evil.example:" + port,
+                                "127.0.0.1:1", "localhost", "::1:" + port, ""}) {
+    auto r = get_as(host);
+    EXPECT_EQ(r.status, 403) << host;
+    EXPECT_EQ(r.json()["kind"], "Status") << r.body;
+    EXPECT_EQ(r.json()["reason"], "Forbidden") << r.body;
+    EXPECT_EQ(r.json()["message"],
+              "Host \"" + host + "\" is not this server's: it answers only 127.0.0.1:" + port +
+                  ", localhost:" + port + ", [::1]:" + port +
+                  " (a name that resolves here is not enough)");
+  }
+  EXPECT_EQ(get_as("evil.example:" + port, "/healthz").status, 403);
+  RequestOptions write;
+  write.host = "evil.example:" + port;
+  EXPECT_EQ(http_.request("POST", kConfigMaps, config_map("c").dump(), write).status, 403);
+  EXPECT_FALSE(emu_.get(std::string(kConfigMaps) + "/c").has_value());
+}
+
+TEST_F(EmulatorTest, AnyHostByDefaultAsTheRealServer) {
+  RequestOptions o;
+  o.host = "anything.example:1";
+  EXPECT_EQ(http_.request("GET", "/api/v1/namespaces", "", o).status, 200);
+}
+
 }  // namespace
 }  // namespace kubefn::emulator::testing

@@ -20,7 +20,7 @@ template <class Stream>
 Response exchange(Stream& stream, const std::string& method, const std::string& target,
                   const std::string& body, const RequestOptions& o) {
   http::request<http::string_body> req{http::string_to_verb(method), target, 11};
-  req.set(http::field::host, "127.0.0.1");
+  req.set(http::field::host, o.host);
   req.set(http::field::accept, o.accept);
   if (!body.empty()) req.set(http::field::content_type, o.content_type);
   if (!o.token.empty()) req.set(http::field::authorization, "Bearer " + o.token);

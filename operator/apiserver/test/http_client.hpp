@@ -29,6 +29,7 @@ struct RequestOptions {
   std::string content_type = "application/json";
   std::string accept = "application/json";
   std::string token;
+  std::string host = "127.0.0.1";  // the Host header
 };
 
 class HttpClient {

@@ -4,6 +4,8 @@
 
 #include <array>
 
+#include "kubefn/controller/spec_validation.hpp"
+
 namespace kubefn::controller {
 
 using nlohmann::json;
@@ -104,11 +106,13 @@ json container_env(const FunctionSpec& spec, const std::string& stats_address) {
   return env;
 }
 
-json default_resources(const FunctionSpec& spec) {
-  json r = spec.resources.is_object() ? spec.resources : json::object();
-  if (!r.contains("requests")) r["requests"] = {{"cpu", "50m"}, {"memory", "32Mi"}};
-  if (!r.contains("limits")) r["limits"] = {{"memory", "128Mi"}};
-  return r;
+// A volume name (a DNS-1123 label) for a Secret, whatever its name: secret-<name>, or, for a
+// name with dots or too long for a label, secret--<16 hex of its SHA-256> (no Secret name
+// starts with '-', so the two forms never meet).
+std::string secret_volume_name(const std::string& secret) {
+  const std::string plain = "secret-" + secret;
+  if (plain.size() <= 63 && plain.find('.') == std::string::npos) return plain;
+  return "secret--" + sha256_hex(secret).substr(0, 16);
 }
 
 }  // namespace
@@ -122,8 +126,8 @@ json make_deployment(const FunctionSpec& spec, const DeploymentInputs& in) {
     mounts.push_back({{"name", "source"}, {"mountPath", "/kubefn/src"}, {"readOnly", true}});
   }
   for (const auto& s : spec.secrets) {
-    volumes.push_back({{"name", "secret-" + s}, {"secret", {{"secretName", s}}}});
-    mounts.push_back({{"name", "secret-" + s},
+    volumes.push_back({{"name", secret_volume_name(s)}, {"secret", {{"secretName", s}}}});
+    mounts.push_back({{"name", secret_volume_name(s)},
                       {"mountPath", "/var/run/secrets/kubefn/" + s},
                       {"readOnly", true}});
   }
@@ -134,7 +138,7 @@ json make_deployment(const FunctionSpec& spec, const DeploymentInputs& in) {
       {"ports",
        json::array({{{"name", "http"}, {"containerPort", kFunctionPort}, {"protocol", "TCP"}}})},
       {"env", container_env(spec, in.stats_address)},
-      {"resources", default_resources(spec)},
+      {"resources", effective_resources(spec.resources)},
       {"readinessProbe",
        {{"httpGet", {{"path", "/readyz"}, {"port", "http"}}},
         {"periodSeconds", 1},

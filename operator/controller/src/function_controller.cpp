@@ -61,6 +61,7 @@ FunctionController::FunctionController(kube::KubeClient& client, kube::Clock& cl
                                        ControllerOptions options)
     : client_(client), clock_(clock), events_(events), options_(std::move(options)) {
   if (options_.namespaces.empty()) options_.namespaces.push_back("");
+  claims_ = std::make_unique<kube::TriggerClaims>(options_.claims);
   url_sources_ = options_.source_fetcher != nullptr
                      ? std::make_unique<UrlSources>(*options_.source_fetcher)
                      : std::make_unique<UrlSources>();
@@ -127,6 +128,18 @@ void FunctionController::enqueue(const json& function) {
   depth_->Set(static_cast<double>(queue_->ready()));
 }
 
+void FunctionController::on_function(const json& function, bool deleted) {
+  const kube::Claimant claimant = kube::claimant_of(function);
+  const std::vector<std::string> others =
+      deleted ? claims_->remove(claimant.ns, claimant.name) : claims_->upsert(claimant);
+  enqueue(function);
+  for (const std::string& key : others) {
+    queue_->add(key);
+    adds_->Increment();
+  }
+  depth_->Set(static_cast<double>(queue_->ready()));
+}
+
 void FunctionController::requeue(const std::string& ns, const std::string& name) {
   queue_->add(ns + "/" + name);
   adds_->Increment();
@@ -151,9 +164,11 @@ kube::ReconcileResult FunctionController::reconcile_key(const std::string& key) 
   std::unique_ptr<FunctionReconciler> reconciler =
       options_.platform != nullptr
           ? std::make_unique<FunctionReconciler>(client_, *reader_, clock_, events_,
-                                                 *options_.platform, url_sources_.get())
+                                                 *options_.platform, url_sources_.get(),
+                                                 claims_.get())
           : std::make_unique<FunctionReconciler>(client_, *reader_, clock_, events_, &converged_,
-                                                 options_.build, url_sources_.get());
+                                                 options_.build, url_sources_.get(),
+                                                 claims_.get());
   ReconcileResult r;
   try {
     r = reconciler->reconcile(ns, name);
@@ -229,9 +244,9 @@ void FunctionController::start() {
     fn.cache = {std::vector<std::string>{}, true};
     informers_.push_back(std::make_unique<kube::Informer>(
         client_, clock_, fn,
-        kube::InformerHandlers{[this](const json& o) { enqueue(o); },
-                               [this](const json&, const json& o) { enqueue(o); },
-                               [this](const json& o) { enqueue(o); }}));
+        kube::InformerHandlers{[this](const json& o) { on_function(o, false); },
+                               [this](const json&, const json& o) { on_function(o, false); },
+                               [this](const json& o) { on_function(o, true); }}));
     reader_->add(gvr::functions(), ns, informers_.back()->cache());
     // The Kubernetes platform's objects; another platform tells of its changes by requeue().
     std::vector<kube::GroupVersionResource> owned_resources;

@@ -19,7 +19,7 @@ constexpr const char* kDeploymentReady = "DeploymentReady";
 FunctionReconciler::FunctionReconciler(kube::KubeClient& client, ObjectReader& reader,
                                        kube::Clock& clock, EventRecorder& events,
                                        ConvergedDeployments* converged, BuildSettings build,
-                                       UrlSources* url_sources)
+                                       UrlSources* url_sources, const kube::TriggerClaims* claims)
     : client_(client),
       reader_(reader),
       clock_(clock),
@@ -27,7 +27,8 @@ FunctionReconciler::FunctionReconciler(kube::KubeClient& client, ObjectReader& r
       owned_platform_(
           std::make_unique<KubernetesPlatform>(client, reader, std::move(build), converged)),
       platform_(owned_platform_.get()),
-      url_sources_(url_sources != nullptr ? url_sources : &UrlSources::shared()) {}
+      url_sources_(url_sources != nullptr ? url_sources : &UrlSources::shared()),
+      claims_(claims) {}
 
 ReconcileResult FunctionReconciler::finish(json& function, json status, ReconcileResult r) {
   const json& live_status = function.value("status", json::object());
@@ -95,6 +96,32 @@ ReconcileResult FunctionReconciler::reconcile(const std::string& ns, const std::
     return finish(function, std::move(status), {});
   }
   const FunctionSpec& spec = std::get<FunctionSpec>(parsed);
+
+  // The HTTP trigger's host and path (kube::TriggerClaims, the rules the gateway routes by).
+  // A malformed one is a bad spec; one another Function holds, or one the platform does not
+  // allow, leaves the function running at its own route, but not Ready, saying why.
+  kube::ClaimProblem claim_problem;
+  if (claims_ != nullptr) {
+    const kube::ClaimVerdict verdict = claims_->verdict(ns, name);
+    claim_problem = verdict.summary();
+    for (const kube::ClaimProblem& p : verdict.problems) {
+      if (p.reason == kube::kInvalidTriggerReason) claim_problem.reason = p.reason;
+    }
+    if (claim_problem.reason == kube::kInvalidTriggerReason) {
+      set_condition(status, {kSourceReady, "Unknown", claim_problem.reason, "the spec is invalid"},
+                    now, generation);
+      set_ready({kReady, "False", claim_problem.reason, claim_problem.message}, "Warning");
+      return finish(function, std::move(status), {});
+    }
+  }
+  // Ready, unless a trigger claim was refused.
+  auto set_ready_unless_refused = [&](const Condition& ready) {
+    if (claim_problem.reason.empty()) {
+      set_ready(ready, "Normal");
+    } else {
+      set_ready({kReady, "False", claim_problem.reason, claim_problem.message}, "Warning");
+    }
+  };
 
   // 2. The source, and the digest that names it.
   std::string source_text;
@@ -190,14 +217,14 @@ ReconcileResult FunctionReconciler::reconcile(const std::string& ns, const std::
   if (w.wanted == 0 && w.rolled_out) {
     set_condition(status, {kDeploymentReady, "True", "ScaledToZero", "no replica wanted"}, now,
                   generation);
-    set_ready({kReady, "True", "ScaledToZero", "scaled to zero; the next call starts a replica"},
-              "Normal");
+    set_ready_unless_refused(
+        {kReady, "True", "ScaledToZero", "scaled to zero; the next call starts a replica"});
   } else if (w.available && w.rolled_out) {
     set_condition(status,
                   {kDeploymentReady, "True", "Available",
                    std::to_string(w.ready) + "/" + std::to_string(w.wanted) + " ready"},
                   now, generation);
-    set_ready({kReady, "True", "Ready", ""}, "Normal");
+    set_ready_unless_refused({kReady, "True", "Ready", ""});
   } else {
     const std::string msg = std::to_string(w.ready) + "/" + std::to_string(w.wanted) +
                             " replicas ready" + (w.rolled_out ? "" : ", rollout in progress");

@@ -3,6 +3,8 @@
 #include <regex>
 #include <set>
 
+#include "kubefn/controller/spec_validation.hpp"
+
 namespace kubefn::controller {
 namespace {
 
@@ -43,20 +45,16 @@ std::optional<std::int64_t> get_int(const json& obj, const char* name, const std
   return v;
 }
 
-bool is_identifier(const std::string& s) {
-  static const std::regex re("^[A-Za-z_][A-Za-z0-9_]*$");
-  return std::regex_match(s, re);
-}
-
 bool is_module_name(const std::string& s) {
   static const std::regex re("^[A-Za-z_][A-Za-z0-9_-]*$");
   return std::regex_match(s, re);
 }
 
-// DNS-1123 subdomain, as Kubernetes names Secrets and ConfigMaps.
-bool is_dns_subdomain(const std::string& s) {
-  static const std::regex re("^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$");
-  return !s.empty() && s.size() <= 253 && std::regex_match(s, re);
+// The most a ConfigMap holds: the source ConfigMap must take the inline source.
+constexpr std::size_t kMaxSource = 1 << 20;
+
+void check(const std::optional<SpecError>& e) {
+  if (e) throw Invalid{*e};
 }
 
 void parse_source(const json& spec, FunctionSpec& out) {
@@ -77,10 +75,17 @@ void parse_source(const json& spec, FunctionSpec& out) {
     if (!i->is_string()) invalid("InvalidSpec", "spec.source.inline must be a string");
     out.inline_source = i->get<std::string>();
     if (out.inline_source.empty()) invalid("MissingSource", "spec.source.inline is empty");
+    if (out.inline_source.size() > kMaxSource) {
+      invalid("InvalidSource", "spec.source.inline is " + std::to_string(out.inline_source.size()) +
+                                   " bytes, more than the 1 MiB a ConfigMap holds: move the "
+                                   "source to spec.source.url, or build an image and set "
+                                   "spec.image");
+    }
     out.source_kind = SourceKind::kInline;
     ++kinds;
   }
   if (const json* cm = field(*src, "configMapRef")) {
+    if (!cm->is_object()) invalid("InvalidSpec", "spec.source.configMapRef must be {name, key}");
     out.config_map_name = get_string(*cm, "name", "spec.source.configMapRef.name");
     if (!is_dns_subdomain(out.config_map_name)) {
       invalid("InvalidSource", "spec.source.configMapRef.name \"" + out.config_map_name +
@@ -88,12 +93,28 @@ void parse_source(const json& spec, FunctionSpec& out) {
     }
     out.config_map_key = get_string(*cm, "key", "spec.source.configMapRef.key");
     if (out.config_map_key.empty()) out.config_map_key = out.module + ".cpp";
+    if (!is_config_map_key(out.config_map_key)) {
+      invalid("InvalidSource", "spec.source.configMapRef.key \"" + out.config_map_key +
+                                   "\" is not a ConfigMap key: letters, digits, '-', '_' and "
+                                   "'.' (not . or .. or starting with ..), at most 253");
+    }
     out.source_kind = SourceKind::kConfigMap;
     ++kinds;
   }
   if (field(*src, "url") != nullptr) {
     out.url = get_string(*src, "url", "spec.source.url");
     out.url_sha256 = get_string(*src, "sha256", "spec.source.sha256");
+    if (out.url.size() > 2048) {
+      invalid("InvalidSource",
+              "spec.source.url is " + std::to_string(out.url.size()) + " characters: at most 2048");
+    }
+    // user:password@ would be stored in the Function and shown in its status and events.
+    static const std::regex userinfo_re("^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*@");
+    if (std::regex_search(out.url, userinfo_re)) {
+      invalid("InvalidSource",
+              "spec.source.url carries credentials (user:password@host): they would show in "
+              "the Function's status and events; serve the source without them");
+    }
     static const std::regex url_re("^https?://[^\\s/$.?#][^\\s]*$");
     if (!std::regex_match(out.url, url_re)) {
       invalid("InvalidSource", "spec.source.url \"" + out.url + "\" is not an http(s) URL");
@@ -106,6 +127,10 @@ void parse_source(const json& spec, FunctionSpec& out) {
     }
     out.source_kind = SourceKind::kUrl;
     ++kinds;
+  } else if (field(*src, "sha256") != nullptr) {
+    invalid("InvalidSource",
+            "spec.source.sha256 is set without spec.source.url: add the URL "
+            "or remove the sha256");
   }
   if (kinds > 1) {
     invalid("ConflictingSource",
@@ -144,7 +169,7 @@ std::variant<FunctionSpec, SpecError> parse_function(const json& function) {
     }
     // The name becomes a Deployment, a Service (DNS-1035 label) and a ConfigMap prefix.
     static const std::regex name_re("^[a-z]([-a-z0-9]*[a-z0-9])?$");
-    if (!std::regex_match(out.name, name_re) || out.name.size() > 52) {
+    if (out.name.size() > 52 || !std::regex_match(out.name, name_re)) {
       invalid("InvalidName", "metadata.name \"" + out.name +
                                  "\" must be at most 52 lower-case letters, digits and '-', "
                                  "starting with a letter (it names the function's Service)");
@@ -173,28 +198,45 @@ std::variant<FunctionSpec, SpecError> parse_function(const json& function) {
     }
     out.module = handler.substr(0, dot);
     out.handler_name = handler.substr(dot + 1);
+    if (handler.size() > 253 || dot > 249) {
+      invalid("InvalidHandler",
+              "spec.handler is too long: at most 253 characters, and the "
+              "module at most 249 (<module>.cpp names the source's "
+              "ConfigMap key)");
+    }
     if (!is_module_name(out.module)) {
       invalid("InvalidHandler", "spec.handler module \"" + out.module +
                                     "\" must be letters, digits, '_' or '-', not starting "
                                     "with a digit");
     }
-    if (!is_identifier(out.handler_name)) {
+    if (!is_cpp_identifier(out.handler_name)) {
       invalid("InvalidHandler", "spec.handler function \"" + out.handler_name +
-                                    "\" must be a C++ identifier: the name passed to "
-                                    "KUBEFN_HANDLER(...)");
+                                    "\" must be a C++ identifier that is not a keyword: the "
+                                    "name passed to KUBEFN_HANDLER(...)");
     }
 
     out.image = get_string(*spec, "image", "spec.image");
+    if (!out.image.empty()) check(check_image(out.image));
     parse_source(*spec, out);
 
     if (const json* deps = field(*spec, "dependencies")) {
       if (!deps->is_array()) invalid("InvalidSpec", "spec.dependencies must be a list");
+      if (deps->size() > 64) {
+        invalid("InvalidDependency", "spec.dependencies lists " + std::to_string(deps->size()) +
+                                         " packages: at most 64");
+      }
+      // What the builder hands to the package tools: a name, never an option ("-o...").
       static const std::regex pkg_re("^[a-z0-9][a-z0-9+.-]+$");
       std::set<std::string> seen;
-      for (const auto& d : *deps) {
-        if (!d.is_string() || !std::regex_match(d.get<std::string>(), pkg_re)) {
+      for (std::size_t i = 0; i < deps->size(); ++i) {
+        const json& d = (*deps)[i];
+        if (!d.is_string() || d.get<std::string>().size() > 128 ||
+            !std::regex_match(d.get<std::string>(), pkg_re)) {
           invalid("InvalidDependency",
-                  "spec.dependencies holds " + d.dump() + ", which is not a Debian package name");
+                  "spec.dependencies[" + std::to_string(i) + "]: " + d.dump() +
+                      " is not a Debian package name: lower-case letters, digits, '+', '-' and "
+                      "'.', starting with a letter or digit, at most 128 (for example "
+                      "zlib1g-dev)");
         }
         if (seen.insert(d.get<std::string>()).second) out.dependencies.push_back(d);
       }
@@ -207,32 +249,30 @@ std::variant<FunctionSpec, SpecError> parse_function(const json& function) {
     out.replicas = get_int(*spec, "replicas", "spec.replicas", 0, 100000);
     if (const json* env = field(*spec, "env")) {
       if (!env->is_array()) invalid("InvalidSpec", "spec.env must be a list of {name, value}");
-      for (const auto& e : *env) {
-        const std::string n = e.is_object() ? get_string(e, "name", "spec.env[].name") : "";
-        if (n.empty()) invalid("InvalidEnv", "every spec.env entry needs a name");
-        if (n.rfind("FUNC_", 0) == 0 || n.rfind("KUBEFN_", 0) == 0 || n == "MOD_NAME") {
-          invalid("InvalidEnv", "spec.env sets " + n +
-                                    ", which the platform owns: use the matching spec field "
-                                    "(handler, timeout, resources) instead");
-        }
-      }
+      check(check_env(*env));
       out.env = *env;
     }
     if (const json* ef = field(*spec, "envFrom")) {
       if (!ef->is_array()) invalid("InvalidSpec", "spec.envFrom must be a list");
+      check(check_env_from(*ef));
       out.env_from = *ef;
     }
     if (const json* secrets = field(*spec, "secrets")) {
       if (!secrets->is_array()) invalid("InvalidSpec", "spec.secrets must be a list of names");
-      for (const auto& s : *secrets) {
+      std::set<std::string> seen;
+      for (std::size_t i = 0; i < secrets->size(); ++i) {
+        const json& s = (*secrets)[i];
         if (!s.is_string() || !is_dns_subdomain(s.get<std::string>())) {
-          invalid("InvalidSecret", "spec.secrets holds " + s.dump() + ", not a Secret name");
+          invalid("InvalidSecret", "spec.secrets[" + std::to_string(i) + "]: " + s.dump() +
+                                       " is not a Secret name: lower-case letters, digits, '-' "
+                                       "and '.', at most 253");
         }
-        out.secrets.push_back(s);
+        if (seen.insert(s.get<std::string>()).second) out.secrets.push_back(s);
       }
     }
     if (const json* r = field(*spec, "resources")) {
       if (!r->is_object()) invalid("InvalidSpec", "spec.resources must be an object");
+      check(check_resources(*r));
       out.resources = *r;
     }
     out.timeout_seconds = get_int(*spec, "timeout", "spec.timeout", 1, 3600).value_or(180);

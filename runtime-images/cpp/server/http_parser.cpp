@@ -8,31 +8,7 @@ namespace kubefn::runtime {
 namespace {
 
 constexpr std::string_view kCrlf = "\r\n";
-
-bool is_tchar(char c) {
-  // RFC 9110 token characters.
-  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
-  switch (c) {
-    case '!':
-    case '#':
-    case '$':
-    case '%':
-    case '&':
-    case '\'':
-    case '*':
-    case '+':
-    case '-':
-    case '.':
-    case '^':
-    case '_':
-    case '`':
-    case '|':
-    case '~':
-      return true;
-    default:
-      return false;
-  }
-}
+constexpr std::size_t kMaxSizeLine = 1024;  // a chunk size line, extensions included
 
 bool is_token(std::string_view s) {
   if (s.empty()) return false;
@@ -62,7 +38,90 @@ bool valid_field_value(std::string_view v) {
   return true;
 }
 
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
+
+bool is_hex(char c) {
+  return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+// RFC 3986 reg-name characters: unreserved, sub-delims and '%' of pct-encoded.
+bool is_reg_name_char(char c) {
+  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c)) return true;
+  switch (c) {
+    case '-':
+    case '.':
+    case '_':
+    case '~':
+    case '!':
+    case '$':
+    case '&':
+    case '\'':
+    case '(':
+    case ')':
+    case '*':
+    case '+':
+    case ',':
+    case ';':
+    case '=':
+    case '%':
+      return true;
+    default:
+      return false;
+  }
+}
+
+// uri-host [ ":" port ] (RFC 9110 section 7.2), empty included: what a Host field or an
+// absolute-form target's authority may hold. No userinfo.
+bool valid_authority(std::string_view a) {
+  std::size_t i = 0;
+  if (!a.empty() && a.front() == '[') {
+    // IP-literal: an IPv6 address (or IPvFuture) in brackets.
+    std::size_t close = a.find(']');
+    if (close == std::string_view::npos || close == 1) return false;
+    for (char c : a.substr(1, close - 1)) {
+      if (!is_hex(c) && c != ':' && c != '.' && c != 'v' && c != 'V') return false;
+    }
+    i = close + 1;
+  } else {
+    while (i < a.size() && is_reg_name_char(a[i]))
+      ++i;
+  }
+  if (i == a.size()) return true;
+  if (a[i] != ':') return false;
+  for (char c : a.substr(i + 1)) {
+    if (!is_digit(c)) return false;
+  }
+  return true;
+}
+
 }  // namespace
+
+bool is_tchar(char c) {
+  // RFC 9110 token characters.
+  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
+  switch (c) {
+    case '!':
+    case '#':
+    case '$':
+    case '%':
+    case '&':
+    case '\'':
+    case '*':
+    case '+':
+    case '-':
+    case '.':
+    case '^':
+    case '_':
+    case '`':
+    case '|':
+    case '~':
+      return true;
+    default:
+      return false;
+  }
+}
 
 std::string_view trim_ows(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
@@ -115,6 +174,22 @@ void HttpRequestParser::reset() {
   consumed_ = 0;
   error_status_ = 0;
   error_reason_ = {};
+  origin_target_.clear();
+}
+
+std::size_t heap_bytes(const std::string& s) {
+  static const std::size_t kInline = std::string().capacity();
+  return s.capacity() > kInline ? s.capacity() : 0;
+}
+
+std::size_t HttpRequestParser::buffered_bytes() const {
+  return chunked_.capacity() + heap_bytes(origin_target_);
+}
+
+void HttpRequestParser::release_buffers() {
+  reset();
+  chunked_.release();
+  std::string().swap(origin_target_);
 }
 
 ParseState HttpRequestParser::fail(int status, std::string_view reason) {
@@ -192,24 +267,26 @@ ParseState HttpRequestParser::parse_head(std::string_view head) {
   }
   request_.version_minor = version[7] - '0';
   request_.keep_alive = request_.version_minor >= 1;
-
-  std::string_view target = request_.target;
-  if (target.front() != '/') {
-    // absolute-form (http://host/path) is allowed; asterisk-form only for OPTIONS.
-    std::size_t scheme = target.find("://");
-    if (scheme != std::string_view::npos) {
-      std::size_t slash = target.find('/', scheme + 3);
-      target = slash == std::string_view::npos ? std::string_view("/") : target.substr(slash);
-    } else if (!(target == "*" && request_.method == "OPTIONS")) {
-      return fail(400, "malformed request target");
-    }
+  // The target's authority when it is in absolute form.
+  std::string_view target_host;
+  bool absolute_form = false;
+  if (request_.target.front() != '/') {
+    absolute_form = request_.target != "*";
+    if (parse_target(&target_host) == ParseState::kError) return ParseState::kError;
   }
+  std::string_view target = request_.target;
   std::size_t q = target.find('?');
-  request_.path = target.substr(0, q);
+  if (!origin_target_.empty()) {
+    request_.path = "/";  // the target had no path: "http://host?query"
+  } else {
+    request_.path = target.substr(0, q);
+  }
   request_.query = q == std::string_view::npos ? std::string_view() : target.substr(q + 1);
 
   bool has_length = false;
   bool chunked = false;
+  std::size_t hosts = 0;
+  std::size_t host_index = 0;  // within request_.headers
   std::string_view rest = eol == std::string_view::npos ? std::string_view() : head.substr(eol + 2);
   while (!rest.empty()) {
     std::size_t e = rest.find(kCrlf);
@@ -254,11 +331,26 @@ ParseState HttpRequestParser::parse_head(std::string_view head) {
     } else if (name == "expect") {
       if (!iequals(value, "100-continue")) return fail(417, "unsupported expectation");
       request_.expect_continue = true;
+    } else if (name == "host") {
+      ++hosts;
+      host_index = request_.headers.size() - 1;
     }
   }
   if (chunked && has_length) {
     // A request smuggling vector (RFC 9112 section 6.1): refuse rather than guess.
     return fail(400, "both transfer-encoding and content-length");
+  }
+  // RFC 9112 section 3.2: exactly one valid Host in HTTP/1.1, at most one in HTTP/1.0.
+  if (hosts > 1) return fail(400, "more than one host header field");
+  if (hosts == 0 && request_.version_minor >= 1) return fail(400, "missing host header field");
+  if (hosts == 1) {
+    Header& field = request_.headers[host_index];
+    if (!valid_authority(field.value)) return fail(400, "malformed host header field");
+    // Section 3.2.2: an absolute-form target's authority wins over the field.
+    if (absolute_form) field.value = target_host;
+    request_.host = field.value;
+  } else if (absolute_form) {
+    request_.host = target_host;
   }
   if (chunked) {
     if (request_.version_minor == 0) return fail(400, "chunked encoding in HTTP/1.0");
@@ -266,6 +358,42 @@ ParseState HttpRequestParser::parse_head(std::string_view head) {
   } else if (has_length && content_length_ > 0) {
     if (content_length_ > limits_.max_body_bytes) return fail(413, "request body too large");
     body_kind_ = BodyKind::kLength;
+  }
+  return ParseState::kHeadersDone;
+}
+
+// A target that does not start with '/': asterisk-form (only for OPTIONS) or absolute-form
+// (RFC 9112 sections 3.2.4 and 3.2.2). An absolute-form target becomes its origin form, and
+// `host` its authority.
+ParseState HttpRequestParser::parse_target(std::string_view* host) {
+  std::string_view target = request_.target;
+  if (target == "*") {
+    if (request_.method != "OPTIONS") return fail(400, "malformed request target");
+    return ParseState::kHeadersDone;
+  }
+  std::size_t sep = target.find("://");
+  if (sep == std::string_view::npos) return fail(400, "malformed request target");
+  std::string_view scheme = target.substr(0, sep);
+  if (!iequals(scheme, "http") && !iequals(scheme, "https")) {
+    return fail(400, "request target scheme is not http or https");
+  }
+  std::string_view rest = target.substr(sep + 3);
+  std::size_t end = rest.find_first_of("/?");
+  std::string_view authority = rest.substr(0, end);
+  if (authority.empty() || !valid_authority(authority)) {
+    return fail(400, "malformed request target authority");
+  }
+  *host = authority;
+  if (end == std::string_view::npos) {
+    request_.target = "/";
+  } else if (rest[end] == '/') {
+    request_.target = rest.substr(end);
+  } else {
+    // "http://host?query": the origin form "/?query" is not in the buffer.
+    origin_target_.reserve(rest.size() - end + 1);
+    origin_target_ = "/";
+    origin_target_.append(rest.substr(end));
+    request_.target = origin_target_;
   }
   return ParseState::kHeadersDone;
 }
@@ -295,8 +423,10 @@ ChunkedDecoder::Step ChunkedDecoder::decode(std::string_view data, std::size_t m
     std::string_view rest = data.substr(pos_);
     std::size_t eol = rest.find(kCrlf);
     if (eol == std::string_view::npos) {
-      return rest.size() > 1024 ? Step::kMalformed : Step::kNeedMore;  // a size line that long
+      return rest.size() > kMaxSizeLine ? Step::kMalformed : Step::kNeedMore;
     }
+    // The same limit whether the line arrived in one read or in several (above).
+    if (eol + 1 > kMaxSizeLine) return Step::kMalformed;
     std::string_view size_line = rest.substr(0, eol);
     std::string_view hex = trim_ows(size_line.substr(0, size_line.find(';')));  // no extensions
     std::size_t size = 0;
@@ -314,6 +444,8 @@ ChunkedDecoder::Step ChunkedDecoder::decode(std::string_view data, std::size_t m
       if (t == std::string_view::npos) {
         return tail.size() > max_trailers ? Step::kTrailersTooLarge : Step::kNeedMore;
       }
+      // Also when they all came at once: the limit must not depend on how bytes arrive.
+      if (t + 3 > max_trailers) return Step::kTrailersTooLarge;
       end_ = trailers + t + 4;
       return Step::kDone;
     }

@@ -18,7 +18,9 @@ namespace kubefn::runtime {
 // Helpers every HTTP path of kubefn shares (the runtime's and the gateway's).
 std::string_view trim_ows(std::string_view s);  // without leading and trailing spaces and tabs
 bool iequals(std::string_view a, std::string_view b);  // ASCII case-insensitive equality
+bool is_tchar(char c);        // RFC 9110 section 5.6.2 token character (field names, methods)
 std::string make_event_id();  // a random event id (16 hex digits) for calls without one
+std::size_t heap_bytes(const std::string& s);  // what `s` holds beyond its inline storage
 
 // An incremental decoder of a chunked message body (RFC 9112 section 7.1) within a buffer that
 // holds every byte received so far and grows between calls. The runtime's request parser and
@@ -38,6 +40,9 @@ class ChunkedDecoder {
   Step decode(std::string_view data, std::size_t max_body, std::size_t max_trailers);
   const std::string& body() const { return body_; }
   std::size_t end() const { return end_; }
+  // Bytes the de-chunked body's storage holds, and giving them back (body() becomes empty).
+  std::size_t capacity() const { return heap_bytes(body_); }
+  void release() { std::string().swap(body_); }
 
  private:
   std::size_t pos_ = 0;  // the next chunk's size line, within data
@@ -53,9 +58,15 @@ struct HttpLimits {
 
 struct HttpRequest {
   std::string_view method;
-  std::string_view target;  // as sent: path plus optional '?query'
+  // Origin form: path plus optional '?query' (of an absolute-form target, what follows the
+  // authority, "/" for an empty path); "*" for OPTIONS *.
+  std::string_view target;
   std::string_view path;
   std::string_view query;
+  // The authority the request is for (RFC 9112 section 3.2.2): an absolute-form target's,
+  // else the Host header's; empty for HTTP/1.0 without Host. The "host" entry of `headers`
+  // says the same.
+  std::string_view host;
   int version_minor = 1;  // HTTP/1.x
   std::vector<Header> headers;
   std::string_view body;
@@ -90,6 +101,10 @@ class HttpRequestParser {
   bool has_pending_body() const { return body_kind_ != BodyKind::kNone; }
 
   void reset();
+  // Bytes the parser's own storage holds (a de-chunked body), and giving them back between
+  // requests; either invalidates request().
+  std::size_t buffered_bytes() const;
+  void release_buffers();
 
  private:
   enum class Stage { kHeaders, kBody, kDone };
@@ -97,6 +112,7 @@ class HttpRequestParser {
 
   ParseState fail(int status, std::string_view reason);
   ParseState parse_head(std::string_view head);
+  ParseState parse_target(std::string_view* host);
   ParseState parse_chunked(std::string_view data);
 
   HttpLimits limits_;
@@ -110,6 +126,7 @@ class HttpRequestParser {
   std::size_t consumed_ = 0;
   int error_status_ = 0;
   std::string_view error_reason_;
+  std::string origin_target_;  // "/?query" of an absolute-form target without a path
 };
 
 }  // namespace kubefn::runtime

@@ -102,6 +102,10 @@ std::string_view http_date() {
   return cached;
 }
 
+bool status_has_body(int status) {
+  return status >= 200 && status != 204 && status != 304;
+}
+
 void append_response_head(std::string& out, int status, std::size_t content_length,
                           const std::vector<std::pair<std::string, std::string>>& headers,
                           bool close, bool http10_keep_alive) {
@@ -109,8 +113,10 @@ void append_response_head(std::string& out, int status, std::size_t content_leng
   append_number(out, static_cast<std::size_t>(status));
   out += ' ';
   out += reason_phrase(status);
-  out += "\r\ncontent-length: ";
-  append_number(out, content_length);
+  if (status_has_body(status)) {
+    out += "\r\ncontent-length: ";
+    append_number(out, content_length);
+  }
   out += "\r\ndate: ";
   out += http_date();
   out += "\r\n";

@@ -2,6 +2,8 @@
 
 #include <exception>
 
+#include "http_parser.hpp"
+
 namespace kubefn::runtime {
 namespace {
 
@@ -9,15 +11,25 @@ Response internal_error() {
   return Response::text("Internal Server Error: the function failed; see its logs\n", 500);
 }
 
-bool valid_header_part(std::string_view s, bool name) {
-  if (name && s.empty()) return false;
-  for (char c : s) {
-    auto u = static_cast<unsigned char>(c);
-    if (c == '\r' || c == '\n' || u == 0 || (name && (c == ':' || u <= 0x20 || u >= 0x7f))) {
-      return false;
-    }
+// Why `name` cannot be a field name, or nullptr when it can.
+const char* invalid_name(std::string_view name) {
+  if (name.empty()) return "the name is empty";
+  for (char c : name) {
+    if (!is_tchar(c)) return "the name has a character a header name cannot have";
   }
-  return true;
+  return nullptr;
+}
+
+// Why `value` cannot be a field value (RFC 9110 section 5.5: no control character but
+// HTAB; CR and LF would end the header), or nullptr when it can.
+const char* invalid_value(std::string_view value) {
+  for (char c : value) {
+    auto u = static_cast<unsigned char>(c);
+    if (c == '\r' || c == '\n') return "the value has CR or LF";
+    if (u == 0) return "the value has a NUL";
+    if ((u < 0x20 && c != '\t') || u == 0x7f) return "the value has a control character";
+  }
+  return nullptr;
 }
 
 }  // namespace
@@ -28,8 +40,11 @@ std::string validate_response(const Response& response) {
            ", outside 200-599";
   }
   for (const auto& [name, value] : response.headers) {
-    if (!valid_header_part(name, true) || !valid_header_part(value, false)) {
-      return "the function returned an invalid header \"" + name + "\"";
+    const char* why = invalid_name(name);
+    if (why == nullptr) why = invalid_value(value);
+    if (why != nullptr) {
+      // The log line is JSON, so any byte of the name is safe to show.
+      return "the function set an invalid response header \"" + name + "\": " + why;
     }
   }
   return {};

@@ -60,6 +60,16 @@ RuntimeMetrics::RuntimeMetrics() : registry_(std::make_shared<prometheus::Regist
                    .Help("Function calls being served now")
                    .Register(*registry_)
                    .Add({});
+  queued_ = &prometheus::BuildGauge()
+                 .Name("kubefn_runtime_queued_requests")
+                 .Help("Function calls waiting for a free handler thread")
+                 .Register(*registry_)
+                 .Add({});
+  buffered_ = &prometheus::BuildGauge()
+                   .Name("kubefn_runtime_connection_buffer_bytes")
+                   .Help("Bytes held by the buffers of open connections")
+                   .Register(*registry_)
+                   .Add({});
   busy_seconds_ = &prometheus::BuildCounter()
                        .Name("kubefn_runtime_busy_seconds_total")
                        .Help("Wall-clock seconds spent running the handler, summed over calls")

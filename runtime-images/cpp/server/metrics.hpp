@@ -26,6 +26,10 @@ class RuntimeMetrics {
   // Wall time the handler ran, whether or not its answer was used.
   void add_busy_seconds(double seconds) { busy_seconds_->Increment(seconds); }
   void inflight_add(double delta) { inflight_->Increment(delta); }
+  // Calls received while every handler slot (KUBEFN_MAX_THREADS) is taken, waiting for one.
+  void queued_add(double delta) { queued_->Increment(delta); }
+  // Bytes the open connections' buffers hold (request input, response head and body).
+  void buffered_add(double delta) { buffered_->Increment(delta); }
   // A request refused before reaching the handler (400, 408 on read, 413, 431, ...).
   void record_rejected(int status);
 
@@ -44,6 +48,8 @@ class RuntimeMetrics {
   std::array<prometheus::Histogram*, kMethods> duration_{};
   std::array<prometheus::Counter*, 5> responses_{};  // 1xx..5xx
   prometheus::Gauge* inflight_ = nullptr;
+  prometheus::Gauge* queued_ = nullptr;
+  prometheus::Gauge* buffered_ = nullptr;
   prometheus::Counter* busy_seconds_ = nullptr;
   prometheus::Family<prometheus::Counter>* rejected_ = nullptr;
   std::shared_ptr<prometheus::Collectable> process_;

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
+#include <deque>
 #include <list>
 #include <mutex>
 #include <random>
@@ -36,14 +37,16 @@ constexpr std::int64_t kLingerNs = 2000 * kMs;      // reading what a refused cl
 constexpr std::int64_t kDrainFreshGraceNs = 1000 * kMs;
 constexpr auto kWorkerIdleExit = std::chrono::seconds(10);
 constexpr std::size_t kInitialBuffer = std::size_t{16} * 1024;
+constexpr std::size_t kInitialHead = 1024;  // a larger response head is not kept
 
 enum Phase : int {
   kIdle,      // waiting for the first byte of a request (keep-alive)
   kReading,   // part of a request received
+  kQueued,    // received; waiting for a handler slot
   kHandler,   // the handler runs
   kWriting,   // the response is being written
   kClosing,   // refused or timed out: lingering before close
-  kTimedOut,  // the monitor answered 408; the handler still runs
+  kTimedOut,  // the monitor answered 504; the handler still runs
 };
 
 // Per pool thread: when it entered the handler (0 when not in one).
@@ -93,6 +96,14 @@ class ServerCore : public std::enable_shared_from_this<ServerCore> {
                           std::string_view event_id) const;
   std::string health_text(int* status) const;
 
+  // Handler slots: at most KUBEFN_MAX_THREADS handlers run at once while the pool may hold one
+  // thread more, so a thread is always left for I/O and the runtime's own endpoints, however
+  // many handlers block. A call that finds every slot taken waits in a queue (up to its
+  // deadline) and runs when one comes free.
+  bool acquire_slot(std::shared_ptr<Connection> c);  // false: queued, run_handler() comes later
+  void release_slot();
+  bool cancel_queued(Connection* c);  // true when it was still waiting
+
   const RuntimeConfig config;
   const HandlerFn handler;
   RuntimeMetrics& metrics;
@@ -113,6 +124,12 @@ class ServerCore : public std::enable_shared_from_this<ServerCore> {
   bool try_retire();
   void manage_pool(std::int64_t now);
   void stop_serving(bool forced);
+  void pump_queue();
+
+  std::atomic<unsigned> in_handlers_{0};  // slots taken
+  std::atomic<std::size_t> queued_count_{0};
+  std::mutex queue_mu_;
+  std::deque<std::shared_ptr<Connection>> queued_;
 
   std::mutex conn_mu_;
   std::unordered_map<Connection*, std::weak_ptr<Connection>> connections_;
@@ -131,16 +148,24 @@ class ServerCore : public std::enable_shared_from_this<ServerCore> {
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
   Connection(ServerCore& core, tcp::socket socket)
-      : core_(core), socket_(std::move(socket)), parser_(core.config.limits) {
+      : core_(core),
+        metrics_(core.metrics),
+        socket_(std::move(socket)),
+        parser_(core.config.limits) {
     fd_ = socket_.native_handle();
     buf_.resize(kInitialBuffer);
     since_ns_.store(now_ns(), std::memory_order_relaxed);
+    account();
   }
+  ~Connection() { metrics_.buffered_add(-static_cast<double>(accounted_)); }
 
   void start() { read_more(); }
 
   // Called by the monitor thread on every tick.
   void check(std::int64_t now, int* stuck);
+
+  // Runs the handler for the request serve() received, holding a handler slot.
+  void run_handler();
 
  private:
   void read_more();
@@ -154,6 +179,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void linger();
   void close();
   bool grow();
+  void shrink();
+  void account();
+  void answer_timeout(std::int64_t now);
   bool cas_phase(int from, int to) {
     return phase_.compare_exchange_strong(from, to, std::memory_order_acq_rel);
   }
@@ -168,6 +196,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   ServerCore& core_;
+  RuntimeMetrics& metrics_;
   tcp::socket socket_;
   std::mutex fd_mu_;
   int fd_ = -1;
@@ -182,12 +211,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool close_after_ = false;
   bool closed_ = false;
   bool linger_shutdown_ = false;
-  // The call in progress, for the monitor's 408 (valid while phase is kHandler).
+  std::size_t accounted_ = 0;  // bytes of the buffers below counted in the metrics
+  // The call in progress, for the monitor's 504 (valid from kQueued on).
+  Event event_;
   std::string_view call_method_;
   std::string_view call_path_;
   std::string_view call_event_id_;
   std::size_t call_bytes_in_ = 0;
-  std::int64_t call_start_ns_ = 0;
+  std::int64_t call_start_ns_ = 0;  // when the request was whole
   std::string generated_id_;
   std::string generated_time_;
   // The response being written.
@@ -206,7 +237,30 @@ bool Connection::grow() {
   buf_.resize(next);
   // The parser's views pointed into the old storage: parse again from the start.
   parser_.reset();
+  account();
   return true;
+}
+
+// Between requests: what a large request or response took goes back, so that an idle
+// keep-alive connection holds its initial buffer and no more.
+void Connection::shrink() {
+  std::string().swap(body_);
+  if (head_.capacity() > kInitialHead) std::string().swap(head_);
+  parser_.release_buffers();
+  if (buf_.size() > kInitialBuffer && len_ <= kInitialBuffer) {
+    std::vector<char> smaller(kInitialBuffer);
+    std::memcpy(smaller.data(), buf_.data(), len_);
+    buf_.swap(smaller);
+  }
+  account();
+}
+
+void Connection::account() {
+  const std::size_t now =
+      buf_.capacity() + heap_bytes(head_) + heap_bytes(body_) + parser_.buffered_bytes();
+  if (now == accounted_) return;
+  metrics_.buffered_add(static_cast<double>(now) - static_cast<double>(accounted_));
+  accounted_ = now;
 }
 
 void Connection::read_more() {
@@ -279,7 +333,8 @@ void Connection::serve() {
     return;
   }
 
-  Event event;
+  Event& event = event_;
+  event = Event{};
   event.data = req.body;
   event.method = req.method;
   event.path = req.path;
@@ -310,6 +365,7 @@ void Connection::serve() {
   }
   if (event.event_type.empty()) event.event_type = event.content_type;
 
+  // The deadline runs from here, time waiting for a handler slot included.
   const std::int64_t start = now_ns();
   const std::int64_t deadline =
       start + std::chrono::duration_cast<std::chrono::nanoseconds>(core_.config.timeout).count();
@@ -320,11 +376,25 @@ void Connection::serve() {
   call_start_ns_ = start;
   deadline_ns_.store(deadline, std::memory_order_relaxed);
   since_ns_.store(start, std::memory_order_relaxed);
-  if (!cas_phase(kReading, kHandler)) {
+  if (!cas_phase(kReading, kQueued)) {
     close();
     return;
   }
+  if (core_.acquire_slot(shared_from_this())) run_handler();
+}
 
+void Connection::run_handler() {
+  if (!cas_phase(kQueued, kHandler)) {
+    // The monitor answered 504 while the call waited for this slot.
+    core_.release_slot();
+    close();
+    return;
+  }
+  const HttpRequest& req = parser_.request();
+  const Event& event = event_;
+  const std::int64_t start = now_ns();
+  const std::int64_t deadline = deadline_ns_.load(std::memory_order_relaxed);
+  since_ns_.store(start, std::memory_order_relaxed);
   core_.metrics.inflight_add(1);
   if (tl_slot != nullptr) tl_slot->handler_since.store(start, std::memory_order_relaxed);
   FunctionLogger logger(core_.log, core_.config.function_name, event.event_id);
@@ -336,27 +406,34 @@ void Connection::serve() {
   if (tl_slot != nullptr) tl_slot->handler_since.store(0, std::memory_order_relaxed);
   core_.metrics.inflight_add(-1);
   core_.metrics.add_busy_seconds(static_cast<double>(end - start) / 1e9);
+  core_.release_slot();
   if (result.failed) logger.error(result.error_detail);
 
   if (!cas_phase(kHandler, kWriting)) {
-    // The monitor answered 408 and counted the call; this late result is dropped.
-    logger.warn("handler returned after its deadline; the caller already got 408");
+    // The monitor answered 504 and counted the call; this late result is dropped.
+    logger.warn("handler returned after its deadline; the caller already got 504");
     close();
     return;
   }
   since_ns_.store(end, std::memory_order_relaxed);
   Response& resp = result.response;
-  core_.metrics.record_call(req.method, static_cast<double>(end - start) / 1e9, result.failed,
-                            resp.status);
-  const bool head_only = req.method == "HEAD";
+  const double seconds = static_cast<double>(end - call_start_ns_) / 1e9;
+  core_.metrics.record_call(req.method, seconds, result.failed, resp.status);
+  // No content after a 204 or a 304, nor in the answer to a HEAD (RFC 9110 sections 6.4.1
+  // and 9.3.2): whatever body the handler gave is dropped.
+  const bool send_body = req.method != "HEAD" && status_has_body(resp.status);
   head_.clear();
   append_response_head(head_, resp.status, resp.body.size(), resp.headers, close_after_,
                        req.version_minor == 0 && req.keep_alive);
+  if (send_body) {
+    body_ = std::move(resp.body);
+  } else {
+    body_.clear();
+  }
   if (core_.config.access_log) {
     core_.access_log.append(core_.access_line(req.method, req.path, resp.status, req.body.size(),
-                                              resp.body.size(), end - start, event.event_id));
+                                              body_.size(), end - call_start_ns_, event.event_id));
   }
-  body_ = head_only ? std::string() : std::move(resp.body);
   write(close_after_);
 }
 
@@ -388,6 +465,7 @@ void Connection::serve_builtin(const HttpRequest& req) {
 
 void Connection::write(bool close_after) {
   close_after_ = close_after;
+  account();
   std::array<asio::const_buffer, 2> bufs = {asio::buffer(head_), asio::buffer(body_)};
   asio::async_write(socket_, bufs,
                     [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
@@ -415,15 +493,9 @@ void Connection::on_written(const boost::system::error_code& ec) {
   const std::size_t rest = len_ - used;
   if (rest > 0) std::memmove(buf_.data(), buf_.data() + used, rest);
   len_ = rest;
-  parser_.reset();
   continue_sent_ = false;
-  body_.clear();
-  if (buf_.size() > 4 * kInitialBuffer && len_ <= kInitialBuffer) {
-    // Give back the memory a large body took.
-    std::vector<char> smaller(kInitialBuffer);
-    std::memcpy(smaller.data(), buf_.data(), len_);
-    buf_.swap(smaller);
-  }
+  event_ = Event{};
+  shrink();
   const std::int64_t now = now_ns();
   if (len_ > 0) {
     set_phase(kReading, now);  // a pipelined request is already here
@@ -488,6 +560,24 @@ void Connection::close() {
   core_.unregister_connection(this);
 }
 
+// A call past its deadline, waiting or running: 504, counted as a call and a failure. Not 408,
+// which says the request never arrived whole and so invites clients to send it again.
+void Connection::answer_timeout(std::int64_t now) {
+  const RuntimeConfig& cfg = core_.config;
+  const double secs = std::chrono::duration<double>(cfg.timeout).count();
+  core_.metrics.record_call(call_method_, secs, true, 504);
+  std::string body = "function timed out after " + std::to_string(cfg.timeout.count()) + " ms\n";
+  if (cfg.access_log) {
+    core_.access_log.append(core_.access_line(call_method_, call_path_, 504, call_bytes_in_,
+                                              body.size(), now - call_start_ns_, call_event_id_));
+  }
+  std::lock_guard<std::mutex> lock(fd_mu_);
+  if (fd_ >= 0) {
+    send_all_now(fd_, simple_response(504, "text/plain; charset=utf-8", body, true));
+    ::shutdown(fd_, SHUT_RDWR);
+  }
+}
+
 void Connection::check(std::int64_t now, int* stuck) {
   const int p = phase_.load(std::memory_order_acquire);
   const std::int64_t since = since_ns_.load(std::memory_order_relaxed);
@@ -522,26 +612,20 @@ void Connection::check(std::int64_t now, int* stuck) {
         shutdown_fd(SHUT_RDWR);
       }
       break;
-    case kHandler: {
-      const std::int64_t deadline = deadline_ns_.load(std::memory_order_relaxed);
-      if (now >= deadline && cas_phase(kHandler, kTimedOut)) {
-        const double secs = std::chrono::duration<double>(cfg.timeout).count();
-        core_.metrics.record_call(call_method_, secs, true, 408);
-        std::string body =
-            "function timed out after " + std::to_string(cfg.timeout.count()) + " ms\n";
-        if (cfg.access_log) {
-          core_.access_log.append(core_.access_line(call_method_, call_path_, 408, call_bytes_in_,
-                                                    body.size(), now - call_start_ns_,
-                                                    call_event_id_));
-        }
-        std::lock_guard<std::mutex> lock(fd_mu_);
-        if (fd_ >= 0) {
-          send_all_now(fd_, simple_response(408, "text/plain; charset=utf-8", body, true));
-          ::shutdown(fd_, SHUT_RDWR);
+    case kQueued:
+      if (now >= deadline_ns_.load(std::memory_order_relaxed) && cas_phase(kQueued, kClosing)) {
+        answer_timeout(now);
+        // Still in the queue: nothing else will close it. Otherwise run_handler() does.
+        if (core_.cancel_queued(this)) {
+          asio::post(core_.io, [self = shared_from_this()] { self->close(); });
         }
       }
       break;
-    }
+    case kHandler:
+      if (now >= deadline_ns_.load(std::memory_order_relaxed) && cas_phase(kHandler, kTimedOut)) {
+        answer_timeout(now);
+      }
+      break;
     case kTimedOut:
       if (now >= deadline_ns_.load(std::memory_order_relaxed) + ns(cfg.stuck_grace)) ++*stuck;
       break;
@@ -583,6 +667,58 @@ std::string ServerCore::access_line(std::string_view method, std::string_view pa
   }
   line += "}\n";
   return line;
+}
+
+bool ServerCore::acquire_slot(std::shared_ptr<Connection> c) {
+  unsigned n = in_handlers_.load(std::memory_order_relaxed);
+  while (n < config.max_threads) {
+    if (in_handlers_.compare_exchange_weak(n, n + 1, std::memory_order_acq_rel)) return true;
+  }
+  {
+    std::lock_guard<std::mutex> lock(queue_mu_);
+    queued_.push_back(std::move(c));
+    queued_count_.fetch_add(1);
+    metrics.queued_add(1);
+  }
+  pump_queue();  // a slot may have come free since it was looked at
+  return false;
+}
+
+void ServerCore::release_slot() {
+  // Sequentially consistent with acquire_slot(): the queue grows before it looks at the
+  // slots, a slot comes free before the queue is looked at, so no call is left waiting.
+  in_handlers_.fetch_sub(1);
+  if (queued_count_.load() > 0) pump_queue();
+}
+
+void ServerCore::pump_queue() {
+  std::vector<std::shared_ptr<Connection>> run;
+  {
+    std::lock_guard<std::mutex> lock(queue_mu_);
+    while (!queued_.empty()) {
+      unsigned n = in_handlers_.load();
+      if (n >= config.max_threads) break;
+      if (!in_handlers_.compare_exchange_weak(n, n + 1)) continue;
+      run.push_back(std::move(queued_.front()));
+      queued_.pop_front();
+      queued_count_.fetch_sub(1);
+      metrics.queued_add(-1);
+    }
+  }
+  for (auto& c : run)
+    asio::post(io, [c = std::move(c)] { c->run_handler(); });
+}
+
+bool ServerCore::cancel_queued(Connection* c) {
+  std::lock_guard<std::mutex> lock(queue_mu_);
+  for (auto it = queued_.begin(); it != queued_.end(); ++it) {
+    if (it->get() != c) continue;
+    queued_.erase(it);
+    queued_count_.fetch_sub(1);
+    metrics.queued_add(-1);
+    return true;
+  }
+  return false;
 }
 
 std::string ServerCore::health_text(int* status) const {
@@ -680,6 +816,8 @@ void ServerCore::stop_serving(bool forced) {
 bool ServerCore::try_retire() {
   std::lock_guard<std::mutex> lock(pool_mu_);
   if (alive_workers_ <= config.min_threads) return false;
+  // Never the thread that leaves I/O a thread while handlers hold the others.
+  if (alive_workers_ - 1 <= in_handlers_.load()) return false;
   --alive_workers_;
   return true;
 }
@@ -719,8 +857,10 @@ void ServerCore::manage_pool(std::int64_t now) {
     if (since != 0 && now - since > kBusyThresholdNs) ++busy;
     ++it;
   }
-  if (live > 0 && busy >= live && alive_workers_ < config.max_threads) {
-    unsigned add = std::min(alive_workers_, config.max_threads - alive_workers_);
+  // One thread more than handler slots: with every slot taken, one still serves I/O.
+  const unsigned cap = config.max_threads + 1;
+  if (live > 0 && busy >= live && alive_workers_ < cap) {
+    unsigned add = std::min(alive_workers_, cap - alive_workers_);
     for (unsigned i = 0; i < add; ++i)
       spawn_worker();
   }

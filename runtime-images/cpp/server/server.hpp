@@ -4,10 +4,13 @@
 // inline, on the thread that parsed the request: no hand-off, so a fast handler costs one
 // read and one write. A monitor thread watches the pool: when every thread has been inside
 // a handler for more than a couple of milliseconds it adds threads (doubling, up to
-// KUBEFN_MAX_THREADS), so slow handlers never starve other requests; idle extra threads
-// retire. The same monitor enforces every timeout without a timer per request: idle
-// keep-alive, slow request reads, slow response writes, and the handler deadline (it
-// answers 408 itself while the handler thread is still busy).
+// KUBEFN_MAX_THREADS plus one), so slow handlers never starve other requests; idle extra
+// threads retire. At most KUBEFN_MAX_THREADS handlers run at once, so the last thread always
+// serves I/O and /healthz, /readyz and /metrics however many handlers block; a call that
+// finds every handler slot taken waits for one, up to its deadline. The same monitor
+// enforces every timeout without a timer per request: idle keep-alive, slow request reads,
+// slow response writes, and the handler deadline (it answers 504 itself while the handler
+// thread is still busy, or while the call still waits for a slot).
 #pragma once
 
 #include <cstdint>

@@ -230,10 +230,18 @@ TEST_F(ChartTest, DefaultValuesRender) {
   EXPECT_EQ(flag(gw_args, "--activation-timeout"), "30");
   EXPECT_EQ(flag(gw_args, "--queue-timeout"), "10");
   EXPECT_EQ(flag(gw_args, "--queue-limit"), "1000");
+  // Metrics on a listener of their own, reachable on the pod's address, not in the Service.
+  EXPECT_EQ(flag(gw_args, "--metrics-port"), "9090");
+  EXPECT_EQ(flag(gw_args, "--metrics-bind-address"), "0.0.0.0");
+  const json& gw_ports = gw["spec"]["template"]["spec"]["containers"][0]["ports"];
+  ASSERT_EQ(gw_ports.size(), 2u) << gw_ports.dump();
+  EXPECT_EQ(gw_ports[1]["name"], "metrics");
+  EXPECT_EQ(gw_ports[1]["containerPort"], "9090");
   const json gw_svc = m.find("Service", "kubefn-gateway", kNamespace);
   ASSERT_FALSE(gw_svc.is_null());
   EXPECT_EQ(gw_svc["spec"]["type"], "ClusterIP");
   EXPECT_EQ(gw_svc["spec"]["ports"][0]["port"], "80");
+  EXPECT_EQ(gw_svc["spec"]["ports"].size(), 1u) << "the Service exposes calls only";
 
   // Probes and the locked-down security context on both.
   for (const json* d : {&op, &gw}) {
@@ -371,6 +379,37 @@ gateway:
 // under a name of its own, since the ClusterRoles and ClusterRoleBindings are named after it.
 // The CRD is the cluster's one: helm creates it from crds/ unless it exists (then it skips it,
 // so concurrent installs and kubectl applies of the same file agree) and never deletes it.
+// Host triggers: the operator and the gateway get the same reserved names (the gateway
+// Service's DNS names always) and allowances (none by default).
+TEST_F(ChartTest, HostRulesGoToTheOperatorAndTheGatewayAlike) {
+  auto values_of = [](const std::vector<std::string>& args, const std::string& name) {
+    std::vector<std::string> out;
+    for (const auto& a : args) {
+      if (a.rfind(name + "=", 0) == 0) out.push_back(a.substr(name.size() + 1));
+    }
+    return out;
+  };
+  const Manifest defaults = render();
+  for (const char* d : {"kubefn-operator", "kubefn-gateway"}) {
+    const auto args = container_args(defaults.find("Deployment", d, kNamespace));
+    EXPECT_EQ(values_of(args, "--reserved-host"),
+              (std::vector<std::string>{"kubefn-gateway", "kubefn-gateway.kubefn-system",
+                                        "kubefn-gateway.kubefn-system.svc",
+                                        "kubefn-gateway.kubefn-system.svc.cluster.local"}))
+        << d << ": " << joined(args);
+    EXPECT_TRUE(values_of(args, "--allow-host").empty()) << d << ": " << joined(args);
+  }
+  const Manifest set = render({"--set", "hosts.reserved={fn.example.com}", "--set",
+                               "hosts.allow={shop=*.shop.example.com,web=www.example.com}"});
+  for (const char* d : {"kubefn-operator", "kubefn-gateway"}) {
+    const auto args = container_args(set.find("Deployment", d, kNamespace));
+    EXPECT_TRUE(has(args, "--reserved-host=fn.example.com")) << d << ": " << joined(args);
+    EXPECT_EQ(values_of(args, "--allow-host"),
+              (std::vector<std::string>{"shop=*.shop.example.com", "web=www.example.com"}))
+        << d << ": " << joined(args);
+  }
+}
+
 class ChartInstall : public ChartFixture<::testing::TestWithParam<ApiKind>> {
  protected:
   using Fixture = ChartFixture<::testing::TestWithParam<ApiKind>>;

@@ -349,9 +349,11 @@ class ChartRbac : public ::testing::TestWithParam<RbacCase> {
   // Starts the gateway with the chart's arguments; sets gateway_port_ (0: it did not start).
   void start_gateway() {
     const auto argv = program_args(
-        KUBEFN_GATEWAY_BIN, chart_args(gw_sa_), {"--bind-address", "--port", "--stats-address"},
+        KUBEFN_GATEWAY_BIN, chart_args(gw_sa_),
+        {"--bind-address", "--port", "--metrics-bind-address", "--metrics-port", "--stats-address"},
         {"--kubeconfig", gw_kubeconfig_, "--bind-address", "127.0.0.1", "--port", "0",
-         "--stats-address", "127.0.0.1:" + std::to_string(stats_port_)});
+         "--metrics-bind-address", "127.0.0.1", "--metrics-port", "0", "--stats-address",
+         "127.0.0.1:" + std::to_string(stats_port_)});
     gateway_ = std::make_unique<ChildProcess>(
         argv, std::map<std::string, std::string>{{"POD_NAME", "gateway-under-test"}},
         dir_.file("gateway.out"), dir_.file("gateway.err"));

@@ -455,7 +455,13 @@ TEST_F(CliE2E, TopFromGatewayMetricsAndFunctionStatus) {
       seconds(20)))
       << read_file(dir_.file("http.err"));
   ASSERT_FALSE(port.empty()) << read_file(dir_.file("http.err"));
-  auto top = kf({"top", "--gateway", "http://127.0.0.1:" + port, "--interval", "0.2"});
+  // The gateway's public port has no /metrics: without --metrics-url (and no local
+  // platform) top says where to find them.
+  auto no_url = kf({"top", "--gateway", "http://127.0.0.1:" + port, "--interval", "0.2"});
+  EXPECT_EQ(no_url.exit_code, 1);
+  EXPECT_TRUE(contains(no_url.err, "--metrics-url")) << no_url.err;
+  auto top = kf({"top", "--metrics-url", "http://127.0.0.1:" + port + "/metrics", "--interval",
+                 "0.2"});
   ASSERT_EQ(top.exit_code, 0) << top.err;
   EXPECT_TRUE(std::regex_search(top.out, std::regex("NAMESPACE\\s+NAME\\s+REPLICAS\\s+RPS")))
       << top.out;
@@ -490,6 +496,29 @@ TEST_F(CliE2E, UsageVersionAndKubectlPlugin) {
                             env, seconds(60));
   EXPECT_EQ(plugin.exit_code, 0) << plugin.err;
   EXPECT_TRUE(contains(plugin.err, "No functions found in namespace default")) << plugin.err;
+}
+
+// An API server without the kubefn.dev group answers a plain "404 page not found" (the
+// fidelity suite checks the emulator answers it like kube-apiserver): the CLI says to install
+// the CRD, for a list and for one Function, rather than "function not found".
+TEST_F(CliE2E, MissingCrdIsNamedWithTheFix) {
+  const std::string bare_dir = dir_.file("bare");
+  std::filesystem::create_directories(bare_dir);
+  auto bare = start_emulator_process(KUBEFN_EMULATOR_BIN, bare_dir);
+  ASSERT_TRUE(bare.error.empty()) << bare.error;
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"list"}, std::vector<std::string>{"describe", "hello"}}) {
+    std::vector<std::string> argv = {"--kubeconfig", bare.kubeconfig};
+    argv.insert(argv.end(), args.begin(), args.end());
+    auto r = kubefn(argv);
+    EXPECT_NE(r.exit_code, 0) << args[0];
+    EXPECT_TRUE(contains(r.err, "the Function CRD is not installed: kubectl apply -f"))
+        << args[0] << ": " << r.err;
+  }
+  // With the CRD, a missing Function is just that.
+  auto missing = kf({"describe", "nope"});
+  EXPECT_NE(missing.exit_code, 0);
+  EXPECT_TRUE(contains(missing.err, "function default/nope not found")) << missing.err;
 }
 
 }  // namespace

@@ -45,13 +45,14 @@ class GatewayE2E : public ::testing::Test {
  protected:
   void start(GatewayOptions options = {}) {
     options.threads = 2;
+    options.metrics_port = 0;
     gateway_ = std::make_unique<Gateway>(routes_, keys_, options, &registry_);
     ASSERT_TRUE(gateway_->start().ok());
     ASSERT_NE(gateway_->port(), 0);
   }
   std::uint16_t port() const { return gateway_->port(); }
   std::string metrics() {
-    auto r = http_request(port(), "GET", "/metrics");
+    auto r = http_request(gateway_->metrics_port(), "GET", "/metrics");
     return r ? r->body : std::string();
   }
   double metric(const std::string& series) { return metric_value(metrics(), series).value_or(0); }
@@ -68,8 +69,11 @@ TEST_F(GatewayE2E, InvokesFunctionsByPathAndByHost) {
   ASSERT_TRUE(hello.started() && fixture.started());
   routes_.upsert(make_route("hello", {local("h0", hello.port())}));
   auto describe = make_route("describe", {local("d0", fixture.port())});
-  describe.hosts = {"describe.example.com"};
+  describe.host = "describe.example.com";
   routes_.upsert(describe);
+  kube::ClaimPolicy hosts;
+  hosts.allowances = {{"default", "*.example.com"}};
+  routes_.set_claim_policy(hosts);
   start();
 
   auto r = http_request(port(), "GET", "/default/hello?name=gateway");
@@ -111,6 +115,134 @@ TEST_F(GatewayE2E, InvokesFunctionsByPathAndByHost) {
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200);
   EXPECT_NE(r->body.find("\"path\":\"/by/host\""), std::string::npos) << r->body;
+}
+
+FunctionRoute claiming(const std::string& ns, const std::string& name, std::vector<Endpoint> eps,
+                       const std::string& created, const std::string& host,
+                       const std::string& path = {}, Access access = Access::kPublic) {
+  FunctionRoute r = make_route(name, std::move(eps), access);
+  r.ns = ns;
+  r.created = created;
+  r.host = host;
+  r.path = path;
+  return r;
+}
+
+TEST_F(GatewayE2E, PathTriggersRouteByPrefixAndNeverShadowDefaultRoutes) {
+  RuntimeProcess hello(KUBEFN_HELLO_SO, "greet");
+  RuntimeProcess fixture(KUBEFN_FIXTURE_SO, "describe");
+  ASSERT_TRUE(hello.started() && fixture.started());
+  routes_.upsert(claiming("default", "hello", {local("h0", hello.port())}, "2024-01-01T00:00:00Z",
+                          "", "/hello"));
+  // A later claim of the same prefix gets nothing; a one-segment claim that looks like a
+  // namespace gets only what no function's own route takes.
+  routes_.upsert(claiming("default", "late", {local("d0", fixture.port())},
+                          "2024-01-02T00:00:00Z", "", "/hello"));
+  routes_.upsert(claiming("other", "catchall", {local("d1", fixture.port())},
+                          "2024-01-01T00:00:00Z", "", "/default"));
+  start();
+
+  auto r = http_request(port(), "GET", "/hello?name=path");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, "hello path\n");
+  r = http_request(port(), "GET", "/hello/deeper/still?name=rest");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->body, "hello rest\n");
+  r = http_request(port(), "GET", "/hellox");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 404);
+  // The function's own route comes before the "/default" claim.
+  r = http_request(port(), "GET", "/default/hello?name=own");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->body, "hello own\n");
+  // A path no function's own route takes goes to the claim, with the prefix cut off.
+  r = http_request(port(), "POST", "/default/nothing/here?q=1", "x");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->header("x-handled-by"), "describe");
+  EXPECT_NE(r->body.find("\"path\":\"/nothing/here\""), std::string::npos) << r->body;
+  EXPECT_NE(r->body.find("\"query\":\"q=1\""), std::string::npos) << r->body;
+  EXPECT_EQ(hello.metric("function_calls_total{method=\"GET\"}"), 3);
+  // The holder goes: the next claimant holds the prefix.
+  routes_.remove("default", "hello");
+  r = http_request(port(), "GET", "/hello/x");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->header("x-handled-by"), "describe");
+  EXPECT_NE(r->body.find("\"path\":\"/x\""), std::string::npos) << r->body;
+}
+
+TEST_F(GatewayE2E, HostTriggersCannotTakeOverTheGatewayOrAnotherFunction) {
+  RuntimeProcess hello(KUBEFN_HELLO_SO, "greet");
+  RuntimeProcess thief(KUBEFN_FIXTURE_SO, "describe");
+  ASSERT_TRUE(hello.started() && thief.started());
+  kube::ClaimPolicy hosts;
+  hosts.reserved_hosts = {"gw.example.com"};
+  hosts.allowances = {{"*", "*"}};
+  routes_.set_claim_policy(hosts);
+  keys_.set({"good-token"});
+  routes_.upsert(make_route("secret", {local("h0", hello.port())}, Access::kPrivate));
+  routes_.upsert(claiming("default", "api", {local("h1", hello.port())}, "2024-01-01T00:00:00Z",
+                          "api.example.com"));
+  // Each of these would receive every caller's requests (tokens and bodies) if routed.
+  for (const char* host : {"localhost", "gw.example.com", "127.0.0.1"}) {
+    routes_.upsert(claiming("evil", std::string("thief-") + host, {local("t0", thief.port())},
+                            "2000-01-01T00:00:00Z", host));
+  }
+  routes_.upsert(claiming("evil", "late", {local("t1", thief.port())}, "2024-06-01T00:00:00Z",
+                          "api.example.com"));
+  start();
+  auto send = [&](const std::string& host, const std::string& target,
+                  const std::string& auth = {}) {
+    HttpConnection c(port());
+    std::string head = "GET " + target + " HTTP/1.1\r\nHost: " + host + "\r\n";
+    if (!auth.empty()) head += "Authorization: Bearer " + auth + "\r\n";
+    EXPECT_TRUE(c.send(head + "\r\n"));
+    return c.read_reply();
+  };
+  for (const char* host : {"localhost", "LOCALHOST:8080", "gw.example.com", "127.0.0.1:8080"}) {
+    auto r = send(host, "/default/secret?name=mine", "good-token");
+    ASSERT_TRUE(r) << host;
+    EXPECT_EQ(r->status, 200) << host;
+    EXPECT_EQ(r->body, "hello mine\n") << host;
+    EXPECT_EQ(r->header("x-handled-by"), "") << host;
+    r = send(host, "/anything");
+    ASSERT_TRUE(r) << host;
+    EXPECT_EQ(r->status, 404) << host;
+  }
+  // The first allowed claimant holds a host; a function's own route still wins on it.
+  auto r = send("api.example.com", "/?name=api");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->body, "hello api\n");
+  r = send("api.example.com", "/default/secret");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 401);
+  EXPECT_EQ(thief.metric("function_calls_total{method=\"GET\"}"), 0);
+  EXPECT_EQ(routes_.find("evil", "thief-localhost")->claims.summary().reason,
+            kube::kHostNotAllowedReason);
+  EXPECT_EQ(routes_.find("evil", "late")->claims.summary().reason, kube::kHostConflictReason);
+}
+
+TEST_F(GatewayE2E, ScopedTokensOpenOnlyTheirFunctions) {
+  RuntimeProcess hello(KUBEFN_HELLO_SO, "greet");
+  ASSERT_TRUE(hello.started());
+  for (const char* ns : {"a", "b"}) {
+    FunctionRoute r = make_route("fn", {local("h0", hello.port())}, Access::kPrivate);
+    r.ns = ns;
+    routes_.upsert(r);
+  }
+  keys_.set_keys({{"team-a-token", {"a/*"}}, {"one-token", {"b/fn"}}, {"admin-token", {"*"}}});
+  start();
+  auto status = [&](const std::string& target, const std::string& token) {
+    auto r = http_request(port(), "GET", target, "", {{"Authorization", "Bearer " + token}});
+    return r ? r->status : 0;
+  };
+  EXPECT_EQ(status("/a/fn", "team-a-token"), 200);
+  EXPECT_EQ(status("/b/fn", "team-a-token"), 403);
+  EXPECT_EQ(status("/b/fn", "one-token"), 200);
+  EXPECT_EQ(status("/a/fn", "one-token"), 403);
+  EXPECT_EQ(status("/a/fn", "admin-token"), 200);
+  EXPECT_EQ(status("/b/fn", "admin-token"), 200);
 }
 
 TEST_F(GatewayE2E, PrivateFunctionsNeedAValidBearerToken) {
@@ -155,10 +287,12 @@ TEST_F(GatewayE2E, UnknownFunctionsAndReservedPaths) {
   r = http_request(port(), "GET", "/readyz");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200);
+  // Metrics are on the metrics listener only.
   r = http_request(port(), "GET", "/metrics");
   ASSERT_TRUE(r);
-  EXPECT_NE(r->body.find("process_cpu_seconds_total"), std::string::npos);
-  EXPECT_EQ(metric("kubefn_gateway_requests_total{code=\"404\",function=\"\",namespace=\"\"}"), 2);
+  EXPECT_EQ(r->status, 404);
+  EXPECT_NE(metrics().find("process_cpu_seconds_total"), std::string::npos);
+  EXPECT_EQ(metric("kubefn_gateway_requests_total{code=\"404\",function=\"\",namespace=\"\"}"), 3);
 }
 
 TEST_F(GatewayE2E, NoReadyReplicaIs503WithRetryAfter) {
@@ -400,11 +534,12 @@ TEST(GatewayBinary, ServesStaticRoutesWithKeysFileAndExitsCleanlyOnSigterm) {
   RuntimeProcess hello(KUBEFN_HELLO_SO, "greet");
   ASSERT_TRUE(hello.started());
   kubefn::testing::TempDir dir;
-  auto keys = dir.write("keys", "# tokens\nfile-token\n");
+  auto keys = dir.write("keys", "# tokens\nfile-token\nscoped-token other/*\n");
   kubefn::testing::ChildProcess gw(
-      {KUBEFN_GATEWAY_BIN, "--port", "0", "--threads", "1", "--keys-file", keys.string(), "--route",
+      {KUBEFN_GATEWAY_BIN, "--port", "0", "--metrics-port", "0", "--threads", "1", "--keys-file",
+       keys.string(), "--route",
        "default/hello=127.0.0.1:" + std::to_string(hello.port()), "--route",
-       "default/open=127.0.0.1:" + std::to_string(hello.port()) + ";public"},
+       "default/open=127.0.0.1:" + std::to_string(hello.port()) + ";public;path=/hi"},
       {}, dir.file("stdout"), dir.file("stderr"));
   std::uint16_t port = 0;
   static const std::regex kListening("\"msg\":\"listening\",\"port\":([0-9]+)");
@@ -419,6 +554,14 @@ TEST(GatewayBinary, ServesStaticRoutesWithKeysFileAndExitsCleanlyOnSigterm) {
         return false;
       },
       seconds(10)));
+  static const std::regex kMetrics("\"msg\":\"metrics listening\",\"port\":([0-9]+)");
+  std::smatch mm;
+  const std::string err = kubefn::testing::read_file(dir.file("stderr"));
+  ASSERT_TRUE(std::regex_search(err, mm, kMetrics)) << err;
+  auto scraped = http_request(static_cast<std::uint16_t>(std::stoi(mm[1])), "GET", "/metrics");
+  ASSERT_TRUE(scraped);
+  EXPECT_EQ(scraped->status, 200);
+  EXPECT_NE(scraped->body.find("kubefn_gateway_buffered_bytes"), std::string::npos);
   auto open = http_request(port, "GET", "/default/open?name=bin");
   ASSERT_TRUE(open);
   EXPECT_EQ(open->body, "hello bin\n");
@@ -429,8 +572,40 @@ TEST(GatewayBinary, ServesStaticRoutesWithKeysFileAndExitsCleanlyOnSigterm) {
       http_request(port, "GET", "/default/hello", "", {{"Authorization", "Bearer file-token"}});
   ASSERT_TRUE(ok);
   EXPECT_EQ(ok->status, 200);
+  auto scoped =
+      http_request(port, "GET", "/default/hello", "", {{"Authorization", "Bearer scoped-token"}});
+  ASSERT_TRUE(scoped);
+  EXPECT_EQ(scoped->status, 403);
+  auto by_path = http_request(port, "GET", "/hi?name=path");
+  ASSERT_TRUE(by_path);
+  EXPECT_EQ(by_path->body, "hello path\n");
   gw.signal(SIGTERM);
   EXPECT_EQ(gw.wait_exit(seconds(20)), 0);
+}
+
+TEST(GatewayBinary, RefusesBadKeysFilesAndReservedHosts) {
+  kubefn::testing::TempDir dir;
+  auto bad_keys = dir.write("keys", "ok-token\nother-token Team/*\n");
+  auto run = [&](std::vector<std::string> args, const std::string& name) {
+    args.insert(args.begin(), {KUBEFN_GATEWAY_BIN, "--port", "0", "--metrics-port", "-1"});
+    kubefn::testing::ChildProcess gw(args, {}, dir.file(name + ".out"), dir.file(name + ".err"));
+    const int code = gw.wait_exit(seconds(10)).value_or(-1);
+    return std::pair{code, kubefn::testing::read_file(dir.file(name + ".err"))};
+  };
+  auto [code, err] = run({"--keys-file", bad_keys.string()}, "keys");
+  EXPECT_EQ(code, 2);
+  EXPECT_NE(err.find("line 2: scope \\\"Team/*\\\""), std::string::npos) << err;
+  EXPECT_EQ(err.find("other-token"), std::string::npos) << err;
+  std::tie(code, err) =
+      run({"--reserved-host", "gw.example.com", "--route", "x/f=127.0.0.1:1;host=GW.example.com"},
+          "reserved");
+  EXPECT_EQ(code, 2);
+  EXPECT_NE(err.find("host gw.example.com is reserved for the gateway"), std::string::npos) << err;
+  std::tie(code, err) = run({"--route", "x/f=127.0.0.1:1;host=localhost"}, "localhost");
+  EXPECT_EQ(code, 2);
+  std::tie(code, err) = run({"--allow-host", "team"}, "allow");
+  EXPECT_EQ(code, 2);
+  EXPECT_NE(err.find("NAMESPACE=PATTERN"), std::string::npos) << err;
 }
 
 }  // namespace

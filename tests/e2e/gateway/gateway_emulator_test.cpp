@@ -135,5 +135,84 @@ TEST(GatewayEmulator, RoutesFollowFunctionsPodsAndKeys) {
   source.stop();
 }
 
+// Trigger claims and scoped keys, as the gateway learns them from the API: the holder of a
+// path is the Function created first (the emulator stamps creationTimestamp), and a Secret
+// entry's ID.scopes limits its token.
+TEST(GatewayEmulator, PathClaimsAndScopedKeysFollowTheApi) {
+  testing::RuntimeProcess runtime(KUBEFN_HELLO_SO, "greet");
+  ASSERT_TRUE(runtime.started());
+  emulator::KubeEmulator emu;
+  kube::RealClock clock;
+  kube::ClientConfig config;
+  config.server = emu.url();
+  auto client = kube::make_rest_kube_client(config, clock);
+  ASSERT_TRUE(client.ok());
+  kube::KubeClient& api = **client;
+  ASSERT_TRUE(controller::testing::install_function_crd(api, KUBEFN_CRD_FILE).ok());
+  RouteTable routes;
+  KeyRing keys;
+  KubernetesSourceOptions so;
+  so.namespaces = {"default"};
+  so.keys_secret_namespace = "default";
+  so.keys_secret_name = "gateway-keys";
+  KubernetesSource source(api, clock, routes, keys, so);
+  source.start();
+  ASSERT_TRUE(source.wait_for_sync(std::chrono::seconds(10)));
+  Gateway gateway(routes, keys, GatewayOptions{});
+  ASSERT_TRUE(gateway.start().ok());
+
+  // "zz-first" is created first: it holds /greet although "aa-later" sorts before it by name.
+  for (const char* name : {"zz-first", "aa-later"}) {
+    json fn = function(name, "private");
+    fn["spec"]["triggers"] = {{"http", {{"path", "/greet"}}}};
+    ASSERT_TRUE(api.create(kFunctions, fn, {}).ok());
+    ASSERT_TRUE(wait_until([&] { return routes.find("default", name) != nullptr; }, seconds(10)));
+    if (std::string(name) == "zz-first") {
+      // The next one in a later second, so the creationTimestamps differ.
+      ASSERT_FALSE(routes.find("default", name)->created.empty());
+      const auto next = std::chrono::floor<seconds>(std::chrono::system_clock::now()) + seconds(1);
+      ASSERT_TRUE(wait_until([&] { return std::chrono::system_clock::now() >= next; }, seconds(3)));
+    }
+  }
+  json p = pod("first-1", "zz-first", runtime.port());
+  auto created = api.create(kPods, p, {});
+  ASSERT_TRUE(created.ok());
+  json ready = *created;
+  ready["status"] = {{"podIP", "127.0.0.1"},
+                     {"conditions", json::array({{{"type", "Ready"}, {"status", "True"}}})}};
+  ASSERT_TRUE(api.update_status(kPods, ready, {}).ok());
+  EXPECT_EQ(routes.find("default", "aa-later")->claims.summary().reason,
+            kube::kPathConflictReason);
+
+  json secret = {{"apiVersion", "v1"},
+                 {"kind", "Secret"},
+                 {"metadata", {{"name", "gateway-keys"}, {"namespace", "default"}}},
+                 {"stringData",
+                  {{"admin", "admin-token"},
+                   {"team", "team-token"},
+                   {"team.scopes", "default/zz-first"}}}};
+  ASSERT_TRUE(api.create(kSecrets, secret, {}).ok());
+  auto status_of = [&](const std::string& target, const std::string& token) {
+    auto r = http_request(gateway.port(), "GET", target, "",
+                          {{"Authorization", "Bearer " + token}});
+    return r ? r->status : 0;
+  };
+  ASSERT_TRUE(wait_until([&] { return status_of("/greet?name=x", "team-token") == 200; },
+                         seconds(10)));
+  auto r = http_request(gateway.port(), "GET", "/greet?name=path", "",
+                        {{"Authorization", "Bearer team-token"}});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->body, "hello path\n");
+  // The team's token opens its one function only; the admin's every one.
+  EXPECT_EQ(status_of("/default/aa-later", "team-token"), 403);
+  EXPECT_EQ(status_of("/default/aa-later", "admin-token"), 503);  // allowed; no replica
+  // The holder goes: the path moves to the next claimant.
+  ASSERT_TRUE(api.remove({kFunctions, "default", "zz-first"}, {}).ok());
+  ASSERT_TRUE(wait_until([&] { return status_of("/greet", "admin-token") == 503; }, seconds(10)));
+  EXPECT_TRUE(routes.find("default", "aa-later")->claims.ok());
+  gateway.stop();
+  source.stop();
+}
+
 }  // namespace
 }  // namespace kubefn::gateway

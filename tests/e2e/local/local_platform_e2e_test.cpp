@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <atomic>
@@ -30,6 +31,44 @@ using std::chrono::seconds;
 std::string example(const std::string& name) {
   return read_file(std::string(KUBEFN_SOURCE_DIR) + "/examples/" + name + "/function.yaml");
 }
+
+std::string kubectl_path() {
+  const char* env = std::getenv("KUBEFN_KUBECTL");
+  return env != nullptr && *env != '\0' ? env : KUBEFN_DEFAULT_KUBECTL;
+}
+
+// The permission bits of a file (-1 when it is not there).
+int mode_of(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 ? static_cast<int>(st.st_mode & 07777) : -1;
+}
+
+// Takes a few seconds to compile (the compiler works out a constant), so a stop lands in the
+// middle of its build.
+const char* kHeavyFunction = R"(apiVersion: kubefn.dev/v1alpha1
+kind: Function
+metadata:
+  name: heavy
+  namespace: default
+spec:
+  handler: heavy.call
+  access: public
+  source:
+    inline: |
+      #include <kubefn/function.hpp>
+      #include <string>
+      constexpr long spin() {
+        long x = 0;
+        for (long i = 0; i < 300; ++i)
+          for (long j = 0; j < 2000; ++j) x += (i ^ j) & 1;
+        return x;
+      }
+      constexpr long kSpun = spin();
+      std::string call(const kubefn::Event&, kubefn::Context&) {
+        return std::to_string(kSpun) + "\n";
+      }
+      KUBEFN_HANDLER(call);
+)";
 
 // A function that holds each call for ?ms=N milliseconds.
 const char* kSlowFunction = R"(apiVersion: kubefn.dev/v1alpha1
@@ -105,6 +144,62 @@ spec:
       KUBEFN_HANDLER(call);
 )";
 
+// The children of `parent` whose command name is `comm` ("g++": the compiler of a build).
+std::set<pid_t> children_named(pid_t parent, const std::string& comm) {
+  std::set<pid_t> out;
+  DIR* d = ::opendir("/proc");
+  if (d == nullptr) return out;
+  while (dirent* e = ::readdir(d)) {
+    const pid_t pid = static_cast<pid_t>(std::atoi(e->d_name));
+    if (pid <= 0) continue;
+    std::string text;
+    try {  // it may exit between the listing and the read
+      std::ifstream stat("/proc/" + std::string(e->d_name) + "/stat");
+      text.assign(std::istreambuf_iterator<char>(stat), {});
+    } catch (const std::exception&) {
+      continue;
+    }
+    const auto open = text.find('(');
+    const auto close = text.rfind(')');
+    if (open == std::string::npos || close == std::string::npos || close < open) continue;
+    std::istringstream rest(text.substr(close + 2));
+    std::string state;
+    pid_t ppid = 0;
+    rest >> state >> ppid;
+    if (ppid == parent && state != "Z" && text.substr(open + 1, close - open - 1) == comm) {
+      out.insert(pid);
+    }
+  }
+  ::closedir(d);
+  return out;
+}
+
+// Whether a process of group `group` still runs (a zombie waiting for its reaper does not).
+bool group_running(pid_t group) {
+  bool found = false;
+  DIR* d = ::opendir("/proc");
+  if (d == nullptr) return false;
+  while (dirent* e = ::readdir(d)) {
+    if (std::atoi(e->d_name) <= 0) continue;
+    std::string text;
+    try {  // it may exit between the listing and the read
+      std::ifstream stat("/proc/" + std::string(e->d_name) + "/stat");
+      text.assign(std::istreambuf_iterator<char>(stat), {});
+    } catch (const std::exception&) {
+      continue;
+    }
+    const auto close = text.rfind(')');
+    if (close == std::string::npos) continue;
+    std::istringstream rest(text.substr(close + 2));
+    std::string state;
+    pid_t ppid = 0, pgrp = 0;
+    rest >> state >> ppid >> pgrp;
+    found = found || (pgrp == group && state != "Z" && state != "X");
+  }
+  ::closedir(d);
+  return found;
+}
+
 // The pids of the runtime replicas `up` runs for `function` (its children).
 std::set<pid_t> replica_pids(pid_t parent, const std::string& function) {
   std::set<pid_t> out;
@@ -139,17 +234,33 @@ std::set<pid_t> replica_pids(pid_t parent, const std::string& function) {
 
 class LocalPlatformE2E : public ::testing::Test {
  protected:
-  // Starts `kubefn up` on a directory holding `manifests`; returns once it printed its URL.
-  void up(const std::vector<std::pair<std::string, std::string>>& manifests,
-          std::vector<std::string> extra = {}) {
+  // Starts `kubefn up` on a directory holding `manifests` (and only them), with `extra_env`
+  // added to its environment.
+  void start(const std::vector<std::pair<std::string, std::string>>& manifests,
+             std::vector<std::string> extra = {},
+             const std::map<std::string, std::string>& extra_env = {}) {
     const std::string fns = dir_.file("functions");
+    std::filesystem::remove_all(fns);
     std::filesystem::create_directories(fns);
     for (const auto& [name, text] : manifests)
       write_file(fns + "/" + name + ".yaml", text);
     std::vector<std::string> argv = {KUBEFN_CLI_BIN,   "up", fns,         "--gateway-port",  "0",
                                      "--metrics-port", "0",  "--runtime", KUBEFN_RUNTIME_BIN};
     argv.insert(argv.end(), extra.begin(), extra.end());
-    up_ = std::make_unique<ChildProcess>(argv, env(), dir_.file("up.out"), dir_.file("up.err"));
+    auto environment = env();
+    environment.insert(extra_env.begin(), extra_env.end());
+    std::filesystem::remove(dir_.file("up.out"));
+    std::filesystem::remove(dir_.file("up.err"));
+    up_ =
+        std::make_unique<ChildProcess>(argv, environment, dir_.file("up.out"), dir_.file("up.err"));
+  }
+
+  // Starts `kubefn up` on a directory holding `manifests`; returns once it printed its URL.
+  void up(const std::vector<std::pair<std::string, std::string>>& manifests,
+          std::vector<std::string> extra = {},
+          const std::map<std::string, std::string>& extra_env = {}) {
+    start(manifests, std::move(extra), extra_env);
+    gateway_ = 0;
     ASSERT_TRUE(wait_until(
         [&] {
           const std::string out = read_file(dir_.file("up.out"));
@@ -167,6 +278,7 @@ class LocalPlatformE2E : public ::testing::Test {
   }
 
   std::map<std::string, std::string> env() const { return {{"KUBEFN_HOME", dir_.file("home")}}; }
+  std::string home(const std::string& file) const { return dir_.file("home") + "/" + file; }
   std::string log() const { return read_file(dir_.file("up.err")); }
   std::string token() const {
     std::string t = read_file(dir_.file("home") + "/token");
@@ -204,6 +316,43 @@ class LocalPlatformE2E : public ::testing::Test {
     return codes;
   }
 
+  // The URL up.json gives for the API.
+  std::string api_url() const {
+    return json::parse(read_file(home("up.json")), nullptr, false).value("api", "");
+  }
+  // One request to the platform's API over TLS, trusting only the CA its kubeconfig holds:
+  // the status (0 when curl failed: err says why) and the body.
+  HttpReply api(const std::string& method, const std::string& path,
+                const std::vector<std::string>& headers, const std::string& body = {}) {
+    const std::string ca = dir_.file("api-ca.pem");
+    if (!std::filesystem::exists(ca)) {
+      std::smatch m;
+      const std::string kubeconfig = read_file(home("kubeconfig"));
+      if (std::regex_search(kubeconfig, m, std::regex("certificate-authority-data: (\\S+)"))) {
+        write_file(ca, run_command({"base64", "-d"}, {}, seconds(10), m[1].str()).out);
+      }
+    }
+    std::vector<std::string> argv = {"curl", "--silent", "--show-error", "--max-time", "20"};
+    argv.insert(argv.end(), {"--cacert", ca, "--request", method, "--output", dir_.file("api.body"),
+                             "--write-out", "%{http_code}"});
+    for (const auto& h : headers)
+      argv.insert(argv.end(), {"--header", h});
+    if (!body.empty()) argv.insert(argv.end(), {"--data-binary", body});
+    argv.push_back(api_url() + path);
+    std::filesystem::remove(dir_.file("api.body"));
+    auto r = run_command(argv, {}, seconds(30));
+    HttpReply reply;
+    reply.status = r.exit_code == 0 ? std::atoi(r.out.c_str()) : 0;
+    reply.body = r.exit_code == 0 ? read_file(dir_.file("api.body")) : r.err;
+    return reply;
+  }
+  CommandResult kubectl(std::vector<std::string> args) {
+    std::vector<std::string> argv = {kubectl_path(), "--kubeconfig", home("kubeconfig"),
+                                     "--cache-dir", dir_.file("kube-cache")};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run_command(argv, {{"KUBECONFIG", ""}}, seconds(60));
+  }
+
   void TearDown() override {
     if (up_ && up_->running()) {
       up_->signal(SIGTERM);
@@ -223,6 +372,19 @@ TEST_F(LocalPlatformE2E, ExamplesAnswerThroughTheGatewayWithAccessRules) {
   ASSERT_TRUE(hello.has_value()) << log();
   EXPECT_EQ(hello->status, 200);
   EXPECT_EQ(hello->body, "hello local\n");
+  // The paths the examples declare (spec.triggers.http.path) reach them too, with the same
+  // access rules as their own routes.
+  auto by_path = call("GET", "/hello/?name=path");
+  ASSERT_TRUE(by_path.has_value()) << log();
+  EXPECT_EQ(by_path->status, 200);
+  EXPECT_EQ(by_path->body, "hello path\n");
+  auto echo_path = call("POST", "/echo", "{}");
+  ASSERT_TRUE(echo_path.has_value());
+  EXPECT_EQ(echo_path->status, 401);
+  echo_path = call("POST", "/echo", R"({"p":1})", {{"Authorization", "Bearer " + token()}});
+  ASSERT_TRUE(echo_path.has_value());
+  EXPECT_EQ(echo_path->status, 200);
+  EXPECT_EQ(echo_path->body, R"({"p":1})");
 
   // echo is private: no token 401, a wrong one 403, the platform's own 200.
   auto none = call("POST", "/default/echo", "{}");
@@ -323,6 +485,74 @@ TEST_F(LocalPlatformE2E, UrlSourceIsFetchedCheckedBuiltAndAnswers) {
   ASSERT_TRUE(wrong.has_value());
   EXPECT_NE(wrong->status, 200);
   EXPECT_TRUE(replica_pids(up_->pid(), "wrong").empty());
+}
+
+// The same controller checks the spec on `kubefn up` as on a cluster. The CLI refuses a memory
+// limit that is not a quantity before sending it; sent through the API by kubectl, it is a
+// condition, no replica runs for it, and fixing it makes it serve.
+TEST_F(LocalPlatformE2E, ResourceThatIsNotAQuantityIsAConditionAndNeverReady) {
+  auto manifest = [](const std::string& memory) {
+    return "apiVersion: kubefn.dev/v1alpha1\nkind: Function\nmetadata: {name: greedy, "
+           "namespace: default}\nspec:\n  handler: hello.greet\n  access: public\n"
+           "  resources: {limits: {memory: \"" +
+           memory + "\"}}\n  source:\n    inline: |\n" +
+           std::regex_replace(
+               read_file(std::string(KUBEFN_SOURCE_DIR) + "/examples/hello/hello.cpp"),
+               std::regex("(^|\n)(.)"), "$1      $2");
+  };
+  const std::string message =
+      "spec.resources.limits.memory: \"lots\" is not a quantity (for example 128Mi)";
+  up({{"hello", example("hello")}});
+  auto refused = kubefn({"apply", "-f", "-"}, manifest("lots"));
+  EXPECT_NE(refused.exit_code, 0);
+  EXPECT_NE(refused.err.find("InvalidResources: " + message), std::string::npos) << refused.err;
+
+  write_file(dir_.file("greedy.yaml"), manifest("lots"));
+  auto applied = kubectl({"apply", "-f", dir_.file("greedy.yaml")});
+  ASSERT_EQ(applied.exit_code, 0) << applied.err;
+  // The Function as the platform's API holds it, once its status is for this generation.
+  auto current = [&](json* fn) {
+    auto got = kubectl({"get", "function", "greedy", "-o", "json"});
+    *fn = json::parse(got.out, nullptr, false);
+    return fn->is_object() && fn->contains("status") &&
+           (*fn)["status"].value("observedGeneration", 0) ==
+               (*fn)["metadata"].value("generation", -1);
+  };
+  auto ready = [](const json& fn) {
+    for (const auto& c : fn["status"].value("conditions", json::array())) {
+      if (c.value("type", "") == "Ready") return c;
+    }
+    return json::object();
+  };
+  json fn;
+  ASSERT_TRUE(wait_until([&] { return current(&fn) && !ready(fn).empty(); }, seconds(30),
+                         std::chrono::milliseconds(100)))
+      << fn.dump() << log();
+  EXPECT_EQ(ready(fn).value("status", ""), "False");
+  EXPECT_EQ(ready(fn).value("reason", ""), "InvalidResources");
+  EXPECT_EQ(ready(fn).value("message", ""), message);
+  // A verdict on the spec, not a step on the way: nothing runs or answers for it.
+  EXPECT_TRUE(replica_pids(up_->pid(), "greedy").empty());
+  auto call_refused = call("GET", "/default/greedy");
+  ASSERT_TRUE(call_refused.has_value());
+  EXPECT_NE(call_refused->status, 200);
+
+  write_file(dir_.file("greedy.yaml"), manifest("64Mi"));
+  auto fixed = kubectl({"apply", "-f", dir_.file("greedy.yaml")});
+  ASSERT_EQ(fixed.exit_code, 0) << fixed.err;
+  std::optional<HttpReply> reply;
+  EXPECT_TRUE(wait_until(
+      [&] {
+        reply = call("GET", "/default/greedy?name=fixed");
+        return reply && reply->status == 200;
+      },
+      seconds(120), std::chrono::milliseconds(100)))
+      << log();
+  ASSERT_TRUE(reply.has_value());
+  EXPECT_EQ(reply->body, "hello fixed\n");
+  EXPECT_TRUE(wait_until([&] { return current(&fn) && ready(fn).value("status", "") == "True"; },
+                         seconds(30), std::chrono::milliseconds(100)))
+      << fn.dump();
 }
 
 TEST_F(LocalPlatformE2E, KilledReplicaIsRestarted) {
@@ -494,6 +724,62 @@ TEST_F(LocalPlatformE2E, ContainerModeRunsTheBuiltImageUnderPodman) {
       << described.out;
 }
 
+TEST_F(LocalPlatformE2E, AFunctionAppliedThroughTheApiSurvivesARestart) {
+  // The folder holds greeter (hello under another name: the same source, one compile); hello
+  // itself only ever goes through the API.
+  std::string greeter =
+      std::regex_replace(example("hello"), std::regex("name: hello"), "name: greeter");
+  greeter =
+      std::regex_replace(greeter, std::regex("  triggers:\n    http:\n      path: /hello\n"), "");
+  ASSERT_NE(greeter.find("name: greeter"), std::string::npos);
+  up({{"greeter", greeter}});
+  auto applied = kubefn({"apply", "-f", "-"}, example("hello"));
+  ASSERT_EQ(applied.exit_code, 0) << applied.err;
+  const auto answers = [&](const std::string& target) {
+    return wait_until(
+        [&] {
+          auto r = call("GET", target);
+          return r && r->status == 200;
+        },
+        seconds(120), std::chrono::milliseconds(100));
+  };
+  ASSERT_TRUE(answers("/default/hello?name=first")) << log();
+  const auto function = [&](const std::string& name) -> std::optional<json> {
+    auto r = api("GET", "/apis/kubefn.dev/v1alpha1/namespaces/default/functions/" + name,
+                 {"Authorization: Bearer " + token()});
+    if (r.status != 200) return std::nullopt;
+    return json::parse(r.body);
+  };
+  const auto before = function("hello");
+  ASSERT_TRUE(before.has_value());
+  // Deleted with the CLI: it comes back at the next start, the folder's files are re-applied.
+  auto deleted = kubefn({"delete", "greeter", "-n", "default"});
+  ASSERT_EQ(deleted.exit_code, 0) << deleted.err;
+  ASSERT_TRUE(wait_until([&] { return !function("greeter").has_value(); }, seconds(30)));
+
+  up_->signal(SIGTERM);
+  auto code = up_->wait_exit(seconds(60));
+  ASSERT_TRUE(code.has_value());
+  ASSERT_EQ(*code, 0) << log();
+  up({{"greeter", greeter}});
+  std::filesystem::remove(dir_.file("api-ca.pem"));  // the API has a new certificate
+  const auto after = function("hello");
+  ASSERT_TRUE(after.has_value()) << "the Function applied through the API is gone\n" << log();
+  EXPECT_EQ(after->at("metadata").at("uid"), before->at("metadata").at("uid"));
+  EXPECT_EQ(after->at("metadata").at("creationTimestamp"),
+            before->at("metadata").at("creationTimestamp"));
+  EXPECT_GE(std::stoull(after->at("metadata").at("resourceVersion").get<std::string>()),
+            std::stoull(before->at("metadata").at("resourceVersion").get<std::string>()));
+  EXPECT_EQ(after->at("spec"), before->at("spec"));
+  // It runs again: the gateway routes to it and a call brings up its replica.
+  EXPECT_TRUE(answers("/default/hello?name=again")) << log();
+  auto again = call("GET", "/default/hello?name=again");
+  ASSERT_TRUE(again.has_value());
+  EXPECT_EQ(again->body, "hello again\n");
+  EXPECT_TRUE(function("greeter").has_value());
+  EXPECT_TRUE(answers("/default/greeter")) << log();
+}
+
 TEST_F(LocalPlatformE2E, StopsItsReplicasOnSigterm) {
   up({{"hello", example("hello")}});
   ASSERT_EQ(replica_pids(up_->pid(), "hello").size(), 1u);
@@ -504,6 +790,118 @@ TEST_F(LocalPlatformE2E, StopsItsReplicasOnSigterm) {
   EXPECT_EQ(*code, 0) << log();
   EXPECT_TRUE(wait_until([&] { return ::kill(replica, 0) != 0; }, seconds(10)));
   EXPECT_FALSE(std::filesystem::exists(dir_.file("home") + "/up.json"));
+}
+
+TEST_F(LocalPlatformE2E, ApiAsksForTheTokenOverTlsAndKubectlUsesItsKubeconfig) {
+  // A token left readable by others (an older kubefn wrote it so) is made private, and kept.
+  std::filesystem::create_directories(dir_.file("home"));
+  write_file(home("token"), "kept-token-1234\n");
+  ::chmod(home("token").c_str(), 0644);
+  up({{"hello", example("hello")}});
+  EXPECT_EQ(token(), "kept-token-1234");
+  EXPECT_EQ(mode_of(home("token")), 0600);
+  EXPECT_NE(log().find(home("token") + " was readable by others; it is now 0600"),
+            std::string::npos)
+      << log();
+
+  // up.json names the API (TLS only) and the kubeconfig (0600) with its CA and the token.
+  const json state = json::parse(read_file(home("up.json")), nullptr, false);
+  ASSERT_TRUE(state.is_object()) << read_file(home("up.json"));
+  const std::string url = state.value("api", "");
+  ASSERT_EQ(url.rfind("https://127.0.0.1:", 0), 0u) << url;
+  const std::string port = url.substr(url.rfind(':') + 1);
+  EXPECT_EQ(state.value("kubeconfig", ""), home("kubeconfig"));
+  EXPECT_EQ(mode_of(home("kubeconfig")), 0600);
+  const std::string kubeconfig = read_file(home("kubeconfig"));
+  EXPECT_NE(kubeconfig.find("server: \"" + url + "\"\n"), std::string::npos) << kubeconfig;
+  EXPECT_NE(kubeconfig.find("token: \"kept-token-1234\"\n"), std::string::npos) << kubeconfig;
+  EXPECT_NE(read_file(dir_.file("up.out")).find("kubectl --kubeconfig " + home("kubeconfig")),
+            std::string::npos);
+
+  const std::string functions = "/apis/kubefn.dev/v1alpha1/namespaces/default/functions";
+  const std::string bearer = "Authorization: Bearer " + token();
+  // No credential, or a wrong one: 401, as a cluster's API answers.
+  auto none = api("GET", functions, {});
+  EXPECT_EQ(none.status, 401) << none.body;
+  EXPECT_EQ(json::parse(none.body, nullptr, false).value("reason", ""), "Unauthorized");
+  auto wrong = api("GET", functions, {"Authorization: Bearer not-the-token"});
+  EXPECT_EQ(wrong.status, 401) << wrong.body;
+  auto right = api("GET", functions, {bearer});
+  ASSERT_EQ(right.status, 200) << right.body;
+  EXPECT_NE(right.body.find("\"name\":\"hello\""), std::string::npos) << right.body;
+
+  // Only this machine's names (DNS rebinding: a page's own name resolved to 127.0.0.1).
+  auto rebound = api("GET", functions, {bearer, "Host: rebound.example:" + port});
+  EXPECT_EQ(rebound.status, 403) << rebound.body;
+  const json why = json::parse(rebound.body, nullptr, false);
+  EXPECT_EQ(why.value("kind", ""), "Status") << rebound.body;
+  EXPECT_EQ(why.value("reason", ""), "Forbidden") << rebound.body;
+  EXPECT_NE(why.value("message", "").find("Host \"rebound.example:" + port + "\""),
+            std::string::npos)
+      << rebound.body;
+  EXPECT_EQ(api("GET", functions, {bearer, "Host: localhost:" + port}).status, 200);
+
+  // A body that is not one of the API's media types (what a page can POST without asking).
+  const std::string sneaky = R"({"apiVersion":"kubefn.dev/v1alpha1","kind":"Function",)"
+                             R"("metadata":{"name":"sneaky"},"spec":{"handler":"a.b"}})";
+  auto plain = api("POST", functions, {bearer, "Content-Type: text/plain"}, sneaky);
+  EXPECT_EQ(plain.status, 415) << plain.body;
+  EXPECT_EQ(json::parse(plain.body, nullptr, false).value("reason", ""), "UnsupportedMediaType")
+      << plain.body;
+  EXPECT_EQ(api("GET", functions + "/sneaky", {bearer}).status, 404);
+
+  // kubectl with the kubeconfig, and the CLI through up.json.
+  auto got = kubectl({"get", "functions"});
+  EXPECT_EQ(got.exit_code, 0) << got.err;
+  EXPECT_TRUE(std::regex_search(got.out, std::regex("\nhello\\s+True\\s"))) << got.out;
+  auto listed = kubefn({"list"});
+  EXPECT_EQ(listed.exit_code, 0) << listed.err;
+  EXPECT_NE(listed.out.find("hello"), std::string::npos) << listed.out;
+}
+
+TEST_F(LocalPlatformE2E, SecretsAreCreatedPrivateNotMadeSoAfter) {
+  // With a umask that keeps nothing back and chmod refused, a file is only private if it was
+  // created so.
+  const mode_t before = ::umask(0);
+  up({}, {}, {{"LD_PRELOAD", KUBEFN_CHMOD_REFUSED_SO}});
+  ::umask(before);
+  EXPECT_EQ(mode_of(home("token")), 0600);
+  EXPECT_EQ(mode_of(home("kubeconfig")), 0600);
+  EXPECT_FALSE(std::filesystem::exists(home("token.tmp")));
+  EXPECT_FALSE(std::filesystem::exists(home("kubeconfig.tmp")));
+}
+
+TEST_F(LocalPlatformE2E, StopDuringABuildExitsCleanlyAndTheNextStartBuilds) {
+  start({{"heavy", kHeavyFunction}});
+  // The build has started: the Function's Ready condition says Building and the compiler runs.
+  std::set<pid_t> compilers;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        compilers = children_named(up_->pid(), "g++");
+        const bool building = log().find("default/heavy: Building") != std::string::npos;
+        return (building && !compilers.empty()) || !up_->running();
+      },
+      seconds(120)))
+      << log();
+  ASSERT_TRUE(up_->running()) << log();
+  up_->signal(SIGTERM);
+  auto code = up_->wait_exit(seconds(60));
+  ASSERT_TRUE(code.has_value()) << "kubefn up did not stop\n" << log();
+  EXPECT_EQ(*code, 0) << log();
+  // The compiler and what it started (its process group) went with it; nothing was recorded.
+  for (pid_t compiler : compilers) {
+    EXPECT_FALSE(group_running(compiler)) << "compiler " << compiler << " outlived kubefn up";
+  }
+  EXPECT_TRUE(std::filesystem::is_empty(home("builds")));
+  EXPECT_FALSE(std::filesystem::exists(home("up.json")));
+  EXPECT_FALSE(std::filesystem::exists(home("kubeconfig")));
+
+  // The next start on the same home builds the Function and serves it.
+  up({{"heavy", kHeavyFunction}});
+  auto r = call("GET", "/default/heavy");
+  ASSERT_TRUE(r.has_value()) << log();
+  EXPECT_EQ(r->status, 200) << r->body << log();
+  EXPECT_EQ(r->body, "300000\n");
 }
 
 }  // namespace

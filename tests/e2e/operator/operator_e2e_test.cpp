@@ -147,6 +147,68 @@ TEST_P(OperatorE2E, InvalidManifestsGetClearConditions) {
       eventually_equals("get fn bad", "{.status.conditions[?(@.type==\"Ready\")].status}", "True"));
 }
 
+// Fields the schema lets through but the Deployment's consumers would refuse (the API server's
+// Pod validation, the container runtime): each becomes Ready=False with a message naming the
+// field, and nothing is created for it.
+TEST_P(OperatorE2E, FieldsTheirConsumersWouldRefuseAreConditionsAndNothingIsCreated) {
+  std::unique_ptr<ChildProcess> op;
+  ASSERT_NE(start_operator(op, "op"), 0) << operator_log("op");
+  struct Bad {
+    std::string name;
+    std::string spec;
+    std::string reason;
+    std::string message;
+  };
+  const std::string image = "  handler: bad.run\n  image: registry.local/x:1\n";
+  const std::vector<Bad> bad = {
+      {"quantity", image + "  resources: {limits: {memory: lots}}\n", "InvalidResources",
+       "spec.resources.limits.memory: \"lots\" is not a quantity (for example 128Mi)"},
+      {"over-limit", image + "  resources: {requests: {cpu: \"2\"}, limits: {cpu: 1500m}}\n",
+       "InvalidResources",
+       "spec.resources.requests.cpu (\"2\") is above spec.resources.limits.cpu (\"1500m\")"},
+      {"field-ref",
+       image + "  env: [{name: WHO, valueFrom: {fieldRef: {fieldPath: metadata.nam}}}]\n",
+       "InvalidEnv",
+       "spec.env[0].valueFrom.fieldRef.fieldPath: \"metadata.nam\" is not a pod field"},
+      {"image", "  handler: bad.run\n  image: Registry.local/Hello:1\n", "InvalidImage",
+       "spec.image: \"Registry.local/Hello:1\" is not an image reference"},
+  };
+  std::string all;
+  for (const auto& b : bad)
+    all += function_yaml(b.name, b.spec) + "---\n";
+  auto applied = kubectl({"apply", "-f", "-"}, all);
+  ASSERT_EQ(applied.exit_code, 0) << applied.err;
+  for (const auto& b : bad) {
+    EXPECT_TRUE(eventually_equals("get fn " + b.name,
+                                  "{.status.conditions[?(@.type==\"Ready\")].reason}", b.reason))
+        << b.name << ": " << operator_log("op");
+    EXPECT_EQ(jsonpath("get fn " + b.name, "{.status.conditions[?(@.type==\"Ready\")].status}"),
+              "False");
+    const std::string message =
+        jsonpath("get fn " + b.name, "{.status.conditions[?(@.type==\"Ready\")].message}");
+    EXPECT_EQ(message.rfind(b.message, 0), 0u) << b.name << ": " << message;
+  }
+  // Checked before anything is created: no Service, Deployment or ConfigMap for any of them.
+  EXPECT_EQ(jsonpath("get deploy,svc,cm -l kubefn.dev/function", "{.items[*].metadata.name}"), "");
+  // Fixed, it runs.
+  ASSERT_EQ(kubectl({"apply", "-f", "-"},
+                    function_yaml("quantity", image + "  resources: {limits: {memory: 64Mi}}\n"))
+                .exit_code,
+            0);
+  EXPECT_TRUE(eventually_equals("get fn quantity",
+                                "{.status.conditions[?(@.type==\"Ready\")].status}", "True"))
+      << operator_log("op");
+  // A default request never exceeds a limit set below it (the default is 32Mi).
+  ASSERT_EQ(kubectl({"apply", "-f", "-"},
+                    function_yaml("quantity", image + "  resources: {limits: {memory: 16Mi}}\n"))
+                .exit_code,
+            0);
+  EXPECT_TRUE(eventually_equals("get deploy quantity",
+                                "{.spec.template.spec.containers[0].resources.requests.memory}",
+                                "16Mi"))
+      << operator_log("op");
+}
+
 TEST_P(OperatorE2E, ExampleSourceIsStoredAndAnEditMakesANewConfigMap) {
   std::unique_ptr<ChildProcess> op;
   ASSERT_NE(start_operator(op, "op"), 0) << operator_log("op");
@@ -265,6 +327,49 @@ TEST_P(OperatorE2E, SomeoneElsesDeploymentIsAConflictNotATakeover) {
                          std::chrono::milliseconds(100)));
   EXPECT_EQ(jsonpath("get deploy web", "{.spec.template.spec.containers[0].image}"),
             "someone/web:1");
+}
+
+TEST_P(OperatorE2E, AHostHeldByAnotherFunctionIsAConditionUntilTheHolderGoes) {
+  std::unique_ptr<ChildProcess> op;
+  ASSERT_NE(start_operator(op, "op", {"--allow-host", ns() + "=*.example.com"}), 0)
+      << operator_log("op");
+  const std::string ready_reason = "{.status.conditions[?(@.type==\"Ready\")].reason}";
+  const std::string ready_message = "{.status.conditions[?(@.type==\"Ready\")].message}";
+  auto with_host = [&](const std::string& name, const std::string& host) {
+    return function_yaml(name, "  handler: " + name + ".run\n  image: registry.local/" + name +
+                                   ":1\n  triggers:\n    http:\n      host: " + host + "\n");
+  };
+  ASSERT_EQ(kubectl({"apply", "-f", "-"}, with_host("first", "shop.example.com")).exit_code, 0);
+  ASSERT_TRUE(eventually_equals("get fn first", ready_reason, "Ready")) << operator_log("op");
+  // Created later (or, in the same second, named later): the host stays with the first.
+  ASSERT_EQ(kubectl({"apply", "-f", "-"}, with_host("second", "Shop.Example.com")).exit_code, 0);
+  EXPECT_TRUE(eventually_equals("get fn second", ready_reason, "HostConflict"))
+      << operator_log("op");
+  EXPECT_NE(jsonpath("get fn second", ready_message)
+                .find("host shop.example.com is held by " + ns() + "/first"),
+            std::string::npos)
+      << jsonpath("get fn second", ready_message);
+  // It still runs at its own route.
+  EXPECT_TRUE(eventually_equals("get deploy second", "{.spec.template.spec.containers[0].image}",
+                                "registry.local/second:1"));
+  // The gateway's names and hosts outside the allowance are refused; a malformed host is a
+  // bad spec.
+  ASSERT_EQ(kubectl({"apply", "-f", "-"}, with_host("local", "localhost")).exit_code, 0);
+  ASSERT_EQ(kubectl({"apply", "-f", "-"}, with_host("outside", "shop.example.org")).exit_code, 0);
+  ASSERT_EQ(kubectl({"apply", "-f", "-"}, with_host("ip", "\"127.0.0.1\"")).exit_code, 0);
+  EXPECT_TRUE(eventually_equals("get fn local", ready_reason, "HostNotAllowed"));
+  EXPECT_TRUE(eventually_equals("get fn outside", ready_reason, "HostNotAllowed"));
+  EXPECT_NE(jsonpath("get fn outside", ready_message).find("--allow-host " + ns() + "="),
+            std::string::npos);
+  EXPECT_TRUE(eventually_equals("get fn ip", ready_reason, "InvalidTrigger"));
+  auto described = kubectl({"describe", "fn", "second"});
+  EXPECT_NE(described.out.find("HostConflict"), std::string::npos) << described.out;
+
+  // The holder goes: the next claimant holds the host and becomes Ready.
+  ASSERT_EQ(kubectl({"delete", "fn", "first"}).exit_code, 0);
+  EXPECT_TRUE(eventually_equals("get fn second", ready_reason, "Ready")) << operator_log("op");
+  EXPECT_EQ(jsonpath("get fn second", "{.status.conditions[?(@.type==\"Ready\")].status}"),
+            "True");
 }
 
 KUBEFN_ON_BOTH_APIS(OperatorE2E);

@@ -63,3 +63,24 @@ kubefn::Response status(const kubefn::Event& e, kubefn::Context&) {
   return kubefn::Response::text("status", std::stoi(std::string(e.query_param("code"))));
 }
 KUBEFN_HANDLER(status);
+
+// ?kind=K: answers 200 with one header that is invalid in the way K names.
+kubefn::Response bad_header(const kubefn::Event& e, kubefn::Context&) {
+  const std::string_view kind = e.query_param("kind");
+  kubefn::Response r = kubefn::Response::text("must not be sent");
+  if (kind == "crlf") {
+    r.with_header("x-injected", "a\r\nset-cookie: session=evil");
+  } else if (kind == "nul") {
+    r.with_header("x-nul", std::string("a\0b", 3));
+  } else if (kind == "ctl") {
+    r.with_header("x-control", "a\x01");
+  } else if (kind == "empty") {
+    r.with_header("", "no name");
+  } else if (kind == "space") {
+    r.with_header("x spaced", "v");
+  } else if (kind == "token") {
+    r.with_header("x@at", "v");
+  }
+  return r;
+}
+KUBEFN_HANDLER(bad_header);

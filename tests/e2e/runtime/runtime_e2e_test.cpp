@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <cstring>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <sstream>
@@ -138,7 +139,7 @@ TEST(RuntimeE2E, HandlerChoosesStatusAndHeaders) {
   EXPECT_EQ(rt.metric("function_failures_total{method=\"GET\"}"), 1);
 }
 
-TEST(RuntimeE2E, TimeoutAnswers408CountsOnceAndDoesNotBlockOthers) {
+TEST(RuntimeE2E, TimeoutAnswers504CountsOnceAndDoesNotBlockOthers) {
   RuntimeProcess rt(KUBEFN_FIXTURE_SO, "sleepy",
                     {{"FUNC_TIMEOUT", "0.3"}, {"KUBEFN_STUCK_GRACE_MS", "300"}});
   ASSERT_TRUE(rt.started()) << rt.stderr_text();
@@ -151,7 +152,9 @@ TEST(RuntimeE2E, TimeoutAnswers408CountsOnceAndDoesNotBlockOthers) {
 
   auto r = slow.read_reply();
   ASSERT_TRUE(r);
-  EXPECT_EQ(r->status, 408);
+  // 504, not 408: a 408 invites clients to retry a call that may have had its effect.
+  EXPECT_EQ(r->status, 504);
+  EXPECT_NE(r->body.find("timed out"), std::string::npos) << r->body;
   // The answer came while the handler was still running, not when it returned.
   EXPECT_EQ(rt.metric("kubefn_runtime_inflight_requests"), 1);
   EXPECT_TRUE(slow.closed_by_peer());
@@ -176,6 +179,188 @@ TEST(RuntimeE2E, TimeoutAnswers408CountsOnceAndDoesNotBlockOthers) {
   EXPECT_EQ(rt.metric("function_calls_total{method=\"GET\"}"), 2);
   EXPECT_EQ(rt.metric("function_failures_total{method=\"GET\"}"), 1);
   EXPECT_EQ(rt.metric("kubefn_runtime_inflight_requests"), 0);
+}
+
+// Calls that time out keep their threads (C++ cannot stop them): with more of them than the
+// pool may grow to, the runtime's own endpoints still answer, and so does every caller.
+TEST(RuntimeE2E, MoreTimedOutCallsThanThreadsLeaveTheEndpointsAnswering) {
+  RuntimeProcess rt(
+      KUBEFN_FIXTURE_SO, "sleepy",
+      {{"FUNC_TIMEOUT", "0.2"}, {"KUBEFN_THREADS", "1"}, {"KUBEFN_MAX_THREADS", "2"}});
+  ASSERT_TRUE(rt.started()) << rt.stderr_text();
+  constexpr int kCalls = 4;
+  std::vector<std::unique_ptr<HttpConnection>> calls;
+  for (int i = 0; i < kCalls; ++i) {
+    calls.push_back(std::make_unique<HttpConnection>(rt.port()));
+    ASSERT_TRUE(calls.back()->send(build_request("GET", "/?ms=5000", "", {})));
+  }
+  // Each call is answered at its deadline, also those waiting for a handler thread.
+  for (auto& c : calls) {
+    auto r = c->read_reply(seconds(3));
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 504);
+  }
+  // Both handler threads still sleep; the endpoints answer without one.
+  auto health = http_request(rt.port(), "GET", "/healthz", "", {}, milliseconds(1500));
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);
+  auto ready = http_request(rt.port(), "GET", "/readyz", "", {}, milliseconds(1500));
+  ASSERT_TRUE(ready);
+  EXPECT_EQ(ready->status, 200);
+  auto metrics = http_request(rt.port(), "GET", "/metrics", "", {}, milliseconds(1500));
+  ASSERT_TRUE(metrics);
+  EXPECT_EQ(metric_value(metrics->body, "kubefn_runtime_inflight_requests"), 2);
+  EXPECT_EQ(metric_value(metrics->body, "kubefn_runtime_queued_requests"), 0);
+  EXPECT_EQ(metric_value(metrics->body, "function_calls_total{method=\"GET\"}"), kCalls);
+  EXPECT_EQ(metric_value(metrics->body, "function_failures_total{method=\"GET\"}"), kCalls);
+}
+
+TEST(RuntimeE2E, ACallWaitsForAHandlerThreadWhileTheEndpointsAnswer) {
+  RuntimeProcess rt(KUBEFN_FIXTURE_SO, "sleepy",
+                    {{"KUBEFN_THREADS", "1"}, {"KUBEFN_MAX_THREADS", "1"}});
+  ASSERT_TRUE(rt.started()) << rt.stderr_text();
+  HttpConnection busy(rt.port());
+  ASSERT_TRUE(busy.send(build_request("GET", "/?ms=3000", "", {})));
+  HttpConnection waiting(rt.port());
+  ASSERT_TRUE(waiting.send(build_request("GET", "/?ms=0", "", {})));
+  // The only handler thread sleeps: the second call waits, the endpoints do not.
+  auto health = http_request(rt.port(), "GET", "/healthz", "", {}, milliseconds(1500));
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto m = http_request(rt.port(), "GET", "/metrics", "", {}, milliseconds(1000));
+        return m && metric_value(m->body, "kubefn_runtime_queued_requests") == 1 &&
+               metric_value(m->body, "kubefn_runtime_inflight_requests") == 1;
+      },
+      seconds(2)));
+  auto first = busy.read_reply(seconds(10));
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->status, 200);
+  auto second = waiting.read_reply(seconds(10));
+  ASSERT_TRUE(second);
+  EXPECT_EQ(second->status, 200);
+  EXPECT_EQ(second->body, "slept");
+  EXPECT_EQ(rt.metric("function_calls_total{method=\"GET\"}"), 2);
+  EXPECT_EQ(rt.metric("kubefn_runtime_queued_requests"), 0);
+}
+
+// RFC 9110 sections 6.4.1 and 9.3.2: a 204, a 304 and the answer to a HEAD end with their
+// head. Pipelined on one connection, any stray body would be read as the next response.
+TEST(RuntimeE2E, NoContentNotModifiedAndHeadResponsesCarryNoBody) {
+  RuntimeProcess rt(KUBEFN_FIXTURE_SO, "status");
+  ASSERT_TRUE(rt.started()) << rt.stderr_text();
+  HttpConnection c(rt.port());
+  ASSERT_TRUE(c.send(build_request("GET", "/?code=204", "", {}) +
+                     build_request("GET", "/?code=304", "", {}) +
+                     build_request("HEAD", "/?code=200", "", {}) +
+                     build_request("GET", "/?code=200", "", {{"Connection", "close"}})));
+  auto wire = c.read_until_closed();
+  ASSERT_TRUE(wire);
+  struct Expected {
+    const char* status_line;
+    const char* length;  // the content-length header, or nullptr for none
+    const char* body;
+  };
+  std::size_t pos = 0;
+  for (const Expected& e :
+       {Expected{"HTTP/1.1 204 No Content", nullptr, ""},
+        Expected{"HTTP/1.1 304 Not Modified", nullptr, ""}, Expected{"HTTP/1.1 200 OK", "6", ""},
+        Expected{"HTTP/1.1 200 OK", "6", "status"}}) {
+    ASSERT_EQ(wire->compare(pos, std::strlen(e.status_line), e.status_line), 0)
+        << e.status_line << " at " << pos << " of:\n"
+        << *wire;
+    std::size_t end = wire->find("\r\n\r\n", pos);
+    ASSERT_NE(end, std::string::npos);
+    std::string head = wire->substr(pos, end - pos);
+    if (e.length == nullptr) {
+      EXPECT_EQ(head.find("content-length"), std::string::npos) << head;
+    } else {
+      EXPECT_NE(head.find(std::string("content-length: ") + e.length + "\r\n"), std::string::npos)
+          << head;
+    }
+    pos = end + 4;
+    ASSERT_EQ(wire->compare(pos, std::strlen(e.body), e.body), 0) << *wire;
+    pos += std::strlen(e.body);
+  }
+  EXPECT_EQ(pos, wire->size()) << *wire;
+  EXPECT_EQ(rt.metric("function_calls_total{method=\"GET\"}"), 3);
+  EXPECT_EQ(rt.metric("function_failures_total{method=\"GET\"}"), 0);
+}
+
+// A header the handler set that is not valid HTTP never reaches the wire: the call is a 500,
+// a failure, and the function's log names the header.
+TEST(RuntimeE2E, InvalidResponseHeadersAre500AndTheLogNamesThem) {
+  RuntimeProcess rt(KUBEFN_FIXTURE_SO, "bad_header");
+  ASSERT_TRUE(rt.started()) << rt.stderr_text();
+  const std::vector<std::pair<std::string, std::string>> kinds = {
+      {"crlf", "x-injected"}, {"nul", "x-nul"},      {"ctl", "x-control"},
+      {"empty", "\\\"\\\""},  {"space", "x spaced"}, {"token", "x@at"}};
+  for (const auto& [kind, name] : kinds) {
+    HttpConnection c(rt.port());
+    ASSERT_TRUE(c.send(build_request("GET", "/?kind=" + kind, "", {{"event-id", "evt-" + kind}})));
+    auto r = c.read_reply();
+    ASSERT_TRUE(r) << kind;
+    EXPECT_EQ(r->status, 500) << kind;
+    EXPECT_EQ(r->body.find("must not be sent"), std::string::npos) << kind;
+    EXPECT_TRUE(r->header("set-cookie").empty()) << kind;
+    EXPECT_TRUE(r->header(name).empty()) << kind;
+    ASSERT_TRUE(wait_until(
+        [&] {
+          std::istringstream in(rt.stderr_text());
+          std::string line;
+          while (std::getline(in, line)) {
+            if (line.find("evt-" + kind) != std::string::npos &&
+                line.find("invalid response header") != std::string::npos &&
+                line.find(name) != std::string::npos) {
+              return true;
+            }
+          }
+          return false;
+        },
+        seconds(5)))
+        << kind << ":\n"
+        << rt.stderr_text();
+  }
+  EXPECT_EQ(rt.metric("function_calls_total{method=\"GET\"}"), kinds.size());
+  EXPECT_EQ(rt.metric("function_failures_total{method=\"GET\"}"), kinds.size());
+}
+
+// A keep-alive connection gives back what a large request and response took: its buffers
+// are back to their initial size before the next request.
+TEST(RuntimeE2E, AKeptAliveConnectionShrinksItsBuffersAfterALargeCall) {
+  RuntimeProcess rt(KUBEFN_ECHO_SO, "echo");
+  ASSERT_TRUE(rt.started()) << rt.stderr_text();
+  constexpr double kInitial = 16 * 1024;
+  HttpConnection c(rt.port());
+  const auto buffered = [&]() -> double {
+    if (!c.send(build_request("GET", "/metrics", "", {}))) return -1;
+    auto m = c.read_reply();
+    return m ? metric_value(m->body, "kubefn_runtime_connection_buffer_bytes").value_or(-1) : -1;
+  };
+  // One open connection (this one), serving /metrics: its input buffer and little more.
+  const double idle = buffered();
+  EXPECT_GE(idle, kInitial);
+  EXPECT_LT(idle, kInitial + 4096);
+
+  const std::string body = random_bytes(1 << 20);
+  ASSERT_TRUE(c.send(build_request("POST", "/", body, {})));
+  auto r = c.read_reply();
+  ASSERT_TRUE(r);
+  ASSERT_TRUE(r->body == body);
+  EXPECT_LT(buffered(), kInitial + 4096);
+
+  std::ostringstream chunked;
+  chunked << "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+  for (std::size_t off = 0; off < body.size(); off += 65536) {
+    chunked << std::hex << 65536 << "\r\n" << body.substr(off, 65536) << "\r\n";
+  }
+  chunked << "0\r\n\r\n";
+  ASSERT_TRUE(c.send(chunked.str()));
+  r = c.read_reply();
+  ASSERT_TRUE(r);
+  ASSERT_TRUE(r->body == body);
+  EXPECT_LT(buffered(), kInitial + 4096);
 }
 
 TEST(RuntimeE2E, ExceptionIs500WithoutInternalsAndIsLogged) {

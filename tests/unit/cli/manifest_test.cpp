@@ -120,6 +120,55 @@ TEST(Manifest, CheckFunctionExplainsWhatIsWrong) {
   EXPECT_NE(check_function((*no_name)[0], "d").message().find("metadata"), std::string::npos);
 }
 
+// Found by fuzz/manifest: an apiVersion or kind that is not a string threw out of
+// check_function (and out of `kubefn apply`) instead of being refused with a message.
+TEST(Manifest, NonStringApiVersionOrKindIsRefusedWithAMessage) {
+  for (const char* yaml :
+       {"apiVersion:\nkind: Function\nmetadata: {name: x}\n",
+        "apiVersion: 1\nkind: Function\nmetadata: {name: x}\n",
+        "apiVersion: kubefn.dev/v1alpha1\nkind: [Function]\nmetadata: {name: x}\n",
+        "apiVersion: {a: b}\nkind: {c: d}\n"}) {
+    auto parsed = parse_manifests(yaml, "t.yaml");
+    ASSERT_TRUE(parsed.ok()) << yaml;
+    auto status = check_function((*parsed)[0], "default");
+    EXPECT_FALSE(status.ok()) << yaml;
+    EXPECT_NE(status.message().find("t.yaml document 1"), std::string::npos) << status.message();
+    EXPECT_NE(status.message().find("kubefn.dev/v1alpha1 Function"), std::string::npos)
+        << status.message();
+  }
+}
+
+// Found by fuzz/manifest: an anchor used inside itself made the YAML-to-JSON conversion
+// recurse until the stack overflowed, killing `kubefn apply`; nested aliases grow
+// exponentially. Both are refused with a message naming the document.
+TEST(Manifest, CyclicAndExplodingAliasesAreRefused) {
+  const char* cyclic =
+      "apiVersion: kubefn.dev/v1alpha1\nkind: Function\nmetadata: &meta\n  name: x\n"
+      "  extra: *meta\n";
+  auto parsed = parse_manifests(cyclic, "c.yaml");
+  ASSERT_FALSE(parsed.ok());
+  EXPECT_NE(parsed.status().message().find("c.yaml document 1: unsupported YAML"),
+            std::string::npos)
+      << parsed.status().message();
+
+  std::string laughs = "a: &a [x, x, x, x, x, x, x, x, x, x]\n";
+  for (char c = 'b'; c <= 'i'; ++c) {
+    const char prev = static_cast<char>(c - 1);
+    laughs += std::string(1, c) + ": &" + c + " [*" + prev + ", *" + prev + ", *" + prev + ", *" +
+              prev + ", *" + prev + ", *" + prev + ", *" + prev + ", *" + prev + ", *" + prev +
+              ", *" + prev + "]\n";
+  }
+  auto exploded = parse_manifests(laughs, "l.yaml");
+  ASSERT_FALSE(exploded.ok());
+  EXPECT_NE(exploded.status().message().find("values"), std::string::npos)
+      << exploded.status().message();
+
+  // Aliases that expand to a tree of reasonable size still work.
+  auto shared = parse_manifests("a: &a {k: v}\nb: *a\nc: [*a, *a]\n", "s.yaml");
+  ASSERT_TRUE(shared.ok()) << shared.status().message();
+  EXPECT_EQ((*shared)[0].object["c"][1]["k"], "v");
+}
+
 TEST(Manifest, ReadsDirectoriesInNameOrderAndStdin) {
   testing::TempDir dir;
   dir.write("b.yaml", "kind: Function\nmetadata: {name: b}\n");

@@ -162,10 +162,74 @@ TEST(Target, KubeconfigEnvListIsTheFallback) {
   EXPECT_EQ(t->kind, Target::Kind::kCluster);
 }
 
+// What `kubefn up` writes now: up.json names a kubeconfig with the CA and the token.
+const char* kStateWithKubeconfig =
+    R"({"pid": 42, "api": "https://127.0.0.1:1000", "kubeconfig": "/home/u/.kubefn/kubeconfig",
+        "gateway": "http://127.0.0.1:1001", "metrics": "", "logs": "/var/kf/logs"})";
+
+const char* kUpKubeconfig = R"(apiVersion: v1
+kind: Config
+clusters:
+- name: kubefn-up
+  cluster:
+    server: https://127.0.0.1:1000
+    certificate-authority-data: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCg==
+users:
+- name: kubefn-up
+  user: {token: s3cret}
+contexts:
+- name: kubefn-up
+  context: {cluster: kubefn-up, user: kubefn-up, namespace: default}
+current-context: kubefn-up
+)";
+
+TEST(Target, LocalStateWithKubeconfigCarriesTheTokenAndCa) {
+  FakeWorld world;
+  world.env["HOME"] = "/home/u";
+  world.files["/home/u/.kubefn/up.json"] = kStateWithKubeconfig;
+  world.files["/home/u/.kubefn/kubeconfig"] = kUpKubeconfig;
+  world.live.insert(42);
+  TargetFlags flags;
+  flags.ns = "team";
+  auto t = select_target(flags, world.environment());
+  ASSERT_TRUE(t.ok()) << t.status().message();
+  EXPECT_EQ(t->kind, Target::Kind::kLocal);
+  EXPECT_EQ(t->api.server, "https://127.0.0.1:1000");
+  EXPECT_EQ(t->api.token, "s3cret");
+  EXPECT_EQ(t->api.ca_pem, "-----BEGIN CERTIFICATE-----\n");
+  EXPECT_EQ(t->ns, "team");
+  EXPECT_EQ(t->api.default_namespace, "team");
+  EXPECT_EQ(t->gateway, "http://127.0.0.1:1001");
+  EXPECT_EQ(t->logs_dir, "/var/kf/logs");
+}
+
+TEST(Target, LocalStateWhoseKubeconfigCannotBeReadSaysWhy) {
+  FakeWorld world;
+  world.env["HOME"] = "/home/u";
+  world.files["/home/u/.kube/config"] = kKubeconfig;  // not a fallback: the platform is live
+  world.files["/home/u/.kubefn/up.json"] = kStateWithKubeconfig;
+  world.live.insert(42);
+  auto t = select_target({}, world.environment());
+  ASSERT_FALSE(t.ok());
+  EXPECT_EQ(t.status().message(),
+            "cannot read /home/u/.kubefn/kubeconfig, the kubeconfig of kubefn up (pid 42): run "
+            "kubefn as the user who started it, or pass --kubeconfig");
+
+  world.files["/home/u/.kubefn/kubeconfig"] = "clusters: [";
+  t = select_target({}, world.environment());
+  ASSERT_FALSE(t.ok());
+  EXPECT_EQ(t.status().message().rfind("kubeconfig /home/u/.kubefn/kubeconfig: ", 0), 0u)
+      << t.status().message();
+}
+
 TEST(Target, StateFileParsing) {
   auto state = parse_local_state(kState);
   ASSERT_TRUE(state.ok());
   EXPECT_EQ(state->pid, 42);
+  EXPECT_EQ(state->kubeconfig, "");
+  state = parse_local_state(kStateWithKubeconfig);
+  ASSERT_TRUE(state.ok());
+  EXPECT_EQ(state->kubeconfig, "/home/u/.kubefn/kubeconfig");
   EXPECT_FALSE(parse_local_state("{").ok());
   EXPECT_FALSE(parse_local_state(R"({"api": "http://x"})").ok());
   FakeWorld world;

@@ -7,6 +7,8 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <regex>
+#include <set>
 #include <sstream>
 
 namespace kubefn::controller {
@@ -153,6 +155,52 @@ TEST(Desired, DeploymentIsRestrictedAndScrapable) {
   EXPECT_TRUE(secret_mounted);
   EXPECT_EQ(dep["metadata"]["ownerReferences"][0]["controller"], true);
   EXPECT_EQ(dep["metadata"]["ownerReferences"][0]["uid"], "uid-echo");
+}
+
+// Every valid Secret name makes valid volume names: a label, unique per Secret.
+TEST(Desired, SecretVolumesAreNamedAsLabelsWhateverTheSecretName) {
+  FunctionSpec spec = parsed(example_function("echo"));
+  spec.secrets = {"db", "db.credentials", std::string(60, 's'), std::string(61, 's')};
+  json dep = make_deployment(spec, {"img", "", "", 1, ""});
+  const json& pod = dep["spec"]["template"]["spec"];
+  std::set<std::string> names;
+  static const std::regex label("^[a-z0-9]([-a-z0-9]*[a-z0-9])?$");
+  for (const auto& v : pod["volumes"]) {
+    const std::string n = v["name"];
+    EXPECT_LE(n.size(), 63u) << n;
+    EXPECT_TRUE(std::regex_match(n, label)) << n;
+    EXPECT_TRUE(names.insert(n).second) << "two volumes named " << n;
+  }
+  EXPECT_EQ(pod["volumes"][1]["name"], "secret-db");  // as before for names that fit
+  EXPECT_EQ(pod["volumes"][2]["secret"]["secretName"], "db.credentials");
+  std::set<std::string> mounted;
+  for (const auto& m : pod["containers"][0]["volumeMounts"])
+    mounted.insert(m["name"].get<std::string>());
+  EXPECT_EQ(mounted, names);
+  EXPECT_EQ(pod["containers"][0]["volumeMounts"][2]["mountPath"],
+            "/var/run/secrets/kubefn/db.credentials");
+}
+
+json resources_of(const json& resources) {
+  FunctionSpec spec = parsed(example_function("echo"));
+  spec.resources = resources;
+  return make_deployment(
+      spec, {"img", "", "", 1, ""})["spec"]["template"]["spec"]["containers"][0]["resources"];
+}
+
+TEST(Desired, ResourceDefaultsNeverContradictWhatTheFunctionSets) {
+  EXPECT_EQ(resources_of(json::object()), json({{"requests", {{"cpu", "50m"}, {"memory", "32Mi"}}},
+                                                {"limits", {{"memory", "128Mi"}}}}));
+  // A limit below a default request lowers that request to it.
+  EXPECT_EQ(resources_of({{"limits", {{"memory", "16Mi"}, {"cpu", "10m"}}}}),
+            json({{"requests", {{"cpu", "10m"}, {"memory", "16Mi"}}},
+                  {"limits", {{"memory", "16Mi"}, {"cpu", "10m"}}}}));
+  // A request above the default limit raises that limit to it.
+  EXPECT_EQ(resources_of({{"requests", {{"memory", "1Gi"}}}}),
+            json({{"requests", {{"memory", "1Gi"}}}, {"limits", {{"memory", "1Gi"}}}}));
+  // What the Function sets is kept as it is.
+  EXPECT_EQ(resources_of({{"requests", {{"cpu", "1"}}}, {"limits", {{"cpu", 2}}}}),
+            json({{"requests", {{"cpu", "1"}}}, {"limits", {{"cpu", 2}}}}));
 }
 
 }  // namespace

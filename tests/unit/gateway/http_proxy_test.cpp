@@ -85,6 +85,68 @@ TEST(BuildUpstreamRequest, GetWithoutBodyHasNoContentLength) {
   EXPECT_EQ(out.substr(out.size() - 4), "\r\n\r\n");
 }
 
+TEST(BuildUpstreamRequest, ConnectionCannotRemoveHostEventIdOrFraming) {
+  Parsed p(
+      "POST /a HTTP/1.1\r\nHost: api.example\r\nevent-id: e1\r\nX-Hop: 1\r\n"
+      "Connection: Host, event-id, content-length, X-Hop\r\nContent-Length: 2\r\n\r\nhi");
+  ASSERT_EQ(p.state, runtime::ParseState::kComplete);
+  std::string out;
+  build_upstream_request(out, p.parser.request(), "/a", ForwardInfo{"1.2.3.4", "http", "gen"});
+  EXPECT_NE(out.find("\r\nhost: api.example\r\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("x-forwarded-host: api.example\r\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("event-id: e1\r\n"), std::string::npos) << out;
+  EXPECT_EQ(out.find("gen"), std::string::npos) << out;
+  EXPECT_NE(out.find("content-length: 2\r\n\r\nhi"), std::string::npos) << out;
+  EXPECT_EQ(out.find("x-hop"), std::string::npos) << out;
+}
+
+TEST(BuildUpstreamRequest, AnHttp10CallWithoutHostStillSendsOneUpstream) {
+  Parsed p("GET /a HTTP/1.0\r\n\r\n");
+  ASSERT_EQ(p.state, runtime::ParseState::kComplete);
+  std::string out;
+  build_upstream_request(out, p.parser.request(), "/a", ForwardInfo{"1.2.3.4", "http", "e"});
+  EXPECT_EQ(out.rfind("GET /a HTTP/1.1\r\n", 0), 0u) << out;
+  EXPECT_NE(out.find("\r\nhost: replica\r\n"), std::string::npos) << out;
+  EXPECT_EQ(out.find("x-forwarded-host"), std::string::npos) << out;
+  // What the runtime's parser (the replica's) makes of it: a complete request, not a 400.
+  Parsed upstream(out);
+  EXPECT_EQ(upstream.state, runtime::ParseState::kComplete) << out;
+}
+
+TEST(BuildUpstreamRequest, StripsTheAuthorizationTheGatewayChecked) {
+  Parsed p("GET /a HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer secret-token\r\n\r\n");
+  ASSERT_EQ(p.state, runtime::ParseState::kComplete);
+  ForwardInfo info{"1.2.3.4", "http", "e"};
+  std::string open;
+  build_upstream_request(open, p.parser.request(), "/a", info);
+  EXPECT_NE(open.find("authorization: Bearer secret-token\r\n"), std::string::npos) << open;
+  info.strip_authorization = true;
+  std::string checked;
+  build_upstream_request(checked, p.parser.request(), "/a", info);
+  EXPECT_EQ(checked.find("authorization"), std::string::npos) << checked;
+  EXPECT_EQ(checked.find("secret-token"), std::string::npos) << checked;
+}
+
+TEST(BuildUpstreamRequest, HeadThenBody) {
+  Parsed p("PUT /a HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabc");
+  std::string head;
+  build_upstream_head(head, p.parser.request(), "/a", ForwardInfo{"1.2.3.4", "http", "e"});
+  EXPECT_EQ(head.substr(head.size() - 4), "\r\n\r\n");
+  EXPECT_NE(head.find("content-length: 3\r\n"), std::string::npos);
+  std::string whole;
+  build_upstream_request(whole, p.parser.request(), "/a", ForwardInfo{"1.2.3.4", "http", "e"});
+  EXPECT_EQ(whole, head + "abc");
+}
+
+TEST(RuntimeReservedPaths, AreNeverForwarded) {
+  for (std::string t : {"/metrics", "/healthz", "/readyz", "/readyz?x=1", "/metrics?"}) {
+    EXPECT_TRUE(is_runtime_reserved(t)) << t;
+  }
+  for (std::string t : {"/", "/metricsx", "/metrics/", "/a/metrics", "/?p=/metrics", "//healthz"}) {
+    EXPECT_FALSE(is_runtime_reserved(t)) << t;
+  }
+}
+
 TEST(ResponseParser, ContentLength) {
   std::string r = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nhello";
   HttpResponseParser p;
@@ -151,6 +213,53 @@ TEST(ResponseParser, InterimHeadAndNoBodyStatuses) {
   EXPECT_NE(head.find("connection: close\r\n"), std::string::npos);
 }
 
+TEST(ResponseParser, HeadAnswersKeepTheUpstreamLengthOrNone) {
+  HttpResponseParser p;
+  p.reset(/*head_request=*/true);
+  std::string chunked = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+  ASSERT_EQ(p.parse(chunked), ResponseState::kComplete);
+  std::string head;
+  build_client_response_head(head, p, 0, false, false);
+  EXPECT_EQ(head.find("content-length"), std::string::npos) << head;
+  EXPECT_EQ(head.find("transfer-encoding"), std::string::npos) << head;
+  // A GET whose body is empty says so.
+  p.reset();
+  std::string empty = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+  ASSERT_EQ(p.parse(empty), ResponseState::kComplete);
+  head.clear();
+  build_client_response_head(head, p, 0, false, false);
+  EXPECT_NE(head.find("content-length: 0\r\n"), std::string::npos) << head;
+}
+
+TEST(ResponseParser, TooLargeIsTold) {
+  HttpResponseParser p(10);
+  p.reset();
+  std::string declared = "HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\n";
+  EXPECT_EQ(p.parse(declared), ResponseState::kError);
+  EXPECT_TRUE(p.too_large());
+  p.reset();
+  EXPECT_FALSE(p.too_large());
+  std::string chunked = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nb\r\nhello world\r\n";
+  EXPECT_EQ(p.parse(chunked), ResponseState::kError);
+  EXPECT_TRUE(p.too_large());
+  p.reset();
+  std::string malformed = "HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n";
+  EXPECT_EQ(p.parse(malformed), ResponseState::kError);
+  EXPECT_FALSE(p.too_large());
+}
+
+TEST(ResponseParser, ResetFreesADechunkedBody) {
+  HttpResponseParser p;
+  p.reset();
+  std::string r = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+  r += "4000\r\n" + std::string(0x4000, 'x') + "\r\n0\r\n\r\n";
+  ASSERT_EQ(p.parse(r), ResponseState::kComplete);
+  EXPECT_EQ(p.body().size(), 0x4000u);
+  EXPECT_GE(p.owned_bytes(), 0x4000u);
+  p.reset();
+  EXPECT_EQ(p.owned_bytes(), 0u);
+}
+
 TEST(ResponseParser, ConnectionCloseAndHttp10KeepAlive) {
   HttpResponseParser p;
   p.reset();
@@ -207,6 +316,11 @@ TEST(ClientResponseHead, DropsHopHeadersAndNamedOnes) {
   EXPECT_EQ(head.find("keep-alive: t"), std::string::npos);
   EXPECT_NE(head.find("connection: keep-alive\r\n"), std::string::npos);
   EXPECT_NE(head.find("content-length: 2\r\n"), std::string::npos);
+}
+
+TEST(SimpleReply, HeadCarriesTheLengthAndNoBody) {
+  std::string r = simple_reply(200, "text/plain", "ok\n", false, {}, /*head_request=*/true);
+  EXPECT_EQ(r, "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 3\r\n\r\n");
 }
 
 TEST(SimpleReply, JsonErrorWithExtraHeaders) {

@@ -8,12 +8,14 @@ namespace {
 using nlohmann::json;
 
 TEST(RouteFromFunction, ReadsAccessConcurrencyTimeoutAndHost) {
-  json fn = {{"metadata", {{"name", "hello"}, {"namespace", "team"}}},
-             {"spec",
-              {{"access", "public"},
-               {"concurrency", 4},
-               {"timeout", 12},
-               {"triggers", {{"http", {{"host", "hello.example.com"}}}}}}}};
+  json fn = {
+      {"metadata",
+       {{"name", "hello"}, {"namespace", "team"}, {"creationTimestamp", "2024-01-01T00:00:00Z"}}},
+      {"spec",
+       {{"access", "public"},
+        {"concurrency", 4},
+        {"timeout", 12},
+        {"triggers", {{"http", {{"host", "hello.example.com"}, {"path", "/hello"}}}}}}}};
   auto r = route_from_function(fn);
   ASSERT_TRUE(r.has_value());
   EXPECT_EQ(r->ns, "team");
@@ -21,13 +23,16 @@ TEST(RouteFromFunction, ReadsAccessConcurrencyTimeoutAndHost) {
   EXPECT_EQ(r->access, Access::kPublic);
   EXPECT_EQ(r->concurrency, 4);
   EXPECT_EQ(r->timeout, std::chrono::seconds(12));
-  EXPECT_EQ(r->hosts, std::vector<std::string>{"hello.example.com"});
+  EXPECT_EQ(r->host, "hello.example.com");
+  EXPECT_EQ(r->path, "/hello");
+  EXPECT_EQ(r->created, "2024-01-01T00:00:00Z");
 
   auto plain = route_from_function({{"metadata", {{"name", "f"}, {"namespace", "x"}}}});
   ASSERT_TRUE(plain.has_value());
   EXPECT_EQ(plain->access, Access::kPrivate);
   EXPECT_EQ(plain->concurrency, 0);
-  EXPECT_TRUE(plain->hosts.empty());
+  EXPECT_TRUE(plain->host.empty());
+  EXPECT_TRUE(plain->path.empty());
   EXPECT_FALSE(route_from_function(json::object()).has_value());
 }
 
@@ -58,10 +63,61 @@ TEST(EndpointFromPod, ReadyNeedsIpConditionAndNoDeletion) {
   EXPECT_FALSE(endpoint_from_pod(bare, 8080)->ready);
 }
 
-TEST(TokensFromSecret, DecodesDataValues) {
+std::vector<std::string> tokens_of(const std::vector<Key>& keys) {
+  std::vector<std::string> out;
+  for (const Key& k : keys)
+    out.push_back(k.token);
+  return out;
+}
+
+TEST(KeysFromSecret, DecodesDataValues) {
   json s = {{"data", {{"a", "dG9rZW4tb25l"}, {"b", "dHdvCnRocmVlCg=="}}},
             {"stringData", {{"c", "four"}}}};
-  EXPECT_EQ(tokens_from_secret(s), (std::vector<std::string>{"token-one", "two", "three", "four"}));
+  auto keys = keys_from_secret(s);
+  EXPECT_EQ(tokens_of(keys), (std::vector<std::string>{"token-one", "two", "three", "four"}));
+  for (const Key& k : keys)
+    EXPECT_TRUE(k.scopes.empty()) << k.token;  // every function, as before scopes
+}
+
+TEST(KeysFromSecret, ScopesComeFromIdDotScopesOrTheLine) {
+  // "team-a" holds a token; "team-a.scopes" what it opens.
+  json s = {{"stringData",
+             {{"team-a", "token-a\n"},
+              {"team-a.scopes", "team-a/*,shared/report\n"},
+              {"mixed", "token-m\ntoken-n ops/*\n"},
+              {"mixed.scopes", "web/site"},
+              {"admin", "token-admin"}}}};
+  std::vector<std::string> errors;
+  auto keys = keys_from_secret(s, &errors);
+  EXPECT_TRUE(errors.empty());
+  ASSERT_EQ(keys.size(), 4u);
+  std::map<std::string, std::vector<std::string>> by_token;
+  for (const Key& k : keys)
+    by_token[k.token] = k.scopes;
+  EXPECT_EQ(by_token["token-a"], (std::vector<std::string>{"team-a/*", "shared/report"}));
+  EXPECT_EQ(by_token["token-m"], std::vector<std::string>{"web/site"});
+  EXPECT_EQ(by_token["token-n"], std::vector<std::string>{"ops/*"});
+  EXPECT_TRUE(by_token["token-admin"].empty());
+}
+
+TEST(KeysFromSecret, AMalformedEntryOpensNothingAndIsReported) {
+  json s = {{"stringData",
+             {{"bad", "token-bad"},
+              {"bad.scopes", "Team A/*"},
+              {"worse", "token-worse not/a/scope"},
+              {"orphan.scopes", "x/*"},
+              {"good", "token-good"}}}};
+  std::vector<std::string> errors;
+  auto keys = keys_from_secret(s, &errors);
+  EXPECT_EQ(tokens_of(keys), std::vector<std::string>{"token-good"});
+  ASSERT_EQ(errors.size(), 3u);
+  std::string all;
+  for (const auto& e : errors)
+    all += e + "\n";
+  EXPECT_NE(all.find("key entry bad is left out"), std::string::npos) << all;
+  EXPECT_NE(all.find("key entry worse is left out: line 1"), std::string::npos) << all;
+  EXPECT_NE(all.find("orphan.scopes"), std::string::npos) << all;
+  EXPECT_EQ(all.find("token-"), std::string::npos) << "errors never show a token: " << all;
 }
 
 }  // namespace

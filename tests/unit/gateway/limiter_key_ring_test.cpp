@@ -86,9 +86,53 @@ TEST(KeyRing, ValidatesTokens) {
   EXPECT_FALSE(k.valid("alpha-token"));
 }
 
-TEST(KeyRing, ParsesKeyFilesAndBase64) {
-  EXPECT_EQ(parse_key_lines("# comment\n  one \r\n\ntwo\nthree"),
-            (std::vector<std::string>{"one", "two", "three"}));
+TEST(KeyRing, ScopedTokensOpenOnlyTheirFunctions) {
+  KeyRing k;
+  k.set_keys({{"admin-token", {}},
+              {"star-token", {"*"}},
+              {"team-token", {"team-a/*"}},
+              {"one-token", {"team-b/report", "team-c/*"}}});
+  EXPECT_TRUE(k.allows("admin-token", "any", "thing"));
+  EXPECT_TRUE(k.allows("star-token", "any", "thing"));
+  EXPECT_TRUE(k.allows("team-token", "team-a", "x"));
+  EXPECT_FALSE(k.allows("team-token", "team-b", "x"));
+  EXPECT_FALSE(k.allows("team-token", "team-ab", "x"));
+  EXPECT_TRUE(k.allows("one-token", "team-b", "report"));
+  EXPECT_FALSE(k.allows("one-token", "team-b", "reports"));
+  EXPECT_FALSE(k.allows("one-token", "team-b", "other"));
+  EXPECT_TRUE(k.allows("one-token", "team-c", "x"));
+  EXPECT_FALSE(k.allows("one-tokeN", "team-b", "report"));
+  EXPECT_FALSE(k.allows("", "team-a", "x"));
+  EXPECT_TRUE(k.valid("team-token"));  // known, whatever it opens
+  // The same token twice: what either opens.
+  k.set_keys({{"t", {"a/*"}}, {"t", {"b/f"}}});
+  EXPECT_TRUE(k.allows("t", "a", "x"));
+  EXPECT_TRUE(k.allows("t", "b", "f"));
+  EXPECT_FALSE(k.allows("t", "b", "g"));
+}
+
+TEST(KeyRing, ParsesKeyFilesWithScopes) {
+  auto keys = parse_keys(
+      "# comment\n  one \r\n\ntwo team-a/*,team-b/fn\nthree\t*\r\nfour  team-c/x  \n");
+  ASSERT_TRUE(keys.ok()) << keys.status().message();
+  ASSERT_EQ(keys->size(), 4u);
+  EXPECT_EQ((*keys)[0].token, "one");
+  EXPECT_TRUE((*keys)[0].scopes.empty());
+  EXPECT_EQ((*keys)[1].token, "two");
+  EXPECT_EQ((*keys)[1].scopes, (std::vector<std::string>{"team-a/*", "team-b/fn"}));
+  EXPECT_EQ((*keys)[2].scopes, std::vector<std::string>{"*"});
+  EXPECT_EQ((*keys)[3].scopes, std::vector<std::string>{"team-c/x"});
+  for (const char* bad : {"s3cr3t team-a", "s3cr3t Team/*", "s3cr3t a/b/c", "s3cr3t a/*,",
+                          "s3cr3t a/*, b/*", "s3cr3t /x", "s3cr3t a/", "s3cr3t */x", "s3cr3t a/B"}) {
+    auto r = parse_keys(std::string("ok\n") + bad + "\n");
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_NE(r.status().message().find("line 2"), std::string::npos) << r.status().message();
+    EXPECT_EQ(r.status().message().find("s3cr3t"), std::string::npos)
+        << "a message never shows the token: " << r.status().message();
+  }
+}
+
+TEST(KeyRing, DecodesBase64) {
   EXPECT_EQ(base64_decode("aGVsbG8gd29ybGQ="), "hello world");
   EXPECT_EQ(base64_decode("YWJj"), "abc");
   EXPECT_EQ(base64_decode("YQ=="), "a");

@@ -18,12 +18,28 @@ FunctionRoute route(std::string ns, std::string name) {
   return r;
 }
 
+kube::ClaimPolicy allow_all_hosts(std::vector<std::string> reserved = {}) {
+  kube::ClaimPolicy p;
+  p.reserved_hosts = std::move(reserved);
+  p.allowances = {{"*", "*"}};
+  return p;
+}
+
+FunctionRoute claiming(std::string ns, std::string name, std::string created, std::string host,
+                       std::string path = {}) {
+  FunctionRoute r = route(std::move(ns), std::move(name));
+  r.created = std::move(created);
+  r.host = std::move(host);
+  r.path = std::move(path);
+  return r;
+}
+
 TEST(RouteTable, FindsByNameAndHost) {
-  RouteTable t;
+  RouteTable t(allow_all_hosts());
   EXPECT_EQ(t.find("default", "hello"), nullptr);
   auto r = route("default", "hello");
   r.access = Access::kPublic;
-  r.hosts = {"Hello.Example.com"};
+  r.host = "Hello.Example.com";
   t.upsert(r);
   auto found = t.find("default", "hello");
   ASSERT_NE(found, nullptr);
@@ -35,6 +51,73 @@ TEST(RouteTable, FindsByNameAndHost) {
   t.remove("default", "hello");
   EXPECT_EQ(t.find("default", "hello"), nullptr);
   EXPECT_EQ(t.find_host("hello.example.com"), nullptr);
+}
+
+TEST(RouteTable, HostsGoOnlyToTheirHolderAndNeverToReservedNames) {
+  RouteTable t;  // no allowance: no host routes, the default routes still work
+  t.upsert(claiming("team", "api", "2024-01-02T00:00:00Z", "api.example.com"));
+  EXPECT_NE(t.find("team", "api"), nullptr);
+  EXPECT_EQ(t.find_host("api.example.com"), nullptr);
+  EXPECT_EQ(t.find("team", "api")->claims.summary().reason, kube::kHostNotAllowedReason);
+
+  kube::ClaimPolicy p;
+  p.reserved_hosts = {"gw.example.com"};
+  p.allowances = {{"team", "*.example.com"}, {"evil", "*"}};
+  t.set_claim_policy(p);
+  EXPECT_EQ(t.find_host("api.example.com"), t.find("team", "api"));
+  // A later claim, even an allowed one, does not take the host over.
+  t.upsert(claiming("evil", "grab", "2024-01-03T00:00:00Z", "API.example.com"));
+  EXPECT_EQ(t.find_host("api.example.com")->name, "api");
+  EXPECT_EQ(t.find("evil", "grab")->claims.summary().reason, kube::kHostConflictReason);
+  // The gateway's own names are never routed, whoever claims them first.
+  t.upsert(claiming("evil", "gw", "2000-01-01T00:00:00Z", "gw.example.com"));
+  t.upsert(claiming("evil", "local", "2000-01-01T00:00:00Z", "localhost"));
+  t.upsert(claiming("evil", "ip", "2000-01-01T00:00:00Z", "127.0.0.1"));
+  EXPECT_EQ(t.find_host("gw.example.com:8080"), nullptr);
+  EXPECT_EQ(t.find_host("localhost"), nullptr);
+  EXPECT_EQ(t.find_host("127.0.0.1"), nullptr);
+  EXPECT_EQ(t.find("evil", "ip")->claims.summary().reason, kube::kInvalidTriggerReason);
+  // The holder goes: the next claimant holds the host.
+  t.remove("team", "api");
+  EXPECT_EQ(t.find_host("api.example.com")->name, "grab");
+  // An earlier claimant arriving later takes it (first created, not first seen).
+  t.upsert(claiming("team", "older", "2023-12-31T00:00:00Z", "api.example.com"));
+  EXPECT_EQ(t.find_host("api.example.com")->name, "older");
+}
+
+TEST(RouteTable, FindsTheLongestHeldPathPrefixOnSegmentBoundaries) {
+  RouteTable t;
+  t.upsert(claiming("default", "hello", "2024-01-01T00:00:00Z", "", "/hello"));
+  t.upsert(claiming("default", "deep", "2024-01-01T00:00:00Z", "", "/hello/deep/"));
+  t.upsert(claiming("default", "late", "2024-01-02T00:00:00Z", "", "/hello"));
+  std::string up;
+  auto expect = [&](const char* target, const char* name, const char* upstream) {
+    up = "unset";
+    auto r = t.find_path(target, &up);
+    if (name == nullptr) {
+      EXPECT_EQ(r, nullptr) << target;
+      return;
+    }
+    ASSERT_NE(r, nullptr) << target;
+    EXPECT_EQ(r->name, name) << target;
+    EXPECT_EQ(up, upstream) << target;
+  };
+  expect("/hello", "hello", "/");
+  expect("/hello/", "hello", "/");
+  expect("/hello?name=x", "hello", "/?name=x");
+  expect("/hello/a/b?q=1&r=/x", "hello", "/a/b?q=1&r=/x");
+  expect("/hello/deep", "deep", "/");
+  expect("/hello/deep/er/x", "deep", "/er/x");
+  expect("/hello/deeper", "hello", "/deeper");
+  expect("/hellox", nullptr, "");
+  expect("/hell", nullptr, "");
+  expect("/", nullptr, "");
+  expect("", nullptr, "");
+  expect("hello", nullptr, "");
+  expect("/other/hello", nullptr, "");
+  EXPECT_EQ(t.find("default", "late")->claims.summary().reason, kube::kPathConflictReason);
+  t.remove("default", "hello");
+  expect("/hello/x", "late", "/x");
 }
 
 TEST(RouteTable, UpsertKeepsEndpointsWhenGivenNone) {

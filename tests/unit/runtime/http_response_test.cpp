@@ -35,6 +35,25 @@ TEST(HttpResponse, Http10KeepAliveIsAnnounced) {
   EXPECT_EQ(r.substr(r.size() - 2), "ok");
 }
 
+// RFC 9110 sections 6.4.1 and 8.6: no content in 1xx, 204 and 304 responses, and no
+// Content-Length in 204 ones (nor in a 304, whose length the runtime cannot know).
+TEST(HttpResponse, NoContentStatusesCarryNoLength) {
+  EXPECT_FALSE(status_has_body(204));
+  EXPECT_FALSE(status_has_body(304));
+  EXPECT_FALSE(status_has_body(100));
+  EXPECT_TRUE(status_has_body(200));
+  EXPECT_TRUE(status_has_body(404));
+  for (int status : {204, 304}) {
+    std::string head;
+    append_response_head(head, status, 6, {{"content-type", "text/plain"}}, false, false);
+    EXPECT_EQ(head.find("content-length"), std::string::npos) << head;
+    EXPECT_NE(head.find("content-type: text/plain\r\n"), std::string::npos) << head;
+  }
+  std::string ok;
+  append_response_head(ok, 200, 0, {}, false, false);
+  EXPECT_NE(ok.find("content-length: 0\r\n"), std::string::npos);
+}
+
 TEST(HttpResponse, ReasonPhrases) {
   EXPECT_EQ(reason_phrase(408), "Request Timeout");
   EXPECT_EQ(reason_phrase(413), "Content Too Large");

@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
 
 namespace kubefn::runtime {
 namespace {
@@ -54,6 +57,53 @@ TEST(Invoke, InvalidStatusOrHeaderIsAFailure) {
               return Response{200, {{"bad name", "v"}}, ""};
             }).status,
             500);
+}
+
+// RFC 9110 section 5: a field name is a token, a value has no control character but HTAB.
+TEST(Invoke, EveryInvalidHeaderIsAFailureThatNamesTheHeader) {
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {"x-crlf", "a\r\nset-cookie: evil"},
+      {"x-lf", "a\nb"},
+      {"x-cr", "a\rb"},
+      {"x-nul", std::string("a\0b", 3)},
+      {"x-ctl", "a\x01b"},
+      {"x-del", "a\x7f"},
+      {"", "empty name"},
+      {"bad name", "v"},
+      {"x@y", "v"},
+      {"x(y)", "v"},
+      {"x\"y", "v"},
+      {"x/y", "v"},
+      {"x:y", "v"},
+      {"x\xc3\xa9", "v"},
+      {std::string("x\0", 2), "v"},
+  };
+  // Handlers are plain function pointers: the header to set goes through a static.
+  static std::pair<std::string, std::string> header;
+  for (const auto& [name, value] : bad) {
+    header = {name, value};
+    auto r = call_result([](const Event&, Context&) {
+      return Response{200, {{"x-fine", "ok"}, header}, "body"};
+    });
+    EXPECT_TRUE(r.failed) << name;
+    EXPECT_EQ(r.response.status, 500) << name;
+    EXPECT_EQ(r.response.body.find("body"), std::string::npos) << name;
+    EXPECT_NE(r.error_detail.find("header"), std::string::npos) << r.error_detail;
+    EXPECT_NE(r.error_detail.find("\"" + name + "\""), std::string::npos) << r.error_detail;
+  }
+}
+
+TEST(Invoke, ValidHeaderValuesPass) {
+  auto r = call_result([](const Event&, Context&) {
+    return Response{200,
+                    {{"x-tab", "a\tb"},
+                     {"x-utf8", "caf\xc3\xa9"},
+                     {"x-empty", ""},
+                     {"X-Mixed_Case.~!#$%&'*+^`|", "quoted \"ok\" (really)"}},
+                    ""};
+  });
+  EXPECT_FALSE(r.failed) << r.error_detail;
+  EXPECT_EQ(r.response.status, 200);
 }
 
 TEST(Invoke, ResponsePassesThrough) {

@@ -15,6 +15,7 @@ namespace kubefn::cli {
 struct LocalState {
   long pid = 0;
   std::string api;
+  std::string kubeconfig;  // its API's server, CA and token; empty: `api`, no credentials
   std::string gateway;
   std::string metrics;
   std::string logs;
@@ -53,7 +54,8 @@ struct Target {
 std::filesystem::path kubefn_home(const kube::EnvLookup& env);
 
 // The rules: --kubeconfig/--context mean the cluster; otherwise a state file whose pid is alive
-// means local; otherwise a kubeconfig if there is one; else an error that says what to do.
+// means local (through the kubeconfig it names); otherwise a kubeconfig if there is one; else an
+// error that says what to do.
 kube::Result<Target> select_target(const TargetFlags& flags, const TargetEnvironment& environment);
 
 }  // namespace kubefn::cli

@@ -6,6 +6,11 @@
 // the thread that accepted its connection; threads share only the route snapshot, per-
 // function counters and per-replica in-flight counts (atomics), and a function's waiter
 // queue when it has a concurrency limit.
+//
+// A request's route and access are decided from its head, before any byte of its body is
+// read or acknowledged (100 Continue), so a caller without access makes the gateway buffer
+// nothing; buffers are bounded across the gateway (max_buffered_bytes) and shrink back
+// between requests.
 #pragma once
 
 #include <chrono>
@@ -39,15 +44,27 @@ struct GatewayOptions {
   std::function<void(const std::string& ns, const std::string& name)> on_demand;
   std::size_t max_request_body_bytes = std::size_t{8} * 1024 * 1024;
   std::size_t max_response_body_bytes = std::size_t{64} * 1024 * 1024;
+  // Request and response bytes buffered across the gateway: a request that would need more
+  // gets 503 + Retry-After instead of an allocation.
+  std::size_t max_buffered_bytes = std::size_t{256} * 1024 * 1024;
+  // Client connections open at once; more are accepted and closed at once.
+  std::size_t max_connections = 10000;
   std::chrono::milliseconds connect_timeout{2000};
   // Client connections: a request not fully received in read_timeout gets 408; an idle
-  // keep-alive connection is closed after idle_timeout.
+  // keep-alive connection is closed after idle_timeout; a response is cut when no byte of
+  // it could be written for write_timeout (a slow reader that keeps reading is never cut).
   std::chrono::milliseconds read_timeout{10000};
   std::chrono::milliseconds idle_timeout{75000};
+  std::chrono::milliseconds write_timeout{30000};
   // stop(): how long in-flight requests may take before connections are cut.
   std::chrono::milliseconds drain_timeout{30000};
   int max_attempts = 3;  // connection attempts per request (on different replicas when any)
   std::chrono::seconds retry_after{1};  // Retry-After on 429 and 503
+  // GET /metrics (the gateway's metrics, and whatever else `registry` holds) on a listener of
+  // its own, never on the public port. -1: none (the embedding program serves the registry);
+  // 0 picks a port.
+  std::string metrics_address = "127.0.0.1";
+  int metrics_port = -1;
 };
 
 // Load of one function since the previous take_load().
@@ -73,6 +90,7 @@ class Gateway {
   // Binds and serves on its own threads.
   kube::Status start();
   std::uint16_t port() const;
+  std::uint16_t metrics_port() const;  // 0 without a metrics listener
   // Graceful: stops accepting, lets in-flight requests finish (up to drain_timeout), closes
   // idle connections, joins the threads.
   void stop();

@@ -8,6 +8,7 @@
 // it starts terminating. The informer strips Pods to those fields to keep the cache small.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -28,15 +29,22 @@ struct KubernetesSourceOptions {
   std::string keys_secret_namespace = "kubefn-system";
   std::string keys_secret_name = "kubefn-gateway-keys";
   std::uint16_t default_port = 8080;  // when a pod declares no "http" port
+  // Told of what the gateway refuses to use (a malformed key entry); may be empty.
+  std::function<void(const std::string& message)> log;
 };
 
-// Route of a Function object (no endpoints); nullopt when it has no name.
+// Route of a Function object (no endpoints; its trigger claims and creationTimestamp, which
+// the RouteTable resolves); nullopt when it has no name.
 std::optional<FunctionRoute> route_from_function(const nlohmann::json& function);
 // The endpoint a Pod provides (ready when it has an IP, Ready=True and no deletion pending);
 // nullopt when it has no IP yet.
 std::optional<Endpoint> endpoint_from_pod(const nlohmann::json& pod, std::uint16_t default_port);
-// Tokens of a Secret: its base64 data values, each trimmed; also stringData values.
-std::vector<std::string> tokens_from_secret(const nlohmann::json& secret);
+// Keys of a Secret: each data (base64) or stringData value named ID holds tokens, one per
+// line, as a key file does ("TOKEN [SCOPE[,SCOPE...]]"); a value named "ID.scopes" gives the
+// scopes (comma-separated) of the lines of ID that name none. A malformed entry opens
+// nothing (its tokens are left out) and is described in *errors; the others still count.
+std::vector<Key> keys_from_secret(const nlohmann::json& secret,
+                                  std::vector<std::string>* errors = nullptr);
 
 class KubernetesSource {
  public:

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "kubefn/gateway/limiter.hpp"
+#include "kubefn/kube/trigger_claims.hpp"
 
 namespace prometheus {
 class Counter;
@@ -70,7 +71,11 @@ struct FunctionRoute {
   Access access = Access::kPrivate;          // functions are private by default
   int concurrency = 0;                       // per replica; 0 = unlimited
   std::chrono::milliseconds timeout{30000};  // request timeout (spec.timeout)
-  std::vector<std::string> hosts;            // optional host-based routes (HTTP trigger)
+  // HTTP trigger claims (spec.triggers.http), routed only when this function holds them
+  // (kube::TriggerClaims under the table's ClaimPolicy); `created` orders the claimants.
+  std::string host;     // a host name, any case; empty: none
+  std::string path;     // a path prefix such as /hello; empty: none
+  std::string created;  // metadata.creationTimestamp; empty (a route given by hand) sorts first
   std::vector<Endpoint> endpoints;
 
   // Filled by the RouteTable (values given to upsert() are ignored): the live state shared
@@ -78,6 +83,7 @@ struct FunctionRoute {
   std::shared_ptr<FunctionState> state;
   std::vector<std::shared_ptr<EndpointLoad>> loads;
   int ready_endpoints = 0;
+  kube::ClaimVerdict claims;  // the host key and path prefix it holds, and why not
 
   // concurrency x ready replicas; 0 when unlimited.
   int limit() const { return concurrency > 0 ? concurrency * ready_endpoints : 0; }
@@ -88,7 +94,8 @@ struct FunctionRoute {
 // mutex when the version changed, so lookups take no shared lock per request.
 class RouteTable {
  public:
-  RouteTable();
+  // Host claims need an allowance of `policy` (none by default: no host routes).
+  explicit RouteTable(kube::ClaimPolicy policy = {});
   ~RouteTable();
   RouteTable(const RouteTable&) = delete;
   RouteTable& operator=(const RouteTable&) = delete;
@@ -100,10 +107,16 @@ class RouteTable {
   void remove(const std::string& ns, const std::string& name);
   // Replaces a function's endpoints; remembered for a function not (yet) upserted.
   void set_endpoints(const std::string& ns, const std::string& name, std::vector<Endpoint>);
+  // Replaces the policy host claims are judged by; every claim is judged again.
+  void set_claim_policy(kube::ClaimPolicy policy);
 
   std::shared_ptr<const FunctionRoute> find(std::string_view ns, std::string_view name) const;
-  // Host header value, with or without ":port", case-insensitive.
+  // Host header value, with or without ":port", case-insensitive; only a held host.
   std::shared_ptr<const FunctionRoute> find_host(std::string_view host) const;
+  // The holder of the longest path prefix of `target` ("/path[?query]") that ends on a
+  // segment boundary; *upstream_target is the rest of the path ("/" when none) and the query.
+  std::shared_ptr<const FunctionRoute> find_path(std::string_view target,
+                                                 std::string* upstream_target) const;
   std::vector<std::shared_ptr<const FunctionRoute>> all() const;
   std::uint64_t version() const { return version_.load(std::memory_order_acquire); }
 
@@ -122,6 +135,7 @@ class RouteTable {
   std::map<std::string, FunctionRoute> routes_;             // by "ns/name", as upserted
   std::map<std::string, std::vector<Endpoint>> endpoints_;  // by "ns/name"
   std::map<std::string, std::shared_ptr<FunctionState>> states_;
+  std::unique_ptr<kube::TriggerClaims> claims_;
 };
 
 // The endpoint a call should go to: the ready one with the fewest calls in flight, ties

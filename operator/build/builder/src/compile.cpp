@@ -138,7 +138,10 @@ kube::Result<CompileResult> compile_function(const CompileRequest& request) {
   argv.insert(argv.end(),
               {"-o", out.string(), "-Wl,-z,defs", "-Wl,-rpath,$ORIGIN/lib", "-Wl,--build-id=sha1"});
   argv.insert(argv.end(), libs.begin(), libs.end());
-  auto cc = run_process(argv, src.string(), {"SOURCE_DATE_EPOCH=0", "LC_ALL=C"});
+  auto cc = run_process(argv, src.string(), {"SOURCE_DATE_EPOCH=0", "LC_ALL=C"}, request.cancel);
+  if (request.cancel != nullptr && request.cancel->cancelled()) {
+    return Status(StatusCode::kCancelled, "the build was cancelled");
+  }
   if (cc.exit_code != 0) {
     if (cc.exit_code == 127) {
       return Status(StatusCode::kInvalidConfig, "cannot run the compiler " + request.compiler);

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -12,10 +13,39 @@ extern char** environ;
 
 namespace kubefn::build {
 
+void Cancellation::cancel() {
+  std::lock_guard<std::mutex> lock(mu_);
+  cancelled_ = true;
+  // Every leader here is unreaped (untrack comes first), so its group id is still its own.
+  for (pid_t group : groups_)
+    ::kill(-group, SIGKILL);
+}
+
+bool Cancellation::cancelled() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return cancelled_;
+}
+
+bool Cancellation::track(pid_t group) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (cancelled_) return false;
+  groups_.insert(group);
+  return true;
+}
+
+void Cancellation::untrack(pid_t group) {
+  std::lock_guard<std::mutex> lock(mu_);
+  groups_.erase(group);
+}
+
 ProcessResult run_process(const std::vector<std::string>& argv, const std::string& cwd,
-                          const std::vector<std::string>& env) {
+                          const std::vector<std::string>& env, Cancellation* cancel) {
   ProcessResult result;
   if (argv.empty()) return result;
+  if (cancel != nullptr && cancel->cancelled()) {
+    result.exit_code = 128 + SIGKILL;
+    return result;
+  }
   int out_pipe[2];
   int err_pipe[2];
   if (pipe2(out_pipe, O_CLOEXEC) != 0) return result;
@@ -51,6 +81,7 @@ ProcessResult run_process(const std::vector<std::string>& argv, const std::strin
     return result;
   }
   if (pid == 0) {
+    if (cancel != nullptr) setpgid(0, 0);
     dup2(out_pipe[1], 1);
     dup2(err_pipe[1], 2);
     int devnull = open("/dev/null", O_RDONLY);
@@ -64,6 +95,10 @@ ProcessResult run_process(const std::vector<std::string>& argv, const std::strin
   }
   close(out_pipe[1]);
   close(err_pipe[1]);
+  if (cancel != nullptr) {
+    setpgid(pid, pid);  // as the child does: whichever runs first, the group exists after
+    if (!cancel->track(pid)) ::kill(-pid, SIGKILL);
+  }
   pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}};
   std::string* sinks[2] = {&result.out, &result.err};
   int open_fds = 2;
@@ -87,6 +122,7 @@ ProcessResult run_process(const std::vector<std::string>& argv, const std::strin
   }
   for (auto& f : fds)
     if (f.fd >= 0) close(f.fd);
+  if (cancel != nullptr) cancel->untrack(pid);
   int status = 0;
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }

@@ -5,6 +5,7 @@
 
 #include "kubefn/build/compile.hpp"
 #include "kubefn/build/image_build.hpp"
+#include "kubefn/build/process.hpp"
 #include "kubefn/controller/desired.hpp"
 
 namespace kubefn::platform::local {
@@ -16,7 +17,9 @@ namespace {
 
 constexpr std::string_view kArtifactMarker = "@sha256:";
 
-gateway::FunctionRoute route_of(const controller::FunctionSpec& spec) {
+// The route of a Function; the RouteTable gives its host and path only to their holders (the
+// rules of kube::TriggerClaims, ordered by `created`), as the gateway on a cluster does.
+gateway::FunctionRoute route_of(const controller::FunctionSpec& spec, const nlohmann::json& fn) {
   gateway::FunctionRoute r;
   r.ns = spec.ns;
   r.name = spec.name;
@@ -24,7 +27,9 @@ gateway::FunctionRoute route_of(const controller::FunctionSpec& spec) {
                                                         : gateway::Access::kPrivate;
   r.concurrency = static_cast<int>(spec.concurrency);
   r.timeout = std::chrono::seconds(spec.timeout_seconds);
-  if (!spec.http_host.empty()) r.hosts.push_back(spec.http_host);
+  r.host = spec.http_host;
+  r.path = spec.http_path;
+  r.created = kube::claimant_of(fn).created;
   return r;
 }
 
@@ -52,7 +57,10 @@ std::map<std::string, std::string> replica_env(const controller::FunctionSpec& s
 
 LocalPlatform::LocalPlatform(LocalPlatformOptions options, ReplicaSupervisor& replicas,
                              gateway::RouteTable& routes)
-    : options_(std::move(options)), replicas_(replicas), routes_(routes) {
+    : options_(std::move(options)),
+      replicas_(replicas),
+      routes_(routes),
+      cancel_(std::make_unique<build::Cancellation>()) {
   std::error_code ec;
   fs::create_directories(options_.state_dir / "builds", ec);
   replicas_.set_listener([this](const FunctionKey& key) { on_replicas_changed(key); });
@@ -60,12 +68,18 @@ LocalPlatform::LocalPlatform(LocalPlatformOptions options, ReplicaSupervisor& re
 
 LocalPlatform::~LocalPlatform() {
   replicas_.set_listener(nullptr);
+  stop();
+}
+
+void LocalPlatform::stop() {
   std::vector<std::thread> threads;
   {
     std::lock_guard<std::mutex> lock(mu_);
     stopping_ = true;
+    requeue_ = nullptr;
     threads.swap(build_threads_);
   }
+  cancel_->cancel();
   builds_cv_.notify_all();
   for (auto& t : threads)
     t.join();
@@ -73,7 +87,7 @@ LocalPlatform::~LocalPlatform() {
 
 void LocalPlatform::set_requeue(std::function<void(const std::string&, const std::string&)> f) {
   std::lock_guard<std::mutex> lock(mu_);
-  requeue_ = std::move(f);
+  if (!stopping_) requeue_ = std::move(f);
 }
 
 void LocalPlatform::notify(const std::string& ns, const std::string& name) {
@@ -96,7 +110,7 @@ fs::path LocalPlatform::build_dir(const std::string& digest) const {
 
 StepOutcome LocalPlatform::prepare(const controller::FunctionContext& ctx) {
   // Routing follows the spec (access, concurrency, timeout, host) before any replica runs.
-  routes_.upsert(route_of(ctx.spec));
+  routes_.upsert(route_of(ctx.spec, ctx.function));
   return StepOutcome::done();
 }
 
@@ -118,6 +132,7 @@ controller::BuildOutcome LocalPlatform::build(const controller::FunctionContext&
   bool started = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_) return {StepOutcome::waiting("Building", "the platform is stopping")};
     auto it = builds_.find(ctx.digest);
     if (it != builds_.end() && it->second.state == Build::State::kFailed) {
       return {StepOutcome::failed("BuildFailed", it->second.message +
@@ -154,6 +169,16 @@ void LocalPlatform::compile(std::string digest, std::string ns, std::string name
   req.dependencies = std::move(deps);
   req.sdk_include = options_.sdk_include;
   req.source_digest = "sha256:" + digest;
+  req.cancel = cancel_.get();
+  // Stopped mid-build: nothing is recorded (the next start builds again), nobody is told.
+  const auto cancelled = [&] {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      builds_.erase(digest);
+      --builds_running_;
+    }
+    builds_cv_.notify_all();
+  };
   Build result;
   result.state = Build::State::kDone;
   if (containers()) {
@@ -163,6 +188,10 @@ void LocalPlatform::compile(std::string digest, std::string ns, std::string name
     image_req.image = options_.image_registry + "/" + ns + "/" + name;
     image_req.registry.plain_http = options_.plain_http;
     auto pushed = build::build_function_image(image_req);
+    if (!pushed.ok() && pushed.status().code() == kube::StatusCode::kCancelled) {
+      cancelled();
+      return;
+    }
     if (pushed.ok()) {
       result.image = pushed->image;
     } else {
@@ -179,6 +208,10 @@ void LocalPlatform::compile(std::string digest, std::string ns, std::string name
     return;
   }
   auto compiled = build::compile_function(req);
+  if (!compiled.ok() && compiled.status().code() == kube::StatusCode::kCancelled) {
+    cancelled();
+    return;
+  }
   if (!compiled.ok()) {
     result.state = Build::State::kFailed;
     result.message = compiled.status().message();

@@ -1,6 +1,7 @@
 #include "kubefn/platform/local/up.hpp"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
@@ -8,10 +9,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
+#include <iterator>
 #include <map>
 #include <random>
 #include <set>
@@ -27,6 +33,7 @@
 #include "kubefn/gateway/gateway.hpp"
 #include "kubefn/gateway/key_ring.hpp"
 #include "kubefn/kube/rest_kube_client.hpp"
+#include "kubefn/oci/credentials.hpp"
 #include "kubefn/platform/local/local_autoscaler.hpp"
 #include "kubefn/platform/local/local_platform.hpp"
 #include "kubefn/platform/local/replica_supervisor.hpp"
@@ -195,6 +202,73 @@ std::string random_token() {
   return t;
 }
 
+// Puts `text` at `path`, readable and writable by this user only from its first instant: a
+// fresh file made with mode 0600 beside it (never one that exists, never through a link), then
+// renamed over `path`, so a reader sees the old file or the whole new one.
+kube::Status write_private_file(const fs::path& path, const std::string& text) {
+  const std::string tmp = path.string() + ".tmp";
+  ::unlink(tmp.c_str());
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    return kube::Status(kube::StatusCode::kInternalError,
+                        "cannot create " + tmp + ": " + std::strerror(errno));
+  }
+  std::size_t done = 0;
+  int error = 0;
+  while (done < text.size() && error == 0) {
+    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+    if (n > 0) {
+      done += static_cast<std::size_t>(n);
+    } else if (n < 0 && errno != EINTR) {
+      error = errno;
+    }
+  }
+  if (::close(fd) != 0 && error == 0) error = errno;
+  if (error != 0) {
+    ::unlink(tmp.c_str());
+    return kube::Status(kube::StatusCode::kInternalError,
+                        "cannot write " + tmp + ": " + std::strerror(error));
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    const int e = errno;
+    ::unlink(tmp.c_str());
+    return kube::Status(kube::StatusCode::kInternalError,
+                        "cannot rename " + tmp + " to " + path.string() + ": " + std::strerror(e));
+  }
+  return kube::Status();
+}
+
+// The platform token in `path`, made (mode 0600) when there is none. One that others may read
+// is made private first, and `err` says so.
+kube::Result<std::string> platform_token(const fs::path& path, std::ostream& err) {
+  const std::vector<std::string> kept = read_tokens(path.string());
+  if (!kept.empty()) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
+      if (::chmod(path.c_str(), 0600) != 0) {
+        return kube::Status(kube::StatusCode::kInternalError,
+                            "cannot make " + path.string() + " private: " + std::strerror(errno));
+      }
+      err << "kubefn up: " << path.string() << " was readable by others; it is now 0600\n";
+    }
+    return kept.front();
+  }
+  std::string token = random_token();
+  if (kube::Status s = write_private_file(path, token + "\n"); !s.ok()) return s;
+  return token;
+}
+
+// A kubeconfig for the platform's API: its URL, the CA of its certificate and the token (JSON
+// strings are YAML: whatever the token file holds, it stays one string).
+std::string kubeconfig_text(const std::string& server, const std::string& ca_pem,
+                            const std::string& token) {
+  return "apiVersion: v1\nkind: Config\nclusters:\n- name: kubefn-up\n  cluster:\n    server: " +
+         json(server).dump() + "\n    certificate-authority-data: " + oci::base64_encode(ca_pem) +
+         "\nusers:\n- name: kubefn-up\n  user:\n    token: " + json(token).dump() +
+         "\ncontexts:\n- name: kubefn-up\n  context:\n    cluster: kubefn-up\n"
+         "    user: kubefn-up\n    namespace: default\ncurrent-context: kubefn-up\n";
+}
+
 // Every Function in the manifests under `dir` (recursively).
 kube::Result<std::vector<cli::ManifestObject>> functions_in(const std::string& dir) {
   std::vector<std::string> files;
@@ -314,10 +388,31 @@ int run_up(const UpOptions& o, std::ostream& out, std::ostream& err) {
     }
   }
 
+  // The platform token: the API's credential, and private functions' too unless --keys-file.
+  const fs::path token_file = home / "token";
+  auto token = platform_token(token_file, err);
+  if (!token.ok()) {
+    err << "kubefn up: " << token.status().message() << "\n";
+    return 1;
+  }
+
   // 1. The API for Functions.
   emulator::EmulatorOptions api_options;
   api_options.port = o.api_port;
   api_options.deployment_controller = false;  // nothing here runs Deployments
+  // The API's objects live in the home folder: kept across runs, on disk before answered.
+  api_options.data_dir = (home / "api").string();
+  // A credential, as a cluster's API asks for: the token, sent only over TLS.
+  api_options.tls = true;
+  api_options.token = token.value();
+  // Only the names of this machine: a page whose own name was made to resolve to 127.0.0.1
+  // (DNS rebinding) still sends that name as its Host.
+  api_options.allowed_hosts = {"127.0.0.1", "localhost", "::1"};
+  if (o.bind_address != "0.0.0.0" && o.bind_address != "::" &&
+      std::find(api_options.allowed_hosts.begin(), api_options.allowed_hosts.end(),
+                o.bind_address) == api_options.allowed_hosts.end()) {
+    api_options.allowed_hosts.push_back(o.bind_address);
+  }
   std::unique_ptr<emulator::KubeEmulator> api;
   try {
     api = std::make_unique<emulator::KubeEmulator>(api_options);
@@ -328,6 +423,8 @@ int run_up(const UpOptions& o, std::ostream& out, std::ostream& err) {
   kube::RealClock clock;
   kube::ClientConfig config;
   config.server = api->url();
+  config.ca_pem = api->ca_pem();
+  config.token = token.value();
   auto made = kube::make_rest_kube_client(config, clock);
   if (!made.ok()) {
     err << "kubefn up: " << made.status().to_string() << "\n";
@@ -341,6 +438,9 @@ int run_up(const UpOptions& o, std::ostream& out, std::ostream& err) {
       return 1;
     }
     auto created = client->create(kCrds, crd.value()[0].object, {});
+    // Kept by the API store from an earlier run: brought to this build's definition.
+    if (!created.ok() && created.status().is_already_exists())
+      created = client->update(kCrds, crd.value()[0].object, {});
     if (!created.ok()) {
       err << "kubefn up: cannot install the Function CRD: " << created.status().to_string() << "\n";
       return 1;
@@ -353,22 +453,22 @@ int run_up(const UpOptions& o, std::ostream& out, std::ostream& err) {
   gateway::KeyRing keys;
   std::string token_note;
   if (!o.keys_file.empty()) {
-    auto tokens = read_tokens(o.keys_file);
-    if (tokens.empty()) {
-      err << "kubefn up: " << o.keys_file << " holds no token (one per line)\n";
+    // The gateway's key-file format: "TOKEN [SCOPE[,SCOPE...]]" per line.
+    std::ifstream in(o.keys_file);
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    auto parsed = gateway::parse_keys(text);
+    if (!in.is_open() || !parsed.ok() || parsed.value().empty()) {
+      err << "kubefn up: " << o.keys_file << ": "
+          << (!in.is_open() ? std::string("cannot read it")
+              : !parsed.ok()
+                  ? parsed.status().message()
+                  : std::string("holds no token (one per line: TOKEN [SCOPE[,SCOPE...]])"))
+          << "\n";
       return 1;
     }
-    keys.set(tokens);
+    keys.set_keys(std::move(parsed).value());
   } else {
-    const fs::path token_file = home / "token";
-    const std::vector<std::string> kept = read_tokens(token_file.string());
-    std::string token = kept.empty() ? "" : kept.front();
-    if (token.empty()) {
-      token = random_token();
-      std::ofstream(token_file) << token << "\n";
-      ::chmod(token_file.c_str(), 0600);
-    }
-    keys.set({token});
+    keys.set({token.value()});
     token_note = token_file.string();
   }
   gateway::GatewayOptions gw_options;
@@ -429,6 +529,26 @@ int run_up(const UpOptions& o, std::ostream& out, std::ostream& err) {
       &registry);
   scaler.store(&autoscaler);
 
+  // 6. Stop, however run_up returns from here on: no new work; the builds (their compilers
+  // killed, their threads joined, so none calls the controller after); the replicas (each
+  // drains); then the servers, as the objects go (the platform before the controller, the
+  // client and the API last).
+  const fs::path kubeconfig_file = home / "kubeconfig";
+  struct OnReturn {
+    std::function<void()> run;
+    ~OnReturn() { run(); }
+  } stop{[&] {
+    std::error_code ignored;
+    fs::remove(state_file, ignored);
+    fs::remove(kubeconfig_file, ignored);
+    scaler.store(nullptr);
+    autoscaler.stop();
+    controller.stop();
+    platform.stop();
+    gw.stop();
+    supervisor.stop_all();
+  }};
+
   std::unique_ptr<operator_cmd::HealthServer> metrics;
   try {
     metrics = std::make_unique<operator_cmd::HealthServer>(
@@ -460,10 +580,18 @@ int run_up(const UpOptions& o, std::ostream& out, std::ostream& err) {
     }
   }
 
-  // 4. The state file the CLI finds the platform by.
+  // 4. The kubeconfig for the API (kubectl, the CLI), and the state file the CLI finds the
+  // platform by.
+  if (kube::Status s = write_private_file(
+          kubeconfig_file, kubeconfig_text(api->url(), api->ca_pem(), token.value()));
+      !s.ok()) {
+    err << "kubefn up: " << s.message() << "\n";
+    return 1;
+  }
   {
     json state = {{"pid", ::getpid()},
                   {"api", api->url()},
+                  {"kubeconfig", kubeconfig_file.string()},
                   {"gateway", gateway_url},
                   {"metrics", metrics_url},
                   {"logs", (home / "logs").string()}};
@@ -504,7 +632,8 @@ int run_up(const UpOptions& o, std::ostream& out, std::ostream& err) {
   if (!interrupted) {
     out << "kubefn: gateway " << gateway_url << "\n"
         << "kubefn: metrics " << metrics_url << "/metrics\n"
-        << "kubefn: api " << api->url() << " (kubectl --server " << api->url() << ")\n";
+        << "kubefn: api " << api->url() << " (kubectl --kubeconfig " << kubeconfig_file.string()
+        << ")\n";
     if (!token_note.empty()) {
       out << "kubefn: private functions take: Authorization: Bearer $(cat " << token_note << ")\n";
     }
@@ -514,15 +643,7 @@ int run_up(const UpOptions& o, std::ostream& out, std::ostream& err) {
     err << "kubefn up: stopping\n";
   }
 
-  // 6. Stop: no new work, then the replicas (each drains), then the servers.
-  fs::remove(state_file, ec);
-  scaler.store(nullptr);
-  autoscaler.stop();
-  controller.stop();
-  gw.stop();
-  supervisor.stop_all();
-  metrics.reset();
-  return 0;
+  return 0;  // then step 6, once metrics is gone
 }
 
 }  // namespace kubefn::platform::local

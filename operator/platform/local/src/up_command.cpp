@@ -25,7 +25,8 @@ void add_up_command(CLI::App& app) {
   up->add_option("--sdk-include", options->sdk_include, "SDK headers functions compile against");
   up->add_option(
       "--keys-file", options->keys_file,
-      "tokens private functions accept, one per line (default: one generated in the home)");
+      "tokens private functions accept, one per line: TOKEN [SCOPE[,SCOPE...]] with SCOPE *, "
+      "NAMESPACE/* or NAMESPACE/NAME (default: the platform token, generated in the home)");
   up->add_option("--workers", options->workers, "concurrent reconciles")->check(CLI::Range(1, 64));
   up->add_option("--ready-timeout", options->ready_timeout_seconds,
                  "seconds to wait for the first Functions before printing the gateway URL")

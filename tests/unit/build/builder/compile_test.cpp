@@ -59,6 +59,17 @@ TEST(CompileFunction, SameSourceGivesIdenticalBytes) {
   EXPECT_NE(other->source_digest, first->source_digest);
 }
 
+TEST(CompileFunction, ACancelledBuildSaysSo) {
+  Cancellation cancel;
+  cancel.cancel();
+  auto req = request(hello_sources());
+  req.cancel = &cancel;
+  auto r = compile_function(req);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), kube::StatusCode::kCancelled);
+  EXPECT_EQ(r.status().message(), "the build was cancelled");
+}
+
 TEST(CompileFunction, CompileErrorsAreShortAndRelative) {
   SourceSet broken{{{"hello.cpp",
                      "#include <kubefn/function.hpp>\n"

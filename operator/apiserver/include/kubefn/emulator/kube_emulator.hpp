@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace kubefn::emulator {
 
@@ -23,6 +24,11 @@ struct EmulatorOptions {
   // When non-empty every request (except /healthz, /readyz, /livez) must carry
   // "Authorization: Bearer <token>", else 401.
   std::string token;
+  // When non-empty, the Host header of every request must be one of these names (host names or
+  // IP literals, IPv6 without brackets) followed by ":<port served>", e.g. "localhost:6443" or
+  // "[::1]:6443"; others get 403 Forbidden with a Status saying why (DNS rebinding). Empty, as
+  // for the real server: any Host.
+  std::vector<std::string> allowed_hosts;
   // PEM files for TLS. When both are empty and tls is set, a self-signed certificate for
   // 127.0.0.1/localhost is generated; ca_pem() returns it.
   std::string cert_file;
@@ -43,6 +49,15 @@ struct EmulatorOptions {
   bool crd_schema_validation = true;
   // Interval between BOOKMARK events on watches that allow them.
   std::chrono::milliseconds bookmark_interval{1000};
+  // Where the objects are kept. Empty: in memory, gone with the emulator. Otherwise a folder
+  // (created 0700 if missing; one emulator at a time) holding a snapshot and a write-ahead
+  // log: every change is appended and fsync'ed before its write is answered, so an answered
+  // write survives a crash (kill -9), and the next emulator on the folder starts with every
+  // object as it was (uids, creationTimestamps, resourceVersions; the counter resumes above
+  // them). The watch history is not kept: a watch from an older resourceVersion gets 410.
+  std::string data_dir;
+  // With data_dir: the log is folded into a new snapshot once it holds this many bytes.
+  std::size_t data_compact_bytes = 4u << 20;
 };
 
 // Result of an in-process API call: the HTTP status and the decoded JSON body.
@@ -53,8 +68,8 @@ struct ApiReply {
 
 class KubeEmulator {
  public:
-  // Starts serving on 127.0.0.1 before returning. Throws std::runtime_error if it cannot bind
-  // or load the TLS material.
+  // Starts serving on 127.0.0.1 before returning. Throws std::runtime_error if it cannot bind,
+  // load the TLS material, or open and recover data_dir.
   explicit KubeEmulator(EmulatorOptions opts = {});
   // Closes every connection (watches included) and joins all threads.
   ~KubeEmulator();

@@ -22,6 +22,7 @@
 #include "kubefn/kube/informer.hpp"
 #include "kubefn/kube/kube_client.hpp"
 #include "kubefn/kube/queue_worker_pool.hpp"
+#include "kubefn/kube/trigger_claims.hpp"
 #include "kubefn/kube/work_queue.hpp"
 
 namespace kubefn::controller {
@@ -33,6 +34,9 @@ struct ControllerOptions {
   BuildSettings build;                      // how the Kubernetes platform builds sources
   Platform* platform = nullptr;             // null: the Kubernetes platform over the same client
   SourceFetcher* source_fetcher = nullptr;  // fetches spec.source.url; null: HTTP(S)
+  // Who may hold spec.triggers.http hosts (the gateway's flags must say the same): by
+  // default no host is allowed; paths need no allowance.
+  kube::ClaimPolicy claims;
 };
 
 class FunctionController {
@@ -55,6 +59,9 @@ class FunctionController {
   kube::ReconcileResult reconcile_key(const std::string& key);
   void enqueue_owner(const nlohmann::json& object);
   void enqueue(const nlohmann::json& function);
+  // A Function changed or went: its claims are updated and the other claimants of the keys
+  // it claimed or claims are looked at again (one may hold now, or hold no more).
+  void on_function(const nlohmann::json& function, bool deleted);
 
   kube::KubeClient& client_;
   kube::Clock& clock_;
@@ -68,6 +75,7 @@ class FunctionController {
   std::unique_ptr<CacheReader> reader_;
   ConvergedDeployments converged_;
   std::unique_ptr<UrlSources> url_sources_;  // fetched URL sources, shared by the workers
+  std::unique_ptr<kube::TriggerClaims> claims_;  // of every Function the informers see
   std::atomic<bool> started_{false};
 
   prometheus::Family<prometheus::Counter>* reconcile_total_;

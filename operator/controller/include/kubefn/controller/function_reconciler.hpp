@@ -15,6 +15,7 @@
 #include "kubefn/kube/clock.hpp"
 #include "kubefn/kube/kube_client.hpp"
 #include "kubefn/kube/status.hpp"
+#include "kubefn/kube/trigger_claims.hpp"
 
 namespace kubefn::controller {
 
@@ -27,19 +28,23 @@ class FunctionReconciler {
  public:
   // Functions (and ConfigMaps named as sources) are read through `reader` and `client`;
   // status goes to `client`; what runs the function is `platform`'s business. URL sources
-  // come through `url_sources` (null: UrlSources::shared(), over HTTP).
+  // come through `url_sources` (null: UrlSources::shared(), over HTTP). `claims` judges the
+  // Function's HTTP trigger host and path (null: not judged).
   FunctionReconciler(kube::KubeClient& client, ObjectReader& reader, kube::Clock& clock,
-                     EventRecorder& events, Platform& platform, UrlSources* url_sources = nullptr)
+                     EventRecorder& events, Platform& platform, UrlSources* url_sources = nullptr,
+                     const kube::TriggerClaims* claims = nullptr)
       : client_(client),
         reader_(reader),
         clock_(clock),
         events_(events),
         platform_(&platform),
-        url_sources_(url_sources != nullptr ? url_sources : &UrlSources::shared()) {}
+        url_sources_(url_sources != nullptr ? url_sources : &UrlSources::shared()),
+        claims_(claims) {}
   // The Kubernetes platform over the same client and reader.
   FunctionReconciler(kube::KubeClient& client, ObjectReader& reader, kube::Clock& clock,
                      EventRecorder& events, ConvergedDeployments* converged = nullptr,
-                     BuildSettings build = {}, UrlSources* url_sources = nullptr);
+                     BuildSettings build = {}, UrlSources* url_sources = nullptr,
+                     const kube::TriggerClaims* claims = nullptr);
 
   ReconcileResult reconcile(const std::string& ns, const std::string& name);
   const WriteCounts& writes() const { return writes_; }
@@ -56,6 +61,7 @@ class FunctionReconciler {
   std::unique_ptr<Platform> owned_platform_;
   Platform* platform_;
   UrlSources* url_sources_;
+  const kube::TriggerClaims* claims_ = nullptr;
   WriteCounts writes_;
 };
 

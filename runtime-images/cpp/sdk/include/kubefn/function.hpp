@@ -114,7 +114,7 @@ class Context {
   // 0 when no limit was given.
   std::uint64_t memory_limit_bytes() const { return memory_limit_bytes_; }
   std::chrono::steady_clock::time_point deadline() const { return deadline_; }
-  // Time left before the runtime answers 408 for this invocation; long loops should check it.
+  // Time left before the runtime answers 504 for this invocation; long loops should check it.
   std::chrono::milliseconds remaining() const {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline_ - std::chrono::steady_clock::now());
@@ -132,6 +132,9 @@ class Context {
   Logger* logger_;
 };
 
+// A header name must be a token and a value must hold no control character but a tab
+// (RFC 9110 section 5); a response breaking that is not sent: the caller gets 500 and the
+// function's log names the header. No body is sent with 204, 304 or to a HEAD.
 struct Response {
   int status = 200;
   std::vector<std::pair<std::string, std::string>> headers;

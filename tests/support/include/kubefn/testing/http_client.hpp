@@ -34,6 +34,10 @@ class HttpConnection {
   // True once the bytes received so far contain `text` (they stay unread).
   bool received(const std::string& text,
                 std::chrono::milliseconds timeout = std::chrono::seconds(5));
+  // Every byte not read yet, up to the server closing the connection; nullopt when it does not
+  // close within the timeout. For checking the exact framing of responses.
+  std::optional<std::string> read_until_closed(
+      std::chrono::milliseconds timeout = std::chrono::seconds(10));
   // True when the server closes the connection (EOF or reset) within the timeout.
   bool closed_by_peer(std::chrono::milliseconds timeout = std::chrono::seconds(5));
 

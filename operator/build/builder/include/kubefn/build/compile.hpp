@@ -6,6 +6,7 @@
 #include <string_view>
 #include <vector>
 
+#include "kubefn/build/process.hpp"
 #include "kubefn/build/source.hpp"
 #include "kubefn/kube/result.hpp"
 
@@ -33,6 +34,9 @@ struct CompileRequest {
   // Sonames the image the function will run in already has. nullopt: bundle nothing (the
   // function runs on this machine, which has every library it linked against).
   std::optional<std::set<std::string>> provided_libraries;
+  // When set, cancel->cancel() from another thread kills the compiler's process group and the
+  // build fails with StatusCode::kCancelled. Not owned.
+  Cancellation* cancel = nullptr;
 };
 
 struct BundledLibrary {
@@ -51,7 +55,7 @@ struct CompileResult {
 // Compiles the sources the way kubefn_function() does (C++20, -O2, PIC, hidden visibility, the
 // SDK headers), deterministically: the same request gives the same bytes. Fails with a short
 // "file:line:col: error: ..." summary (StatusCode::kInvalid) when the code does not compile, or
-// when the result does not export the handler.
+// when the result does not export the handler; with kCancelled when request.cancel ended it.
 kube::Result<CompileResult> compile_function(const CompileRequest& request);
 
 // Writes <dir>/<module>.so and <dir>/lib/<soname> for each bundled library.

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -15,6 +16,10 @@
 #include "kubefn/controller/platform.hpp"
 #include "kubefn/gateway/route_table.hpp"
 #include "kubefn/platform/local/replica_supervisor.hpp"
+
+namespace kubefn::build {
+class Cancellation;
+}  // namespace kubefn::build
 
 namespace kubefn::platform::local {
 
@@ -35,13 +40,18 @@ class LocalPlatform final : public controller::Platform {
  public:
   LocalPlatform(LocalPlatformOptions options, ReplicaSupervisor& replicas,
                 gateway::RouteTable& routes);
-  ~LocalPlatform() override;  // waits for running compiles
+  ~LocalPlatform() override;  // stop()
   LocalPlatform(const LocalPlatform&) = delete;
   LocalPlatform& operator=(const LocalPlatform&) = delete;
 
   // Called when something the platform runs changed (a build finished, a replica became
   // ready or crashed), so the controller looks at that Function again.
   void set_requeue(std::function<void(const std::string& ns, const std::string& name)> requeue);
+
+  // Cancels the running builds (the compiler's process group is killed; nothing is recorded,
+  // so the next start builds again), joins every build thread and calls back no more; build()
+  // starts nothing after. Call it before what the requeue callback reaches goes away.
+  void stop();
 
   controller::StepOutcome prepare(const controller::FunctionContext& ctx) override;
   controller::BuildOutcome build(const controller::FunctionContext& ctx) override;
@@ -91,6 +101,7 @@ class LocalPlatform final : public controller::Platform {
   std::map<FunctionKey, Running> running_;
   std::function<void(const std::string&, const std::string&)> requeue_;
   bool stopping_ = false;
+  std::unique_ptr<build::Cancellation> cancel_;  // every compile's; stop() cancels it
 };
 
 }  // namespace kubefn::platform::local
