@@ -6,11 +6,11 @@
 #include <string>
 #include <string_view>
 
-#include "http_parser.hpp"
+#include "kubefn/http/request_parser.hpp"
 
 namespace {
 
-using kubefn::runtime::ChunkedDecoder;
+using kubefn::http::ChunkedDecoder;
 
 void require(bool ok) {
   if (!ok) std::abort();

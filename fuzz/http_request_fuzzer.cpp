@@ -6,14 +6,14 @@
 #include <string>
 #include <string_view>
 
-#include "http_parser.hpp"
+#include "kubefn/http/request_parser.hpp"
 
 namespace {
 
-using kubefn::runtime::HttpLimits;
-using kubefn::runtime::HttpRequest;
-using kubefn::runtime::HttpRequestParser;
-using kubefn::runtime::ParseState;
+using kubefn::http::HttpLimits;
+using kubefn::http::HttpRequest;
+using kubefn::http::HttpRequestParser;
+using kubefn::http::ParseState;
 
 void require(bool ok) {
   if (!ok) std::abort();

@@ -6,12 +6,12 @@
 #include <string>
 #include <string_view>
 
-#include "kubefn/gateway/http_proxy.hpp"
+#include "kubefn/http/response_parser.hpp"
 
 namespace {
 
-using kubefn::gateway::HttpResponseParser;
-using kubefn::gateway::ResponseState;
+using kubefn::http::HttpResponseParser;
+using kubefn::http::ResponseState;
 
 void require(bool ok) {
   if (!ok) std::abort();

@@ -32,6 +32,7 @@
 #include <thread>
 #include <vector>
 
+#include "kubefn/api/function.hpp"
 #include "kubefn/controller/kubernetes_platform.hpp"
 #include "kubefn/kube/rest_kube_client.hpp"
 #include "kubefn/testing/process.hpp"
@@ -126,10 +127,10 @@ class ScaleWatch {
     // the history the server keeps for watches.
     kubefn::kube::ListOptions opts;
     opts.field_selector = "metadata.name=" + name;
-    auto list = api.list(kubefn::controller::gvr::deployments(), "default", opts);
+    auto list = api.list(kubefn::kube::resources::deployments(), "default", opts);
     opts.resource_version = list.ok() ? list->resource_version : "";
     opts.timeout_seconds = 120;
-    auto opened = api.watch(kubefn::controller::gvr::deployments(), "default", opts);
+    auto opened = api.watch(kubefn::kube::resources::deployments(), "default", opts);
     if (!opened.ok()) return;
     stream_ = std::move(*opened);
     thread_ = std::thread([this, done] {
@@ -167,14 +168,14 @@ class ScaleWatch {
 class ScaleChanges {
  public:
   explicit ScaleChanges(kubefn::kube::KubeClient& api) {
-    auto list = api.list(kubefn::controller::gvr::deployments(), "default", {});
+    auto list = api.list(kubefn::kube::resources::deployments(), "default", {});
     if (!list.ok()) return;
     for (const auto& d : list->items)
       last_[kubefn::kube::object_name(d)] = d["spec"].value("replicas", -1);
     kubefn::kube::ListOptions opts;
     opts.resource_version = list->resource_version;
     opts.timeout_seconds = 600;
-    auto opened = api.watch(kubefn::controller::gvr::deployments(), "default", opts);
+    auto opened = api.watch(kubefn::kube::resources::deployments(), "default", opts);
     if (!opened.ok()) return;
     stream_ = std::move(*opened);
     thread_ = std::thread([this] {
@@ -224,8 +225,7 @@ json run_size(const Args& args, int n) {
   kubefn::kube::KubeClient& api = **made;
   api.create({"apiextensions.k8s.io", "v1", "customresourcedefinitions", false},
              kubefn::controller::testing::yaml_file_to_json(args.crd), {});
-  wait_until([&] { return api.list(kubefn::controller::gvr::functions(), "default", {}).ok(); },
-             20s);
+  wait_until([&] { return api.list(kubefn::api::functions(), "default", {}).ok(); }, 20s);
 
   const std::string kubeconfig = dir.write("kubeconfig",
                                            "apiVersion: v1\nkind: Config\nclusters:\n- name: e\n"
@@ -258,13 +258,13 @@ json run_size(const Args& args, int n) {
          {{"handler", "fn.run"},
           {"image", "registry.local/fn:" + std::to_string(i)},
           {"scaling", {{"minReplicas", i == 0 ? 0 : 1}, {"maxReplicas", 20}, {"target", 1}}}}}};
-    api.create(kubefn::controller::gvr::functions(), fn, {});
+    api.create(kubefn::api::functions(), fn, {});
   }
   kubefn::kube::ListOptions labelled;
   labelled.label_selector = "kubefn.dev/function";
   if (!wait_until(
           [&] {
-            auto l = api.list(kubefn::controller::gvr::deployments(), "default", labelled);
+            auto l = api.list(kubefn::kube::resources::deployments(), "default", labelled);
             return l.ok() && static_cast<int>(l->items.size()) == n;
           },
           120s, 200ms)) {
@@ -277,9 +277,9 @@ json run_size(const Args& args, int n) {
   std::size_t listed = 0;
   for (const auto& [resource, selector] :
        std::vector<std::pair<kubefn::kube::GroupVersionResource, std::string>>{
-           {kubefn::controller::gvr::functions(), ""},
-           {kubefn::controller::gvr::deployments(), "kubefn.dev/function"},
-           {kubefn::controller::gvr::pods(), "kubefn.dev/function"}}) {
+           {kubefn::api::functions(), ""},
+           {kubefn::kube::resources::deployments(), "kubefn.dev/function"},
+           {kubefn::kube::resources::pods(), "kubefn.dev/function"}}) {
     kubefn::kube::ListOptions o;
     o.label_selector = selector;
     o.limit = 500;
@@ -307,7 +307,7 @@ json run_size(const Args& args, int n) {
   // (a) From zero: fn-0's Deployment is set to zero (as an idle scale-down would), then a
   // gateway queues a call for it.
   {
-    auto r = api.patch({kubefn::controller::gvr::deployments(), "default", "fn-0"},
+    auto r = api.patch({kubefn::kube::resources::deployments(), "default", "fn-0"},
                        kubefn::kube::PatchType::kMerge, json{{"spec", {{"replicas", 0}}}},
                        kubefn::kube::PatchOptions{"bench", false, "scale"});
     (void)r;
@@ -345,7 +345,7 @@ json run_size(const Args& args, int n) {
     }
     out["load_step_ms"] = ms ? json(std::round(*ms * 10) / 10) : json(nullptr);
   }
-  auto fn1 = api.get({kubefn::controller::gvr::deployments(), "default", "fn-1"});
+  auto fn1 = api.get({kubefn::kube::resources::deployments(), "default", "fn-1"});
   const int fn1_replicas = fn1.ok() ? (*fn1)["spec"].value("replicas", 1) : 1;
 
   // (c) Steady load on all N: one sample per replica a second, each at the load that keeps its

@@ -14,6 +14,7 @@
 #include <sstream>
 #include <thread>
 
+#include "kubefn/api/function.hpp"
 #include "kubefn/cli/functions.hpp"
 #include "kubefn/cli/http.hpp"
 #include "kubefn/cli/invoke.hpp"
@@ -149,7 +150,7 @@ std::string qualified(const std::string& name) {
 }
 
 kube::ObjectRef function_ref(const std::string& ns, const std::string& name) {
-  return {functions_resource(), ns, name};
+  return {api::functions(), ns, name};
 }
 
 bool stderr_is_tty() {
@@ -294,7 +295,7 @@ kube::Result<std::vector<json>> list_functions(Session& session, const std::stri
   kube::ListOptions options;
   options.limit = 500;
   for (;;) {
-    auto page = session.client().list(functions_resource(), ns, options);
+    auto page = session.client().list(api::functions(), ns, options);
     if (!page.ok()) return page.status();
     for (auto& item : page->items)
       items.push_back(std::move(item));
@@ -350,7 +351,7 @@ int cmd_describe(Io& io, const Globals& g, Session& session, const std::string& 
   std::vector<json> events;
   kube::ListOptions options;
   options.field_selector = "involvedObject.name=" + name;
-  auto listed = session.client().list(events_resource(), ns, options);
+  auto listed = session.client().list(kube::resources::events(), ns, options);
   if (listed.ok()) {
     for (auto& e : listed->items) {
       const std::string kind = e.contains("involvedObject") && e["involvedObject"].is_object()
@@ -558,7 +559,7 @@ int logs_cluster(Io& io, Session& session, const LogsOptions& o) {
   auto list_pods = [&]() -> kube::Result<std::vector<std::string>> {
     kube::ListOptions options;
     options.label_selector = "kubefn.dev/function=" + o.name;
-    auto pods = session.client().list(pods_resource(), t.ns, options);
+    auto pods = session.client().list(kube::resources::pods(), t.ns, options);
     if (!pods.ok()) return pods.status();
     std::vector<std::string> names;
     for (const auto& p : pods->items)

@@ -3,6 +3,7 @@
 #include <set>
 #include <sstream>
 
+#include "kubefn/api/function.hpp"
 #include "kubefn/cli/table.hpp"
 
 namespace kubefn::cli {
@@ -37,7 +38,8 @@ bool in_progress(const std::string& reason) {
 
 std::string condition_summary(const json& function) {
   std::string out;
-  for (const char* type : {"SourceReady", "Built", "DeploymentReady", "Ready"}) {
+  for (const char* type : {api::condition::kSourceReady, api::condition::kBuilt,
+                           api::condition::kDeploymentReady, api::condition::kReady}) {
     json c = condition(function, type);
     if (c.is_null()) continue;
     if (!out.empty()) out += " ";
@@ -49,16 +51,6 @@ std::string condition_summary(const json& function) {
 }
 
 }  // namespace
-
-kube::GroupVersionResource functions_resource() {
-  return {"kubefn.dev", "v1alpha1", "functions", true};
-}
-kube::GroupVersionResource events_resource() {
-  return {"", "v1", "events", true};
-}
-kube::GroupVersionResource pods_resource() {
-  return {"", "v1", "pods", true};
-}
 
 json condition(const json& function, const std::string& type) {
   const auto pointer = json::json_pointer("/status/conditions");
@@ -83,7 +75,7 @@ Readiness readiness(const json& function) {
             : observed;
     return generation == 0 || seen >= generation;
   };
-  json built = condition(function, "Built");
+  json built = condition(function, api::condition::kBuilt);
   if (!built.is_null() && current(built) && built.value("status", "") == "False" &&
       built.value("reason", "") == "BuildFailed") {
     out.progress = Progress::kFailed;
@@ -91,7 +83,7 @@ Readiness readiness(const json& function) {
     out.message = built.value("message", "");
     return out;
   }
-  json ready = condition(function, "Ready");
+  json ready = condition(function, api::condition::kReady);
   if (ready.is_null() || !current(ready)) return out;
   out.reason = ready.value("reason", "");
   out.message = ready.value("message", "");
@@ -113,7 +105,7 @@ std::vector<std::string> list_header(bool all_namespaces) {
 std::vector<std::string> list_row(const json& function, bool all_namespaces,
                                   std::chrono::system_clock::time_point now) {
   using P = json::json_pointer;
-  json ready = condition(function, "Ready");
+  json ready = condition(function, api::condition::kReady);
   std::string ready_text = ready.is_null() ? "-" : ready.value("status", "Unknown");
   std::string replicas = "-";
   if (function.contains(P("/status/replicas")) || function.contains(P("/status/readyReplicas"))) {

@@ -259,7 +259,7 @@ Status check_function(ManifestObject& manifest, const std::string& ns) {
   };
   const std::string api_version = text("apiVersion");
   const std::string kind = text("kind");
-  if (api_version != controller::kApiVersion || kind != controller::kKind) {
+  if (api_version != api::kApiVersion || kind != api::kKind) {
     return Status(StatusCode::kInvalid,
                   where + " is " +
                       (kind.empty() ? "an object without kind" : api_version + " " + kind) +

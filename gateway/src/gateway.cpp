@@ -13,16 +13,19 @@
 #include <unordered_map>
 #include <unordered_set>
 
-#include "http_parser.hpp"
 #include "kubefn/gateway/http_proxy.hpp"
+#include "kubefn/http/event_id.hpp"
+#include "kubefn/http/request_parser.hpp"
 #include "metrics.hpp"
 
 namespace kubefn::gateway {
 namespace {
 
-using runtime::iequals;
-using runtime::make_event_id;
-using runtime::trim_ows;
+using http::HttpResponseParser;
+using http::iequals;
+using http::make_event_id;
+using http::ResponseState;
+using http::trim_ows;
 
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
@@ -202,28 +205,28 @@ class Session : public std::enable_shared_from_this<Session> {
   enum class Phase { kIdle, kReading, kBusy, kWriting, kLingering };
 
   // The client's head must leave room for what the gateway adds when forwarding it.
-  static runtime::HttpLimits client_limits(const GatewayOptions& o) {
-    return runtime::HttpLimits{kUpstreamHeadLimit - kForwardHeadroomBytes,
-                               kUpstreamHeaderFieldLimit - kForwardHeaderFields,
-                               o.max_request_body_bytes};
+  static http::HttpLimits client_limits(const GatewayOptions& o) {
+    return http::HttpLimits{kUpstreamHeadLimit - kForwardHeadroomBytes,
+                            kUpstreamHeaderFieldLimit - kForwardHeaderFields,
+                            o.max_request_body_bytes};
   }
 
   // A new parser in place of the old one, whose de-chunked body storage goes with it (a move
   // assignment would keep it).
   void fresh_parser() {
-    runtime::HttpRequestParser fresh(client_limits(core_.options));
+    http::HttpRequestParser fresh(client_limits(core_.options));
     std::swap(parser_, fresh);
   }
   void read_more();
   void on_read(const error_code& ec, std::size_t n);
   void process();
   bool on_head(bool body_pending);
-  bool route_request(const runtime::HttpRequest& req);
-  bool check_access(const runtime::HttpRequest& req);
-  bool reserve_body(const runtime::HttpRequest& req);
+  bool route_request(const http::HttpRequest& req);
+  bool check_access(const http::HttpRequest& req);
+  bool reserve_body(const http::HttpRequest& req);
   void send_continue();
   void handle();
-  void serve_builtin(const runtime::HttpRequest& req);
+  void serve_builtin(const http::HttpRequest& req);
   void admitted();
   bool on_granted(std::uint64_t gen);
   void wait_for_replica();
@@ -257,8 +260,8 @@ class Session : public std::enable_shared_from_this<Session> {
   // body is being de-chunked beside it), the upstream connection's, a de-chunked response,
   // and the heads being sent.
   std::size_t buffered_now() const {
-    std::size_t n = buf_.size() * (chunked_request_ ? 2 : 1) + out_.capacity() +
-                    head_.capacity() + resp_.owned_bytes();
+    std::size_t n = buf_.size() * (chunked_request_ ? 2 : 1) + out_.capacity() + head_.capacity() +
+                    resp_.owned_bytes();
     if (up_) n += up_->buf.size();
     return n;
   }
@@ -284,7 +287,7 @@ class Session : public std::enable_shared_from_this<Session> {
   tcp::socket sock_;
   std::vector<char> buf_;
   std::size_t len_ = 0;
-  runtime::HttpRequestParser parser_;
+  http::HttpRequestParser parser_;
   std::string client_ip_;
   Phase phase_ = Phase::kIdle;
   std::int64_t since_ns_ = 0;
@@ -427,8 +430,8 @@ class LateCall : public std::enable_shared_from_this<LateCall> {
 
 void Session::read_more() {
   if (len_ == buf_.size()) {
-    const std::size_t cap = 2 * (kUpstreamHeadLimit + core_.options.max_request_body_bytes) +
-                            std::size_t{64} * 1024;
+    const std::size_t cap =
+        2 * (kUpstreamHeadLimit + core_.options.max_request_body_bytes) + std::size_t{64} * 1024;
     if (buf_.size() >= cap) {
       close_after_ = true;
       reply(413, "request too large");
@@ -462,10 +465,10 @@ void Session::on_read(const error_code& ec, std::size_t n) {
 
 void Session::process() {
   switch (parser_.parse(std::string_view(buf_.data(), len_))) {
-    case runtime::ParseState::kNeedMore:
+    case http::ParseState::kNeedMore:
       read_more();
       return;
-    case runtime::ParseState::kHeadersDone:
+    case http::ParseState::kHeadersDone:
       // Route, access and buffer space are decided before a byte of the body is read or
       // acknowledged.
       if (!head_checked_ && !on_head(/*body_pending=*/true)) return;
@@ -475,12 +478,12 @@ void Session::process() {
       }
       read_more();
       return;
-    case runtime::ParseState::kError:
+    case http::ParseState::kError:
       close_after_ = true;
       body_unread_ = true;  // whatever follows is not read
       reply(parser_.error_status(), parser_.error_reason());
       return;
-    case runtime::ParseState::kComplete:
+    case http::ParseState::kComplete:
       if (!head_checked_ && !on_head(/*body_pending=*/false)) return;
       handle();
       return;
@@ -508,7 +511,7 @@ void Session::send_continue() {
 bool Session::on_head(bool body_pending) {
   head_checked_ = true;
   body_unread_ = body_pending;
-  const runtime::HttpRequest& req = parser_.request();
+  const http::HttpRequest& req = parser_.request();
   close_after_ = !req.keep_alive || core_.draining.load(std::memory_order_relaxed);
   chunked_request_ = !req.header("transfer-encoding").empty();
   if (builtin_path(req.path) && (req.method == "GET" || req.method == "HEAD")) {
@@ -520,8 +523,7 @@ bool Session::on_head(bool body_pending) {
   const std::size_t start = static_cast<std::size_t>(req.method.data() - buf_.data());
   const std::size_t end = std::string_view(buf_.data(), len_).find("\r\n\r\n", start);
   head_end_ = end == std::string_view::npos ? len_ : end + 4;
-  if (head_end_ - start + req.header("host").size() + kForwardHeadroomBytes >
-      kUpstreamHeadLimit) {
+  if (head_end_ - start + req.header("host").size() + kForwardHeadroomBytes > kUpstreamHeadLimit) {
     close_after_ = true;
     reply(431, "request header fields too large");
     return false;
@@ -535,7 +537,7 @@ bool Session::on_head(bool body_pending) {
 // /{namespace}/{function}/... of a function that exists, then the function holding the Host,
 // then the one holding the longest path prefix: a trigger claim never shadows a function's
 // own route, and the gateway's own names are never held (RouteTable's claim policy).
-bool Session::route_request(const runtime::HttpRequest& req) {
+bool Session::route_request(const http::HttpRequest& req) {
   const std::string_view target = req.target.front() == '/' ? req.target : req.path;
   auto split = split_route_path(target);
   route_ = split ? core_.routes.find(split->ns, split->name) : nullptr;
@@ -563,7 +565,7 @@ bool Session::route_request(const runtime::HttpRequest& req) {
 }
 
 // The caller may call route_; false after answering 401 or 403.
-bool Session::check_access(const runtime::HttpRequest& req) {
+bool Session::check_access(const http::HttpRequest& req) {
   if (route_->access != Access::kPrivate) return true;
   std::string_view auth = req.header("authorization");
   std::string_view token = bearer_token(auth);
@@ -580,14 +582,14 @@ bool Session::check_access(const runtime::HttpRequest& req) {
 
 // Takes from the buffer budget what the announced body will need (a chunked body takes its
 // share as it arrives); false after answering 503.
-bool Session::reserve_body(const runtime::HttpRequest& req) {
+bool Session::reserve_body(const http::HttpRequest& req) {
   std::size_t need = 0;
   if (body_unread_ && !chunked_request_) {
     std::size_t length = 0;
     std::string_view v = req.header("content-length");
     std::from_chars(v.data(), v.data() + v.size(), length);  // the parser validated it
-    const std::size_t cap = 2 * (kUpstreamHeadLimit + core_.options.max_request_body_bytes) +
-                            std::size_t{64} * 1024;
+    const std::size_t cap =
+        2 * (kUpstreamHeadLimit + core_.options.max_request_body_bytes) + std::size_t{64} * 1024;
     need = grown_size(buf_.size(), head_end_ + length, cap) - buf_.size();
   }
   if (core_.buffered.load(std::memory_order_relaxed) >= core_.options.max_buffered_bytes ||
@@ -725,7 +727,7 @@ bool Session::on_granted(std::uint64_t gen) {
 // Session: forwarding
 
 void Session::dispatch() {
-  const runtime::HttpRequest& req = parser_.request();
+  const http::HttpRequest& req = parser_.request();
   out_.clear();
   std::string event_id;
   if (req.header("event-id").empty()) event_id = make_event_id();
@@ -947,8 +949,8 @@ void Session::on_upstream_read(const error_code& ec, std::size_t n) {
 
 // The caller gets 504 now; the replica keeps the call (and its slot) until it is done.
 void Session::hand_off_late_call() {
-  auto late = std::make_shared<LateCall>(w_, std::move(up_), std::move(load_), route_,
-                                         slot_held_, parser_.request().method == "HEAD");
+  auto late = std::make_shared<LateCall>(w_, std::move(up_), std::move(load_), route_, slot_held_,
+                                         parser_.request().method == "HEAD");
   slot_held_ = false;
   hold_exactly(buffered_now());
   w_.late_calls.insert(late.get());
@@ -964,7 +966,7 @@ void Session::respond() {
   timer_.cancel();
   release_endpoint();
   release_slot();
-  const runtime::HttpRequest& req = parser_.request();
+  const http::HttpRequest& req = parser_.request();
   status_ = resp_.status();
   if (core_.draining.load(std::memory_order_relaxed)) close_after_ = true;
   head_.clear();
@@ -1052,7 +1054,7 @@ void Session::release_slot() {
 // ---------------------------------------------------------------------------------------
 // Session: answering
 
-void Session::serve_builtin(const runtime::HttpRequest& req) {
+void Session::serve_builtin(const http::HttpRequest& req) {
   int status = 200;
   std::string body;
   if (req.path == "/healthz") {
@@ -1318,7 +1320,7 @@ class MetricsExchange : public std::enable_shared_from_this<MetricsExchange> {
   MetricsExchange(GatewayCore& core, tcp::socket sock)
       : core_(core),
         sock_(std::move(sock)),
-        parser_(runtime::HttpLimits{std::size_t{8} * 1024, 100, 0}),
+        parser_(http::HttpLimits{std::size_t{8} * 1024, 100, 0}),
         timer_(sock_.get_executor()) {
     buf_.resize(std::size_t{8} * 1024);
   }
@@ -1347,7 +1349,7 @@ class MetricsExchange : public std::enable_shared_from_this<MetricsExchange> {
   }
   void on_read() {
     switch (parser_.parse(std::string_view(buf_.data(), len_))) {
-      case runtime::ParseState::kNeedMore:
+      case http::ParseState::kNeedMore:
         if (len_ == buf_.size()) {
           answer(simple_reply(431, "application/json",
                               json_error_body(431, "request header fields too large"), true));
@@ -1355,19 +1357,18 @@ class MetricsExchange : public std::enable_shared_from_this<MetricsExchange> {
         }
         read();
         return;
-      case runtime::ParseState::kHeadersDone:
-      case runtime::ParseState::kError:
-        answer(simple_reply(parser_.error_status() != 0 ? parser_.error_status() : 413,
-                            "application/json",
-                            json_error_body(parser_.error_status() != 0 ? parser_.error_status()
-                                                                        : 413,
-                                            "the metrics listener takes no request body"),
-                            true));
+      case http::ParseState::kHeadersDone:
+      case http::ParseState::kError:
+        answer(simple_reply(
+            parser_.error_status() != 0 ? parser_.error_status() : 413, "application/json",
+            json_error_body(parser_.error_status() != 0 ? parser_.error_status() : 413,
+                            "the metrics listener takes no request body"),
+            true));
         return;
-      case runtime::ParseState::kComplete:
+      case http::ParseState::kComplete:
         break;
     }
-    const runtime::HttpRequest& req = parser_.request();
+    const http::HttpRequest& req = parser_.request();
     const bool head = req.method == "HEAD";
     if (req.path == "/metrics" && (req.method == "GET" || head)) {
       answer(simple_reply(200, "text/plain; version=0.0.4; charset=utf-8",
@@ -1394,7 +1395,7 @@ class MetricsExchange : public std::enable_shared_from_this<MetricsExchange> {
 
   GatewayCore& core_;
   tcp::socket sock_;
-  runtime::HttpRequestParser parser_;
+  http::HttpRequestParser parser_;
   asio::steady_timer timer_;
   std::vector<char> buf_;
   std::size_t len_ = 0;
@@ -1409,8 +1410,7 @@ class MetricsListener {
     acceptor.async_accept([this](const error_code& ec, tcp::socket socket) {
       if (ec) {
         if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
-        auto timer =
-            std::make_shared<asio::steady_timer>(acceptor.get_executor(), kSweepInterval);
+        auto timer = std::make_shared<asio::steady_timer>(acceptor.get_executor(), kSweepInterval);
         timer->async_wait([this, timer](const error_code&) { accept(); });
         return;
       }
@@ -1576,9 +1576,9 @@ kube::Status GatewayCore::start() {
   if (options.metrics_port >= 0) {
     auto maddr = asio::ip::make_address(options.metrics_address, ec);
     if (ec) {
-      return kube::Status(kube::StatusCode::kInvalidConfig, "metrics address \"" +
-                                                                options.metrics_address +
-                                                                "\" is not an IP address");
+      return kube::Status(
+          kube::StatusCode::kInvalidConfig,
+          "metrics address \"" + options.metrics_address + "\" is not an IP address");
     }
     metrics_listener = std::make_unique<MetricsListener>(*this, workers.front()->io);
     tcp::acceptor& a = metrics_listener->acceptor;

@@ -2,22 +2,12 @@
 
 #include <map>
 
+#include "kubefn/api/function.hpp"
+
 namespace kubefn::gateway {
 namespace {
 
 using nlohmann::json;
-
-constexpr const char* kFunctionLabel = "kubefn.dev/function";
-
-kube::GroupVersionResource functions_gvr() {
-  return {"kubefn.dev", "v1alpha1", "functions", true};
-}
-kube::GroupVersionResource pods_gvr() {
-  return {"", "v1", "pods", true};
-}
-kube::GroupVersionResource secrets_gvr() {
-  return {"", "v1", "secrets", true};
-}
 
 const json& field(const json& j, const char* key) {
   static const json kNull;
@@ -48,7 +38,7 @@ void trim_pod(json& pod) {
   const json& s = field(pod, "status");
   if (s.contains("podIP")) status["podIP"] = s["podIP"];
   for (const json& c : field(s, "conditions")) {
-    if (string_field(c, "type") == "Ready") status["conditions"] = json::array({c});
+    if (string_field(c, "type") == api::condition::kReady) status["conditions"] = json::array({c});
   }
   json out = {{"metadata", std::move(meta)},
               {"spec", {{"containers", json::array({{{"ports", std::move(ports)}}})}}},
@@ -113,7 +103,8 @@ std::optional<Endpoint> endpoint_from_pod(const json& pod, std::uint16_t default
   }
   bool ready = false;
   for (const json& cond : field(status, "conditions")) {
-    if (string_field(cond, "type") == "Ready") ready = string_field(cond, "status") == "True";
+    if (string_field(cond, "type") == api::condition::kReady)
+      ready = string_field(cond, "status") == "True";
   }
   e.ready = ready && !meta.contains("deletionTimestamp");
   return e;
@@ -180,7 +171,7 @@ KubernetesSource::KubernetesSource(kube::KubeClient& client, kube::Clock& clock,
   if (namespaces.empty()) namespaces.push_back("");
   for (const std::string& ns : namespaces) {
     kube::InformerOptions fo;
-    fo.resource = functions_gvr();
+    fo.resource = api::functions();
     fo.ns = ns;
     fo.transform = trim_function;
     functions_.push_back(std::make_unique<kube::Informer>(
@@ -189,9 +180,9 @@ KubernetesSource::KubernetesSource(kube::KubeClient& client, kube::Clock& clock,
                                [this](const json&, const json& o) { on_function(o, false); },
                                [this](const json& o) { on_function(o, true); }}));
     kube::InformerOptions po;
-    po.resource = pods_gvr();
+    po.resource = kube::resources::pods();
     po.ns = ns;
-    po.label_selector = kFunctionLabel;
+    po.label_selector = api::kFunctionLabel;
     po.transform = trim_pod;
     pods_.push_back(std::make_unique<kube::Informer>(
         client_, clock_, po,
@@ -201,7 +192,7 @@ KubernetesSource::KubernetesSource(kube::KubeClient& client, kube::Clock& clock,
   }
   if (!options_.keys_secret_name.empty()) {
     kube::InformerOptions so;
-    so.resource = secrets_gvr();
+    so.resource = kube::resources::secrets();
     so.ns = options_.keys_secret_namespace;
     so.field_selector = "metadata.name=" + options_.keys_secret_name;
     secret_ = std::make_unique<kube::Informer>(
@@ -272,7 +263,7 @@ void KubernetesSource::on_function(const json& fn, bool deleted) {
 
 void KubernetesSource::on_pod(const json& pod) {
   const json& meta = field(pod, "metadata");
-  std::string fn = string_field(field(meta, "labels"), kFunctionLabel);
+  std::string fn = string_field(field(meta, "labels"), api::kFunctionLabel);
   if (fn.empty()) return;
   refresh_endpoints(string_field(meta, "namespace"), fn);
 }
@@ -281,7 +272,7 @@ void KubernetesSource::refresh_endpoints(const std::string& ns, const std::strin
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<Endpoint> endpoints;
   for (auto& informer : pods_) {
-    for (const auto& pod : informer->cache().list_labelled(kFunctionLabel, name)) {
+    for (const auto& pod : informer->cache().list_labelled(api::kFunctionLabel, name)) {
       if (string_field(field(*pod, "metadata"), "namespace") != ns) continue;
       if (auto e = endpoint_from_pod(*pod, options_.default_port)) endpoints.push_back(*e);
     }

@@ -74,7 +74,7 @@ GatewayMetrics::GatewayMetrics(prometheus::Registry* registry) {
                    .Help("From sending a request to a replica to its whole response")
                    .Register(*registry)
                    .Add({}, upstream_buckets);
-  process_ = std::make_shared<runtime::ProcessCollector>();
+  process_ = std::make_shared<telemetry::ProcessCollector>();
 }
 
 void GatewayMetrics::count(FunctionState* state, std::string_view ns, std::string_view name,

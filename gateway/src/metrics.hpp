@@ -13,7 +13,7 @@
 #include <string>
 
 #include "kubefn/gateway/route_table.hpp"
-#include "process_collector.hpp"
+#include "kubefn/telemetry/process_collector.hpp"
 
 namespace kubefn::gateway {
 
@@ -56,7 +56,7 @@ class GatewayMetrics {
   prometheus::Histogram* overhead_;
   prometheus::Histogram* upstream_;
   std::array<std::atomic<prometheus::Counter*>, 600> unrouted_{};
-  std::shared_ptr<runtime::ProcessCollector> process_;
+  std::shared_ptr<telemetry::ProcessCollector> process_;
 };
 
 }  // namespace kubefn::gateway

@@ -10,7 +10,6 @@
 #include <mutex>
 #include <sstream>
 
-#include "health_server.hpp"
 #include "kubefn/autoscaler/cluster_autoscaler.hpp"
 #include "kubefn/autoscaler/stats_server.hpp"
 #include "kubefn/controller/event_recorder.hpp"
@@ -19,6 +18,7 @@
 #include "kubefn/kube/kubeconfig.hpp"
 #include "kubefn/kube/leader_elector.hpp"
 #include "kubefn/kube/rest_kube_client.hpp"
+#include "kubefn/telemetry/health_server.hpp"
 
 namespace {
 
@@ -169,9 +169,9 @@ int main(int argc, char** argv) {
   options.claims = std::move(claims);
   controller::FunctionController controller(**client, clock, events, registry, options);
 
-  std::unique_ptr<operator_cmd::HealthServer> health;
+  std::unique_ptr<telemetry::HealthServer> health;
   try {
-    health = std::make_unique<operator_cmd::HealthServer>(
+    health = std::make_unique<telemetry::HealthServer>(
         bind, static_cast<std::uint16_t>(metrics_port), registry,
         [&] { return controller.synced() || (leader_elect && leader_gauge.Value() == 0); });
   } catch (const std::exception& e) {

@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "kubefn/api/function.hpp"
 #include "kubefn/controller/desired.hpp"
-#include "kubefn/controller/kubernetes_platform.hpp"
 #include "kubefn/controller/scaling_status.hpp"
 
 namespace kubefn::autoscaler {
@@ -31,7 +31,7 @@ std::uint64_t version_number(const std::string& rv) {
 std::string function_label(const json& object) {
   const json& meta = object.value("metadata", json::object());
   const json& labels = meta.value("labels", json::object());
-  auto it = labels.find(controller::kFunctionLabel);
+  auto it = labels.find(api::kFunctionLabel);
   return it != labels.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
@@ -44,7 +44,7 @@ json trimmed_metadata(const json& object, bool keep_function_label) {
   }
   if (keep_function_label) {
     const std::string fn = function_label(object);
-    if (!fn.empty()) out["labels"] = {{controller::kFunctionLabel, fn}};
+    if (!fn.empty()) out["labels"] = {{api::kFunctionLabel, fn}};
   }
   return out;
 }
@@ -72,7 +72,7 @@ void trim_pod(json& object) {
   bool ready = false;
   const json& status = object.value("status", json::object());
   for (const auto& c : status.value("conditions", json::array())) {
-    if (c.value("type", "") == "Ready") ready = c.value("status", "") == "True";
+    if (c.value("type", "") == api::condition::kReady) ready = c.value("status", "") == "True";
   }
   if (object.value("metadata", json::object()).contains("deletionTimestamp")) ready = false;
   object = json{{"metadata", trimmed_metadata(object, true)}, {"ready", ready}};
@@ -216,7 +216,7 @@ void ClusterAutoscaler::watch() {
   const kube::ObjectCacheOptions cache{std::vector<std::string>{}, true};
   for (const auto& ns : scopes) {
     kube::InformerOptions fn;
-    fn.resource = controller::gvr::functions();
+    fn.resource = api::functions();
     fn.ns = ns;
     fn.resync_period = options_.resync_period;
     fn.transform = trim_function;
@@ -228,8 +228,8 @@ void ClusterAutoscaler::watch() {
                                [this](const json& o) { function_gone(o); }}));
 
     kube::InformerOptions dep = fn;
-    dep.resource = controller::gvr::deployments();
-    dep.label_selector = controller::kFunctionLabel;  // label exists
+    dep.resource = kube::resources::deployments();
+    dep.label_selector = api::kFunctionLabel;  // label exists
     dep.transform = trim_deployment;
     informers_.push_back(std::make_unique<kube::Informer>(
         client_, clock_, dep,
@@ -238,7 +238,7 @@ void ClusterAutoscaler::watch() {
                                [this](const json& o) { deployment_gone(o); }}));
 
     kube::InformerOptions pod = dep;
-    pod.resource = controller::gvr::pods();
+    pod.resource = kube::resources::pods();
     pod.resync_period = kube::Clock::Duration::zero();
     pod.transform = trim_pod;
     informers_.push_back(std::make_unique<kube::Informer>(
@@ -269,7 +269,7 @@ void ClusterAutoscaler::scale(const std::string& key, Tracked& t, const Decision
   opts.field_manager = options_.field_manager;
   opts.subresource = "scale";
   auto r = client_.patch(
-      kube::ObjectRef{controller::gvr::deployments(), key.substr(0, slash), key.substr(slash + 1)},
+      kube::ObjectRef{kube::resources::deployments(), key.substr(0, slash), key.substr(slash + 1)},
       kube::PatchType::kMerge, json{{"spec", {{"replicas", d.desired}}}}, opts);
   if (!r.ok()) return;  // decided again next tick
   ++writes_;

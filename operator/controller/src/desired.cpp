@@ -47,19 +47,23 @@ std::string source_config_map_name(const FunctionSpec& spec, const std::string& 
 }
 
 json owner_reference(const FunctionSpec& spec) {
-  return {{"apiVersion", kApiVersion}, {"kind", kKind},      {"name", spec.name},
-          {"uid", spec.uid},           {"controller", true}, {"blockOwnerDeletion", true}};
+  return {{"apiVersion", api::kApiVersion},
+          {"kind", api::kKind},
+          {"name", spec.name},
+          {"uid", spec.uid},
+          {"controller", true},
+          {"blockOwnerDeletion", true}};
 }
 
 json common_labels(const FunctionSpec& spec) {
   return {{"app.kubernetes.io/name", spec.name},
           {"app.kubernetes.io/managed-by", kManagedBy},
           {"app.kubernetes.io/part-of", "kubefn"},
-          {kFunctionLabel, spec.name}};
+          {api::kFunctionLabel, spec.name}};
 }
 
 std::string selector_string(const FunctionSpec& spec) {
-  return std::string(kFunctionLabel) + "=" + spec.name;
+  return std::string(api::kFunctionLabel) + "=" + spec.name;
 }
 
 json make_source_config_map(const FunctionSpec& spec, const std::string& source_text,
@@ -70,7 +74,7 @@ json make_source_config_map(const FunctionSpec& spec, const std::string& source_
            {{"name", source_config_map_name(spec, digest)},
             {"namespace", spec.ns},
             {"labels", common_labels(spec)},
-            {"annotations", {{kSourceDigestAnnotation, digest}}},
+            {"annotations", {{api::kSourceDigestAnnotation, digest}}},
             {"ownerReferences", json::array({owner_reference(spec)})}}},
           {"immutable", true},
           {"data", {{spec.module + ".cpp", source_text}}}};
@@ -161,7 +165,7 @@ json make_deployment(const FunctionSpec& spec, const DeploymentInputs& in) {
   json pod_annotations = {{"prometheus.io/scrape", "true"},
                           {"prometheus.io/port", std::to_string(kFunctionPort)},
                           {"prometheus.io/path", "/metrics"}};
-  if (!in.source_digest.empty()) pod_annotations[kSourceDigestAnnotation] = in.source_digest;
+  if (!in.source_digest.empty()) pod_annotations[api::kSourceDigestAnnotation] = in.source_digest;
 
   json deployment = {
       {"apiVersion", "apps/v1"},
@@ -172,7 +176,7 @@ json make_deployment(const FunctionSpec& spec, const DeploymentInputs& in) {
         {"labels", labels},
         {"ownerReferences", json::array({owner_reference(spec)})}}},
       {"spec",
-       {{"selector", {{"matchLabels", {{kFunctionLabel, spec.name}}}}},
+       {{"selector", {{"matchLabels", {{api::kFunctionLabel, spec.name}}}}},
         {"revisionHistoryLimit", 3},
         {"strategy",
          {{"type", "RollingUpdate"}, {"rollingUpdate", {{"maxUnavailable", 0}, {"maxSurge", 1}}}}},
@@ -201,11 +205,11 @@ json make_service(const FunctionSpec& spec) {
            {{"name", spec.name},
             {"namespace", spec.ns},
             {"labels", common_labels(spec)},
-            {"annotations", {{"kubefn.dev/access", to_string(spec.access)}}},
+            {"annotations", {{api::kAccessAnnotation, to_string(spec.access)}}},
             {"ownerReferences", json::array({owner_reference(spec)})}}},
           {"spec",
            {{"type", "ClusterIP"},
-            {"selector", {{kFunctionLabel, spec.name}}},
+            {"selector", {{api::kFunctionLabel, spec.name}}},
             {"ports", json::array({{{"name", "http"},
                                     {"port", kFunctionPort},
                                     {"targetPort", "http"},
@@ -224,7 +228,7 @@ std::string build_image_tag(const std::string& digest) {
 json make_build_job(const FunctionSpec& spec, const BuildJobInputs& in) {
   const std::string name = build_job_name(spec, in.source_digest);
   json labels = common_labels(spec);
-  labels[kBuildLabel] = name;
+  labels[api::kBuildLabel] = name;
   json args =
       json::array({"function", "--source", "/kubefn/src", "--handler",
                    spec.module + "." + spec.handler_name, "--base", in.base_image, "--image",
@@ -283,7 +287,7 @@ json make_build_job(const FunctionSpec& spec, const BuildJobInputs& in) {
            {{"name", name},
             {"namespace", spec.ns},
             {"labels", labels},
-            {"annotations", {{kSourceDigestAnnotation, in.source_digest}}},
+            {"annotations", {{api::kSourceDigestAnnotation, in.source_digest}}},
             {"ownerReferences", json::array({owner_reference(spec)})}}},
           {"spec",
            {{"backoffLimit", 0},  // a compile error does not get better by retrying

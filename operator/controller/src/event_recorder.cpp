@@ -52,7 +52,7 @@ void ApiEventRecorder::record(const json& object, const std::string& type,
       {"lastTimestamp", now},
       {"count", 1},
   };
-  (void)client_.create(kube::GroupVersionResource{"", "v1", "events", true}, event, {});
+  (void)client_.create(kube::resources::events(), event, {});
 }
 
 }  // namespace kubefn::controller

@@ -39,7 +39,7 @@ class FunctionController::CacheReader final : public ObjectReader {
     const kube::ObjectCache* cache = find(r, ns);
     if (cache == nullptr) return ClientReader(client_).list_owned(r, ns, function);
     std::vector<json> out;
-    for (const auto& snap : cache->list_labelled(kFunctionLabel, function)) {
+    for (const auto& snap : cache->list_labelled(api::kFunctionLabel, function)) {
       if (kube::object_namespace(*snap) == ns) out.push_back(*snap);
     }
     return out;
@@ -148,7 +148,7 @@ void FunctionController::requeue(const std::string& ns, const std::string& name)
 
 void FunctionController::enqueue_owner(const json& object) {
   const json& labels = object["metadata"].value("labels", json::object());
-  auto it = labels.find(kFunctionLabel);
+  auto it = labels.find(api::kFunctionLabel);
   if (it == labels.end() || !it->is_string()) return;
   queue_->add(kube::object_namespace(object) + "/" + it->get<std::string>());
   adds_->Increment();
@@ -167,8 +167,7 @@ kube::ReconcileResult FunctionController::reconcile_key(const std::string& key) 
                                                  *options_.platform, url_sources_.get(),
                                                  claims_.get())
           : std::make_unique<FunctionReconciler>(client_, *reader_, clock_, events_, &converged_,
-                                                 options_.build, url_sources_.get(),
-                                                 claims_.get());
+                                                 options_.build, url_sources_.get(), claims_.get());
   ReconcileResult r;
   try {
     r = reconciler->reconcile(ns, name);
@@ -235,7 +234,7 @@ void FunctionController::start() {
   reader_ = std::make_unique<CacheReader>(client_);
   for (const auto& ns : options_.namespaces) {
     kube::InformerOptions fn;
-    fn.resource = gvr::functions();
+    fn.resource = api::functions();
     fn.ns = ns;
     fn.resync_period = options_.resync_period;
     fn.transform = trim_function;
@@ -247,19 +246,20 @@ void FunctionController::start() {
         kube::InformerHandlers{[this](const json& o) { on_function(o, false); },
                                [this](const json&, const json& o) { on_function(o, false); },
                                [this](const json& o) { on_function(o, true); }}));
-    reader_->add(gvr::functions(), ns, informers_.back()->cache());
+    reader_->add(api::functions(), ns, informers_.back()->cache());
     // The Kubernetes platform's objects; another platform tells of its changes by requeue().
     std::vector<kube::GroupVersionResource> owned_resources;
     if (options_.platform == nullptr) {
-      owned_resources = {gvr::deployments(), gvr::services(), gvr::config_maps(), gvr::jobs()};
+      owned_resources = {kube::resources::deployments(), kube::resources::services(),
+                         kube::resources::config_maps(), kube::resources::jobs()};
     }
     for (const auto& owned : owned_resources) {
       kube::InformerOptions o;
       o.resource = owned;
       o.ns = ns;
-      o.label_selector = kFunctionLabel;
+      o.label_selector = api::kFunctionLabel;
       o.transform = owned.resource == "deployments" ? trim_deployment : trim_owned;
-      o.cache = {std::vector<std::string>{kFunctionLabel}, true};  // list_owned()
+      o.cache = {std::vector<std::string>{api::kFunctionLabel}, true};  // list_owned()
       informers_.push_back(std::make_unique<kube::Informer>(
           client_, clock_, o,
           kube::InformerHandlers{[this](const json& x) { enqueue_owner(x); },

@@ -7,14 +7,10 @@ namespace kubefn::controller {
 
 using nlohmann::json;
 
-namespace {
-
-constexpr const char* kReady = "Ready";
-constexpr const char* kSourceReady = "SourceReady";
-constexpr const char* kBuilt = "Built";
-constexpr const char* kDeploymentReady = "DeploymentReady";
-
-}  // namespace
+using api::condition::kBuilt;
+using api::condition::kDeploymentReady;
+using api::condition::kReady;
+using api::condition::kSourceReady;
 
 FunctionReconciler::FunctionReconciler(kube::KubeClient& client, ObjectReader& reader,
                                        kube::Clock& clock, EventRecorder& events,
@@ -37,7 +33,7 @@ ReconcileResult FunctionReconciler::finish(json& function, json status, Reconcil
   if (status != live_status) {
     json updated = function;
     updated["status"] = std::move(status);
-    auto res = client_.update_status(gvr::functions(), updated, {kFieldManager});
+    auto res = client_.update_status(api::functions(), updated, {kFieldManager});
     if (!res.ok()) {
       if (r.error.ok()) r.error = res.status();
     } else {
@@ -48,7 +44,7 @@ ReconcileResult FunctionReconciler::finish(json& function, json status, Reconcil
 }
 
 ReconcileResult FunctionReconciler::reconcile(const std::string& ns, const std::string& name) {
-  auto got = reader_.get(kube::ObjectRef{gvr::functions(), ns, name});
+  auto got = reader_.get(kube::ObjectRef{api::functions(), ns, name});
   if (!got.ok()) {
     if (got.status().is_not_found()) {  // deleted
       platform_->forget(ns, name);
@@ -131,7 +127,8 @@ ReconcileResult FunctionReconciler::reconcile(const std::string& ns, const std::
       source_text = spec.inline_source;
       break;
     case SourceKind::kConfigMap: {
-      auto cm = client_.get(kube::ObjectRef{gvr::config_maps(), ns, spec.config_map_name});
+      auto cm =
+          client_.get(kube::ObjectRef{kube::resources::config_maps(), ns, spec.config_map_name});
       if (!cm.ok() && !cm.status().is_not_found()) return {cm.status(), std::nullopt};
       std::string why;
       if (!cm.ok()) {

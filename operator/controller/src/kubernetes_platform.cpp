@@ -9,32 +9,11 @@ namespace kubefn::controller {
 
 using nlohmann::json;
 
-namespace gvr {
-kube::GroupVersionResource functions() {
-  return {"kubefn.dev", "v1alpha1", "functions", true};
-}
-kube::GroupVersionResource deployments() {
-  return {"apps", "v1", "deployments", true};
-}
-kube::GroupVersionResource services() {
-  return {"", "v1", "services", true};
-}
-kube::GroupVersionResource config_maps() {
-  return {"", "v1", "configmaps", true};
-}
-kube::GroupVersionResource jobs() {
-  return {"batch", "v1", "jobs", true};
-}
-kube::GroupVersionResource pods() {
-  return {"", "v1", "pods", true};
-}
-}  // namespace gvr
-
 kube::Result<std::vector<json>> ClientReader::list_owned(const kube::GroupVersionResource& resource,
                                                          const std::string& ns,
                                                          const std::string& function) {
   kube::ListOptions opts;
-  opts.label_selector = std::string(kFunctionLabel) + "=" + function;
+  opts.label_selector = std::string(api::kFunctionLabel) + "=" + function;
   auto list = client_.list(resource, ns, opts);
   if (!list.ok()) return list.status();
   return std::move(list.value().items);
@@ -133,10 +112,10 @@ StepOutcome KubernetesPlatform::prepare(const FunctionContext& ctx) {
   if (!ctx.digest.empty()) {
     json cm = make_source_config_map(spec, ctx.source_text, ctx.digest);
     const std::string name = cm["metadata"]["name"];
-    auto live = reader_.get(ref(gvr::config_maps(), ns, name));
+    auto live = reader_.get(ref(kube::resources::config_maps(), ns, name));
     if (!live.ok() && !live.status().is_not_found()) return StepOutcome::api_error(live.status());
     if (!live.ok()) {
-      auto created = client_.create(gvr::config_maps(), cm, {kFieldManager});
+      auto created = client_.create(kube::resources::config_maps(), cm, {kFieldManager});
       if (!created.ok() && !created.status().is_already_exists()) {
         return StepOutcome::api_error(created.status());
       }
@@ -145,17 +124,17 @@ StepOutcome KubernetesPlatform::prepare(const FunctionContext& ctx) {
   }
   // The Service, whatever the image: callers can resolve it before the first replica.
   json desired = make_service(spec);
-  auto live = reader_.get(ref(gvr::services(), ns, spec.name));
+  auto live = reader_.get(ref(kube::resources::services(), ns, spec.name));
   if (!live.ok() && !live.status().is_not_found()) return StepOutcome::api_error(live.status());
   if (!live.ok()) {
-    auto created = client_.create(gvr::services(), desired, {kFieldManager});
+    auto created = client_.create(kube::resources::services(), desired, {kFieldManager});
     if (!created.ok() && !created.status().is_already_exists()) {
       return StepOutcome::api_error(created.status());
     }
     // The cache holds only the objects kubefn labels: one it does not know may be someone
     // else's, so read it before going on as if it were ours.
     if (!created.ok()) {
-      auto existing = client_.get(ref(gvr::services(), ns, spec.name));
+      auto existing = client_.get(ref(kube::resources::services(), ns, spec.name));
       if (!existing.ok()) return StepOutcome::api_error(existing.status());
       if (!owned_by(existing.value(), spec)) {
         return StepOutcome::failed("ServiceConflict",
@@ -176,8 +155,8 @@ StepOutcome KubernetesPlatform::prepare(const FunctionContext& ctx) {
                                std::chrono::seconds(30));
   } else if (!is_subset(desired["spec"], live.value()["spec"]) ||
              !is_subset(desired["metadata"]["labels"], live.value()["metadata"]["labels"])) {
-    auto updated =
-        client_.update(gvr::services(), converge_object(live.value(), desired), {kFieldManager});
+    auto updated = client_.update(kube::resources::services(),
+                                  converge_object(live.value(), desired), {kFieldManager});
     if (!updated.ok()) return StepOutcome::api_error(updated.status());
     ++ctx.writes.updates;
     ctx.events.record(ctx.function, "Normal", "ServiceUpdated", "updated Service " + spec.name);
@@ -196,7 +175,7 @@ BuildOutcome KubernetesPlatform::build(const FunctionContext& ctx) {
             ""};
   }
   const std::string name = build_job_name(spec, ctx.digest);
-  auto live = reader_.get(ref(gvr::jobs(), spec.ns, name));
+  auto live = reader_.get(ref(kube::resources::jobs(), spec.ns, name));
   if (!live.ok() && !live.status().is_not_found()) return {StepOutcome::api_error(live.status())};
   if (!live.ok()) {
     BuildJobInputs in;
@@ -208,7 +187,8 @@ BuildOutcome KubernetesPlatform::build(const FunctionContext& ctx) {
     in.registry_secret = build_.registry_secret;
     in.plain_http = build_.plain_http;
     in.timeout_seconds = build_.timeout_seconds;
-    auto created = client_.create(gvr::jobs(), make_build_job(spec, in), {kFieldManager});
+    auto created =
+        client_.create(kube::resources::jobs(), make_build_job(spec, in), {kFieldManager});
     if (!created.ok() && !created.status().is_already_exists()) {
       return {StepOutcome::api_error(created.status())};
     }
@@ -233,8 +213,8 @@ BuildOutcome KubernetesPlatform::job_result(const FunctionContext& ctx, const js
   }
   // The builder reports its result (or its first compile errors) in the termination message.
   kube::ListOptions opts;
-  opts.label_selector = std::string(kBuildLabel) + "=" + name;
-  auto pods = client_.list(gvr::pods(), ctx.spec.ns, opts);
+  opts.label_selector = std::string(api::kBuildLabel) + "=" + name;
+  auto pods = client_.list(kube::resources::pods(), ctx.spec.ns, opts);
   if (!pods.ok()) return {StepOutcome::api_error(pods.status())};
   json report;
   for (const auto& pod : pods.value().items) {
@@ -275,17 +255,17 @@ WorkloadOutcome KubernetesPlatform::run(const FunctionContext& ctx, const std::s
   json deployment;
   // Replicas: spec.replicas when set (kubectl scale on the Function); otherwise whatever the
   // scale owner set, kept within [minReplicas, maxReplicas].
-  auto live = reader_.get(ref(gvr::deployments(), ns, spec.name));
+  auto live = reader_.get(ref(kube::resources::deployments(), ns, spec.name));
   if (!live.ok() && !live.status().is_not_found()) return {StepOutcome::api_error(live.status())};
   DeploymentInputs in{image, config_map_name, ctx.digest, std::nullopt, build_.stats_address};
   if (!live.ok()) {
     in.replicas = spec.replicas.value_or(std::max<std::int64_t>(spec.min_replicas, 1));
     const json desired = make_deployment(spec, in);
-    auto created = client_.create(gvr::deployments(), desired, {kFieldManager});
+    auto created = client_.create(kube::resources::deployments(), desired, {kFieldManager});
     if (!created.ok() && created.status().is_already_exists()) {
       // The cache holds only the objects kubefn labels: read what is there. Ours, not seen
       // yet by the cache: look again shortly; someone else's: a conflict.
-      auto existing = client_.get(ref(gvr::deployments(), ns, spec.name));
+      auto existing = client_.get(ref(kube::resources::deployments(), ns, spec.name));
       if (!existing.ok()) return {StepOutcome::api_error(existing.status())};
       if (!owned_by(existing.value(), spec)) {
         out.step = StepOutcome::failed(
@@ -331,7 +311,7 @@ WorkloadOutcome KubernetesPlatform::run(const FunctionContext& ctx, const std::s
     } else {
       json full = std::move(live).value();
       if (!full["spec"].contains("template")) {  // a cached copy without its pod template
-        auto got = client_.get(ref(gvr::deployments(), ns, spec.name));
+        auto got = client_.get(ref(kube::resources::deployments(), ns, spec.name));
         if (!got.ok()) return {StepOutcome::api_error(got.status())};
         full = std::move(got).value();
       }
@@ -339,8 +319,8 @@ WorkloadOutcome KubernetesPlatform::run(const FunctionContext& ctx, const std::s
           is_subset(desired["metadata"]["labels"], full["metadata"]["labels"])) {
         deployment = std::move(full);
       } else {
-        auto updated =
-            client_.update(gvr::deployments(), converge_object(full, desired), {kFieldManager});
+        auto updated = client_.update(kube::resources::deployments(),
+                                      converge_object(full, desired), {kFieldManager});
         if (!updated.ok()) return {StepOutcome::api_error(updated.status())};
         ++ctx.writes.updates;
         ctx.events.record(ctx.function, "Normal", "DeploymentUpdated",
@@ -368,13 +348,13 @@ WorkloadOutcome KubernetesPlatform::run(const FunctionContext& ctx, const std::s
 
   // Old source ConfigMaps (and finished build Jobs) go once no replica can still use them.
   if (out.rolled_out && !config_map_name.empty()) {
-    auto cms = reader_.list_owned(gvr::config_maps(), ns, spec.name);
+    auto cms = reader_.list_owned(kube::resources::config_maps(), ns, spec.name);
     if (cms.ok()) {
       for (const auto& cm : cms.value()) {
         const std::string n = cm["metadata"].value("name", "");
         if (n == config_map_name || !owned_by(cm, spec)) continue;
         if (n.rfind(spec.name + "-src-", 0) != 0) continue;
-        auto removed = client_.remove(ref(gvr::config_maps(), ns, n), {});
+        auto removed = client_.remove(ref(kube::resources::config_maps(), ns, n), {});
         if (removed.ok()) ++ctx.writes.deletes;
       }
     }
@@ -392,8 +372,8 @@ kube::Status KubernetesPlatform::scale(const std::string& ns, const std::string&
   kube::PatchOptions opts;
   opts.field_manager = kFieldManager;
   opts.subresource = "scale";
-  auto r = client_.patch(kube::ObjectRef{gvr::deployments(), ns, name}, kube::PatchType::kMerge,
-                         json{{"spec", {{"replicas", replicas}}}}, opts);
+  auto r = client_.patch(kube::ObjectRef{kube::resources::deployments(), ns, name},
+                         kube::PatchType::kMerge, json{{"spec", {{"replicas", replicas}}}}, opts);
   return r.ok() ? kube::Status() : r.status();
 }
 

@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "kubefn/api/function.hpp"
 #include "kubefn/controller/event_recorder.hpp"
 #include "kubefn/controller/kubernetes_platform.hpp"
 
@@ -17,7 +18,7 @@ kube::Status record_scaling(kube::KubeClient& client, const std::string& ns,
       {"status",
        {{"scaling",
          {{"desiredReplicas", desired}, {"reason", reason}, {"lastScaleTime", rfc3339(when)}}}}}};
-  auto r = client.patch(kube::ObjectRef{gvr::functions(), ns, name}, kube::PatchType::kMerge, patch,
+  auto r = client.patch(kube::ObjectRef{api::functions(), ns, name}, kube::PatchType::kMerge, patch,
                         opts);
   return r.ok() ? kube::Status() : r.status();
 }

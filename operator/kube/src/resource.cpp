@@ -32,6 +32,21 @@ GroupVersionResource deployments() {
 GroupVersionResource leases() {
   return {"coordination.k8s.io", "v1", "leases", true};
 }
+GroupVersionResource services() {
+  return {"", "v1", "services", true};
+}
+GroupVersionResource jobs() {
+  return {"batch", "v1", "jobs", true};
+}
+GroupVersionResource pods() {
+  return {"", "v1", "pods", true};
+}
+GroupVersionResource secrets() {
+  return {"", "v1", "secrets", true};
+}
+GroupVersionResource events() {
+  return {"", "v1", "events", true};
+}
 }  // namespace resources
 
 }  // namespace kubefn::kube

@@ -8,7 +8,7 @@
 #include <string>
 #include <variant>
 
-#include "http_parser.hpp"
+#include "kubefn/http/request_parser.hpp"
 
 namespace kubefn::runtime {
 
@@ -22,7 +22,7 @@ struct RuntimeConfig {
   std::uint64_t memory_limit_bytes = 0;            // FUNC_MEMORY_LIMIT, a Kubernetes quantity
   std::string bind_address = "0.0.0.0";            // KUBEFN_BIND_ADDRESS
   std::uint16_t port = 8080;                       // FUNC_PORT; 0 picks a free port
-  HttpLimits limits;                               // KUBEFN_MAX_BODY_BYTES
+  http::HttpLimits limits;                         // KUBEFN_MAX_BODY_BYTES
   std::chrono::milliseconds read_timeout{10000};   // KUBEFN_READ_TIMEOUT_MS: one request
   std::chrono::milliseconds idle_timeout{75000};   // KUBEFN_IDLE_TIMEOUT_MS: keep-alive
   std::chrono::milliseconds drain_timeout{30000};  // KUBEFN_DRAIN_TIMEOUT_MS: after SIGTERM

@@ -2,7 +2,7 @@
 
 #include <exception>
 
-#include "http_parser.hpp"
+#include "kubefn/http/request_parser.hpp"
 
 namespace kubefn::runtime {
 namespace {
@@ -15,7 +15,7 @@ Response internal_error() {
 const char* invalid_name(std::string_view name) {
   if (name.empty()) return "the name is empty";
   for (char c : name) {
-    if (!is_tchar(c)) return "the name has a character a header name cannot have";
+    if (!http::is_tchar(c)) return "the name has a character a header name cannot have";
   }
   return nullptr;
 }

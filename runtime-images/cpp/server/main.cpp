@@ -27,21 +27,22 @@ std::optional<std::string> getenv_opt(const std::string& name) {
 
 int main() {
   using namespace kubefn::runtime;
+  namespace telemetry = kubefn::telemetry;
   // A client closing early must not kill the process; writes report EPIPE instead.
   ::signal(SIGPIPE, SIG_IGN);
-  LineWriter log(STDERR_FILENO, 0);
-  LineWriter access_log(STDOUT_FILENO, std::size_t{64} * 1024);
+  telemetry::LineWriter log(STDERR_FILENO, 0);
+  telemetry::LineWriter access_log(STDOUT_FILENO, std::size_t{64} * 1024);
 
   auto loaded_config = load_config(getenv_opt);
   if (auto* err = std::get_if<ConfigError>(&loaded_config)) {
-    log_event(log, "error", "invalid configuration: " + err->message);
+    telemetry::log_event(log, "error", "invalid configuration: " + err->message);
     return 2;
   }
   RuntimeConfig config = std::get<RuntimeConfig>(std::move(loaded_config));
 
   auto loaded = load_function(config.library_path, config.handler);
   if (auto* err = std::get_if<LoadError>(&loaded)) {
-    log_event(log, "error", err->message);
+    telemetry::log_event(log, "error", err->message);
     return 3;
   }
   const auto& function = std::get<LoadedFunction>(loaded);
@@ -49,13 +50,13 @@ int main() {
   RuntimeMetrics metrics;
   Server server(config, function.entry->fn, metrics, access_log, log);
   if (auto err = server.listen()) {
-    log_event(log, "error", *err);
+    telemetry::log_event(log, "error", *err);
     return 4;
   }
   std::string fields = ",\"port\":" + std::to_string(server.port());
   fields += ",\"function\":\"" + config.function_name + "\"";
   fields += ",\"threads\":" + std::to_string(config.min_threads);
-  log_event(log, "info", "listening", fields);
+  telemetry::log_event(log, "info", "listening", fields);
   // Load reporting is a plugin, loaded only when asked for: gRPC stays out of the process
   // otherwise.
   void* stats = nullptr;
@@ -88,14 +89,17 @@ int main() {
       *out = read_runtime_counters(static_cast<RuntimeMetrics*>(ctx)->registry());
     };
     // Log lines go to stderr like every lifecycle line; the writer is the process's own.
-    static LineWriter* stats_log = &log;
-    args.log = [](void*, const char* message) { log_event(*stats_log, "info", message); };
+    static telemetry::LineWriter* stats_log = &log;
+    args.log = [](void*, const char* message) {
+      telemetry::log_event(*stats_log, "info", message);
+    };
     args.ctx = &metrics;
     if (start != nullptr && stats_stop != nullptr) stats = start(&args);
     if (stats == nullptr) {
       const char* why = lib ? "it has no kubefn_stats_start" : dlerror();
-      log_event(log, "error",
-                "load reports are off: cannot load " + plugin + ": " + (why ? why : "unknown"));
+      telemetry::log_event(
+          log, "error",
+          "load reports are off: cannot load " + plugin + ": " + (why ? why : "unknown"));
     }
   }
   int code = server.run();

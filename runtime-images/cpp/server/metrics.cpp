@@ -4,7 +4,7 @@
 
 #include <sstream>
 
-#include "process_collector.hpp"
+#include "kubefn/telemetry/process_collector.hpp"
 
 namespace kubefn::runtime {
 namespace {
@@ -79,7 +79,7 @@ RuntimeMetrics::RuntimeMetrics() : registry_(std::make_shared<prometheus::Regist
                    .Name("kubefn_runtime_rejected_requests_total")
                    .Help("Requests answered by the runtime without calling the handler")
                    .Register(*registry_);
-  process_ = std::make_shared<ProcessCollector>();
+  process_ = std::make_shared<telemetry::ProcessCollector>();
 }
 
 void RuntimeMetrics::record_call(std::string_view method, double seconds, bool failed, int status) {

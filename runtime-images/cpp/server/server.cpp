@@ -15,9 +15,10 @@
 #include <unordered_map>
 #include <vector>
 
-#include "http_parser.hpp"
-#include "http_response.hpp"
 #include "invoke.hpp"
+#include "kubefn/http/event_id.hpp"
+#include "kubefn/http/request_parser.hpp"
+#include "kubefn/http/response.hpp"
 
 namespace kubefn::runtime {
 namespace {
@@ -74,7 +75,7 @@ class Connection;
 class ServerCore : public std::enable_shared_from_this<ServerCore> {
  public:
   ServerCore(RuntimeConfig config, HandlerFn handler, RuntimeMetrics& metrics,
-             LineWriter& access_log, LineWriter& log)
+             telemetry::LineWriter& access_log, telemetry::LineWriter& log)
       : config(std::move(config)),
         handler(handler),
         metrics(metrics),
@@ -107,8 +108,8 @@ class ServerCore : public std::enable_shared_from_this<ServerCore> {
   const RuntimeConfig config;
   const HandlerFn handler;
   RuntimeMetrics& metrics;
-  LineWriter& access_log;
-  LineWriter& log;
+  telemetry::LineWriter& access_log;
+  telemetry::LineWriter& log;
   asio::io_context io;
   tcp::acceptor acceptor;
   asio::signal_set signals;
@@ -172,7 +173,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void on_read(const boost::system::error_code& ec, std::size_t n);
   void process();
   void serve();
-  void serve_builtin(const HttpRequest& req);
+  void serve_builtin(const http::HttpRequest& req);
   void write(bool close_after);
   void on_written(const boost::system::error_code& ec);
   void refuse(int status, std::string_view reason);
@@ -202,7 +203,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   int fd_ = -1;
   std::vector<char> buf_;
   std::size_t len_ = 0;
-  HttpRequestParser parser_;
+  http::HttpRequestParser parser_;
   std::atomic<int> phase_{kIdle};
   std::atomic<std::int64_t> since_ns_{0};
   std::atomic<std::int64_t> deadline_ns_{0};
@@ -256,8 +257,8 @@ void Connection::shrink() {
 }
 
 void Connection::account() {
-  const std::size_t now =
-      buf_.capacity() + heap_bytes(head_) + heap_bytes(body_) + parser_.buffered_bytes();
+  const std::size_t now = buf_.capacity() + http::heap_bytes(head_) + http::heap_bytes(body_) +
+                          parser_.buffered_bytes();
   if (now == accounted_) return;
   metrics_.buffered_add(static_cast<double>(now) - static_cast<double>(accounted_));
   accounted_ = now;
@@ -295,10 +296,10 @@ void Connection::on_read(const boost::system::error_code& ec, std::size_t n) {
 
 void Connection::process() {
   switch (parser_.parse(std::string_view(buf_.data(), len_))) {
-    case ParseState::kNeedMore:
+    case http::ParseState::kNeedMore:
       read_more();
       return;
-    case ParseState::kHeadersDone:
+    case http::ParseState::kHeadersDone:
       if (parser_.request().expect_continue && !continue_sent_ && parser_.has_pending_body()) {
         continue_sent_ = true;
         static constexpr std::string_view k100 = "HTTP/1.1 100 Continue\r\n\r\n";
@@ -315,17 +316,17 @@ void Connection::process() {
       }
       read_more();
       return;
-    case ParseState::kError:
+    case http::ParseState::kError:
       refuse(parser_.error_status(), parser_.error_reason());
       return;
-    case ParseState::kComplete:
+    case http::ParseState::kComplete:
       serve();
       return;
   }
 }
 
 void Connection::serve() {
-  const HttpRequest& req = parser_.request();
+  const http::HttpRequest& req = parser_.request();
   close_after_ = !req.keep_alive || core_.draining.load(std::memory_order_relaxed);
   if ((req.method == "GET" || req.method == "HEAD") &&
       (req.path == "/healthz" || req.path == "/readyz" || req.path == "/metrics")) {
@@ -356,11 +357,11 @@ void Connection::serve() {
     }
   }
   if (event.event_id.empty()) {
-    generated_id_ = make_event_id();
+    generated_id_ = http::make_event_id();
     event.event_id = generated_id_;
   }
   if (event.event_time.empty()) {
-    generated_time_ = rfc3339_now();
+    generated_time_ = telemetry::rfc3339_now();
     event.event_time = generated_time_;
   }
   if (event.event_type.empty()) event.event_type = event.content_type;
@@ -390,7 +391,7 @@ void Connection::run_handler() {
     close();
     return;
   }
-  const HttpRequest& req = parser_.request();
+  const http::HttpRequest& req = parser_.request();
   const Event& event = event_;
   const std::int64_t start = now_ns();
   const std::int64_t deadline = deadline_ns_.load(std::memory_order_relaxed);
@@ -421,10 +422,10 @@ void Connection::run_handler() {
   core_.metrics.record_call(req.method, seconds, result.failed, resp.status);
   // No content after a 204 or a 304, nor in the answer to a HEAD (RFC 9110 sections 6.4.1
   // and 9.3.2): whatever body the handler gave is dropped.
-  const bool send_body = req.method != "HEAD" && status_has_body(resp.status);
+  const bool send_body = req.method != "HEAD" && http::status_has_body(resp.status);
   head_.clear();
-  append_response_head(head_, resp.status, resp.body.size(), resp.headers, close_after_,
-                       req.version_minor == 0 && req.keep_alive);
+  http::append_response_head(head_, resp.status, resp.body.size(), resp.headers, close_after_,
+                             req.version_minor == 0 && req.keep_alive);
   if (send_body) {
     body_ = std::move(resp.body);
   } else {
@@ -437,7 +438,7 @@ void Connection::run_handler() {
   write(close_after_);
 }
 
-void Connection::serve_builtin(const HttpRequest& req) {
+void Connection::serve_builtin(const http::HttpRequest& req) {
   int status = 200;
   std::string body;
   std::string_view type = "text/plain; charset=utf-8";
@@ -452,8 +453,8 @@ void Connection::serve_builtin(const HttpRequest& req) {
     type = "text/plain; version=0.0.4; charset=utf-8";
   }
   head_.clear();
-  append_response_head(head_, status, body.size(), {{"content-type", std::string(type)}},
-                       close_after_, req.version_minor == 0 && req.keep_alive);
+  http::append_response_head(head_, status, body.size(), {{"content-type", std::string(type)}},
+                             close_after_, req.version_minor == 0 && req.keep_alive);
   body_ = req.method == "HEAD" ? std::string() : std::move(body);
   if (!cas_phase(kReading, kWriting)) {
     close();
@@ -513,11 +514,12 @@ void Connection::on_written(const boost::system::error_code& ec) {
 void Connection::refuse(int status, std::string_view reason) {
   core_.metrics.record_rejected(status);
   if (core_.config.access_log) {
-    const HttpRequest& req = parser_.request();
+    const http::HttpRequest& req = parser_.request();
     core_.access_log.append(
         core_.access_line(req.method, req.path, status, 0, reason.size() + 1, 0, {}));
   }
-  head_ = simple_response(status, "text/plain; charset=utf-8", std::string(reason) + "\n", true);
+  head_ =
+      http::simple_response(status, "text/plain; charset=utf-8", std::string(reason) + "\n", true);
   body_.clear();
   // The monitor may have timed the read out (and answered 408) a moment ago.
   if (!cas_phase(kReading, kClosing) && !cas_phase(kIdle, kClosing)) {
@@ -573,7 +575,7 @@ void Connection::answer_timeout(std::int64_t now) {
   }
   std::lock_guard<std::mutex> lock(fd_mu_);
   if (fd_ >= 0) {
-    send_all_now(fd_, simple_response(504, "text/plain; charset=utf-8", body, true));
+    send_all_now(fd_, http::simple_response(504, "text/plain; charset=utf-8", body, true));
     ::shutdown(fd_, SHUT_RDWR);
   }
 }
@@ -600,8 +602,8 @@ void Connection::check(std::int64_t now, int* stuck) {
         {
           std::lock_guard<std::mutex> lock(fd_mu_);
           if (fd_ >= 0) {
-            send_all_now(fd_, simple_response(408, "text/plain; charset=utf-8",
-                                              "request not received in time\n", true));
+            send_all_now(fd_, http::simple_response(408, "text/plain; charset=utf-8",
+                                                    "request not received in time\n", true));
             ::shutdown(fd_, SHUT_RDWR);
           }
         }
@@ -646,13 +648,13 @@ std::string ServerCore::access_line(std::string_view method, std::string_view pa
   std::string line;
   line.reserve(192 + path.size());
   line += "{\"ts\":\"";
-  line += rfc3339_now();
+  line += telemetry::rfc3339_now();
   line += "\",\"level\":\"info\",\"msg\":\"request\",\"function\":";
-  append_json_string(line, config.function_name);
+  telemetry::append_json_string(line, config.function_name);
   line += ",\"method\":";
-  append_json_string(line, method);
+  telemetry::append_json_string(line, method);
   line += ",\"path\":";
-  append_json_string(line, path);
+  telemetry::append_json_string(line, path);
   line += ",\"status\":";
   line += std::to_string(status);
   line += ",\"bytes_in\":";
@@ -663,7 +665,7 @@ std::string ServerCore::access_line(std::string_view method, std::string_view pa
   line += std::to_string(duration_ns / 1000);
   if (!event_id.empty()) {
     line += ",\"event_id\":";
-    append_json_string(line, event_id);
+    telemetry::append_json_string(line, event_id);
   }
   line += "}\n";
   return line;
@@ -754,7 +756,8 @@ void ServerCore::accept() {
     if (ec) {
       if (ec == asio::error::operation_aborted || !self->acceptor.is_open()) return;
       // Out of descriptors and the like: log, back off briefly, keep accepting.
-      log_event(self->log, "warn", "accept failed", ",\"error\":\"" + ec.message() + "\"");
+      telemetry::log_event(self->log, "warn", "accept failed",
+                           ",\"error\":\"" + ec.message() + "\"");
       auto timer = std::make_shared<asio::steady_timer>(self->io, std::chrono::milliseconds(50));
       timer->async_wait([self, timer](const boost::system::error_code&) { self->accept(); });
       return;
@@ -790,7 +793,8 @@ void ServerCore::drain() {
       std::lock_guard<std::mutex> lock(self->state_mu_);
       self->drain_started_ns_ = now_ns();
     }
-    log_event(self->log, "info", "draining: stopped accepting, finishing in-flight requests");
+    telemetry::log_event(self->log, "info",
+                         "draining: stopped accepting, finishing in-flight requests");
     boost::system::error_code ignored;
     self->acceptor.close(ignored);
     bool empty;
@@ -937,8 +941,8 @@ int ServerCore::run() {
       w->thread.join();
     }
   }
-  log_event(log, forced ? "warn" : "info",
-            forced ? "drain timed out with requests still running" : "drained, exiting");
+  telemetry::log_event(log, forced ? "warn" : "info",
+                       forced ? "drain timed out with requests still running" : "drained, exiting");
   return forced ? 1 : 0;
 }
 
@@ -946,7 +950,7 @@ int ServerCore::run() {
 // Server
 
 Server::Server(RuntimeConfig config, HandlerFn handler, RuntimeMetrics& metrics,
-               LineWriter& access_log, LineWriter& log)
+               telemetry::LineWriter& access_log, telemetry::LineWriter& log)
     : core_(std::make_shared<ServerCore>(std::move(config), handler, metrics, access_log, log)) {}
 
 Server::~Server() = default;

@@ -29,8 +29,8 @@ class ServerCore;
 
 class Server {
  public:
-  Server(RuntimeConfig config, HandlerFn handler, RuntimeMetrics& metrics, LineWriter& access_log,
-         LineWriter& log);
+  Server(RuntimeConfig config, HandlerFn handler, RuntimeMetrics& metrics,
+         telemetry::LineWriter& access_log, telemetry::LineWriter& log);
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;

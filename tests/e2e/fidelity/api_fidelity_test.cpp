@@ -1,4 +1,4 @@
-// API fidelity: the in-repo emulator (operator/apiserver) must answer as the real kube-apiserver
+// API fidelity: the in-repo emulator (operator/emulator) must answer as the real kube-apiserver
 // does. Each case is a short sequence of raw HTTP requests sent, step by step, to both: the real
 // control plane scripts/cluster runs (HTTPS, admin client certificate, a namespace of the case's
 // own) and a fresh `kube-emulator --port 0` (plain HTTP, a namespace of the same name). After

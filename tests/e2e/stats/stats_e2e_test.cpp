@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "function_crd.hpp"
+#include "kubefn/api/function.hpp"
 #include "kubefn/autoscaler/cluster_autoscaler.hpp"
 #include "kubefn/autoscaler/stats_server.hpp"
 #include "kubefn/controller/kubernetes_platform.hpp"
@@ -142,7 +143,7 @@ TEST(StatsE2E, DeploymentScaleFollowsAStreamedLoadUpAndDown) {
               {{"handler", "resize.run"},
                {"image", "r/resize:1"},
                {"scaling", {{"minReplicas", 1}, {"maxReplicas", 6}, {"target", 1}}}}}};
-  ASSERT_TRUE(api.create(controller::gvr::functions(), fn, {}).ok());
+  ASSERT_TRUE(api.create(api::functions(), fn, {}).ok());
   const json labels = {{"kubefn.dev/function", "resize"}};
   json dep = {{"apiVersion", "apps/v1"},
               {"kind", "Deployment"},
@@ -153,7 +154,7 @@ TEST(StatsE2E, DeploymentScaleFollowsAStreamedLoadUpAndDown) {
                 {"template",
                  {{"metadata", {{"labels", labels}}},
                   {"spec", {{"containers", {{{"name", "fn"}, {"image", "r/resize:1"}}}}}}}}}}};
-  ASSERT_TRUE(api.create(controller::gvr::deployments(), dep, {}).ok());
+  ASSERT_TRUE(api.create(kube::resources::deployments(), dep, {}).ok());
 
   controller::ApiEventRecorder events(api, clock);
   prometheus::Registry registry;
@@ -197,7 +198,7 @@ TEST(StatsE2E, DeploymentScaleFollowsAStreamedLoadUpAndDown) {
   EXPECT_TRUE(reasons.count("ScaledDown")) << list.value().items.size() << " events";
 
   // The Function's status says the last scale and why.
-  auto live = api.get(kube::ObjectRef{controller::gvr::functions(), "default", "resize"});
+  auto live = api.get(kube::ObjectRef{api::functions(), "default", "resize"});
   ASSERT_TRUE(live.ok());
   const json scaling = live->value("status", json::object()).value("scaling", json::object());
   EXPECT_EQ(scaling.value("desiredReplicas", -1), 1) << live->dump();

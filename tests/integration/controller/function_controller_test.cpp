@@ -62,7 +62,7 @@ TEST(FunctionController, ConvergesThroughConflictsErrorsDroppedWatchesAndCompact
                {"kind", "Function"},
                {"metadata", {{"name", "f" + std::to_string(i)}, {"namespace", "default"}}},
                {"spec", {{"handler", "f.run"}, {"image", "r/f:" + std::to_string(i)}}}};
-    ASSERT_TRUE(api.create(gvr::functions(), fn, {}).ok());
+    ASSERT_TRUE(api.create(api::functions(), fn, {}).ok());
     if (i == 2) emu.inject_error("update", "functions", 409, 3);
     if (i == 4) emu.inject_error("create", "deployments", 500, 2);
     if (i == 6) emu.drop_watches();
@@ -70,7 +70,7 @@ TEST(FunctionController, ConvergesThroughConflictsErrorsDroppedWatchesAndCompact
     if (i == 10) emu.inject_error("get", "*", 503, 2, 0);
   }
   auto all_ready = [&] {
-    auto list = api.list(gvr::functions(), "default", {});
+    auto list = api.list(api::functions(), "default", {});
     if (!list.ok()) return false;
     int ready = 0;
     for (const auto& f : list.value().items) {
@@ -83,7 +83,7 @@ TEST(FunctionController, ConvergesThroughConflictsErrorsDroppedWatchesAndCompact
   };
   auto describe = [&] {
     std::string out;
-    auto list = api.list(gvr::functions(), "default", {});
+    auto list = api.list(api::functions(), "default", {});
     if (!list.ok()) return list.status().to_string();
     for (const auto& f : list.value().items) {
       const json c = find_condition(f.value("status", json::object()), "Ready");
@@ -101,13 +101,14 @@ TEST(FunctionController, ConvergesThroughConflictsErrorsDroppedWatchesAndCompact
     return out;
   };
   EXPECT_TRUE(eventually(all_ready, std::chrono::seconds(30))) << describe();
-  auto deps = api.list(gvr::deployments(), "default", {});
-  auto svcs = api.list(gvr::services(), "default", {});
+  auto deps = api.list(kube::resources::deployments(), "default", {});
+  auto svcs = api.list(kube::resources::services(), "default", {});
   ASSERT_TRUE(deps.ok() && svcs.ok());
   EXPECT_EQ(deps.value().items.size(), static_cast<std::size_t>(kFunctions));
   std::size_t function_services = 0;
   for (const auto& s : svcs.value().items) {
-    if (s["metadata"].value("labels", json::object()).contains(kFunctionLabel)) ++function_services;
+    if (s["metadata"].value("labels", json::object()).contains(api::kFunctionLabel))
+      ++function_services;
   }
   EXPECT_EQ(function_services, static_cast<std::size_t>(kFunctions));
   controller.stop();
@@ -141,9 +142,9 @@ TEST(FunctionController, ResyncsOfAUrlSourceFetchItOnce) {
              {"spec",
               {{"handler", "f.run"},
                {"source", {{"url", server.url("/f.cpp")}, {"sha256", sha256_hex(text)}}}}}};
-  ASSERT_TRUE(api.create(gvr::functions(), fn, {}).ok());
+  ASSERT_TRUE(api.create(api::functions(), fn, {}).ok());
   auto source_ready = [&] {
-    auto got = api.get({gvr::functions(), "default", "f"});
+    auto got = api.get({api::functions(), "default", "f"});
     if (!got.ok()) return json();
     return find_condition(got.value().value("status", json::object()), "SourceReady");
   };

@@ -75,7 +75,7 @@ class ReconcilerTest : public ::testing::Test {
   }
 
   json create(const json& fn) {
-    auto r = client_->create(gvr::functions(), fn, {});
+    auto r = client_->create(api::functions(), fn, {});
     EXPECT_TRUE(r.ok()) << r.status().to_string();
     return r.ok() ? r.value() : json();
   }
@@ -87,7 +87,7 @@ class ReconcilerTest : public ::testing::Test {
     return reconciler_->reconcile("default", name);
   }
   json ready(const std::string& name) {
-    return find_condition(get(gvr::functions(), name).value("status", json::object()), "Ready");
+    return find_condition(get(api::functions(), name).value("status", json::object()), "Ready");
   }
   // Reconciles (as watch events would trigger) until the Function is Ready.
   bool converge(const std::string& name) {
@@ -133,9 +133,9 @@ TEST_F(ReconcilerTest, InvalidSpecBecomesAConditionAndIsNotRetriedHot) {
   EXPECT_EQ(c["status"], "False");
   EXPECT_EQ(c["reason"], "InvalidHandler");
   EXPECT_NE(c["message"].get<std::string>().find("hello.greet"), std::string::npos);
-  EXPECT_EQ(get(gvr::functions(), "bad")["status"]["observedGeneration"], 1);
+  EXPECT_EQ(get(api::functions(), "bad")["status"]["observedGeneration"], 1);
   EXPECT_TRUE(events_.has("InvalidHandler"));
-  EXPECT_TRUE(get(gvr::deployments(), "bad").is_null());
+  EXPECT_TRUE(get(kube::resources::deployments(), "bad").is_null());
   const int before = total(writes());
   reconcile("bad");
   EXPECT_EQ(total(writes()), before) << "a second look at an unchanged bad spec wrote";
@@ -144,11 +144,11 @@ TEST_F(ReconcilerTest, InvalidSpecBecomesAConditionAndIsNotRetriedHot) {
 TEST_F(ReconcilerTest, PrebuiltImageConvergesAndThenWritesNothing) {
   create(function_with("hello", {{"handler", "hello.greet"}, {"image", "registry.local/hello:1"}}));
   ASSERT_TRUE(converge("hello"));
-  json dep = get(gvr::deployments(), "hello");
-  json svc = get(gvr::services(), "hello");
+  json dep = get(kube::resources::deployments(), "hello");
+  json svc = get(kube::resources::services(), "hello");
   ASSERT_FALSE(dep.is_null());
   ASSERT_FALSE(svc.is_null());
-  json fn = get(gvr::functions(), "hello");
+  json fn = get(api::functions(), "hello");
   EXPECT_EQ(dep["metadata"]["ownerReferences"][0]["uid"], fn["metadata"]["uid"]);
   EXPECT_EQ(svc["metadata"]["ownerReferences"][0]["uid"], fn["metadata"]["uid"]);
   EXPECT_EQ(dep["spec"]["template"]["spec"]["containers"][0]["image"], "registry.local/hello:1");
@@ -167,40 +167,41 @@ TEST_F(ReconcilerTest, PrebuiltImageConvergesAndThenWritesNothing) {
 TEST_F(ReconcilerTest, InlineSourceIsStoredContentHashedAndWaitsForABuild) {
   create(function_with("echo", {{"handler", "echo.echo"}, {"source", {{"inline", "int a;"}}}}));
   reconcile("echo");
-  json fn = get(gvr::functions(), "echo");
+  json fn = get(api::functions(), "echo");
   const std::string digest = fn["status"]["sourceDigest"];
   ASSERT_EQ(digest.size(), 64u);
-  json cm = get(gvr::config_maps(), "echo-src-" + digest.substr(0, 10));
+  json cm = get(kube::resources::config_maps(), "echo-src-" + digest.substr(0, 10));
   ASSERT_FALSE(cm.is_null());
   EXPECT_EQ(cm["data"]["echo.cpp"], "int a;");
   EXPECT_EQ(cm["immutable"], true);
   EXPECT_EQ(ready("echo")["reason"], "BuildsDisabled");
-  EXPECT_FALSE(get(gvr::services(), "echo").is_null());
-  EXPECT_TRUE(get(gvr::deployments(), "echo").is_null());
+  EXPECT_FALSE(get(kube::resources::services(), "echo").is_null());
+  EXPECT_TRUE(get(kube::resources::deployments(), "echo").is_null());
 }
 
 TEST_F(ReconcilerTest, SourceEditKeepsThePreviousImageServingUntilItsBuildExists) {
   create(function_with("echo", {{"handler", "echo.echo"}, {"source", {{"inline", "int a;"}}}}));
   reconcile("echo");
   // A build records the image it made for this digest (the seam the builder fills).
-  json fn = get(gvr::functions(), "echo");
+  json fn = get(api::functions(), "echo");
   fn["status"]["image"] = "registry.local/echo@sha256:aaaa";
   fn["status"]["imageSourceDigest"] = fn["status"]["sourceDigest"];
-  ASSERT_TRUE(client_->update_status(gvr::functions(), fn, {}).ok());
+  ASSERT_TRUE(client_->update_status(api::functions(), fn, {}).ok());
   ASSERT_TRUE(converge("echo"));
-  json dep = get(gvr::deployments(), "echo");
+  json dep = get(kube::resources::deployments(), "echo");
   const std::string first_cm = dep["spec"]["template"]["spec"]["volumes"][1]["configMap"]["name"];
   EXPECT_EQ(first_cm.rfind("echo-src-", 0), 0u);
 
-  fn = get(gvr::functions(), "echo");
+  fn = get(api::functions(), "echo");
   fn["spec"]["source"]["inline"] = "int b;";
-  ASSERT_TRUE(client_->update(gvr::functions(), fn, {}).ok());
+  ASSERT_TRUE(client_->update(api::functions(), fn, {}).ok());
   reconcile("echo");
   EXPECT_EQ(ready("echo")["reason"], "BuildsDisabled");
-  dep = get(gvr::deployments(), "echo");
+  dep = get(kube::resources::deployments(), "echo");
   EXPECT_EQ(dep["spec"]["template"]["spec"]["containers"][0]["image"],
             "registry.local/echo@sha256:aaaa");
-  EXPECT_FALSE(get(gvr::config_maps(), first_cm).is_null()) << "old source still in use";
+  EXPECT_FALSE(get(kube::resources::config_maps(), first_cm).is_null())
+      << "old source still in use";
 }
 
 // With a registry configured, a source without an image gets a build Job; the builder's
@@ -219,8 +220,8 @@ class BuildReconcilerTest : public ReconcilerTest {
         std::make_unique<FunctionReconciler>(*client_, *reader_, clock_, events_, nullptr, build);
   }
   json job_of(const std::string& fn_name) {
-    const std::string digest = get(gvr::functions(), fn_name)["status"]["sourceDigest"];
-    return get(gvr::jobs(), fn_name + "-build-" + digest.substr(0, 10));
+    const std::string digest = get(api::functions(), fn_name)["status"]["sourceDigest"];
+    return get(kube::resources::jobs(), fn_name + "-build-" + digest.substr(0, 10));
   }
   // Plays the part of the Job controller and the kubelet: the Job finished, and its pod's
   // container terminated with `message`.
@@ -233,7 +234,7 @@ class BuildReconcilerTest : public ReconcilerTest {
                   {"namespace", "default"},
                   {"labels", job["spec"]["template"]["metadata"]["labels"]}}},
                 {"spec", {{"containers", json::array({{{"name", "build"}, {"image", "b"}}})}}}};
-    auto created = client_->create(gvr::pods(), pod, {});
+    auto created = client_->create(kube::resources::pods(), pod, {});
     ASSERT_TRUE(created.ok()) << created.status().to_string();
     json p = created.value();
     p["status"] = {
@@ -243,13 +244,13 @@ class BuildReconcilerTest : public ReconcilerTest {
              {{{"name", "build"},
                {"state",
                 {{"terminated", {{"exitCode", succeeded ? 0 : 1}, {"message", message}}}}}}})}};
-    ASSERT_TRUE(client_->update_status(gvr::pods(), p, {}).ok());
-    json j = get(gvr::jobs(), name);
+    ASSERT_TRUE(client_->update_status(kube::resources::pods(), p, {}).ok());
+    json j = get(kube::resources::jobs(), name);
     j["status"] = {
         {"conditions", json::array({{{"type", succeeded ? "Complete" : "Failed"},
                                      {"status", "True"},
                                      {"message", succeeded ? "" : "BackoffLimitExceeded"}}})}};
-    ASSERT_TRUE(client_->update_status(gvr::jobs(), j, {}).ok());
+    ASSERT_TRUE(client_->update_status(kube::resources::jobs(), j, {}).ok());
   }
 };
 
@@ -261,7 +262,7 @@ TEST_F(BuildReconcilerTest, SourceGetsABuildJobWithTheSourceAndCredentials) {
   json job = job_of("echo");
   ASSERT_FALSE(job.is_null());
   EXPECT_EQ(ready("echo")["reason"], "Building");
-  EXPECT_EQ(find_condition(get(gvr::functions(), "echo")["status"], "Built")["reason"], "Building");
+  EXPECT_EQ(find_condition(get(api::functions(), "echo")["status"], "Built")["reason"], "Building");
   EXPECT_TRUE(events_.has("BuildStarted"));
   EXPECT_EQ(job["metadata"]["ownerReferences"][0]["name"], "echo");
   const json& pod = job["spec"]["template"]["spec"];
@@ -275,7 +276,8 @@ TEST_F(BuildReconcilerTest, SourceGetsABuildJobWithTheSourceAndCredentials) {
   const std::string volumes = pod["volumes"].dump();
   EXPECT_NE(volumes.find("echo-src-"), std::string::npos);
   EXPECT_NE(volumes.find("push-creds"), std::string::npos);
-  EXPECT_TRUE(get(gvr::deployments(), "echo").is_null()) << "nothing to run before the build";
+  EXPECT_TRUE(get(kube::resources::deployments(), "echo").is_null())
+      << "nothing to run before the build";
   // Looking again while it runs creates nothing more.
   const int before = total(writes());
   reconcile("echo");
@@ -288,16 +290,18 @@ TEST_F(BuildReconcilerTest, FinishedBuildSetsTheImageAndTheDeploymentRunsIt) {
   finish_job(job_of("echo"), true,
              R"({"image":"registry.local:5000/kubefn/default/echo@sha256:abc","cached":false})");
   ASSERT_TRUE(converge("echo"));
-  json fn = get(gvr::functions(), "echo");
+  json fn = get(api::functions(), "echo");
   EXPECT_EQ(fn["status"]["image"], "registry.local:5000/kubefn/default/echo@sha256:abc");
   EXPECT_EQ(fn["status"]["imageSourceDigest"], fn["status"]["sourceDigest"]);
   EXPECT_EQ(find_condition(fn["status"], "Built")["status"], "True");
-  EXPECT_EQ(get(gvr::deployments(), "echo")["spec"]["template"]["spec"]["containers"][0]["image"],
+  EXPECT_EQ(get(kube::resources::deployments(),
+                "echo")["spec"]["template"]["spec"]["containers"][0]["image"],
             "registry.local:5000/kubefn/default/echo@sha256:abc");
   EXPECT_TRUE(events_.has("Built"));
   // An unchanged source never builds again, even once the finished Job is gone.
   ASSERT_TRUE(
-      client_->remove({gvr::jobs(), "default", job_of("echo")["metadata"]["name"]}, {}).ok());
+      client_->remove({kube::resources::jobs(), "default", job_of("echo")["metadata"]["name"]}, {})
+          .ok());
   const int before = total(writes());
   reconcile("echo");
   EXPECT_EQ(total(writes()), before);
@@ -310,21 +314,22 @@ TEST_F(BuildReconcilerTest, FailedBuildReportsTheCompilerErrorAndKeepsThePreviou
   finish_job(job_of("echo"), true, R"({"image":"r.local/echo@sha256:one"})");
   ASSERT_TRUE(converge("echo"));
 
-  json fn = get(gvr::functions(), "echo");
+  json fn = get(api::functions(), "echo");
   fn["spec"]["source"]["inline"] = "int a = ;";
-  ASSERT_TRUE(client_->update(gvr::functions(), fn, {}).ok());
+  ASSERT_TRUE(client_->update(api::functions(), fn, {}).ok());
   reconcile("echo");
   finish_job(
       job_of("echo"), false,
       R"({"error":"compile failed: echo.cpp:1:9: error: expected primary-expression before ';' token"})");
   reconcile("echo");
-  json built = find_condition(get(gvr::functions(), "echo")["status"], "Built");
+  json built = find_condition(get(api::functions(), "echo")["status"], "Built");
   EXPECT_EQ(built["status"], "False");
   EXPECT_EQ(built["reason"], "BuildFailed");
   EXPECT_NE(built["message"].get<std::string>().find("echo.cpp:1:9: error"), std::string::npos)
       << built.dump();
   EXPECT_EQ(ready("echo")["reason"], "BuildFailed");
-  EXPECT_EQ(get(gvr::deployments(), "echo")["spec"]["template"]["spec"]["containers"][0]["image"],
+  EXPECT_EQ(get(kube::resources::deployments(),
+                "echo")["spec"]["template"]["spec"]["containers"][0]["image"],
             "r.local/echo@sha256:one");
   EXPECT_TRUE(events_.has("BuildFailed"));
 }
@@ -347,7 +352,7 @@ class UrlSourceTest : public BuildReconcilerTest {
                                 {"source", {{"url", server_.url(path)}, {"sha256", sha}}}});
   }
   json source_ready(const std::string& name) {
-    return find_condition(get(gvr::functions(), name)["status"], "SourceReady");
+    return find_condition(get(api::functions(), name)["status"], "SourceReady");
   }
   static std::string message_of(const json& condition) { return condition.value("message", ""); }
 
@@ -366,10 +371,10 @@ TEST_F(UrlSourceTest, UrlSourceGetsItsConfigMapAndTheDigestOfTheSameTextInline) 
   ASSERT_TRUE(reconcile("u").error.ok());
   ASSERT_TRUE(reconcile("i").error.ok());
   EXPECT_EQ(source_ready("u")["status"], "True") << source_ready("u").dump();
-  const std::string digest = get(gvr::functions(), "u")["status"].value("sourceDigest", "");
+  const std::string digest = get(api::functions(), "u")["status"].value("sourceDigest", "");
   ASSERT_FALSE(digest.empty());
-  EXPECT_EQ(digest, get(gvr::functions(), "i")["status"].value("sourceDigest", ""));
-  json cm = get(gvr::config_maps(), "u-src-" + digest.substr(0, 10));
+  EXPECT_EQ(digest, get(api::functions(), "i")["status"].value("sourceDigest", ""));
+  json cm = get(kube::resources::config_maps(), "u-src-" + digest.substr(0, 10));
   ASSERT_FALSE(cm.is_null());
   EXPECT_EQ(cm["data"]["hello.cpp"], kSource);
   // Built like any source: a build Job mounting that ConfigMap.
@@ -416,8 +421,8 @@ TEST_F(UrlSourceTest, WrongSha256IsSourceDigestMismatchWithBothDigests) {
   EXPECT_NE(m.find("sha256sum"), std::string::npos) << m;
   EXPECT_EQ(ready("u")["reason"], "SourceDigestMismatch");
   EXPECT_TRUE(events_.has("SourceDigestMismatch"));
-  EXPECT_FALSE(get(gvr::functions(), "u")["status"].contains("sourceDigest"));
-  auto jobs = client_->list(gvr::jobs(), "default", {});
+  EXPECT_FALSE(get(api::functions(), "u")["status"].contains("sourceDigest"));
+  auto jobs = client_->list(kube::resources::jobs(), "default", {});
   ASSERT_TRUE(jobs.ok());
   EXPECT_TRUE(jobs.value().items.empty()) << "nothing is built from a source that failed its check";
 }
@@ -512,19 +517,20 @@ TEST_F(UrlSourceTest, AFailingNewUrlKeepsThePreviousImageServing) {
   reconcile("u");
   finish_job(job_of("u"), true, R"({"image":"registry.local:5000/kubefn/default/u@sha256:one"})");
   ASSERT_TRUE(converge("u"));
-  const json before = get(gvr::functions(), "u")["status"];
+  const json before = get(api::functions(), "u")["status"];
 
-  json fn = get(gvr::functions(), "u");
+  json fn = get(api::functions(), "u");
   fn["spec"]["source"]["url"] = server_.url("/gone.cpp");
   fn["spec"]["source"]["sha256"] = std::string(64, 'c');
-  ASSERT_TRUE(client_->update(gvr::functions(), fn, {}).ok());
+  ASSERT_TRUE(client_->update(api::functions(), fn, {}).ok());
   EXPECT_TRUE(reconcile("u").error.ok());
-  json status = get(gvr::functions(), "u")["status"];
+  json status = get(api::functions(), "u")["status"];
   EXPECT_EQ(find_condition(status, "SourceReady")["reason"], "SourceUnavailable");
   EXPECT_EQ(ready("u")["reason"], "SourceUnavailable");
   EXPECT_EQ(status["image"], before["image"]);
   EXPECT_EQ(status["sourceDigest"], before["sourceDigest"]);
-  EXPECT_EQ(get(gvr::deployments(), "u")["spec"]["template"]["spec"]["containers"][0]["image"],
+  EXPECT_EQ(get(kube::resources::deployments(),
+                "u")["spec"]["template"]["spec"]["containers"][0]["image"],
             "registry.local:5000/kubefn/default/u@sha256:one");
   EXPECT_EQ(status["observedGeneration"], 2);
 }
@@ -532,23 +538,23 @@ TEST_F(UrlSourceTest, AFailingNewUrlKeepsThePreviousImageServing) {
 TEST_F(ReconcilerTest, DriftIsRepairedAndDeletedChildrenComeBack) {
   create(function_with("hello", {{"handler", "hello.greet"}, {"image", "r/hello:1"}}));
   ASSERT_TRUE(converge("hello"));
-  json dep = get(gvr::deployments(), "hello");
+  json dep = get(kube::resources::deployments(), "hello");
   dep["spec"]["template"]["spec"]["containers"][0]["image"] = "evil/image:latest";
-  ASSERT_TRUE(client_->update(gvr::deployments(), dep, {}).ok());
+  ASSERT_TRUE(client_->update(kube::resources::deployments(), dep, {}).ok());
   // The emulator's Deployment controller writes status meanwhile, so a reconcile may meet a
   // 409 and need another go, as the work queue would give it.
   EXPECT_TRUE(eventually([&] {
     reconcile("hello");
-    return get(gvr::deployments(), "hello")["spec"]["template"]["spec"]["containers"][0]["image"] ==
-           "r/hello:1";
+    return get(kube::resources::deployments(),
+               "hello")["spec"]["template"]["spec"]["containers"][0]["image"] == "r/hello:1";
   }));
   EXPECT_TRUE(events_.has("DeploymentUpdated"));
 
-  ASSERT_TRUE(client_->remove({gvr::services(), "default", "hello"}, {}).ok());
-  ASSERT_TRUE(client_->remove({gvr::deployments(), "default", "hello"}, {}).ok());
+  ASSERT_TRUE(client_->remove({kube::resources::services(), "default", "hello"}, {}).ok());
+  ASSERT_TRUE(client_->remove({kube::resources::deployments(), "default", "hello"}, {}).ok());
   ASSERT_TRUE(converge("hello"));
-  EXPECT_FALSE(get(gvr::services(), "hello").is_null());
-  EXPECT_FALSE(get(gvr::deployments(), "hello").is_null());
+  EXPECT_FALSE(get(kube::resources::services(), "hello").is_null());
+  EXPECT_FALSE(get(kube::resources::deployments(), "hello").is_null());
 }
 
 TEST_F(ReconcilerTest, ReplicasBelongToTheScaleOwnerWithinMinAndMax) {
@@ -560,22 +566,22 @@ TEST_F(ReconcilerTest, ReplicasBelongToTheScaleOwnerWithinMinAndMax) {
   // Deployment controller may win a race for the resourceVersion, so retry on conflict.
   auto scale = [&](int n) {
     return eventually([&] {
-      auto s = client_->get_scale({gvr::deployments(), "default", "hello"});
+      auto s = client_->get_scale({kube::resources::deployments(), "default", "hello"});
       if (!s.ok()) return false;
       json body = s.value();
       body["spec"]["replicas"] = n;
-      return client_->update_scale({gvr::deployments(), "default", "hello"}, body).ok();
+      return client_->update_scale({kube::resources::deployments(), "default", "hello"}, body).ok();
     });
   };
   ASSERT_TRUE(scale(2));
   const int updates = writes().updates;
   reconcile("hello");
-  EXPECT_EQ(get(gvr::deployments(), "hello")["spec"]["replicas"], 2);
+  EXPECT_EQ(get(kube::resources::deployments(), "hello")["spec"]["replicas"], 2);
   EXPECT_EQ(writes().updates, updates) << "the reconciler fought the scale owner";
   ASSERT_TRUE(scale(7));  // beyond maxReplicas
   EXPECT_TRUE(eventually([&] {
     reconcile("hello");
-    return get(gvr::deployments(), "hello")["spec"]["replicas"] == 3;
+    return get(kube::resources::deployments(), "hello")["spec"]["replicas"] == 3;
   }));
   ASSERT_TRUE(scale(0));  // scale to zero is allowed with minReplicas 0
   ASSERT_TRUE(eventually([&] {
@@ -594,11 +600,12 @@ TEST_F(ReconcilerTest, SomeoneElsesDeploymentIsAConflictNotATakeover) {
                     {"template",
                      {{"metadata", {{"labels", {{"app", "web"}}}}},
                       {"spec", {{"containers", {{{"name", "web"}, {"image", "nginx"}}}}}}}}}}};
-  ASSERT_TRUE(client_->create(gvr::deployments(), foreign, {}).ok());
+  ASSERT_TRUE(client_->create(kube::resources::deployments(), foreign, {}).ok());
   create(function_with("web", {{"handler", "web.serve"}, {"image", "r/web:1"}}));
   reconcile("web");
   EXPECT_EQ(ready("web")["reason"], "DeploymentConflict");
-  EXPECT_EQ(get(gvr::deployments(), "web")["spec"]["template"]["spec"]["containers"][0]["image"],
+  EXPECT_EQ(get(kube::resources::deployments(),
+                "web")["spec"]["template"]["spec"]["containers"][0]["image"],
             "nginx");
 }
 
@@ -614,7 +621,7 @@ TEST_F(ReconcilerTest, MissingSourceConfigMapIsReportedAndLookedAtAgain) {
                {"kind", "ConfigMap"},
                {"metadata", {{"name", "code"}, {"namespace", "default"}}},
                {"data", {{"cm.cpp", "int c;"}}}};
-  ASSERT_TRUE(client_->create(gvr::config_maps(), code, {}).ok());
+  ASSERT_TRUE(client_->create(kube::resources::config_maps(), code, {}).ok());
   reconcile("cm");
   EXPECT_EQ(ready("cm")["reason"], "BuildsDisabled");
 }
@@ -622,10 +629,11 @@ TEST_F(ReconcilerTest, MissingSourceConfigMapIsReportedAndLookedAtAgain) {
 TEST_F(ReconcilerTest, DeletingTheFunctionCascadesToItsObjects) {
   create(function_with("hello", {{"handler", "hello.greet"}, {"image", "r/hello:1"}}));
   ASSERT_TRUE(converge("hello"));
-  ASSERT_TRUE(client_->remove({gvr::functions(), "default", "hello"}, {}).ok());
+  ASSERT_TRUE(client_->remove({api::functions(), "default", "hello"}, {}).ok());
   EXPECT_TRUE(reconcile("hello").error.ok());
   EXPECT_TRUE(eventually([&] {
-    return get(gvr::deployments(), "hello").is_null() && get(gvr::services(), "hello").is_null();
+    return get(kube::resources::deployments(), "hello").is_null() &&
+           get(kube::resources::services(), "hello").is_null();
   }));
 }
 
@@ -661,8 +669,8 @@ TEST_P(ReconcilerBadRows, BecomeConditionsAndCreateNothing) {
   EXPECT_EQ(writes().status_updates, 1);
   ASSERT_EQ(events_.events.size(), 1u);
   EXPECT_EQ(events_.events[0].type, "Warning");
-  EXPECT_TRUE(get(gvr::deployments(), "bad").is_null());
-  EXPECT_TRUE(get(gvr::services(), "bad").is_null());
+  EXPECT_TRUE(get(kube::resources::deployments(), "bad").is_null());
+  EXPECT_TRUE(get(kube::resources::services(), "bad").is_null());
 }
 
 INSTANTIATE_TEST_SUITE_P(

@@ -5,6 +5,9 @@
 namespace kubefn::gateway {
 namespace {
 
+using http::HttpResponseParser;
+using http::ResponseState;
+
 TEST(SplitRoutePath, RewritesTargets) {
   struct Case {
     std::string target, ns, name, upstream;
@@ -30,12 +33,12 @@ TEST(SplitRoutePath, RewritesTargets) {
 
 // Parses a request with the runtime's parser (which lower-cases names in place).
 struct Parsed {
-  explicit Parsed(std::string raw) : bytes(std::move(raw)), parser(runtime::HttpLimits{}) {
+  explicit Parsed(std::string raw) : bytes(std::move(raw)), parser(http::HttpLimits{}) {
     state = parser.parse(bytes);
   }
   std::string bytes;
-  runtime::HttpRequestParser parser;
-  runtime::ParseState state;
+  http::HttpRequestParser parser;
+  http::ParseState state;
 };
 
 TEST(BuildUpstreamRequest, DropsHopByHopAndAddsForwardingHeaders) {
@@ -44,7 +47,7 @@ TEST(BuildUpstreamRequest, DropsHopByHopAndAddsForwardingHeaders) {
       "X-Secret-Hop\r\nX-Secret-Hop: 1\r\nKeep-Alive: timeout=5\r\nTE: trailers\r\n"
       "Upgrade: websocket\r\nProxy-Connection: close\r\nX-Forwarded-For: 10.1.1.1\r\n"
       "X-Forwarded-Proto: https\r\nX-Test: kept\r\nContent-Length: 5\r\n\r\nhello");
-  ASSERT_EQ(p.state, runtime::ParseState::kComplete);
+  ASSERT_EQ(p.state, http::ParseState::kComplete);
   std::string out;
   build_upstream_request(out, p.parser.request(), "/x?y=1",
                          ForwardInfo{"127.0.0.9", "http", "abc123"});
@@ -67,7 +70,7 @@ TEST(BuildUpstreamRequest, KeepsEventIdAndReframesChunkedBody) {
   Parsed p(
       "PUT /a/b HTTP/1.1\r\nHost: h\r\nevent-id: mine\r\nTransfer-Encoding: chunked\r\n"
       "Expect: 100-continue\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n");
-  ASSERT_EQ(p.state, runtime::ParseState::kComplete);
+  ASSERT_EQ(p.state, http::ParseState::kComplete);
   std::string out;
   build_upstream_request(out, p.parser.request(), "/", ForwardInfo{"1.2.3.4", "http", "gen"});
   EXPECT_NE(out.find("event-id: mine\r\n"), std::string::npos);
@@ -89,7 +92,7 @@ TEST(BuildUpstreamRequest, ConnectionCannotRemoveHostEventIdOrFraming) {
   Parsed p(
       "POST /a HTTP/1.1\r\nHost: api.example\r\nevent-id: e1\r\nX-Hop: 1\r\n"
       "Connection: Host, event-id, content-length, X-Hop\r\nContent-Length: 2\r\n\r\nhi");
-  ASSERT_EQ(p.state, runtime::ParseState::kComplete);
+  ASSERT_EQ(p.state, http::ParseState::kComplete);
   std::string out;
   build_upstream_request(out, p.parser.request(), "/a", ForwardInfo{"1.2.3.4", "http", "gen"});
   EXPECT_NE(out.find("\r\nhost: api.example\r\n"), std::string::npos) << out;
@@ -102,7 +105,7 @@ TEST(BuildUpstreamRequest, ConnectionCannotRemoveHostEventIdOrFraming) {
 
 TEST(BuildUpstreamRequest, AnHttp10CallWithoutHostStillSendsOneUpstream) {
   Parsed p("GET /a HTTP/1.0\r\n\r\n");
-  ASSERT_EQ(p.state, runtime::ParseState::kComplete);
+  ASSERT_EQ(p.state, http::ParseState::kComplete);
   std::string out;
   build_upstream_request(out, p.parser.request(), "/a", ForwardInfo{"1.2.3.4", "http", "e"});
   EXPECT_EQ(out.rfind("GET /a HTTP/1.1\r\n", 0), 0u) << out;
@@ -110,12 +113,12 @@ TEST(BuildUpstreamRequest, AnHttp10CallWithoutHostStillSendsOneUpstream) {
   EXPECT_EQ(out.find("x-forwarded-host"), std::string::npos) << out;
   // What the runtime's parser (the replica's) makes of it: a complete request, not a 400.
   Parsed upstream(out);
-  EXPECT_EQ(upstream.state, runtime::ParseState::kComplete) << out;
+  EXPECT_EQ(upstream.state, http::ParseState::kComplete) << out;
 }
 
 TEST(BuildUpstreamRequest, StripsTheAuthorizationTheGatewayChecked) {
   Parsed p("GET /a HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer secret-token\r\n\r\n");
-  ASSERT_EQ(p.state, runtime::ParseState::kComplete);
+  ASSERT_EQ(p.state, http::ParseState::kComplete);
   ForwardInfo info{"1.2.3.4", "http", "e"};
   std::string open;
   build_upstream_request(open, p.parser.request(), "/a", info);

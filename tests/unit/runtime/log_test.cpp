@@ -9,37 +9,11 @@
 namespace kubefn::runtime {
 namespace {
 
-TEST(Log, JsonStringEscaping) {
-  std::string out;
-  append_json_string(out, std::string("a\"b\\c\n\x01") + "\x7f");
-  EXPECT_EQ(out, "\"a\\\"b\\\\c\\n\\u0001\\u007f\"");
-  EXPECT_TRUE(nlohmann::json::accept(out));
-}
-
-TEST(Log, LineWriterBuffersUntilFlush) {
-  int fds[2];
-  ASSERT_EQ(pipe(fds), 0);
-  {
-    LineWriter w(fds[1], 1 << 20);
-    w.append("{\"a\":1}\n");
-    char buf[64];
-    // Nothing written yet: a non-blocking read finds the pipe empty.
-    ASSERT_EQ(fcntl(fds[0], F_SETFL, O_NONBLOCK), 0);
-    EXPECT_EQ(read(fds[0], buf, sizeof buf), -1);
-    w.flush();
-    ssize_t n = read(fds[0], buf, sizeof buf);
-    ASSERT_EQ(n, 8);
-    EXPECT_EQ(std::string(buf, 8), "{\"a\":1}\n");
-  }
-  close(fds[0]);
-  close(fds[1]);
-}
-
 TEST(Log, EventLinesAreJson) {
   int fds[2];
   ASSERT_EQ(pipe(fds), 0);
   {
-    LineWriter w(fds[1], 0);
+    telemetry::LineWriter w(fds[1], 0);
     FunctionLogger logger(w, "fn", "id-1");
     logger.warn("disk \"full\"");
   }

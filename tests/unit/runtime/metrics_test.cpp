@@ -3,8 +3,6 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
-#include "process_collector.hpp"
-
 namespace kubefn::runtime {
 namespace {
 
@@ -30,20 +28,6 @@ TEST(Metrics, CallsFailuresAndDurationsByMethod) {
   EXPECT_TRUE(has_line(text, "kubefn_runtime_busy_seconds_total 0.5"));
   EXPECT_NE(text.find("# TYPE function_duration_seconds histogram"), std::string::npos);
   EXPECT_NE(text.find("process_resident_memory_bytes "), std::string::npos);
-}
-
-TEST(ProcessCollector, ReadsThisProcess) {
-  auto s = read_process_sample();
-  ASSERT_TRUE(s.has_value());
-  EXPECT_GT(s->resident_bytes, 1024u * 1024);
-  EXPECT_GE(s->virtual_bytes, s->resident_bytes);
-  EXPECT_GE(s->open_fds, 3u);
-  EXPECT_GE(s->threads, 1u);
-  EXPECT_GT(s->start_time_seconds, 1.6e9);
-}
-
-TEST(ProcessCollector, MissingProcIsNoSample) {
-  EXPECT_FALSE(read_process_sample("/proc/no-such-process").has_value());
 }
 
 }  // namespace

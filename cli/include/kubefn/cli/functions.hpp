@@ -10,10 +10,6 @@
 
 namespace kubefn::cli {
 
-kube::GroupVersionResource functions_resource();
-kube::GroupVersionResource events_resource();
-kube::GroupVersionResource pods_resource();
-
 // The condition of that type in status.conditions, or null.
 nlohmann::json condition(const nlohmann::json& function, const std::string& type);
 

@@ -3,9 +3,9 @@
 #include <algorithm>
 #include <system_error>
 
-#include "kubefn/build/compile.hpp"
-#include "kubefn/build/image_build.hpp"
-#include "kubefn/build/process.hpp"
+#include "kubefn/builder/compile.hpp"
+#include "kubefn/builder/image_build.hpp"
+#include "kubefn/builder/process.hpp"
 #include "kubefn/controller/desired.hpp"
 
 namespace kubefn::platform::local {
@@ -60,7 +60,7 @@ LocalPlatform::LocalPlatform(LocalPlatformOptions options, ReplicaSupervisor& re
     : options_(std::move(options)),
       replicas_(replicas),
       routes_(routes),
-      cancel_(std::make_unique<build::Cancellation>()) {
+      cancel_(std::make_unique<builder::Cancellation>()) {
   std::error_code ec;
   fs::create_directories(options_.state_dir / "builds", ec);
   replicas_.set_listener([this](const FunctionKey& key) { on_replicas_changed(key); });
@@ -163,7 +163,7 @@ void LocalPlatform::compile(std::string digest, std::string ns, std::string name
     if (stopping_) return;
     ++builds_running_;
   }
-  build::CompileRequest req;
+  builder::CompileRequest req;
   req.sources.files.push_back({module + ".cpp", std::move(source_text)});
   req.handler = module + "." + handler;
   req.dependencies = std::move(deps);
@@ -182,12 +182,12 @@ void LocalPlatform::compile(std::string digest, std::string ns, std::string name
   Build result;
   result.state = Build::State::kDone;
   if (containers()) {
-    build::FunctionImageRequest image_req;
+    builder::FunctionImageRequest image_req;
     image_req.compile = std::move(req);
     image_req.base = options_.base_image;
     image_req.image = options_.image_registry + "/" + ns + "/" + name;
     image_req.registry.plain_http = options_.plain_http;
-    auto pushed = build::build_function_image(image_req);
+    auto pushed = builder::build_function_image(image_req);
     if (!pushed.ok() && pushed.status().code() == kube::StatusCode::kCancelled) {
       cancelled();
       return;
@@ -207,7 +207,7 @@ void LocalPlatform::compile(std::string digest, std::string ns, std::string name
     notify(ns, name);
     return;
   }
-  auto compiled = build::compile_function(req);
+  auto compiled = builder::compile_function(req);
   if (!compiled.ok() && compiled.status().code() == kube::StatusCode::kCancelled) {
     cancelled();
     return;
@@ -221,7 +221,7 @@ void LocalPlatform::compile(std::string digest, std::string ns, std::string name
     const fs::path tmp = dir.string() + ".tmp";
     std::error_code ec;
     fs::remove_all(tmp, ec);
-    kube::Status written = build::write_function_dir(compiled.value(), tmp.string());
+    kube::Status written = builder::write_function_dir(compiled.value(), tmp.string());
     if (written.ok()) fs::rename(tmp, dir, ec);
     if (!written.ok() || ec) {
       result.state = Build::State::kFailed;
@@ -246,7 +246,7 @@ controller::WorkloadOutcome LocalPlatform::run(const controller::FunctionContext
   ReplicaTemplate tmpl;
   if (containers()) {
     // The image holds the function under /kubefn; the runtime is its entrypoint.
-    tmpl.env = replica_env(spec, std::string(build::kFunctionDir));
+    tmpl.env = replica_env(spec, std::string(builder::kFunctionDir));
     tmpl.container = ContainerSpec{image, {}, 8080, "podman"};
   } else {
     if (image.rfind("local/", 0) != 0 || marker == std::string::npos) {
@@ -308,7 +308,7 @@ controller::WorkloadOutcome LocalPlatform::run(const controller::FunctionContext
   }
   out.rolled_out = !stale && out.replicas == n;
   out.available = out.ready >= n;
-  out.selector = std::string(controller::kFunctionLabel) + "=" + spec.name;
+  out.selector = std::string(api::kFunctionLabel) + "=" + spec.name;
   out.url = options_.gateway_url + "/" + spec.ns + "/" + spec.name;
   return out;
 }

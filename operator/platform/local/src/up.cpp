@@ -24,8 +24,8 @@
 #include <sstream>
 #include <thread>
 
-#include "health_server.hpp"
-#include "kubefn/build/image_build.hpp"
+#include "kubefn/api/function.hpp"
+#include "kubefn/builder/image_build.hpp"
 #include "kubefn/cli/manifest.hpp"
 #include "kubefn/controller/function_controller.hpp"
 #include "kubefn/controller/scaling_status.hpp"
@@ -37,6 +37,7 @@
 #include "kubefn/platform/local/local_autoscaler.hpp"
 #include "kubefn/platform/local/local_platform.hpp"
 #include "kubefn/platform/local/replica_supervisor.hpp"
+#include "kubefn/telemetry/health_server.hpp"
 #include "local_defaults.hpp"
 
 namespace kubefn::platform::local {
@@ -304,9 +305,9 @@ kube::Status apply(kube::KubeClient& client, const json& object) {
   kube::PatchOptions opts;
   opts.field_manager = "kubefn";
   opts.force = true;
-  auto r = client.patch(kube::ObjectRef{controller::gvr::functions(),
-                                        kube::object_namespace(object), kube::object_name(object)},
-                        kube::PatchType::kApply, object, opts);
+  auto r = client.patch(
+      kube::ObjectRef{api::functions(), kube::object_namespace(object), kube::object_name(object)},
+      kube::PatchType::kApply, object, opts);
   return r.ok() ? kube::Status() : r.status();
 }
 
@@ -315,7 +316,7 @@ bool settled(const json& fn, std::string* line) {
   const json& st = fn.value("status", json::object());
   json ready;
   for (const auto& c : st.value("conditions", json::array())) {
-    if (c.value("type", "") == "Ready") ready = c;
+    if (c.value("type", "") == api::condition::kReady) ready = c;
   }
   if (ready.is_null()) {
     *line = "waiting";
@@ -375,10 +376,10 @@ int run_up(const UpOptions& o, std::ostream& out, std::ostream& err) {
       return 2;
     }
     if (base_image.empty()) {
-      build::BaseImageRequest req;
+      builder::BaseImageRequest req;
       req.runtime_path = runtime;
       req.image = o.registry + "/runtime:local";
-      auto base = build::build_base_image(req);
+      auto base = builder::build_base_image(req);
       if (!base.ok()) {
         err << "kubefn up: cannot push the runtime base image: " << base.status().message() << "\n";
         return 1;
@@ -516,7 +517,7 @@ int run_up(const UpOptions& o, std::ostream& out, std::ostream& err) {
   LocalAutoscaler autoscaler(
       gw, platform,
       [&client] {
-        auto list = client->list(controller::gvr::functions(), "", {});
+        auto list = client->list(api::functions(), "", {});
         return list.ok() ? list.value().items : std::vector<json>{};
       },
       events, err, std::chrono::seconds(1),
@@ -549,9 +550,9 @@ int run_up(const UpOptions& o, std::ostream& out, std::ostream& err) {
     supervisor.stop_all();
   }};
 
-  std::unique_ptr<operator_cmd::HealthServer> metrics;
+  std::unique_ptr<telemetry::HealthServer> metrics;
   try {
-    metrics = std::make_unique<operator_cmd::HealthServer>(
+    metrics = std::make_unique<telemetry::HealthServer>(
         o.bind_address, o.metrics_port, registry, [&controller] { return controller.synced(); },
         [&routes] { return replica_metrics(routes); });
   } catch (const std::exception& e) {
@@ -608,7 +609,7 @@ int run_up(const UpOptions& o, std::ostream& out, std::ostream& err) {
   for (bool all = initial.empty(); !all;) {
     all = true;
     for (const auto& [ns, name] : initial) {
-      auto fn = client->get(kube::ObjectRef{controller::gvr::functions(), ns, name});
+      auto fn = client->get(kube::ObjectRef{api::functions(), ns, name});
       std::string line = fn.ok() ? "" : fn.status().message();
       const bool done = fn.ok() && settled(fn.value(), &line);
       all = all && done;

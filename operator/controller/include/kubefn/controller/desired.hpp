@@ -12,8 +12,6 @@
 namespace kubefn::controller {
 
 inline constexpr int kFunctionPort = 8080;
-inline constexpr const char* kFunctionLabel = "kubefn.dev/function";
-inline constexpr const char* kSourceDigestAnnotation = "kubefn.dev/source-digest";
 inline constexpr const char* kManagedBy = "kubefn-operator";
 
 // Hex SHA-256 of `data`.
@@ -47,8 +45,6 @@ nlohmann::json make_service(const FunctionSpec& spec);
 
 // The build Job of one source digest: the builder compiles the source ConfigMap, pushes
 // <repository>:<tag> and reports the digest in its termination message.
-inline constexpr const char* kBuildLabel = "kubefn.dev/build";
-
 struct BuildJobInputs {
   std::string source_config_map;
   std::string source_digest;

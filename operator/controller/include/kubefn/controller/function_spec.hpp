@@ -8,12 +8,9 @@
 #include <variant>
 #include <vector>
 
-namespace kubefn::controller {
+#include "kubefn/api/function.hpp"
 
-inline constexpr const char* kGroup = "kubefn.dev";
-inline constexpr const char* kVersion = "v1alpha1";
-inline constexpr const char* kApiVersion = "kubefn.dev/v1alpha1";
-inline constexpr const char* kKind = "Function";
+namespace kubefn::controller {
 
 enum class SourceKind { kNone, kInline, kConfigMap, kUrl };
 enum class ScalingMetric { kConcurrency, kRps };

@@ -12,15 +12,6 @@
 
 namespace kubefn::controller {
 
-namespace gvr {
-kube::GroupVersionResource functions();
-kube::GroupVersionResource deployments();
-kube::GroupVersionResource services();
-kube::GroupVersionResource config_maps();
-kube::GroupVersionResource jobs();
-kube::GroupVersionResource pods();
-}  // namespace gvr
-
 // Where the platform reads the objects it owns: the API itself, or the informers' caches
 // (what the controller uses, so a converged Function costs no request).
 class ObjectReader {

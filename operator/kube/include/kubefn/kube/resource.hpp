@@ -29,12 +29,17 @@ struct ObjectRef {
   std::string key() const { return ns.empty() ? name : ns + "/" + name; }
 };
 
-// Well-known resources the operator touches.
+// Well-known resources kubefn touches.
 namespace resources {
 GroupVersionResource config_maps();
 GroupVersionResource namespaces();
 GroupVersionResource deployments();
 GroupVersionResource leases();
+GroupVersionResource services();
+GroupVersionResource jobs();
+GroupVersionResource pods();
+GroupVersionResource secrets();
+GroupVersionResource events();
 }  // namespace resources
 
 }  // namespace kubefn::kube

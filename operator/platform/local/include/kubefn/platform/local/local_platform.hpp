@@ -17,9 +17,9 @@
 #include "kubefn/gateway/route_table.hpp"
 #include "kubefn/platform/local/replica_supervisor.hpp"
 
-namespace kubefn::build {
+namespace kubefn::builder {
 class Cancellation;
-}  // namespace kubefn::build
+}  // namespace kubefn::builder
 
 namespace kubefn::platform::local {
 
@@ -101,7 +101,7 @@ class LocalPlatform final : public controller::Platform {
   std::map<FunctionKey, Running> running_;
   std::function<void(const std::string&, const std::string&)> requeue_;
   bool stopping_ = false;
-  std::unique_ptr<build::Cancellation> cancel_;  // every compile's; stop() cancels it
+  std::unique_ptr<builder::Cancellation> cancel_;  // every compile's; stop() cancels it
 };
 
 }  // namespace kubefn::platform::local
