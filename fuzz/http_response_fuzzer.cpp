@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 
+#include "kubefn/gateway/http_proxy.hpp"
 #include "kubefn/http/response_parser.hpp"
 
 namespace {

@@ -33,13 +33,12 @@
 #include <vector>
 
 #include "kubefn/api/function.hpp"
-#include "kubefn/controller/kubernetes_platform.hpp"
+#include "kubefn/emulator/yaml_to_json.hpp"
 #include "kubefn/kube/rest_kube_client.hpp"
 #include "kubefn/testing/process.hpp"
 #include "kubefn/testing/temp_dir.hpp"
 #include "kubefn/testing/wait.hpp"
 #include "kubefn/v1/stats.grpc.pb.h"
-#include "yaml_json.hpp"
 
 namespace {
 
@@ -223,8 +222,12 @@ json run_size(const Args& args, int n) {
   auto made = kubefn::kube::make_rest_kube_client(config, clock);
   if (!made.ok()) return {{"functions", n}, {"error", made.status().message()}};
   kubefn::kube::KubeClient& api = **made;
-  api.create({"apiextensions.k8s.io", "v1", "customresourcedefinitions", false},
-             kubefn::controller::testing::yaml_file_to_json(args.crd), {});
+  auto crd = api.create({"apiextensions.k8s.io", "v1", "customresourcedefinitions", false},
+                        kubefn::emulator::yaml_to_json(read_file(args.crd)).value_or(nullptr), {});
+  if (!crd.ok() && !crd.status().is_already_exists()) {
+    return {{"functions", n},
+            {"error", "cannot create the Function CRD: " + crd.status().to_string()}};
+  }
   wait_until([&] { return api.list(kubefn::api::functions(), "default", {}).ok(); }, 20s);
 
   const std::string kubeconfig = dir.write("kubeconfig",
@@ -258,7 +261,12 @@ json run_size(const Args& args, int n) {
          {{"handler", "fn.run"},
           {"image", "registry.local/fn:" + std::to_string(i)},
           {"scaling", {{"minReplicas", i == 0 ? 0 : 1}, {"maxReplicas", 20}, {"target", 1}}}}}};
-    api.create(kubefn::api::functions(), fn, {});
+    auto created = api.create(kubefn::api::functions(), fn, {});
+    if (!created.ok()) {
+      return {{"functions", n},
+              {"error", "cannot create " + kubefn::kube::object_name(fn) + ": " +
+                            created.status().to_string()}};
+    }
   }
   kubefn::kube::ListOptions labelled;
   labelled.label_selector = "kubefn.dev/function";

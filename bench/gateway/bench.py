@@ -2,7 +2,9 @@
 
 Same run, same pinning (runtime and gateway on CPU 0, wrk on CPU 1). For c=16 and c=64:
 requests per second and p50/p99 both ways, the added p50/p99, and the gateway's CPU
-microseconds per proxied request. The last line is JSON.
+microseconds per proxied request. With --baseline-gateway (bench/gateway/run does so for
+BENCH_BASELINE=<git revision>) the previous build's gateway is measured too, in front of the
+same runtime, and the ratios new/baseline printed. The last line is JSON.
 """
 import argparse
 import json
@@ -69,6 +71,7 @@ def main():
     ap.add_argument("--runtime", required=True)
     ap.add_argument("--hello", required=True)
     ap.add_argument("--gateway", required=True)
+    ap.add_argument("--baseline-gateway", help="the previous build's kubefn-gateway")
     args = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="gateway-bench-")
     runtime, rport = start([args.runtime], {
@@ -77,11 +80,18 @@ def main():
     gateway, gport = start([args.gateway, "--port", "0", "--threads", "1", "--route",
                             f"default/hello=127.0.0.1:{rport};public"], {},
                            os.path.join(tmp, "gateway.log"))
+    baseline = None
+    if args.baseline_gateway:
+        baseline, bport = start([args.baseline_gateway, "--port", "0", "--threads", "1", "--route",
+                                 f"default/hello=127.0.0.1:{rport};public"], {},
+                                os.path.join(tmp, "baseline-gateway.log"))
     results = {}
     try:
         # Warm both paths (connection pools, page cache).
         wrk(f"http://127.0.0.1:{rport}/", 4)
         wrk(f"http://127.0.0.1:{gport}/default/hello", 4)
+        if baseline:
+            wrk(f"http://127.0.0.1:{bport}/default/hello", 4)
         for c in CONCURRENCY:
             direct = wrk(f"http://127.0.0.1:{rport}/", c)
             before = cpu_ticks(gateway.pid)
@@ -98,6 +108,18 @@ def main():
                 "rps_ratio": round(via["rps"] / direct["rps"], 3) if direct["rps"] else 0,
                 "errors": direct["errors"] + via["errors"],
             }
+            if baseline:
+                before = cpu_ticks(baseline.pid)
+                old = wrk(f"http://127.0.0.1:{bport}/default/hello", c)
+                old_cpu = (cpu_ticks(baseline.pid) - before) / CLK_TCK * 1e6 / max(1, old["requests"])
+                r.update({
+                    "baseline_rps": round(old["rps"]), "baseline_p50_us": old["p50_us"],
+                    "baseline_p99_us": old["p99_us"],
+                    "baseline_cpu_us_per_request": round(old_cpu, 1),
+                    "rps_vs_baseline": round(via["rps"] / old["rps"], 3) if old["rps"] else 0,
+                    "cpu_vs_baseline": round(cpu_us / old_cpu, 3) if old_cpu else 0,
+                })
+                r["errors"] += old["errors"]
             results[f"c{c}"] = r
             print(f"c={c:<3} direct : {direct['rps']:>9.0f} rps  p50 {direct['p50_us']:>8.1f} us"
                   f"  p99 {direct['p99_us']:>8.1f} us")
@@ -106,12 +128,20 @@ def main():
             print(f"      added  : p50 {r['added_p50_us']} us, p99 {r['added_p99_us']} us;"
                   f" throughput x{r['rps_ratio']}; gateway CPU {r['gateway_cpu_us_per_request']}"
                   f" us/request (goal <= 20); non-2xx {r['errors']}")
-            for side in (direct, via):
+            if baseline:
+                print(f"      baseline gateway: {old['rps']:>9.0f} rps  p50 {old['p50_us']:>8.1f} us"
+                      f"  p99 {old['p99_us']:>8.1f} us, CPU {r['baseline_cpu_us_per_request']}"
+                      f" us/request; new/baseline: throughput x{r['rps_vs_baseline']},"
+                      f" CPU x{r['cpu_vs_baseline']}")
+            for side in (direct, via) + ((old,) if baseline else ()):
                 if side["socket_errors"]:
                     print("      " + side["socket_errors"])
     finally:
         gateway.terminate()
         runtime.terminate()
+        if baseline:
+            baseline.terminate()
+            baseline.wait(timeout=30)
         gateway.wait(timeout=30)
         runtime.wait(timeout=30)
     print(json.dumps({"bench": "gateway", "duration_s": DURATION, "pinning":

@@ -2,7 +2,9 @@
 
 Prints, per server and concurrency: requests per second, p50/p99 latency, CPU microseconds
 per request (server's utime+stime over the requests served), then cold start (spawn to
-first 200, median of 10) and idle RSS, and the ratios kubefn/nginx. The last line is JSON.
+first 200, median of 10) and idle RSS, and the ratios kubefn/nginx. With --baseline-runtime
+(bench/runtime/run does so for BENCH_BASELINE=<git revision>) the same figures for that
+build too, and the ratios kubefn/baseline. The last line is JSON.
 """
 import argparse
 import json
@@ -191,6 +193,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--runtime", required=True)
     ap.add_argument("--function-dir", required=True)
+    ap.add_argument("--baseline-runtime", help="the previous build's kubefn-runtime")
+    ap.add_argument("--baseline-function-dir", help="the previous build's examples")
     args = ap.parse_args()
     for tool in ("wrk", "nginx", "taskset"):
         if not shutil.which(tool):
@@ -205,9 +209,16 @@ def main():
     nginx, nginx_rss = load(make_nginx())
     kubefn_cold = cold_start(make_kubefn)
     nginx_cold = cold_start(make_nginx)
+    baseline = None
+    if args.baseline_runtime:
+        make_baseline = lambda: kubefn_server(args.baseline_runtime,
+                                              args.baseline_function_dir or args.function_dir)
+        baseline, baseline_rss = load(make_baseline())
+        baseline_cold = cold_start(make_baseline)
 
     print(f"{'server':8} {'conns':>5} {'RPS':>10} {'p50 ms':>8} {'p99 ms':>8} {'CPU us/req':>10} {'errors':>6}")
-    for name, res in (("nginx", nginx), ("kubefn", kubefn)):
+    rows = [("nginx", nginx), ("kubefn", kubefn)] + ([("baseline", baseline)] if baseline else [])
+    for name, res in rows:
         for c in CONCURRENCY:
             r = res[c]
             print(f"{name:8} {c:5d} {r['rps']:10.0f} {r['p50_ms']:8.3f} {r['p99_ms']:8.3f} "
@@ -228,6 +239,19 @@ def main():
         "cold_start_ms": {"kubefn": round(kubefn_cold, 2), "nginx": round(nginx_cold, 2)},
         "idle_rss_mib": {"kubefn": round(kubefn_rss / 1024, 2), "nginx": round(nginx_rss / 1024, 2)},
     }
+    if baseline:
+        vs = {c: kubefn[c]["rps"] / baseline[c]["rps"] for c in CONCURRENCY}
+        cpu = {c: kubefn[c]["cpu_us_per_req"] / baseline[c]["cpu_us_per_req"] for c in CONCURRENCY}
+        print(f"baseline: cold start {baseline_cold:.2f} ms, idle RSS {baseline_rss / 1024:.1f} MiB")
+        print("RPS ratio kubefn/baseline: " +
+              ", ".join(f"c={c}: {vs[c]:.3f}x" for c in CONCURRENCY) +
+              "; CPU per request kubefn/baseline: " +
+              ", ".join(f"c={c}: {cpu[c]:.3f}x" for c in CONCURRENCY))
+        summary["baseline"] = {str(c): baseline[c] for c in CONCURRENCY}
+        summary["ratio_rps_vs_baseline"] = {str(c): round(vs[c], 3) for c in CONCURRENCY}
+        summary["ratio_cpu_vs_baseline"] = {str(c): round(cpu[c], 3) for c in CONCURRENCY}
+        summary["cold_start_ms"]["baseline"] = round(baseline_cold, 2)
+        summary["idle_rss_mib"]["baseline"] = round(baseline_rss / 1024, 2)
     shutil.rmtree(work, ignore_errors=True)
     print(json.dumps(summary, sort_keys=True))
 

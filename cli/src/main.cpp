@@ -1,15 +1,11 @@
-// kubefn (also kubectl-fn): the command line of kubefn.
+// kubefn (also kubectl-fn): the command line of kubefn, with `kubefn up` from the local platform.
 #include <iostream>
 
 #include "kubefn/cli/app.hpp"
-#ifdef KUBEFN_HAVE_UP
-#include "kubefn/cli/up.hpp"
-#endif
+#include "kubefn/platform/local/up_command.hpp"
 
 int main(int argc, char** argv) {
-  kubefn::cli::Extensions extensions;
-#ifdef KUBEFN_HAVE_UP
-  extensions.add_up = kubefn::cli::add_up_command;
-#endif
-  return kubefn::cli::run(argc, argv, std::cin, std::cout, std::cerr, extensions);
+  kubefn::cli::CommandLine cli(std::cin, std::cout, std::cerr);
+  kubefn::platform::local::add_up_command(cli.app());
+  return cli.run(argc, argv);
 }

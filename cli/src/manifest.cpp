@@ -5,11 +5,11 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
-#include <regex>
 #include <sstream>
 #include <variant>
 
 #include "kubefn/controller/function_spec.hpp"
+#include "kubefn/emulator/yaml_to_json.hpp"
 
 namespace kubefn::cli {
 namespace {
@@ -19,121 +19,10 @@ using kube::Status;
 using kube::StatusCode;
 using nlohmann::json;
 
-// A plain (untagged, unquoted) scalar as YAML 1.2's core schema reads it.
-json plain_scalar(const std::string& text) {
-  static const std::regex int_re("^[-+]?[0-9]+$");
-  static const std::regex float_re(R"(^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$)");
-  if (text.empty() || text == "~" || text == "null" || text == "Null" || text == "NULL") {
-    return nullptr;
-  }
-  if (text == "true" || text == "True" || text == "TRUE") return true;
-  if (text == "false" || text == "False" || text == "FALSE") return false;
-  if (std::regex_match(text, int_re)) {
-    try {
-      return std::stoll(text);
-    } catch (const std::exception&) {
-      return text;  // out of range: keep the digits
-    }
-  }
-  if (std::regex_match(text, float_re)) {
-    try {
-      return std::stod(text);
-    } catch (const std::exception&) {
-      return text;
-    }
-  }
-  return text;
-}
-
-// JSON is a tree; YAML aliases make a graph, cyclic when an anchor is used inside itself and
-// exponentially large when aliases nest. Both are refused rather than expanded without end.
-constexpr int kMaxDepth = 128;
-constexpr std::size_t kMaxValues = 100000;
-
-struct Unsupported {
-  std::string message;
-};
-
-json to_json(const YAML::Node& node, int depth, std::size_t& values) {
-  if (depth > kMaxDepth) {
-    throw Unsupported{"nested more than " + std::to_string(kMaxDepth) +
-                      " levels deep (an alias used inside its own anchor?)"};
-  }
-  if (++values > kMaxValues) {
-    throw Unsupported{"more than " + std::to_string(kMaxValues) +
-                      " values once its aliases are expanded"};
-  }
-  switch (node.Type()) {
-    case YAML::NodeType::Null:
-    case YAML::NodeType::Undefined:
-      return nullptr;
-    case YAML::NodeType::Scalar:
-      // "?" is a plain scalar; quoted and block scalars carry "!" and are always strings.
-      if (node.Tag() == "?") return plain_scalar(node.Scalar());
-      return node.Scalar();
-    case YAML::NodeType::Sequence: {
-      json out = json::array();
-      for (const auto& item : node)
-        out.push_back(to_json(item, depth + 1, values));
-      return out;
-    }
-    case YAML::NodeType::Map: {
-      json out = json::object();
-      for (const auto& item : node)
-        out[item.first.as<std::string>()] = to_json(item.second, depth + 1, values);
-      return out;
-    }
-  }
-  return nullptr;
-}
-
-struct Document {
-  std::string text;
-  int first_line = 0;  // 0-based line of the document's first line in the whole stream
-};
-
-// Splits a stream at "---" lines so that each document parses on its own and an error can name
-// its document.
-std::vector<Document> split_documents(std::string_view yaml) {
-  std::vector<Document> docs(1);
-  int line_no = 0;
-  size_t pos = 0;
-  while (pos < yaml.size()) {
-    size_t end = yaml.find('\n', pos);
-    if (end == std::string_view::npos) end = yaml.size();
-    std::string_view line = yaml.substr(pos, end - pos);
-    if (line.rfind("---", 0) == 0 &&
-        (line.size() == 3 || line[3] == ' ' || line[3] == '\t' || line[3] == '\r')) {
-      docs.push_back({std::string(line.substr(3)) + "\n", line_no});
-    } else if (line == "..." || line == "...\r") {
-      // end-of-document marker: the next document starts at the next "---"
-    } else {
-      docs.back().text.append(line).append("\n");
-    }
-    pos = end + 1;
-    ++line_no;
-  }
-  return docs;
-}
-
-bool blank_document(const std::string& text) {
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line)) {
-    auto first = line.find_first_not_of(" \t\r");
-    if (first != std::string::npos && line[first] != '#') return false;
-  }
-  return true;
-}
-
 std::string read_stream(std::istream& in) {
   std::ostringstream buffer;
   buffer << in.rdbuf();
   return buffer.str();
-}
-
-bool looks_like_string_of_other_type(const std::string& s) {
-  return !plain_scalar(s).is_string() || s.empty() || s.front() == ' ' || s.back() == ' ';
 }
 
 void emit(YAML::Emitter& out, const json& value) {
@@ -143,7 +32,14 @@ void emit(YAML::Emitter& out, const json& value) {
   } else if (value.is_object()) {
     out << YAML::BeginMap;
     for (const auto& [key, item] : value.items()) {
-      out << YAML::Key << key << YAML::Value;
+      out << YAML::Key;
+      // A key is read as a scalar too: "yes" unquoted would come back as the key "true".
+      if (emulator::yaml_plain_is_string(key)) {
+        out << key;
+      } else {
+        out << YAML::DoubleQuoted << key;
+      }
+      out << YAML::Value;
       emit(out, item);
     }
     out << YAML::EndMap;
@@ -156,7 +52,7 @@ void emit(YAML::Emitter& out, const json& value) {
     const auto& s = value.get_ref<const std::string&>();
     if (s.find('\n') != std::string::npos) {
       out << YAML::Literal << s;
-    } else if (looks_like_string_of_other_type(s)) {
+    } else if (!emulator::yaml_plain_is_string(s)) {
       out << YAML::DoubleQuoted << s;
     } else {
       out << s;
@@ -174,38 +70,24 @@ void emit(YAML::Emitter& out, const json& value) {
 
 Result<std::vector<ManifestObject>> parse_manifests(std::string_view yaml,
                                                     const std::string& source) {
-  std::vector<ManifestObject> out;
-  int number = 0;
-  for (const auto& doc : split_documents(yaml)) {
-    if (blank_document(doc.text)) continue;
-    ++number;
-    YAML::Node node;
-    try {
-      node = YAML::Load(doc.text);
-    } catch (const YAML::Exception& error) {
-      std::string where = source + " document " + std::to_string(number);
-      if (!error.mark.is_null()) {
-        where += " (line " + std::to_string(doc.first_line + error.mark.line + 1) + ")";
-      }
-      return Status(StatusCode::kInvalid, where + ": invalid YAML: " + error.msg);
+  emulator::YamlError error;
+  auto docs = emulator::yaml_documents_to_json(yaml, &error);
+  if (!docs) {
+    std::string where = source + " document " + std::to_string(error.document);
+    if (error.kind == emulator::YamlError::Kind::kSyntax) {
+      if (error.line >= 0) where += " (line " + std::to_string(error.line + 1) + ")";
+      return Status(StatusCode::kInvalid, where + ": invalid YAML: " + error.message);
     }
-    if (!node.IsMap()) {
-      return Status(StatusCode::kInvalid, source + " document " + std::to_string(number) +
+    return Status(StatusCode::kInvalid, where + ": unsupported YAML: " + error.message);
+  }
+  std::vector<ManifestObject> out;
+  for (auto& doc : *docs) {
+    if (!doc.value.is_object()) {
+      return Status(StatusCode::kInvalid, source + " document " + std::to_string(doc.number) +
                                               ": expected a mapping (an object with apiVersion, "
                                               "kind, metadata and spec)");
     }
-    json object;
-    try {
-      std::size_t values = 0;
-      object = to_json(node, 0, values);
-    } catch (const YAML::Exception& error) {
-      return Status(StatusCode::kInvalid, source + " document " + std::to_string(number) +
-                                              ": unsupported YAML: " + error.msg);
-    } catch (const Unsupported& error) {
-      return Status(StatusCode::kInvalid, source + " document " + std::to_string(number) +
-                                              ": unsupported YAML: " + error.message);
-    }
-    out.push_back({std::move(object), source, number});
+    out.push_back({std::move(doc.value), source, doc.number});
   }
   return out;
 }

@@ -3,23 +3,14 @@
 #include <map>
 
 #include "kubefn/api/function.hpp"
+#include "kubefn/kube/json_fields.hpp"
 
 namespace kubefn::gateway {
 namespace {
 
+using kube::field;
+using kube::string_field;
 using nlohmann::json;
-
-const json& field(const json& j, const char* key) {
-  static const json kNull;
-  if (!j.is_object()) return kNull;
-  auto it = j.find(key);
-  return it == j.end() ? kNull : *it;
-}
-
-std::string string_field(const json& j, const char* key) {
-  const json& v = field(j, key);
-  return v.is_string() ? v.get<std::string>() : std::string();
-}
 
 // Keeps only what the gateway reads of a Pod.
 void trim_pod(json& pod) {

@@ -303,7 +303,7 @@ int main(int argc, char** argv) {
   }
   std::unique_ptr<gateway::GatewayStatsReporter> stats;
   if (!stats_address.empty()) {
-    runtime::StatsStreamOptions so;
+    stats::StatsStreamOptions so;
     so.address = stats_address;
     so.log = [](const std::string& message) { log_line("info", message); };
     std::string name;

@@ -1,5 +1,7 @@
 #include "stats_reporter.hpp"
 
+#include "kubefn/stats/sampler.hpp"
+
 namespace kubefn::gateway {
 
 kubefn::v1::StatsSample gateway_sample(const std::string& gateway,
@@ -23,7 +25,7 @@ kubefn::v1::StatsSample gateway_sample(const std::string& gateway,
   return sample;
 }
 
-GatewayStatsReporter::GatewayStatsReporter(Gateway& gateway, runtime::StatsStreamOptions stream,
+GatewayStatsReporter::GatewayStatsReporter(Gateway& gateway, stats::StatsStreamOptions stream,
                                            std::string name, std::chrono::milliseconds period)
     : gateway_(gateway),
       name_(std::move(name)),
@@ -55,7 +57,7 @@ void GatewayStatsReporter::demand(const std::string& ns, const std::string& name
 }
 
 void GatewayStatsReporter::run() {
-  std::int64_t started = runtime::unix_ms_now();
+  std::int64_t started = stats::unix_ms_now();
   gateway_.take_load();  // start the first second clean
   auto next = std::chrono::steady_clock::now() + period_;
   for (;;) {
@@ -76,10 +78,10 @@ void GatewayStatsReporter::run() {
         l.queued = 1;
         waiting.push_back(std::move(l));
       }
-      stream_.offer(gateway_sample(name_, runtime::unix_ms_now(), waiting));
+      stream_.offer(gateway_sample(name_, stats::unix_ms_now(), waiting));
       if (std::chrono::steady_clock::now() < next) continue;
     }
-    const std::int64_t now = runtime::unix_ms_now();
+    const std::int64_t now = stats::unix_ms_now();
     auto sample = gateway_sample(name_, started, gateway_.take_load());
     started = now;
     next += period_;

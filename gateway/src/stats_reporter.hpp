@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "kubefn/gateway/gateway.hpp"
-#include "server/stats_reporter.hpp"  // the runtime's StatsStream
+#include "kubefn/stats/stream.hpp"
 
 namespace kubefn::gateway {
 
@@ -23,7 +23,7 @@ kubefn::v1::StatsSample gateway_sample(const std::string& gateway,
 
 class GatewayStatsReporter {
  public:
-  GatewayStatsReporter(Gateway& gateway, runtime::StatsStreamOptions stream, std::string name,
+  GatewayStatsReporter(Gateway& gateway, stats::StatsStreamOptions stream, std::string name,
                        std::chrono::milliseconds period = std::chrono::seconds(1));
   ~GatewayStatsReporter();  // stops
   void stop();
@@ -31,7 +31,7 @@ class GatewayStatsReporter {
   // than at the end of the second, so the operator can start a replica without waiting for it.
   // Once per function per period; cheap, callable from any thread (the gateway's on_demand).
   void demand(const std::string& ns, const std::string& name);
-  const runtime::StatsStream& stream() const { return stream_; }
+  const stats::StatsStream& stream() const { return stream_; }
 
  private:
   void run();
@@ -39,7 +39,7 @@ class GatewayStatsReporter {
   Gateway& gateway_;
   const std::string name_;
   const std::chrono::milliseconds period_;
-  runtime::StatsStream stream_;
+  stats::StatsStream stream_;
   std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;

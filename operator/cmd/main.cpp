@@ -1,5 +1,6 @@
 // kubefn-operator: reconciles Functions into ConfigMaps, Deployments and Services.
-// main() wires the real clock, client, recorder, controller, elector and endpoints.
+// main() wires the real clock, client, recorder, the Kubernetes platform, the controller,
+// elector and endpoints.
 #include <signal.h>
 #include <unistd.h>
 
@@ -18,7 +19,9 @@
 #include "kubefn/kube/kubeconfig.hpp"
 #include "kubefn/kube/leader_elector.hpp"
 #include "kubefn/kube/rest_kube_client.hpp"
+#include "kubefn/platform/kubernetes/kubernetes_platform.hpp"
 #include "kubefn/telemetry/health_server.hpp"
+#include "kubefn/telemetry/process_collector.hpp"
 
 namespace {
 
@@ -91,7 +94,7 @@ int main(int argc, char** argv) {
                  "autoscaler on the leader (0: off)")
       ->check(CLI::Range(0, 65535))
       ->envname("KUBEFN_STATS_PORT");
-  controller::BuildSettings build;
+  platform::kubernetes::BuildSettings build;
   app.add_option(
          "--stats-address", build.stats_address,
          "host:port replicas dial to report load (the operator's Service and --stats-port); "
@@ -162,18 +165,23 @@ int main(int argc, char** argv) {
                            .Register(registry)
                            .Add({{"name", lease_name}});
   controller::ApiEventRecorder events(**client, clock);
+  // Functions run as Deployments built by Jobs; the controller's workers share the platform
+  // and the fetched URL sources for the operator's life.
+  platform::kubernetes::KubernetesPlatform kubernetes_platform(**client, build);
+  controller::UrlSources url_sources;  // spec.source.url, over HTTP(S)
   controller::ControllerOptions options;
   options.namespaces = split(namespaces);
   options.workers = workers;
-  options.build = build;
   options.claims = std::move(claims);
-  controller::FunctionController controller(**client, clock, events, registry, options);
+  controller::FunctionController controller(**client, clock, events, registry, kubernetes_platform,
+                                            url_sources, options);
 
   std::unique_ptr<telemetry::HealthServer> health;
   try {
     health = std::make_unique<telemetry::HealthServer>(
         bind, static_cast<std::uint16_t>(metrics_port), registry,
-        [&] { return controller.synced() || (leader_elect && leader_gauge.Value() == 0); });
+        [&] { return controller.synced() || (leader_elect && leader_gauge.Value() == 0); },
+        telemetry::process_metrics_text);
   } catch (const std::exception& e) {
     log_line("error", std::string("cannot serve metrics: ") + e.what());
     return 4;
@@ -227,7 +235,11 @@ int main(int argc, char** argv) {
               std::lock_guard<std::mutex> lock(g_mu);
               g_cv.notify_all();
             },
-            [&](const std::string& who) { log_line("info", "leader is " + who); }});
+            [&](const std::string& who) { log_line("info", "leader is " + who); },
+            [&](const kube::Status& error) {
+              log_line("warn", "could not release the lease (the next leader waits it out): " +
+                                   error.to_string());
+            }});
     elector->start();
   } else {
     controller.start();

@@ -1,5 +1,6 @@
 #include "kubefn/telemetry/process_collector.hpp"
 
+#include <prometheus/text_serializer.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -119,6 +120,12 @@ std::vector<prometheus::MetricFamily> ProcessCollector::Collect() const {
   out.push_back(gauge("process_threads", "Number of OS threads in the process.",
                       static_cast<double>(s->threads)));
   return out;
+}
+
+std::string process_metrics_text() {
+  std::ostringstream out;
+  prometheus::TextSerializer().Serialize(out, ProcessCollector().Collect());
+  return out.str();
 }
 
 }  // namespace kubefn::telemetry

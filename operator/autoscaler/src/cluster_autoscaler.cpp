@@ -4,7 +4,6 @@
 #include <cmath>
 
 #include "kubefn/api/function.hpp"
-#include "kubefn/controller/desired.hpp"
 #include "kubefn/controller/scaling_status.hpp"
 
 namespace kubefn::autoscaler {

@@ -1,10 +1,12 @@
 #include "kubefn/controller/function_controller.hpp"
 
+#include <unistd.h>
+
 #include <unordered_map>
 
-#include "kubefn/controller/desired.hpp"
 #include "kubefn/controller/function_reconciler.hpp"
 #include "kubefn/kube/rate_limiter.hpp"
+#include "kubefn/telemetry/json_log.hpp"
 
 namespace kubefn::controller {
 
@@ -58,13 +60,22 @@ class FunctionController::CacheReader final : public ObjectReader {
 
 FunctionController::FunctionController(kube::KubeClient& client, kube::Clock& clock,
                                        EventRecorder& events, prometheus::Registry& registry,
+                                       Platform& platform, UrlSources& url_sources,
                                        ControllerOptions options)
-    : client_(client), clock_(clock), events_(events), options_(std::move(options)) {
+    : client_(client),
+      clock_(clock),
+      events_(events),
+      platform_(platform),
+      url_sources_(url_sources),
+      options_(std::move(options)),
+      log_(options_.log) {
+  if (log_ == nullptr) {
+    // Each line is written at once: a failure must be in the log even if the process dies.
+    stderr_log_ = std::make_unique<telemetry::LineWriter>(STDERR_FILENO, 0);
+    log_ = stderr_log_.get();
+  }
   if (options_.namespaces.empty()) options_.namespaces.push_back("");
   claims_ = std::make_unique<kube::TriggerClaims>(options_.claims);
-  url_sources_ = options_.source_fetcher != nullptr
-                     ? std::make_unique<UrlSources>(*options_.source_fetcher)
-                     : std::make_unique<UrlSources>();
   queue_ =
       std::make_unique<kube::WorkQueue>(clock_, kube::make_default_controller_rate_limiter(clock_));
   reconcile_total_ = &prometheus::BuildCounter()
@@ -155,48 +166,61 @@ void FunctionController::enqueue_owner(const json& object) {
   depth_->Set(static_cast<double>(queue_->ready()));
 }
 
+void FunctionController::report_failure(const std::string& ns, const std::string& name,
+                                        const kube::Status& error) {
+  const std::string message = error.to_string();
+  std::string fields = ",\"controller\":\"function\",\"function\":";
+  telemetry::append_json_string(fields, ns + "/" + name);
+  fields += ",\"error\":";
+  telemetry::append_json_string(fields, message);
+  telemetry::log_event(*log_, "error", "reconcile failed", fields);
+  reconcile_errors_->Increment();
+  // On the Function, for kubectl describe: the user sees an RBAC refusal, a quota or a webhook
+  // that rejects what the platform writes without reading the operator's log. A Function
+  // gone meanwhile gets none, and neither does a write that lost an optimistic-concurrency
+  // race (409 Conflict): a routine retry the next reconcile resolves, logged and counted but
+  // not the user's problem.
+  if (error.is_conflict()) return;
+  auto function = reader_->get(kube::ObjectRef{api::functions(), ns, name});
+  if (function.ok()) events_.record(function.value(), "Warning", "ReconcileError", message);
+}
+
 kube::ReconcileResult FunctionController::reconcile_key(const std::string& key) {
   const auto slash = key.find('/');
   const std::string ns = key.substr(0, slash);
   const std::string name = key.substr(slash + 1);
   active_workers_->Increment();
   const auto start = clock_.now();
-  std::unique_ptr<FunctionReconciler> reconciler =
-      options_.platform != nullptr
-          ? std::make_unique<FunctionReconciler>(client_, *reader_, clock_, events_,
-                                                 *options_.platform, url_sources_.get(),
-                                                 claims_.get())
-          : std::make_unique<FunctionReconciler>(client_, *reader_, clock_, events_, &converged_,
-                                                 options_.build, url_sources_.get(), claims_.get());
-  ReconcileResult r;
+  FunctionReconciler reconciler(client_, *reader_, clock_, events_, platform_, url_sources_,
+                                claims_.get());
+  kube::Result<kube::ReconcileResult> r = kube::ReconcileResult{};
   try {
-    r = reconciler->reconcile(ns, name);
+    r = reconciler.reconcile(ns, name);
   } catch (const std::exception& e) {
     // An object of a shape the reconciler did not expect: retry later rather than crash.
-    r.error = kube::Status(kube::StatusCode::kUnknown,
-                           "reconcile of " + key + " failed: " + std::string(e.what()));
+    r = kube::Status(kube::StatusCode::kUnknown,
+                     "reconcile of " + key + " failed: " + std::string(e.what()));
   }
   reconcile_time_->Observe(std::chrono::duration<double>(clock_.now() - start).count());
   active_workers_->Decrement();
-  const WriteCounts& w = reconciler->writes();
+  const WriteCounts& w = reconciler.writes();
   for (auto [verb, n] : {std::pair{"create", w.creates}, std::pair{"update", w.updates},
                          std::pair{"delete", w.deletes}, std::pair{"status", w.status_updates}}) {
     if (n > 0) api_writes_->Add({{"verb", verb}}).Increment(n);
   }
   depth_->Set(static_cast<double>(queue_->ready()));
-  kube::ReconcileResult out;
-  if (!r.error.ok()) {
+  if (!r.ok()) {
     reconcile_total_->Add({{"controller", "function"}, {"result", "error"}}).Increment();
-    reconcile_errors_->Increment();
+    report_failure(ns, name, r.status());
     retries_->Increment();
-    out.retry = true;
-  } else if (r.requeue_after) {
+    return kube::ReconcileResult{true, std::nullopt};
+  }
+  if (r->requeue_after) {
     reconcile_total_->Add({{"controller", "function"}, {"result", "requeue_after"}}).Increment();
-    out.requeue_after = *r.requeue_after;
   } else {
     reconcile_total_->Add({{"controller", "function"}, {"result", "success"}}).Increment();
   }
-  return out;
+  return *r;
 }
 
 namespace {
@@ -207,16 +231,6 @@ namespace {
 // copy, and must not drop what others put there.
 void trim_owned(json& object) {
   object["metadata"].erase("managedFields");
-}
-
-// Deployments are cached without their pod template (the biggest part of them); the
-// reconciler fetches a whole one only when it changed (see ConvergedDeployments).
-void trim_deployment(json& object) {
-  trim_owned(object);
-  json& spec = object["spec"];
-  json kept = {{"replicas", spec.value("replicas", 1)}};
-  if (spec.contains("selector")) kept["selector"] = spec["selector"];
-  spec = std::move(kept);
 }
 
 void trim_function(json& object) {
@@ -247,25 +261,24 @@ void FunctionController::start() {
                                [this](const json&, const json& o) { on_function(o, false); },
                                [this](const json& o) { on_function(o, true); }}));
     reader_->add(api::functions(), ns, informers_.back()->cache());
-    // The Kubernetes platform's objects; another platform tells of its changes by requeue().
-    std::vector<kube::GroupVersionResource> owned_resources;
-    if (options_.platform == nullptr) {
-      owned_resources = {kube::resources::deployments(), kube::resources::services(),
-                         kube::resources::config_maps(), kube::resources::jobs()};
-    }
-    for (const auto& owned : owned_resources) {
+    // What the platform keeps in the API; a platform with none tells of its changes by
+    // requeue().
+    for (const OwnedResource& owned : platform_.owned_resources()) {
       kube::InformerOptions o;
-      o.resource = owned;
+      o.resource = owned.resource;
       o.ns = ns;
       o.label_selector = api::kFunctionLabel;
-      o.transform = owned.resource == "deployments" ? trim_deployment : trim_owned;
+      o.transform = [trim = owned.trim](json& object) {
+        trim_owned(object);
+        if (trim) trim(object);
+      };
       o.cache = {std::vector<std::string>{api::kFunctionLabel}, true};  // list_owned()
       informers_.push_back(std::make_unique<kube::Informer>(
           client_, clock_, o,
           kube::InformerHandlers{[this](const json& x) { enqueue_owner(x); },
                                  [this](const json&, const json& x) { enqueue_owner(x); },
                                  [this](const json& x) { enqueue_owner(x); }}));
-      reader_->add(owned, ns, informers_.back()->cache());
+      reader_->add(owned.resource, ns, informers_.back()->cache());
     }
   }
   for (auto& i : informers_)

@@ -4,7 +4,6 @@
 
 #include "kubefn/api/function.hpp"
 #include "kubefn/controller/event_recorder.hpp"
-#include "kubefn/controller/kubernetes_platform.hpp"
 
 namespace kubefn::controller {
 

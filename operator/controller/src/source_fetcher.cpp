@@ -8,7 +8,7 @@
 #include <exception>
 #include <vector>
 
-#include "kubefn/controller/desired.hpp"
+#include "kubefn/controller/source_digest.hpp"
 
 namespace kubefn::controller {
 
@@ -143,11 +143,6 @@ UrlSources::UrlSources(SourceFetcher& fetcher, UrlSourceCacheLimits limits)
 
 UrlSources::UrlSources(UrlSourceCacheLimits limits)
     : owned_(std::make_unique<HttpSourceFetcher>()), fetcher_(*owned_), limits_(limits) {}
-
-UrlSources& UrlSources::shared() {
-  static UrlSources sources;
-  return sources;
-}
 
 std::chrono::seconds UrlSources::failed(const std::string& key) {
   std::lock_guard<std::mutex> lock(mu_);

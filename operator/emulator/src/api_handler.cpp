@@ -10,13 +10,13 @@
 #include "field_validation.hpp"
 #include "go_format.hpp"
 #include "go_json_errors.hpp"
+#include "kubefn/emulator/yaml_to_json.hpp"
 #include "patches.hpp"
 #include "protobuf_body.hpp"
 #include "server_side_apply.hpp"
 #include "structural_schema.hpp"
 #include "table.hpp"
 #include "time_and_ids.hpp"
-#include "yaml_to_json.hpp"
 
 namespace kubefn::emulator {
 namespace {
@@ -723,7 +723,8 @@ class RequestContext {
         const auto repeated = yaml_duplicate_keys(req_.body);
         std::string error = "yaml: unmarshal errors:";
         for (const auto& r : repeated)
-          error += "\n  " + r;
+          error += "\n  line " + std::to_string(r.line) + ": key " + go_quote(r.key) +
+                   " already set in map";
         if (!repeated.empty()) decode.strict_errors.push_back(error);
       } else {
         decode.strict_errors = duplicate_json_fields(req_.body);

@@ -111,56 +111,49 @@ std::string fixed_form(const Digits& d, bool negative) {
   return out;
 }
 
+// The backslash escapes encoding/json and strconv.Quote write for `r`, or nullptr: both escape
+// the quote, the backslash, \b, \f, \n, \r and \t; strconv.Quote also \a and \v.
+const char* letter_escape(char32_t r, bool quote) {
+  switch (r) {
+    case '"':
+      return "\\\"";
+    case '\\':
+      return "\\\\";
+    case '\b':
+      return "\\b";
+    case '\f':
+      return "\\f";
+    case '\n':
+      return "\\n";
+    case '\r':
+      return "\\r";
+    case '\t':
+      return "\\t";
+    case '\a':
+      return quote ? "\\a" : nullptr;
+    case '\v':
+      return quote ? "\\v" : nullptr;
+    default:
+      return nullptr;
+  }
+}
+
+// What encoding/json writes as \uXXXX to be safe in HTML: <, >, & and U+2028, U+2029.
+bool html_unsafe(char32_t r) {
+  return r == '<' || r == '>' || r == '&' || r == 0x2028 || r == 0x2029;
+}
+
 void append_json_string(std::string& out, std::string_view s) {
   out += '"';
   for (std::size_t i = 0; i < s.size();) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c < 0x80) {
-      switch (c) {
-        case '"':
-          out += "\\\"";
-          break;
-        case '\\':
-          out += "\\\\";
-          break;
-        case '\b':
-          out += "\\b";
-          break;
-        case '\f':
-          out += "\\f";
-          break;
-        case '\n':
-          out += "\\n";
-          break;
-        case '\r':
-          out += "\\r";
-          break;
-        case '\t':
-          out += "\\t";
-          break;
-        case '<':
-        case '>':
-        case '&':
-          out += "\\u00";
-          append_hex(out, c, 2);
-          break;
-        default:
-          if (c < 0x20) {
-            out += "\\u00";
-            append_hex(out, c, 2);
-          } else {
-            out += static_cast<char>(c);
-          }
-      }
-      ++i;
-      continue;
-    }
     const auto rune = decode_rune(s, i);
-    if (rune.r == 0xFFFD && rune.width == 1) {
-      out += "\\ufffd";
-    } else if (rune.r == 0x2028 || rune.r == 0x2029) {
+    if (const char* escape = letter_escape(rune.r, false)) {
+      out += escape;
+    } else if (rune.r < 0x20 || html_unsafe(rune.r)) {
       out += "\\u";
       append_hex(out, rune.r, 4);
+    } else if (rune.r == 0xFFFD && rune.width == 1) {
+      out += "\\ufffd";
     } else {
       out.append(s.substr(i, rune.width));
     }
@@ -260,46 +253,19 @@ std::string go_quote(std::string_view s) {
       continue;
     }
     const char32_t r = rune.r;
-    if (r == '"' || r == '\\') {
-      out += '\\';
-      out += static_cast<char>(r);
-    } else if (printable(r)) {
+    if (r != '"' && r != '\\' && printable(r)) {
       out.append(s.substr(i, rune.width));
+    } else if (const char* escape = letter_escape(r, true)) {
+      out += escape;
+    } else if (r < ' ' || r == 0x7F) {
+      out += "\\x";
+      append_hex(out, r, 2);
+    } else if (r < 0x10000) {
+      out += "\\u";
+      append_hex(out, r, 4);
     } else {
-      switch (r) {
-        case '\a':
-          out += "\\a";
-          break;
-        case '\b':
-          out += "\\b";
-          break;
-        case '\f':
-          out += "\\f";
-          break;
-        case '\n':
-          out += "\\n";
-          break;
-        case '\r':
-          out += "\\r";
-          break;
-        case '\t':
-          out += "\\t";
-          break;
-        case '\v':
-          out += "\\v";
-          break;
-        default:
-          if (r < ' ' || r == 0x7F) {
-            out += "\\x";
-            append_hex(out, r, 2);
-          } else if (r < 0x10000) {
-            out += "\\u";
-            append_hex(out, r, 4);
-          } else {
-            out += "\\U";
-            append_hex(out, r, 8);
-          }
-      }
+      out += "\\U";
+      append_hex(out, r, 8);
     }
     i += rune.width;
   }
@@ -326,18 +292,15 @@ std::string go_json(const json& v) {
 std::string go_json_escape_html(std::string dumped) {
   std::string out;
   out.reserve(dumped.size());
-  for (std::size_t i = 0; i < dumped.size(); ++i) {
-    const char c = dumped[i];
-    if (c == '<' || c == '>' || c == '&') {
-      out += "\\u00";
-      append_hex(out, static_cast<unsigned char>(c), 2);
-    } else if (c == '\xE2' && i + 2 < dumped.size() && dumped[i + 1] == '\x80' &&
-               (dumped[i + 2] == '\xA8' || dumped[i + 2] == '\xA9')) {
-      out += dumped[i + 2] == '\xA8' ? "\\u2028" : "\\u2029";
-      i += 2;
+  for (std::size_t i = 0; i < dumped.size();) {
+    const auto rune = decode_rune(dumped, i);
+    if (html_unsafe(rune.r)) {
+      out += "\\u";
+      append_hex(out, rune.r, 4);
     } else {
-      out += c;
+      out.append(dumped, i, rune.width);
     }
+    i += rune.width;
   }
   return out;
 }

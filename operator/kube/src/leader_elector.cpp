@@ -161,7 +161,10 @@ void LeaderElector::run() {
     leader_ = true;
     if (callbacks_.on_started_leading) callbacks_.on_started_leading();
     const bool stopping = !lead();
-    if (stopping) release();
+    if (stopping) {
+      Status released = release();
+      if (!released.ok() && callbacks_.on_release_failed) callbacks_.on_release_failed(released);
+    }
     leader_ = false;
     if (callbacks_.on_stopped_leading) callbacks_.on_stopped_leading();
   }

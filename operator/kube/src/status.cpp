@@ -1,5 +1,10 @@
 #include "kubefn/kube/status.hpp"
 
+#include <cstdio>
+#include <cstdlib>
+
+#include "kubefn/kube/result.hpp"
+
 namespace kubefn::kube {
 
 std::string_view to_string(StatusCode code) {
@@ -55,6 +60,12 @@ std::string Status::to_string() const {
   std::string text(kube::to_string(code_));
   if (!message_.empty()) text += ": " + message_;
   return text;
+}
+
+void value_of_failed_result(const Status& status) {
+  std::fprintf(stderr, "kubefn: Result::value() read on an error: %s\n",
+               status.to_string().c_str());
+  std::abort();
 }
 
 }  // namespace kubefn::kube

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "kubefn/kube/json_fields.hpp"
+
 namespace kubefn::kube {
 namespace {
 
@@ -11,18 +13,6 @@ constexpr std::string_view kGatewayPaths[] = {"/healthz", "/readyz", "/metrics"}
 
 std::string json_quoted(std::string_view s) {
   return json(std::string(s)).dump();
-}
-
-const json& field(const json& j, const char* key) {
-  static const json kNull;
-  if (!j.is_object()) return kNull;
-  auto it = j.find(key);
-  return it == j.end() ? kNull : *it;
-}
-
-std::string string_field(const json& j, const char* key) {
-  const json& v = field(j, key);
-  return v.is_string() ? v.get<std::string>() : std::string();
 }
 
 bool is_digit(char c) {

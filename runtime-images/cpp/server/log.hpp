@@ -1,7 +1,10 @@
-// The Logger a handler gets (Context::log()): JSON lines tagged with the function and the
-// event id, through the runtime's line writer.
+// The runtime's log lines: the Logger a handler gets (Context::log()), JSON lines tagged with
+// the function and the event id through the runtime's line writer, and the access log's line.
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
+#include <string>
 #include <string_view>
 
 #include "kubefn/function.hpp"
@@ -21,5 +24,11 @@ class FunctionLogger : public Logger {
   std::string_view function_;
   std::string_view event_id_;
 };
+
+// One access-log line (JSON, newline-terminated): a call or a refused request of `function`.
+// An empty event id is left out.
+std::string access_line(std::string_view function, std::string_view method, std::string_view path,
+                        int status, std::size_t bytes_in, std::size_t bytes_out,
+                        std::int64_t duration_ns, std::string_view event_id);
 
 }  // namespace kubefn::runtime

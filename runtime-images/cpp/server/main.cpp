@@ -1,11 +1,9 @@
 // kubefn-runtime: hosts one C++ function over HTTP. Wires configuration, the function
 // library, metrics, logs and the server; all behaviour lives in the pieces it wires.
-#include <dlfcn.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <cstdlib>
-#include <filesystem>
 #include <string>
 
 #include "config.hpp"
@@ -13,7 +11,7 @@
 #include "log.hpp"
 #include "metrics.hpp"
 #include "server.hpp"
-#include "stats_reporter.h"
+#include "stats_plugin.hpp"
 
 namespace {
 
@@ -59,51 +57,10 @@ int main() {
   telemetry::log_event(log, "info", "listening", fields);
   // Load reporting is a plugin, loaded only when asked for: gRPC stays out of the process
   // otherwise.
-  void* stats = nullptr;
-  void (*stats_stop)(void*) = nullptr;
-  if (!config.stats_address.empty()) {
-    std::string plugin = config.stats_plugin;
-    if (plugin.empty()) {
-      std::error_code ec;
-      plugin =
-          (std::filesystem::read_symlink("/proc/self/exe", ec).parent_path() / kStatsPluginFile)
-              .string();
-    }
-    void* lib = dlopen(plugin.c_str(), RTLD_NOW | RTLD_LOCAL);
-    auto start = lib ? reinterpret_cast<void* (*)(const kubefn_stats_start_args*)>(
-                           dlsym(lib, "kubefn_stats_start"))
-                     : nullptr;
-    stats_stop = lib ? reinterpret_cast<void (*)(void*)>(dlsym(lib, "kubefn_stats_stop")) : nullptr;
-    std::string replica = config.stats_replica;
-    if (replica.empty()) {
-      char host[256] = {0};
-      gethostname(host, sizeof host - 1);
-      replica = host;
-    }
-    kubefn_stats_start_args args{};
-    args.address = config.stats_address.c_str();
-    args.ns = config.stats_namespace.c_str();
-    args.function = config.function_name.c_str();
-    args.replica = replica.c_str();
-    args.read = [](void* ctx, kubefn_stats_counters* out) {
-      *out = read_runtime_counters(static_cast<RuntimeMetrics*>(ctx)->registry());
-    };
-    // Log lines go to stderr like every lifecycle line; the writer is the process's own.
-    static telemetry::LineWriter* stats_log = &log;
-    args.log = [](void*, const char* message) {
-      telemetry::log_event(*stats_log, "info", message);
-    };
-    args.ctx = &metrics;
-    if (start != nullptr && stats_stop != nullptr) stats = start(&args);
-    if (stats == nullptr) {
-      const char* why = lib ? "it has no kubefn_stats_start" : dlerror();
-      telemetry::log_event(
-          log, "error",
-          "load reports are off: cannot load " + plugin + ": " + (why ? why : "unknown"));
-    }
-  }
+  StatsPlugin stats(metrics, log);
+  if (!config.stats_address.empty()) stats.start(config);
   int code = server.run();
-  if (stats != nullptr) stats_stop(stats);
+  stats.stop();
   access_log.flush();
   // Handlers stuck past the drain timeout may still run: leave without unwinding them.
   if (code != 0) std::_Exit(code);

@@ -6,19 +6,18 @@
 #include <boost/asio.hpp>
 #include <chrono>
 #include <condition_variable>
-#include <cstring>
 #include <deque>
-#include <list>
 #include <mutex>
-#include <random>
 #include <thread>
 #include <unordered_map>
 #include <vector>
 
+#include "event.hpp"
 #include "invoke.hpp"
-#include "kubefn/http/event_id.hpp"
+#include "kubefn/http/connection_buffer.hpp"
 #include "kubefn/http/request_parser.hpp"
 #include "kubefn/http/response.hpp"
+#include "thread_pool.hpp"
 
 namespace kubefn::runtime {
 namespace {
@@ -33,10 +32,8 @@ std::int64_t now_ns() {
 }
 
 constexpr std::int64_t kMs = 1000000;
-constexpr std::int64_t kBusyThresholdNs = 2 * kMs;  // a handler this long is "blocking"
-constexpr std::int64_t kLingerNs = 2000 * kMs;      // reading what a refused client still sends
+constexpr std::int64_t kLingerNs = 2000 * kMs;  // reading what a refused client still sends
 constexpr std::int64_t kDrainFreshGraceNs = 1000 * kMs;
-constexpr auto kWorkerIdleExit = std::chrono::seconds(10);
 constexpr std::size_t kInitialBuffer = std::size_t{16} * 1024;
 constexpr std::size_t kInitialHead = 1024;  // a larger response head is not kept
 
@@ -49,15 +46,6 @@ enum Phase : int {
   kClosing,   // refused or timed out: lingering before close
   kTimedOut,  // the monitor answered 504; the handler still runs
 };
-
-// Per pool thread: when it entered the handler (0 when not in one).
-struct WorkerSlot {
-  std::atomic<std::int64_t> handler_since{0};
-  std::atomic<bool> alive{true};
-  std::thread thread;
-};
-
-thread_local WorkerSlot* tl_slot = nullptr;
 
 bool send_all_now(int fd, std::string_view data) {
   while (!data.empty()) {
@@ -84,7 +72,8 @@ class ServerCore : public std::enable_shared_from_this<ServerCore> {
         io(),
         acceptor(io),
         signals(io),
-        guard(asio::make_work_guard(io)) {}
+        guard(asio::make_work_guard(io)),
+        pool_(io, this->config.min_threads, this->config.max_threads, in_handlers_) {}
 
   std::optional<std::string> listen();
   int run();
@@ -92,9 +81,6 @@ class ServerCore : public std::enable_shared_from_this<ServerCore> {
   void accept();
   void register_connection(const std::shared_ptr<Connection>& c);
   void unregister_connection(Connection* c);
-  std::string access_line(std::string_view method, std::string_view path, int status,
-                          std::size_t bytes_in, std::size_t bytes_out, std::int64_t duration_ns,
-                          std::string_view event_id) const;
   std::string health_text(int* status) const;
 
   // Handler slots: at most KUBEFN_MAX_THREADS handlers run at once while the pool may hold one
@@ -120,24 +106,17 @@ class ServerCore : public std::enable_shared_from_this<ServerCore> {
 
  private:
   void monitor_main();
-  void spawn_worker();
-  void worker_main(WorkerSlot* slot);
-  bool try_retire();
-  void manage_pool(std::int64_t now);
   void stop_serving(bool forced);
   void pump_queue();
 
   std::atomic<unsigned> in_handlers_{0};  // slots taken
+  ThreadPool pool_;
   std::atomic<std::size_t> queued_count_{0};
   std::mutex queue_mu_;
   std::deque<std::shared_ptr<Connection>> queued_;
 
   std::mutex conn_mu_;
   std::unordered_map<Connection*, std::weak_ptr<Connection>> connections_;
-
-  std::mutex pool_mu_;
-  std::list<std::unique_ptr<WorkerSlot>> workers_;
-  unsigned alive_workers_ = 0;
 
   std::mutex state_mu_;
   std::condition_variable state_cv_;
@@ -152,9 +131,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
       : core_(core),
         metrics_(core.metrics),
         socket_(std::move(socket)),
+        buf_(kInitialBuffer, http::read_buffer_cap(core.config.limits.max_header_bytes,
+                                                   core.config.limits.max_body_bytes)),
         parser_(core.config.limits) {
     fd_ = socket_.native_handle();
-    buf_.resize(kInitialBuffer);
     since_ns_.store(now_ns(), std::memory_order_relaxed);
     account();
   }
@@ -201,8 +181,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   tcp::socket socket_;
   std::mutex fd_mu_;
   int fd_ = -1;
-  std::vector<char> buf_;
-  std::size_t len_ = 0;
+  http::ConnectionBuffer buf_;
   http::HttpRequestParser parser_;
   std::atomic<int> phase_{kIdle};
   std::atomic<std::int64_t> since_ns_{0};
@@ -220,8 +199,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::string_view call_event_id_;
   std::size_t call_bytes_in_ = 0;
   std::int64_t call_start_ns_ = 0;  // when the request was whole
-  std::string generated_id_;
-  std::string generated_time_;
+  GeneratedEventFields generated_;
   // The response being written.
   std::string head_;
   std::string body_;
@@ -231,11 +209,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
 // Connection
 
 bool Connection::grow() {
-  const std::size_t cap =
-      2 * (core_.config.limits.max_header_bytes + core_.config.limits.max_body_bytes) + 65536;
-  if (buf_.size() >= cap) return false;
-  std::size_t next = std::min(cap, buf_.size() * 2);
-  buf_.resize(next);
+  if (!buf_.grow()) return false;
   // The parser's views pointed into the old storage: parse again from the start.
   parser_.reset();
   account();
@@ -248,11 +222,7 @@ void Connection::shrink() {
   std::string().swap(body_);
   if (head_.capacity() > kInitialHead) std::string().swap(head_);
   parser_.release_buffers();
-  if (buf_.size() > kInitialBuffer && len_ <= kInitialBuffer) {
-    std::vector<char> smaller(kInitialBuffer);
-    std::memcpy(smaller.data(), buf_.data(), len_);
-    buf_.swap(smaller);
-  }
+  buf_.shrink();
   account();
 }
 
@@ -265,11 +235,11 @@ void Connection::account() {
 }
 
 void Connection::read_more() {
-  if (len_ == buf_.size() && !grow()) {
+  if (buf_.full() && !grow()) {
     refuse(413, "request too large");
     return;
   }
-  socket_.async_read_some(asio::buffer(buf_.data() + len_, buf_.size() - len_),
+  socket_.async_read_some(asio::buffer(buf_.space(), buf_.space_size()),
                           [self = shared_from_this()](const boost::system::error_code& ec,
                                                       std::size_t n) { self->on_read(ec, n); });
 }
@@ -290,12 +260,12 @@ void Connection::on_read(const boost::system::error_code& ec, std::size_t n) {
     close();  // the monitor timed this connection out
     return;
   }
-  len_ += n;
+  buf_.commit(n);
   process();
 }
 
 void Connection::process() {
-  switch (parser_.parse(std::string_view(buf_.data(), len_))) {
+  switch (parser_.parse(buf_.view())) {
     case http::ParseState::kNeedMore:
       read_more();
       return;
@@ -335,36 +305,7 @@ void Connection::serve() {
   }
 
   Event& event = event_;
-  event = Event{};
-  event.data = req.body;
-  event.method = req.method;
-  event.path = req.path;
-  event.query = req.query;
-  event.headers = std::span<const Header>(req.headers.data(), req.headers.size());
-  for (const Header& h : req.headers) {
-    if (h.name == "content-type") {
-      event.content_type = h.value;
-    } else if (h.name.size() > 6 && h.name.substr(0, 6) == "event-") {
-      std::string_view k = h.name.substr(6);
-      if (k == "id")
-        event.event_id = h.value;
-      else if (k == "type")
-        event.event_type = h.value;
-      else if (k == "time")
-        event.event_time = h.value;
-      else if (k == "namespace")
-        event.event_namespace = h.value;
-    }
-  }
-  if (event.event_id.empty()) {
-    generated_id_ = http::make_event_id();
-    event.event_id = generated_id_;
-  }
-  if (event.event_time.empty()) {
-    generated_time_ = telemetry::rfc3339_now();
-    event.event_time = generated_time_;
-  }
-  if (event.event_type.empty()) event.event_type = event.content_type;
+  event_from_request(req, generated_, event);
 
   // The deadline runs from here, time waiting for a handler slot included.
   const std::int64_t start = now_ns();
@@ -397,14 +338,14 @@ void Connection::run_handler() {
   const std::int64_t deadline = deadline_ns_.load(std::memory_order_relaxed);
   since_ns_.store(start, std::memory_order_relaxed);
   core_.metrics.inflight_add(1);
-  if (tl_slot != nullptr) tl_slot->handler_since.store(start, std::memory_order_relaxed);
+  ThreadPool::mark_handler(start);
   FunctionLogger logger(core_.log, core_.config.function_name, event.event_id);
   Context ctx(core_.config.function_name, core_.config.runtime, core_.config.timeout,
               core_.config.memory_limit_bytes,
               Clock::time_point(std::chrono::nanoseconds(deadline)), logger);
   InvokeResult result = invoke_handler(core_.handler, event, ctx);
   const std::int64_t end = now_ns();
-  if (tl_slot != nullptr) tl_slot->handler_since.store(0, std::memory_order_relaxed);
+  ThreadPool::mark_handler(0);
   core_.metrics.inflight_add(-1);
   core_.metrics.add_busy_seconds(static_cast<double>(end - start) / 1e9);
   core_.release_slot();
@@ -432,8 +373,9 @@ void Connection::run_handler() {
     body_.clear();
   }
   if (core_.config.access_log) {
-    core_.access_log.append(core_.access_line(req.method, req.path, resp.status, req.body.size(),
-                                              body_.size(), end - call_start_ns_, event.event_id));
+    core_.access_log.append(access_line(core_.config.function_name, req.method, req.path,
+                                        resp.status, req.body.size(), body_.size(),
+                                        end - call_start_ns_, event.event_id));
   }
   write(close_after_);
 }
@@ -490,15 +432,12 @@ void Connection::on_written(const boost::system::error_code& ec) {
     return;
   }
   served_any_.store(true, std::memory_order_relaxed);
-  const std::size_t used = parser_.consumed();
-  const std::size_t rest = len_ - used;
-  if (rest > 0) std::memmove(buf_.data(), buf_.data() + used, rest);
-  len_ = rest;
+  buf_.consume(parser_.consumed());
   continue_sent_ = false;
   event_ = Event{};
   shrink();
   const std::int64_t now = now_ns();
-  if (len_ > 0) {
+  if (!buf_.empty()) {
     set_phase(kReading, now);  // a pipelined request is already here
     process();
   } else {
@@ -515,8 +454,8 @@ void Connection::refuse(int status, std::string_view reason) {
   core_.metrics.record_rejected(status);
   if (core_.config.access_log) {
     const http::HttpRequest& req = parser_.request();
-    core_.access_log.append(
-        core_.access_line(req.method, req.path, status, 0, reason.size() + 1, 0, {}));
+    core_.access_log.append(access_line(core_.config.function_name, req.method, req.path, status, 0,
+                                        reason.size() + 1, 0, {}));
   }
   head_ =
       http::simple_response(status, "text/plain; charset=utf-8", std::string(reason) + "\n", true);
@@ -537,10 +476,10 @@ void Connection::linger() {
     linger_shutdown_ = true;
     boost::system::error_code ignored;
     socket_.shutdown(tcp::socket::shutdown_send, ignored);
-    len_ = 0;
+    buf_.consume(buf_.size());
   }
   socket_.async_read_some(
-      asio::buffer(buf_.data(), buf_.size()),
+      asio::buffer(buf_.space(), buf_.space_size()),
       [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
         if (ec) {
           self->close();
@@ -570,8 +509,9 @@ void Connection::answer_timeout(std::int64_t now) {
   core_.metrics.record_call(call_method_, secs, true, 504);
   std::string body = "function timed out after " + std::to_string(cfg.timeout.count()) + " ms\n";
   if (cfg.access_log) {
-    core_.access_log.append(core_.access_line(call_method_, call_path_, 504, call_bytes_in_,
-                                              body.size(), now - call_start_ns_, call_event_id_));
+    core_.access_log.append(access_line(cfg.function_name, call_method_, call_path_, 504,
+                                        call_bytes_in_, body.size(), now - call_start_ns_,
+                                        call_event_id_));
   }
   std::lock_guard<std::mutex> lock(fd_mu_);
   if (fd_ >= 0) {
@@ -616,9 +556,12 @@ void Connection::check(std::int64_t now, int* stuck) {
       break;
     case kQueued:
       if (now >= deadline_ns_.load(std::memory_order_relaxed) && cas_phase(kQueued, kClosing)) {
+        // Out of the queue (and its gauge) before the caller has the 504 in hand: a caller
+        // that asks /metrics next must not find the call still queued.
+        const bool was_queued = core_.cancel_queued(this);
         answer_timeout(now);
         // Still in the queue: nothing else will close it. Otherwise run_handler() does.
-        if (core_.cancel_queued(this)) {
+        if (was_queued) {
           asio::post(core_.io, [self = shared_from_this()] { self->close(); });
         }
       }
@@ -641,35 +584,6 @@ void Connection::check(std::int64_t now, int* stuck) {
 
 // ---------------------------------------------------------------------------------------
 // ServerCore
-
-std::string ServerCore::access_line(std::string_view method, std::string_view path, int status,
-                                    std::size_t bytes_in, std::size_t bytes_out,
-                                    std::int64_t duration_ns, std::string_view event_id) const {
-  std::string line;
-  line.reserve(192 + path.size());
-  line += "{\"ts\":\"";
-  line += telemetry::rfc3339_now();
-  line += "\",\"level\":\"info\",\"msg\":\"request\",\"function\":";
-  telemetry::append_json_string(line, config.function_name);
-  line += ",\"method\":";
-  telemetry::append_json_string(line, method);
-  line += ",\"path\":";
-  telemetry::append_json_string(line, path);
-  line += ",\"status\":";
-  line += std::to_string(status);
-  line += ",\"bytes_in\":";
-  line += std::to_string(bytes_in);
-  line += ",\"bytes_out\":";
-  line += std::to_string(bytes_out);
-  line += ",\"duration_us\":";
-  line += std::to_string(duration_ns / 1000);
-  if (!event_id.empty()) {
-    line += ",\"event_id\":";
-    telemetry::append_json_string(line, event_id);
-  }
-  line += "}\n";
-  return line;
-}
 
 bool ServerCore::acquire_slot(std::shared_ptr<Connection> c) {
   unsigned n = in_handlers_.load(std::memory_order_relaxed);
@@ -817,59 +731,6 @@ void ServerCore::stop_serving(bool forced) {
   state_cv_.notify_all();
 }
 
-bool ServerCore::try_retire() {
-  std::lock_guard<std::mutex> lock(pool_mu_);
-  if (alive_workers_ <= config.min_threads) return false;
-  // Never the thread that leaves I/O a thread while handlers hold the others.
-  if (alive_workers_ - 1 <= in_handlers_.load()) return false;
-  --alive_workers_;
-  return true;
-}
-
-void ServerCore::worker_main(WorkerSlot* slot) {
-  tl_slot = slot;
-  while (!io.stopped()) {
-    std::size_t ran = io.run_for(kWorkerIdleExit);
-    if (io.stopped()) break;
-    if (ran == 0 && try_retire()) break;
-  }
-  slot->alive.store(false);
-}
-
-void ServerCore::spawn_worker() {
-  // Called with pool_mu_ held.
-  auto slot = std::make_unique<WorkerSlot>();
-  WorkerSlot* raw = slot.get();
-  ++alive_workers_;
-  workers_.push_back(std::move(slot));
-  raw->thread = std::thread([self = shared_from_this(), raw] { self->worker_main(raw); });
-}
-
-void ServerCore::manage_pool(std::int64_t now) {
-  std::lock_guard<std::mutex> lock(pool_mu_);
-  unsigned live = 0;
-  unsigned busy = 0;
-  for (auto it = workers_.begin(); it != workers_.end();) {
-    WorkerSlot& w = **it;
-    if (!w.alive.load()) {
-      if (w.thread.joinable()) w.thread.join();
-      it = workers_.erase(it);
-      continue;
-    }
-    ++live;
-    std::int64_t since = w.handler_since.load(std::memory_order_relaxed);
-    if (since != 0 && now - since > kBusyThresholdNs) ++busy;
-    ++it;
-  }
-  // One thread more than handler slots: with every slot taken, one still serves I/O.
-  const unsigned cap = config.max_threads + 1;
-  if (live > 0 && busy >= live && alive_workers_ < cap) {
-    unsigned add = std::min(alive_workers_, cap - alive_workers_);
-    for (unsigned i = 0; i < add; ++i)
-      spawn_worker();
-  }
-}
-
 void ServerCore::monitor_main() {
   std::vector<std::shared_ptr<Connection>> snapshot;
   std::unique_lock<std::mutex> lock(state_mu_);
@@ -898,7 +759,7 @@ void ServerCore::monitor_main() {
       c->check(now, &stuck);
     snapshot.clear();
     stuck_handlers.store(stuck, std::memory_order_relaxed);
-    manage_pool(now);
+    pool_.manage(now);
     access_log.flush();
     if (drain_started != 0 &&
         now - drain_started >
@@ -916,11 +777,7 @@ int ServerCore::run() {
     if (!ec) self->drain();
   });
   accept();
-  {
-    std::lock_guard<std::mutex> lock(pool_mu_);
-    for (unsigned i = 0; i < config.min_threads; ++i)
-      spawn_worker();
-  }
+  pool_.start(shared_from_this());
   std::thread monitor([this] { monitor_main(); });
   {
     std::unique_lock<std::mutex> lock(state_mu_);
@@ -933,14 +790,7 @@ int ServerCore::run() {
     std::lock_guard<std::mutex> lock(state_mu_);
     forced = forced_;
   }
-  std::lock_guard<std::mutex> lock(pool_mu_);
-  for (auto& w : workers_) {
-    if (forced && w->handler_since.load() != 0) {
-      w->thread.detach();  // stuck in a handler past the drain timeout; the process exits
-    } else if (w->thread.joinable()) {
-      w->thread.join();
-    }
-  }
+  pool_.join(forced);
   telemetry::log_event(log, forced ? "warn" : "info",
                        forced ? "drain timed out with requests still running" : "drained, exiting");
   return forced ? 1 : 0;

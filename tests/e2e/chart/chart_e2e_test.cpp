@@ -3,13 +3,13 @@
 // emulator and against the real control plane, looked at with a real kubectl.
 #include <gtest/gtest.h>
 #include <unistd.h>
-#include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "kubefn/emulator/yaml_to_json.hpp"
 #include "kubefn/testing/command.hpp"
 #include "kubefn/testing/process.hpp"
 #include "kubefn/testing/temp_dir.hpp"
@@ -38,28 +38,6 @@ std::string kubectl_path() {
   return tool_path("KUBEFN_KUBECTL", KUBEFN_DEFAULT_KUBECTL);
 }
 
-// YAML to JSON with every scalar a string: assertions compare rendered text.
-json to_json(const YAML::Node& n) {
-  switch (n.Type()) {
-    case YAML::NodeType::Map: {
-      json o = json::object();
-      for (const auto& kv : n)
-        o[kv.first.as<std::string>()] = to_json(kv.second);
-      return o;
-    }
-    case YAML::NodeType::Sequence: {
-      json a = json::array();
-      for (const auto& item : n)
-        a.push_back(to_json(item));
-      return a;
-    }
-    case YAML::NodeType::Scalar:
-      return n.as<std::string>();
-    default:
-      return nullptr;
-  }
-}
-
 struct Manifest {
   std::vector<json> objects;
 
@@ -83,10 +61,20 @@ struct Manifest {
   }
 };
 
+// What helm rendered, as the API server gets it from kubectl: ports and replicas are numbers,
+// securityContext flags booleans, so a value the chart quoted by mistake fails the test.
 Manifest parse_manifest(const std::string& text) {
   Manifest m;
-  for (const auto& doc : YAML::LoadAll(text)) {
-    if (doc.IsMap()) m.objects.push_back(to_json(doc));
+  emulator::YamlError error;
+  auto docs = emulator::yaml_documents_to_json(text, &error);
+  if (!docs) {
+    ADD_FAILURE() << "document " << error.document << " (line " << error.line + 1
+                  << "): " << error.message << "\n"
+                  << text;
+    return m;
+  }
+  for (auto& doc : *docs) {
+    if (doc.value.is_object()) m.objects.push_back(std::move(doc.value));
   }
   return m;
 }
@@ -217,7 +205,7 @@ TEST_F(ChartTest, DefaultValuesRender) {
   EXPECT_EQ(svc["spec"]["selector"], op["spec"]["template"]["metadata"]["labels"]);
   bool stats_port = false;
   for (const auto& p : svc["spec"]["ports"]) {
-    if (p.value("port", "") == "9090" && p.value("targetPort", "") == "stats") stats_port = true;
+    if (p.value("port", 0) == 9090 && p.value("targetPort", "") == "stats") stats_port = true;
   }
   EXPECT_TRUE(stats_port) << svc.dump();
 
@@ -236,11 +224,11 @@ TEST_F(ChartTest, DefaultValuesRender) {
   const json& gw_ports = gw["spec"]["template"]["spec"]["containers"][0]["ports"];
   ASSERT_EQ(gw_ports.size(), 2u) << gw_ports.dump();
   EXPECT_EQ(gw_ports[1]["name"], "metrics");
-  EXPECT_EQ(gw_ports[1]["containerPort"], "9090");
+  EXPECT_EQ(gw_ports[1]["containerPort"], 9090);
   const json gw_svc = m.find("Service", "kubefn-gateway", kNamespace);
   ASSERT_FALSE(gw_svc.is_null());
   EXPECT_EQ(gw_svc["spec"]["type"], "ClusterIP");
-  EXPECT_EQ(gw_svc["spec"]["ports"][0]["port"], "80");
+  EXPECT_EQ(gw_svc["spec"]["ports"][0]["port"], 80);
   EXPECT_EQ(gw_svc["spec"]["ports"].size(), 1u) << "the Service exposes calls only";
 
   // Probes and the locked-down security context on both.
@@ -249,9 +237,9 @@ TEST_F(ChartTest, DefaultValuesRender) {
     const json& c = pod["containers"][0];
     EXPECT_EQ(c["livenessProbe"]["httpGet"]["path"], "/healthz");
     EXPECT_EQ(c["readinessProbe"]["httpGet"]["path"], "/readyz");
-    EXPECT_EQ(pod["securityContext"]["runAsNonRoot"], "true");
-    EXPECT_EQ(c["securityContext"]["readOnlyRootFilesystem"], "true");
-    EXPECT_EQ(c["securityContext"]["allowPrivilegeEscalation"], "false");
+    EXPECT_EQ(pod["securityContext"]["runAsNonRoot"], true);
+    EXPECT_EQ(c["securityContext"]["readOnlyRootFilesystem"], true);
+    EXPECT_EQ(c["securityContext"]["allowPrivilegeEscalation"], false);
     EXPECT_EQ(c["securityContext"]["capabilities"]["drop"], json::array({"ALL"}));
   }
   EXPECT_EQ(op["spec"]["template"]["spec"]["serviceAccountName"], "kubefn-operator");
@@ -326,7 +314,7 @@ gateway:
   const json gw = m.find("Deployment", "edge-kubefn-gateway", kNamespace);
   ASSERT_FALSE(op.is_null());
   ASSERT_FALSE(gw.is_null());
-  EXPECT_EQ(op["spec"]["replicas"], "2");
+  EXPECT_EQ(op["spec"]["replicas"], 2);
   const json& c = op["spec"]["template"]["spec"]["containers"][0];
   EXPECT_EQ(c["image"], "registry.example/kubefn/operator:1.2.3");
   EXPECT_EQ(c["imagePullPolicy"], "Always");
@@ -345,7 +333,7 @@ gateway:
   EXPECT_EQ(stats, "edge-kubefn-operator.kubefn-system.svc.cluster.local:7000");
   const json svc = m.find("Service", "edge-kubefn-operator", kNamespace);
   ASSERT_FALSE(svc.is_null());
-  EXPECT_EQ(svc["spec"]["ports"][1]["port"], "7000");
+  EXPECT_EQ(svc["spec"]["ports"][1]["port"], 7000);
 
   const auto gw_args = container_args(gw);
   EXPECT_EQ(flag(gw_args, "--namespaces"), "team-a,team-b");
@@ -356,7 +344,7 @@ gateway:
   EXPECT_EQ(flag(gw_args, "--keys-secret"), "kubefn-system/edge-kubefn-gateway-keys");
   const json gw_svc = m.find("Service", "edge-kubefn-gateway", kNamespace);
   EXPECT_EQ(gw_svc["spec"]["type"], "NodePort");
-  EXPECT_EQ(gw_svc["spec"]["ports"][0]["nodePort"], "30080");
+  EXPECT_EQ(gw_svc["spec"]["ports"][0]["nodePort"], 30080);
   const json secret = m.find("Secret", "edge-kubefn-gateway-keys", kNamespace);
   ASSERT_FALSE(secret.is_null());
   EXPECT_EQ(secret["data"]["token"], "Zml4ZWQtdG9rZW4=");  // base64 of fixed-token

@@ -6,8 +6,10 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <regex>
 
+#include "kubefn/emulator/yaml_to_json.hpp"
 #include "kubefn/testing/command.hpp"
 #include "kubefn/testing/emulator_process.hpp"
 #include "kubefn/testing/process.hpp"
@@ -218,6 +220,49 @@ TEST_F(CliE2E, InvalidManifestsAreRefusedBeforeAnythingIsWritten) {
   EXPECT_TRUE(contains(no_file.err, "missing.yaml")) << no_file.err;
 
   EXPECT_EQ(kubectl({"get", "fn", "good"}).exit_code, 1) << "nothing is applied from a bad set";
+}
+
+// The JSON kubefn makes of YAML (kubefn_yaml, which the CLI, kubefn up, the emulator and the
+// tests share) is the JSON the real kubectl makes of it: the cases where the conversions the
+// repository had before differed (YAML 1.1 words, integer bases, whole floats, tags, merge keys,
+// non-string keys), and what kubectl refuses.
+TEST_F(CliE2E, YamlBecomesTheJsonKubectlMakesOfIt) {
+  const std::string yaml =
+      "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cases}\n"
+      "base: &base {p: 1, q: 2}\n"
+      "x:\n"
+      "  words: [yes, Yes, on, y, n, OFF, True, FALSE, Null, ~, tRUE, nil]\n"
+      "  ints: [0x1F, 0o17, 017, 1_000, 1__0, +5, 08, 0b101, -0b11, -0x10, 00, 0_8, -0]\n"
+      "  big: [99999999999999999999, 18446744073709551615, 9223372036854775807]\n"
+      "  floats: [1.0, .5, 5., 1e3, 1E+3, -.5, 1.5e-7, 1e21, 0., +.5, 1_0.5, .1_0]\n"
+      "  strings: [12e, 0x, 0b, _1, 1.2.3, '1', \"08\", 1:20, 2024-01-02, 1e400, .]\n"
+      "  tagged: [!!str 5, !!int \"5\", !!float 1, !!bool yes, !!binary aGVsbG8=, !foo 5]\n"
+      "  tagged_empty: !!str\n"
+      "  block: |\n    5\n"
+      "  keys: {1: a, true: b, 1.5: c, 0x10: f, 0.1: h, 1e21: i, 1e6: k, \"<<\": l}\n"
+      "  merged: {<<: *base, q: 3}\n"
+      "  overridden: {q: 3, <<: *base}\n"
+      "  listed: {<<: [{p: 1}, {p: 2, r: 2}]}\n";
+  auto r =
+      kubectl({"create", "--dry-run=client", "--validate=false", "-o", "json", "-f", "-"}, yaml);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const nlohmann::json from_kubectl = nlohmann::json::parse(r.out, nullptr, false);
+  ASSERT_TRUE(from_kubectl.is_object()) << r.out;
+  const auto ours = emulator::yaml_to_json(yaml);
+  ASSERT_TRUE(ours.has_value());
+  for (const auto& [key, value] : from_kubectl["x"].items())
+    EXPECT_EQ((*ours)["x"][key], value) << key << ": ours " << (*ours)["x"][key].dump();
+  EXPECT_EQ((*ours)["x"].size(), from_kubectl["x"].size());
+
+  for (const char* refused : {"x: .inf\n", "x: -.Inf\n", "x: .nan\n", "x: {~: a}\n",
+                              "x: {[a, b]: 1}\n", "x: !!int 1.5\n", "x: !!float abc\n"}) {
+    const std::string text =
+        std::string("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: bad}\n") + refused;
+    auto k =
+        kubectl({"create", "--dry-run=client", "--validate=false", "-o", "json", "-f", "-"}, text);
+    EXPECT_NE(k.exit_code, 0) << refused << k.out;
+    EXPECT_FALSE(emulator::yaml_to_json(text).has_value()) << refused;
+  }
 }
 
 TEST_F(CliE2E, ApplyWaitFollowsConditionsToReadyOrFailure) {
@@ -460,8 +505,8 @@ TEST_F(CliE2E, TopFromGatewayMetricsAndFunctionStatus) {
   auto no_url = kf({"top", "--gateway", "http://127.0.0.1:" + port, "--interval", "0.2"});
   EXPECT_EQ(no_url.exit_code, 1);
   EXPECT_TRUE(contains(no_url.err, "--metrics-url")) << no_url.err;
-  auto top = kf({"top", "--metrics-url", "http://127.0.0.1:" + port + "/metrics", "--interval",
-                 "0.2"});
+  auto top =
+      kf({"top", "--metrics-url", "http://127.0.0.1:" + port + "/metrics", "--interval", "0.2"});
   ASSERT_EQ(top.exit_code, 0) << top.err;
   EXPECT_TRUE(std::regex_search(top.out, std::regex("NAMESPACE\\s+NAME\\s+REPLICAS\\s+RPS")))
       << top.out;

@@ -1,15 +1,12 @@
 // The gateway in front of real kubefn-runtime processes serving the example functions and
 // the runtime's test fixture.
 #include <gtest/gtest.h>
-#include <prometheus/registry.h>
 #include <signal.h>
 
 #include <future>
 #include <regex>
 
-#include "kubefn/gateway/gateway.hpp"
-#include "kubefn/testing/http_client.hpp"
-#include "kubefn/testing/metrics_text.hpp"
+#include "gateway_fixture.hpp"
 #include "kubefn/testing/process.hpp"
 #include "kubefn/testing/temp_dir.hpp"
 #include "kubefn/testing/wait.hpp"
@@ -18,8 +15,11 @@
 namespace kubefn::gateway {
 namespace {
 
+using e2e::local;
+using e2e::make_route;
 using kubefn::testing::build_request;
 using kubefn::testing::http_request;
+using kubefn::testing::http_status;
 using kubefn::testing::HttpConnection;
 using kubefn::testing::metric_value;
 using kubefn::testing::RuntimeProcess;
@@ -27,40 +27,25 @@ using kubefn::testing::wait_until;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
-Endpoint local(const std::string& id, std::uint16_t port) {
-  return Endpoint{id, "127.0.0.1", port, true};
-}
-
-FunctionRoute make_route(const std::string& name, std::vector<Endpoint> endpoints,
-                         Access access = Access::kPublic) {
-  FunctionRoute r;
-  r.ns = "default";
-  r.name = name;
-  r.access = access;
-  r.endpoints = std::move(endpoints);
-  return r;
-}
-
-class GatewayE2E : public ::testing::Test {
+class GatewayE2E : public e2e::GatewayTest {
  protected:
-  void start(GatewayOptions options = {}) {
-    options.threads = 2;
-    options.metrics_port = 0;
-    gateway_ = std::make_unique<Gateway>(routes_, keys_, options, &registry_);
-    ASSERT_TRUE(gateway_->start().ok());
-    ASSERT_NE(gateway_->port(), 0);
+  // Routes "slow" to `slow` (the fixture's sleepy handler) one call at a time, starts the
+  // gateway with `options`, and sends a call of `ms` milliseconds on `holder_`, returning once
+  // it holds the one slot: calls after it queue.
+  void hold_the_slot(const RuntimeProcess& slow, const GatewayOptions& options, int ms) {
+    auto route = make_route("slow", {local("s0", slow.port())});
+    route.concurrency = 1;
+    routes_.upsert(route);
+    start(options);
+    slow_ = routes_.find("default", "slow")->state;
+    holder_ = std::make_unique<HttpConnection>(port());
+    ASSERT_TRUE(
+        holder_->send(build_request("GET", "/default/slow?ms=" + std::to_string(ms), "", {})));
+    ASSERT_TRUE(wait_until([&] { return slow_->limiter.inflight() == 1; }, seconds(10)));
   }
-  std::uint16_t port() const { return gateway_->port(); }
-  std::string metrics() {
-    auto r = http_request(gateway_->metrics_port(), "GET", "/metrics");
-    return r ? r->body : std::string();
-  }
-  double metric(const std::string& series) { return metric_value(metrics(), series).value_or(0); }
 
-  RouteTable routes_;
-  KeyRing keys_;
-  prometheus::Registry registry_;
-  std::unique_ptr<Gateway> gateway_;
+  std::shared_ptr<FunctionState> slow_;
+  std::unique_ptr<HttpConnection> holder_;
 };
 
 TEST_F(GatewayE2E, InvokesFunctionsByPathAndByHost) {
@@ -136,8 +121,8 @@ TEST_F(GatewayE2E, PathTriggersRouteByPrefixAndNeverShadowDefaultRoutes) {
                           "", "/hello"));
   // A later claim of the same prefix gets nothing; a one-segment claim that looks like a
   // namespace gets only what no function's own route takes.
-  routes_.upsert(claiming("default", "late", {local("d0", fixture.port())},
-                          "2024-01-02T00:00:00Z", "", "/hello"));
+  routes_.upsert(claiming("default", "late", {local("d0", fixture.port())}, "2024-01-02T00:00:00Z",
+                          "", "/hello"));
   routes_.upsert(claiming("other", "catchall", {local("d1", fixture.port())},
                           "2024-01-01T00:00:00Z", "", "/default"));
   start();
@@ -234,8 +219,7 @@ TEST_F(GatewayE2E, ScopedTokensOpenOnlyTheirFunctions) {
   keys_.set_keys({{"team-a-token", {"a/*"}}, {"one-token", {"b/fn"}}, {"admin-token", {"*"}}});
   start();
   auto status = [&](const std::string& target, const std::string& token) {
-    auto r = http_request(port(), "GET", target, "", {{"Authorization", "Bearer " + token}});
-    return r ? r->status : 0;
+    return http_status(port(), target, {{"Authorization", "Bearer " + token}});
   };
   EXPECT_EQ(status("/a/fn", "team-a-token"), 200);
   EXPECT_EQ(status("/b/fn", "team-a-token"), 403);
@@ -278,19 +262,11 @@ TEST_F(GatewayE2E, UnknownFunctionsAndReservedPaths) {
   EXPECT_EQ(r->status, 404);
   EXPECT_EQ(r->header("content-type"), "application/json");
   EXPECT_NE(r->body.find("\"status\":404"), std::string::npos);
-  r = http_request(port(), "GET", "/");
-  ASSERT_TRUE(r);
-  EXPECT_EQ(r->status, 404);
-  r = http_request(port(), "GET", "/healthz");
-  ASSERT_TRUE(r);
-  EXPECT_EQ(r->status, 200);
-  r = http_request(port(), "GET", "/readyz");
-  ASSERT_TRUE(r);
-  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(http_status(port(), "/"), 404);
+  EXPECT_EQ(http_status(port(), "/healthz"), 200);
+  EXPECT_EQ(http_status(port(), "/readyz"), 200);
   // Metrics are on the metrics listener only.
-  r = http_request(port(), "GET", "/metrics");
-  ASSERT_TRUE(r);
-  EXPECT_EQ(r->status, 404);
+  EXPECT_EQ(http_status(port(), "/metrics"), 404);
   EXPECT_NE(metrics().find("process_cpu_seconds_total"), std::string::npos);
   EXPECT_EQ(metric("kubefn_gateway_requests_total{code=\"404\",function=\"\",namespace=\"\"}"), 3);
 }
@@ -333,18 +309,13 @@ TEST_F(GatewayE2E, ActivationWaitsForAFirstReplica) {
 TEST_F(GatewayE2E, ConcurrencyLimitQueuesThenRejects) {
   RuntimeProcess slow(KUBEFN_FIXTURE_SO, "sleepy");
   ASSERT_TRUE(slow.started());
-  auto route = make_route("slow", {local("s0", slow.port())});
-  route.concurrency = 1;
-  routes_.upsert(route);
   GatewayOptions o;
   o.queue_limit = 1;
   o.queue_timeout = seconds(30);
-  start(o);
-  auto state = routes_.find("default", "slow")->state;
+  ASSERT_NO_FATAL_FAILURE(hold_the_slot(slow, o, 1500));
+  auto& state = slow_;
+  auto& a = *holder_;
 
-  HttpConnection a(port());
-  ASSERT_TRUE(a.send(build_request("GET", "/default/slow?ms=1500", "", {})));
-  ASSERT_TRUE(wait_until([&] { return state->limiter.inflight() == 1; }, seconds(10)));
   HttpConnection b(port());
   ASSERT_TRUE(b.send(build_request("GET", "/default/slow?ms=10", "", {})));
   ASSERT_TRUE(wait_until([&] { return state->limiter.queued() == 1; }, seconds(10)));
@@ -367,17 +338,12 @@ TEST_F(GatewayE2E, ConcurrencyLimitQueuesThenRejects) {
 TEST_F(GatewayE2E, QueueTimeoutIs503) {
   RuntimeProcess slow(KUBEFN_FIXTURE_SO, "sleepy");
   ASSERT_TRUE(slow.started());
-  auto route = make_route("slow", {local("s0", slow.port())});
-  route.concurrency = 1;
-  routes_.upsert(route);
   GatewayOptions o;
   o.queue_limit = 5;
   o.queue_timeout = milliseconds(200);
-  start(o);
-  auto state = routes_.find("default", "slow")->state;
-  HttpConnection a(port());
-  ASSERT_TRUE(a.send(build_request("GET", "/default/slow?ms=3000", "", {})));
-  ASSERT_TRUE(wait_until([&] { return state->limiter.inflight() == 1; }, seconds(10)));
+  ASSERT_NO_FATAL_FAILURE(hold_the_slot(slow, o, 3000));
+  auto& state = slow_;
+  auto& a = *holder_;
   auto b = http_request(port(), "GET", "/default/slow?ms=1", "", {}, seconds(20));
   ASSERT_TRUE(b);
   EXPECT_EQ(b->status, 503);
@@ -537,9 +503,8 @@ TEST(GatewayBinary, ServesStaticRoutesWithKeysFileAndExitsCleanlyOnSigterm) {
   auto keys = dir.write("keys", "# tokens\nfile-token\nscoped-token other/*\n");
   kubefn::testing::ChildProcess gw(
       {KUBEFN_GATEWAY_BIN, "--port", "0", "--metrics-port", "0", "--threads", "1", "--keys-file",
-       keys.string(), "--route",
-       "default/hello=127.0.0.1:" + std::to_string(hello.port()), "--route",
-       "default/open=127.0.0.1:" + std::to_string(hello.port()) + ";public;path=/hi"},
+       keys.string(), "--route", "default/hello=127.0.0.1:" + std::to_string(hello.port()),
+       "--route", "default/open=127.0.0.1:" + std::to_string(hello.port()) + ";public;path=/hi"},
       {}, dir.file("stdout"), dir.file("stderr"));
   std::uint16_t port = 0;
   static const std::regex kListening("\"msg\":\"listening\",\"port\":([0-9]+)");

@@ -6,7 +6,6 @@
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <prometheus/registry.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -16,18 +15,18 @@
 #include <mutex>
 #include <thread>
 
-#include "kubefn/gateway/gateway.hpp"
-#include "kubefn/testing/http_client.hpp"
-#include "kubefn/testing/metrics_text.hpp"
+#include "gateway_fixture.hpp"
 #include "kubefn/testing/wait.hpp"
 
 namespace kubefn::gateway {
 namespace {
 
+using e2e::local;
+using e2e::make_route;
 using kubefn::testing::build_request;
 using kubefn::testing::http_request;
+using kubefn::testing::http_status;
 using kubefn::testing::HttpConnection;
-using kubefn::testing::metric_value;
 using kubefn::testing::wait_until;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
@@ -237,42 +236,19 @@ FakeReplica::Answer echo_head(const std::string& head, const std::string&) {
   return {ok(head)};
 }
 
-FunctionRoute route(const std::string& name, std::vector<std::uint16_t> ports,
+// The route of `name` to a replica on each of `ports`.
+FunctionRoute route(const std::string& name, const std::vector<std::uint16_t>& ports,
                     Access access = Access::kPublic) {
-  FunctionRoute r;
-  r.ns = "default";
-  r.name = name;
-  r.access = access;
-  int i = 0;
-  for (std::uint16_t p : ports) {
-    r.endpoints.push_back(Endpoint{name + std::to_string(i++), "127.0.0.1", p, true});
-  }
-  return r;
+  std::vector<Endpoint> endpoints;
+  for (std::size_t i = 0; i < ports.size(); ++i)
+    endpoints.push_back(local(name + std::to_string(i), ports[i]));
+  return make_route(name, std::move(endpoints), access);
 }
 
-class GatewaySession : public ::testing::Test {
+class GatewaySession : public e2e::GatewayTest {
  protected:
-  void start(GatewayOptions options = {}) {
-    if (options.threads == 0) options.threads = 2;
-    options.metrics_port = 0;
-    gateway_ = std::make_unique<Gateway>(routes_, keys_, options, &registry_);
-    ASSERT_TRUE(gateway_->start().ok());
-  }
-  std::uint16_t port() const { return gateway_->port(); }
-  std::string metrics() {
-    auto r = http_request(gateway_->metrics_port(), "GET", "/metrics");
-    return r ? r->body : std::string();
-  }
-  std::optional<double> metric(const std::string& series) {
-    return metric_value(metrics(), series);
-  }
   double buffered() { return metric("kubefn_gateway_buffered_bytes").value_or(-1); }
   double connections() { return metric("kubefn_gateway_connections").value_or(-1); }
-
-  RouteTable routes_;
-  KeyRing keys_;
-  prometheus::Registry registry_;
-  std::unique_ptr<Gateway> gateway_;
 };
 
 // ---------------------------------------------------------------------------------------
@@ -355,9 +331,8 @@ TEST_F(GatewaySession, OverTheBufferBudgetANewRequestGets503) {
 }
 
 TEST_F(GatewaySession, IdleKeepAliveConnectionsKeepOnlyTheirInitialBuffer) {
-  FakeReplica replica([](const std::string&, const std::string& body) {
-    return FakeReplica::Answer{ok(body)};
-  });
+  FakeReplica replica(
+      [](const std::string&, const std::string& body) { return FakeReplica::Answer{ok(body)}; });
   routes_.upsert(route("echo", {replica.port()}));
   start();
   HttpConnection c(port());
@@ -367,7 +342,8 @@ TEST_F(GatewaySession, IdleKeepAliveConnectionsKeepOnlyTheirInitialBuffer) {
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200);
   EXPECT_EQ(r->body.size(), body.size());
-  std::string chunked = "POST /default/echo HTTP/1.1\r\nHost: gw\r\nTransfer-Encoding: chunked\r\n\r\n";
+  std::string chunked =
+      "POST /default/echo HTTP/1.1\r\nHost: gw\r\nTransfer-Encoding: chunked\r\n\r\n";
   for (int i = 0; i < 16; ++i)
     chunked += "10000\r\n" + std::string(0x10000, 'c') + "\r\n";
   chunked += "0\r\n\r\n";
@@ -454,8 +430,9 @@ TEST_F(GatewaySession, ALateCallKeepsItsSlotUntilTheReplicaAnswers) {
 }
 
 TEST_F(GatewaySession, ALateCallIsCutAfterAGraceOfTheFunctionTimeout) {
-  FakeReplica replica(
-      [](const std::string&, const std::string&) { return FakeReplica::Answer{ok("never"), true}; });
+  FakeReplica replica([](const std::string&, const std::string&) {
+    return FakeReplica::Answer{ok("never"), true};
+  });
   auto r0 = route("stuck", {replica.port()});
   r0.concurrency = 1;
   r0.timeout = milliseconds(200);
@@ -475,9 +452,8 @@ TEST_F(GatewaySession, ALateCallIsCutAfterAGraceOfTheFunctionTimeout) {
 
 TEST_F(GatewaySession, ASlowReaderThatKeepsReadingIsNotCutOff) {
   const std::string big(6 * kMiB, 'r');
-  FakeReplica replica([&](const std::string&, const std::string&) {
-    return FakeReplica::Answer{ok(big)};
-  });
+  FakeReplica replica(
+      [&](const std::string&, const std::string&) { return FakeReplica::Answer{ok(big)}; });
   routes_.upsert(route("big", {replica.port()}));
   GatewayOptions o;
   o.read_timeout = milliseconds(100);  // once bounded the whole response too
@@ -513,9 +489,8 @@ TEST_F(GatewaySession, ASlowReaderThatKeepsReadingIsNotCutOff) {
 
 TEST_F(GatewaySession, AReaderThatStopsIsCutAfterTheWriteTimeout) {
   const std::string big(32 * kMiB, 's');
-  FakeReplica replica([&](const std::string&, const std::string&) {
-    return FakeReplica::Answer{ok(big)};
-  });
+  FakeReplica replica(
+      [&](const std::string&, const std::string&) { return FakeReplica::Answer{ok(big)}; });
   routes_.upsert(route("big", {replica.port()}));
   GatewayOptions o;
   o.write_timeout = milliseconds(300);
@@ -537,8 +512,8 @@ TEST_F(GatewaySession, TheTokenAPrivateFunctionWasCalledWithNeverReachesIt) {
   routes_.upsert(route("open", {replica.port()}));
   keys_.set({"good-token"});
   start();
-  auto r = http_request(port(), "GET", "/default/secret", "",
-                        {{"Authorization", "Bearer good-token"}});
+  auto r =
+      http_request(port(), "GET", "/default/secret", "", {{"Authorization", "Bearer good-token"}});
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200);
   EXPECT_EQ(r->body.find("good-token"), std::string::npos) << r->body;
@@ -554,8 +529,9 @@ TEST_F(GatewaySession, ConnectionCannotStripHost) {
   routes_.upsert(route("open", {replica.port()}));
   start();
   HttpConnection c(port());
-  ASSERT_TRUE(c.send("GET /default/open HTTP/1.1\r\nHost: api.example\r\nevent-id: e-1\r\n"
-                     "Connection: Host, event-id\r\n\r\n"));
+  ASSERT_TRUE(
+      c.send("GET /default/open HTTP/1.1\r\nHost: api.example\r\nevent-id: e-1\r\n"
+             "Connection: Host, event-id\r\n\r\n"));
   auto r = c.read_reply();
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200);
@@ -702,12 +678,8 @@ TEST_F(GatewaySession, MetricsAreOnlyOnTheMetricsListener) {
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 404);
   EXPECT_EQ(r->body.find("kubefn_gateway"), std::string::npos);
-  r = http_request(port(), "GET", "/healthz");
-  ASSERT_TRUE(r);
-  EXPECT_EQ(r->status, 200);
-  r = http_request(port(), "GET", "/readyz");
-  ASSERT_TRUE(r);
-  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(http_status(port(), "/healthz"), 200);
+  EXPECT_EQ(http_status(port(), "/readyz"), 200);
 
   ASSERT_NE(gateway_->metrics_port(), 0);
   ASSERT_NE(gateway_->metrics_port(), port());
@@ -717,9 +689,7 @@ TEST_F(GatewaySession, MetricsAreOnlyOnTheMetricsListener) {
   EXPECT_NE(r->body.find("kubefn_gateway_requests_total{code=\"404\""), std::string::npos)
       << r->body;
   EXPECT_NE(r->body.find("process_cpu_seconds_total"), std::string::npos);
-  r = http_request(gateway_->metrics_port(), "GET", "/default/secret");
-  ASSERT_TRUE(r);
-  EXPECT_EQ(r->status, 404);
+  EXPECT_EQ(http_status(gateway_->metrics_port(), "/default/secret"), 404);
   EXPECT_EQ(replica.requests(), 0);
 }
 
@@ -729,9 +699,7 @@ TEST(GatewayMetricsListener, IsOffUnlessAsked) {
   Gateway gw(routes, keys, GatewayOptions{});
   ASSERT_TRUE(gw.start().ok());
   EXPECT_EQ(gw.metrics_port(), 0);
-  auto r = http_request(gw.port(), "GET", "/metrics");
-  ASSERT_TRUE(r);
-  EXPECT_EQ(r->status, 404);
+  EXPECT_EQ(http_status(gw.port(), "/metrics"), 404);
 }
 
 }  // namespace

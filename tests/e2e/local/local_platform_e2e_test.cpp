@@ -144,14 +144,31 @@ spec:
       KUBEFN_HANDLER(call);
 )";
 
-// The children of `parent` whose command name is `comm` ("g++": the compiler of a build).
-std::set<pid_t> children_named(pid_t parent, const std::string& comm) {
-  std::set<pid_t> out;
+// A public Function `name` running examples/hello's greet, with `spec` (its further fields,
+// indented as spec's) after the handler and the access.
+std::string hello_function(const std::string& name, const std::string& spec) {
+  return "apiVersion: kubefn.dev/v1alpha1\nkind: Function\nmetadata: {name: " + name +
+         ", namespace: default}\nspec:\n  handler: hello.greet\n  access: public\n" + spec;
+}
+
+// A process as /proc/PID/stat shows it.
+struct ProcessInfo {
+  pid_t pid = 0;
+  std::string comm;   // the command name
+  std::string state;  // "Z": a zombie waiting for its reaper
+  pid_t ppid = 0;
+  pid_t pgrp = 0;
+};
+
+// The processes running now (one that exits while they are listed is left out).
+std::vector<ProcessInfo> processes() {
+  std::vector<ProcessInfo> out;
   DIR* d = ::opendir("/proc");
   if (d == nullptr) return out;
   while (dirent* e = ::readdir(d)) {
-    const pid_t pid = static_cast<pid_t>(std::atoi(e->d_name));
-    if (pid <= 0) continue;
+    ProcessInfo p;
+    p.pid = static_cast<pid_t>(std::atoi(e->d_name));
+    if (p.pid <= 0) continue;
     std::string text;
     try {  // it may exit between the listing and the read
       std::ifstream stat("/proc/" + std::string(e->d_name) + "/stat");
@@ -161,74 +178,48 @@ std::set<pid_t> children_named(pid_t parent, const std::string& comm) {
     }
     const auto open = text.find('(');
     const auto close = text.rfind(')');
-    if (open == std::string::npos || close == std::string::npos || close < open) continue;
-    std::istringstream rest(text.substr(close + 2));
-    std::string state;
-    pid_t ppid = 0;
-    rest >> state >> ppid;
-    if (ppid == parent && state != "Z" && text.substr(open + 1, close - open - 1) == comm) {
-      out.insert(pid);
+    if (open == std::string::npos || close == std::string::npos || close < open ||
+        close + 2 > text.size()) {
+      continue;
     }
+    p.comm = text.substr(open + 1, close - open - 1);
+    std::istringstream rest(text.substr(close + 2));
+    rest >> p.state >> p.ppid >> p.pgrp;
+    out.push_back(std::move(p));
   }
   ::closedir(d);
   return out;
 }
 
+// The children of `parent` whose command name is `comm` ("g++": the compiler of a build).
+std::set<pid_t> children_named(pid_t parent, const std::string& comm) {
+  std::set<pid_t> out;
+  for (const ProcessInfo& p : processes()) {
+    if (p.ppid == parent && p.state != "Z" && p.comm == comm) out.insert(p.pid);
+  }
+  return out;
+}
+
 // Whether a process of group `group` still runs (a zombie waiting for its reaper does not).
 bool group_running(pid_t group) {
-  bool found = false;
-  DIR* d = ::opendir("/proc");
-  if (d == nullptr) return false;
-  while (dirent* e = ::readdir(d)) {
-    if (std::atoi(e->d_name) <= 0) continue;
-    std::string text;
-    try {  // it may exit between the listing and the read
-      std::ifstream stat("/proc/" + std::string(e->d_name) + "/stat");
-      text.assign(std::istreambuf_iterator<char>(stat), {});
-    } catch (const std::exception&) {
-      continue;
-    }
-    const auto close = text.rfind(')');
-    if (close == std::string::npos) continue;
-    std::istringstream rest(text.substr(close + 2));
-    std::string state;
-    pid_t ppid = 0, pgrp = 0;
-    rest >> state >> ppid >> pgrp;
-    found = found || (pgrp == group && state != "Z" && state != "X");
+  for (const ProcessInfo& p : processes()) {
+    if (p.pgrp == group && p.state != "Z" && p.state != "X") return true;
   }
-  ::closedir(d);
-  return found;
+  return false;
 }
 
 // The pids of the runtime replicas `up` runs for `function` (its children).
 std::set<pid_t> replica_pids(pid_t parent, const std::string& function) {
   std::set<pid_t> out;
-  DIR* d = ::opendir("/proc");
-  if (d == nullptr) return out;
-  while (dirent* e = ::readdir(d)) {
-    const pid_t pid = static_cast<pid_t>(std::atoi(e->d_name));
-    if (pid <= 0) continue;
-    // A process may exit between the listing and the reads: then it is not a replica.
-    try {
-      std::ifstream stat("/proc/" + std::string(e->d_name) + "/stat");
-      std::string text((std::istreambuf_iterator<char>(stat)), {});
-      const auto close = text.rfind(')');
-      if (close == std::string::npos) continue;
-      std::istringstream rest(text.substr(close + 2));
-      std::string state;
-      pid_t ppid = 0;
-      rest >> state >> ppid;
-      if (ppid != parent || state == "Z") continue;
-      std::ifstream env("/proc/" + std::string(e->d_name) + "/environ");
-      std::string vars((std::istreambuf_iterator<char>(env)), {});
-      if (vars.find(std::string("KUBEFN_FUNCTION_NAME=") + function + '\0') != std::string::npos) {
-        out.insert(pid);
-      }
-    } catch (const std::exception&) {
-      continue;
+  for (const ProcessInfo& p : processes()) {
+    if (p.ppid != parent || p.state == "Z") continue;
+    // It may exit before its environment is read: then it is not a replica.
+    std::ifstream env("/proc/" + std::to_string(p.pid) + "/environ");
+    std::string vars((std::istreambuf_iterator<char>(env)), {});
+    if (vars.find(std::string("KUBEFN_FUNCTION_NAME=") + function + '\0') != std::string::npos) {
+      out.insert(p.pid);
     }
   }
-  ::closedir(d);
   return out;
 }
 
@@ -285,6 +276,24 @@ class LocalPlatformE2E : public ::testing::Test {
     while (!t.empty() && t.back() == '\n')
       t.pop_back();
     return t;
+  }
+  // SIGTERM to `kubefn up`; its exit code, or nullopt when it did not stop within a minute.
+  std::optional<int> stop() {
+    up_->signal(SIGTERM);
+    return up_->wait_exit(seconds(60));
+  }
+  // Whether GET `target` answers 200 within two minutes (the function built and serving);
+  // `last` gets the last reply.
+  bool answers(const std::string& target, std::optional<HttpReply>* last = nullptr) {
+    std::optional<HttpReply> reply;
+    const bool ok = wait_until(
+        [&] {
+          reply = call("GET", target);
+          return reply && reply->status == 200;
+        },
+        seconds(120), std::chrono::milliseconds(100));
+    if (last != nullptr) *last = std::move(reply);
+    return ok;
   }
   CommandResult kubefn(std::vector<std::string> args, const std::string& stdin_text = {}) {
     args.insert(args.begin(), KUBEFN_CLI_BIN);
@@ -355,8 +364,7 @@ class LocalPlatformE2E : public ::testing::Test {
 
   void TearDown() override {
     if (up_ && up_->running()) {
-      up_->signal(SIGTERM);
-      EXPECT_TRUE(up_->wait_exit(seconds(60)).has_value()) << "kubefn up did not stop";
+      EXPECT_TRUE(stop().has_value()) << "kubefn up did not stop";
     }
   }
 
@@ -454,20 +462,12 @@ TEST_F(LocalPlatformE2E, UrlSourceIsFetchedCheckedBuiltAndAnswers) {
   ASSERT_EQ(summed.exit_code, 0) << summed.err;
   const std::string sha = summed.out.substr(0, 64);
   auto manifest = [&](const std::string& name, const std::string& sha256) {
-    return "apiVersion: kubefn.dev/v1alpha1\nkind: Function\nmetadata: {name: " + name +
-           ", namespace: default}\nspec:\n  handler: hello.greet\n  access: public\n"
-           "  source: {url: \"" +
-           server.url("/hello.cpp") + "\", sha256: " + sha256 + "}\n";
+    return hello_function(
+        name, "  source: {url: \"" + server.url("/hello.cpp") + "\", sha256: " + sha256 + "}\n");
   };
   up({{"fetched", manifest("fetched", sha)}, {"wrong", manifest("wrong", std::string(64, 'a'))}});
   std::optional<HttpReply> reply;
-  EXPECT_TRUE(wait_until(
-      [&] {
-        reply = call("GET", "/default/fetched?name=url");
-        return reply && reply->status == 200;
-      },
-      seconds(120), std::chrono::milliseconds(100)))
-      << log();
+  EXPECT_TRUE(answers("/default/fetched?name=url", &reply)) << log();
   ASSERT_TRUE(reply.has_value());
   EXPECT_EQ(reply->body, "hello url\n");
 
@@ -492,13 +492,12 @@ TEST_F(LocalPlatformE2E, UrlSourceIsFetchedCheckedBuiltAndAnswers) {
 // condition, no replica runs for it, and fixing it makes it serve.
 TEST_F(LocalPlatformE2E, ResourceThatIsNotAQuantityIsAConditionAndNeverReady) {
   auto manifest = [](const std::string& memory) {
-    return "apiVersion: kubefn.dev/v1alpha1\nkind: Function\nmetadata: {name: greedy, "
-           "namespace: default}\nspec:\n  handler: hello.greet\n  access: public\n"
-           "  resources: {limits: {memory: \"" +
-           memory + "\"}}\n  source:\n    inline: |\n" +
-           std::regex_replace(
-               read_file(std::string(KUBEFN_SOURCE_DIR) + "/examples/hello/hello.cpp"),
-               std::regex("(^|\n)(.)"), "$1      $2");
+    return hello_function(
+        "greedy", "  resources: {limits: {memory: \"" + memory +
+                      "\"}}\n  source:\n    inline: |\n" +
+                      std::regex_replace(
+                          read_file(std::string(KUBEFN_SOURCE_DIR) + "/examples/hello/hello.cpp"),
+                          std::regex("(^|\n)(.)"), "$1      $2"));
   };
   const std::string message =
       "spec.resources.limits.memory: \"lots\" is not a quantity (for example 128Mi)";
@@ -541,13 +540,7 @@ TEST_F(LocalPlatformE2E, ResourceThatIsNotAQuantityIsAConditionAndNeverReady) {
   auto fixed = kubectl({"apply", "-f", dir_.file("greedy.yaml")});
   ASSERT_EQ(fixed.exit_code, 0) << fixed.err;
   std::optional<HttpReply> reply;
-  EXPECT_TRUE(wait_until(
-      [&] {
-        reply = call("GET", "/default/greedy?name=fixed");
-        return reply && reply->status == 200;
-      },
-      seconds(120), std::chrono::milliseconds(100)))
-      << log();
+  EXPECT_TRUE(answers("/default/greedy?name=fixed", &reply)) << log();
   ASSERT_TRUE(reply.has_value());
   EXPECT_EQ(reply->body, "hello fixed\n");
   EXPECT_TRUE(wait_until([&] { return current(&fn) && ready(fn).value("status", "") == "True"; },
@@ -735,14 +728,6 @@ TEST_F(LocalPlatformE2E, AFunctionAppliedThroughTheApiSurvivesARestart) {
   up({{"greeter", greeter}});
   auto applied = kubefn({"apply", "-f", "-"}, example("hello"));
   ASSERT_EQ(applied.exit_code, 0) << applied.err;
-  const auto answers = [&](const std::string& target) {
-    return wait_until(
-        [&] {
-          auto r = call("GET", target);
-          return r && r->status == 200;
-        },
-        seconds(120), std::chrono::milliseconds(100));
-  };
   ASSERT_TRUE(answers("/default/hello?name=first")) << log();
   const auto function = [&](const std::string& name) -> std::optional<json> {
     auto r = api("GET", "/apis/kubefn.dev/v1alpha1/namespaces/default/functions/" + name,
@@ -757,8 +742,7 @@ TEST_F(LocalPlatformE2E, AFunctionAppliedThroughTheApiSurvivesARestart) {
   ASSERT_EQ(deleted.exit_code, 0) << deleted.err;
   ASSERT_TRUE(wait_until([&] { return !function("greeter").has_value(); }, seconds(30)));
 
-  up_->signal(SIGTERM);
-  auto code = up_->wait_exit(seconds(60));
+  auto code = stop();
   ASSERT_TRUE(code.has_value());
   ASSERT_EQ(*code, 0) << log();
   up({{"greeter", greeter}});
@@ -784,8 +768,7 @@ TEST_F(LocalPlatformE2E, StopsItsReplicasOnSigterm) {
   up({{"hello", example("hello")}});
   ASSERT_EQ(replica_pids(up_->pid(), "hello").size(), 1u);
   const pid_t replica = *replica_pids(up_->pid(), "hello").begin();
-  up_->signal(SIGTERM);
-  auto code = up_->wait_exit(seconds(60));
+  auto code = stop();
   ASSERT_TRUE(code.has_value());
   EXPECT_EQ(*code, 0) << log();
   EXPECT_TRUE(wait_until([&] { return ::kill(replica, 0) != 0; }, seconds(10)));
@@ -884,8 +867,7 @@ TEST_F(LocalPlatformE2E, StopDuringABuildExitsCleanlyAndTheNextStartBuilds) {
       seconds(120)))
       << log();
   ASSERT_TRUE(up_->running()) << log();
-  up_->signal(SIGTERM);
-  auto code = up_->wait_exit(seconds(60));
+  auto code = stop();
   ASSERT_TRUE(code.has_value()) << "kubefn up did not stop\n" << log();
   EXPECT_EQ(*code, 0) << log();
   // The compiler and what it started (its process group) went with it; nothing was recorded.

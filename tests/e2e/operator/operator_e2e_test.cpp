@@ -84,6 +84,10 @@ TEST_P(OperatorE2E, ApplyGetEditDelete) {
       0)
       << metrics->body;
   EXPECT_TRUE(metric_value(metrics->body, "workqueue_depth{name=\"function\"}").has_value());
+  // And the process's own, as every kubefn process exports them.
+  EXPECT_GT(metric_value(metrics->body, "process_resident_memory_bytes").value_or(0), 0)
+      << metrics->body;
+  EXPECT_TRUE(metric_value(metrics->body, "process_cpu_seconds_total").has_value());
 
   auto deleted = kubectl({"delete", "fn", "hello"});
   ASSERT_EQ(deleted.exit_code, 0) << deleted.err;
@@ -127,8 +131,9 @@ TEST_P(OperatorE2E, InvalidManifestsGetClearConditions) {
   EXPECT_NE(kubectl({"get", "fn", "bad"}).exit_code, 0);
   // What it cannot (one field against another), the operator says in a condition.
   ASSERT_EQ(kubectl({"apply", "-f", "-"},
-                    function_yaml("bad", "  handler: bad.run\n  image: registry.local/x:1\n"
-                                         "  scaling: {minReplicas: 3, maxReplicas: 2}\n"))
+                    function_yaml("bad",
+                                  "  handler: bad.run\n  image: registry.local/x:1\n"
+                                  "  scaling: {minReplicas: 3, maxReplicas: 2}\n"))
                 .exit_code,
             0);
   EXPECT_TRUE(eventually_equals("get fn bad", "{.status.conditions[?(@.type==\"Ready\")].reason}",
@@ -323,8 +328,11 @@ TEST_P(OperatorE2E, SomeoneElsesDeploymentIsAConflictNotATakeover) {
   EXPECT_EQ(jsonpath("get deploy web", "{.metadata.ownerReferences}"), "");
   // Deleting the Function leaves the foreign Deployment alone.
   ASSERT_EQ(kubectl({"delete", "fn", "web"}).exit_code, 0);
-  EXPECT_TRUE(wait_until([&] { return kubectl({"get", "fn", "web"}).exit_code != 0; }, seconds(20),
-                         std::chrono::milliseconds(100)));
+  EXPECT_TRUE(wait_until(
+      [&] {
+        return kubectl({"get", "fn", "web"}).exit_code != 0;
+      },
+      seconds(20), std::chrono::milliseconds(100)));
   EXPECT_EQ(jsonpath("get deploy web", "{.spec.template.spec.containers[0].image}"),
             "someone/web:1");
 }
@@ -368,8 +376,7 @@ TEST_P(OperatorE2E, AHostHeldByAnotherFunctionIsAConditionUntilTheHolderGoes) {
   // The holder goes: the next claimant holds the host and becomes Ready.
   ASSERT_EQ(kubectl({"delete", "fn", "first"}).exit_code, 0);
   EXPECT_TRUE(eventually_equals("get fn second", ready_reason, "Ready")) << operator_log("op");
-  EXPECT_EQ(jsonpath("get fn second", "{.status.conditions[?(@.type==\"Ready\")].status}"),
-            "True");
+  EXPECT_EQ(jsonpath("get fn second", "{.status.conditions[?(@.type==\"Ready\")].status}"), "True");
 }
 
 KUBEFN_ON_BOTH_APIS(OperatorE2E);

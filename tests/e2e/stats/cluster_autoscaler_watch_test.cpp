@@ -8,7 +8,6 @@
 
 #include "function_crd.hpp"
 #include "kubefn/autoscaler/cluster_autoscaler.hpp"
-#include "kubefn/controller/kubernetes_platform.hpp"
 #include "kubefn/emulator/kube_emulator.hpp"
 #include "kubefn/kube/fake_clock.hpp"
 #include "kubefn/kube/rest_kube_client.hpp"

@@ -15,7 +15,6 @@
 #include "kubefn/api/function.hpp"
 #include "kubefn/autoscaler/cluster_autoscaler.hpp"
 #include "kubefn/autoscaler/stats_server.hpp"
-#include "kubefn/controller/kubernetes_platform.hpp"
 #include "kubefn/emulator/kube_emulator.hpp"
 #include "kubefn/kube/rest_kube_client.hpp"
 #include "kubefn/testing/http_client.hpp"

@@ -6,33 +6,35 @@
 #include <prometheus/registry.h>
 #include <yaml-cpp/yaml.h>
 
-#include <thread>
-
 #include "function_crd.hpp"
 #include "kubefn/controller/conditions.hpp"
-#include "kubefn/controller/desired.hpp"
-#include "kubefn/controller/function_reconciler.hpp"
+#include "kubefn/controller/source_digest.hpp"
 #include "kubefn/emulator/kube_emulator.hpp"
 #include "kubefn/kube/rest_kube_client.hpp"
+#include "kubefn/platform/kubernetes/kubernetes_platform.hpp"
+#include "kubefn/testing/fakes/captured_log.hpp"
+#include "kubefn/testing/fakes/recording_events.hpp"
 #include "kubefn/testing/source_server.hpp"
+#include "kubefn/testing/wait.hpp"
 
 namespace kubefn::controller {
 namespace {
 
+using ::kubefn::testing::CapturedLog;
+using ::kubefn::testing::RecordingEvents;
+using ::kubefn::testing::wait_until;
 using nlohmann::json;
+using platform::kubernetes::KubernetesPlatform;
+using namespace std::chrono_literals;
 
-class NullEvents : public EventRecorder {
- public:
-  void record(const json&, const std::string&, const std::string&, const std::string&) override {}
-};
-
-bool eventually(const std::function<bool()>& cond, std::chrono::seconds within) {
-  auto deadline = std::chrono::steady_clock::now() + within;
-  while (!cond()) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+double counter(prometheus::Registry& registry, const std::string& name) {
+  double n = 0;
+  for (const auto& family : registry.Collect()) {
+    if (family.name != name) continue;
+    for (const auto& m : family.metric)
+      n += m.counter.value;
   }
-  return true;
+  return n;
 }
 
 TEST(FunctionController, ConvergesThroughConflictsErrorsDroppedWatchesAndCompaction) {
@@ -48,13 +50,17 @@ TEST(FunctionController, ConvergesThroughConflictsErrorsDroppedWatchesAndCompact
   kube::KubeClient& api = **client;
   ASSERT_TRUE(testing::install_function_crd(api, KUBEFN_CRD_FILE).ok());
 
-  NullEvents events;
+  RecordingEvents events;
   prometheus::Registry registry;
+  KubernetesPlatform platform(api);
+  UrlSources sources;
+  CapturedLog log;  // retried API errors are logged; kept out of the test's output
   ControllerOptions copts;
   copts.workers = 3;
-  FunctionController controller(api, clock, events, registry, copts);
+  copts.log = &log.writer();
+  FunctionController controller(api, clock, events, registry, platform, sources, copts);
   controller.start();
-  ASSERT_TRUE(eventually([&] { return controller.synced(); }, std::chrono::seconds(10)));
+  ASSERT_TRUE(wait_until([&] { return controller.synced(); }, 10s, 20ms));
 
   constexpr int kFunctions = 12;
   for (int i = 0; i < kFunctions; ++i) {
@@ -100,7 +106,7 @@ TEST(FunctionController, ConvergesThroughConflictsErrorsDroppedWatchesAndCompact
     }
     return out;
   };
-  EXPECT_TRUE(eventually(all_ready, std::chrono::seconds(30))) << describe();
+  EXPECT_TRUE(wait_until(all_ready, 30s, 20ms)) << describe();
   auto deps = api.list(kube::resources::deployments(), "default", {});
   auto svcs = api.list(kube::resources::services(), "default", {});
   ASSERT_TRUE(deps.ok() && svcs.ok());
@@ -129,13 +135,15 @@ TEST(FunctionController, ResyncsOfAUrlSourceFetchItOnce) {
   ASSERT_TRUE(client.ok());
   kube::KubeClient& api = **client;
   ASSERT_TRUE(testing::install_function_crd(api, KUBEFN_CRD_FILE).ok());
-  NullEvents events;
+  RecordingEvents events;
   prometheus::Registry registry;
+  KubernetesPlatform platform(api);
+  UrlSources sources;
   ControllerOptions copts;
   copts.resync_period = std::chrono::milliseconds(200);
-  FunctionController controller(api, clock, events, registry, copts);
+  FunctionController controller(api, clock, events, registry, platform, sources, copts);
   controller.start();
-  ASSERT_TRUE(eventually([&] { return controller.synced(); }, std::chrono::seconds(10)));
+  ASSERT_TRUE(wait_until([&] { return controller.synced(); }, 10s, 20ms));
   json fn = {{"apiVersion", "kubefn.dev/v1alpha1"},
              {"kind", "Function"},
              {"metadata", {{"name", "f"}, {"namespace", "default"}}},
@@ -148,26 +156,80 @@ TEST(FunctionController, ResyncsOfAUrlSourceFetchItOnce) {
     if (!got.ok()) return json();
     return find_condition(got.value().value("status", json::object()), "SourceReady");
   };
-  EXPECT_TRUE(eventually(
+  EXPECT_TRUE(wait_until(
       [&] {
         const json c = source_ready();
         return c.is_object() && c.value("status", "") == "True";
       },
-      std::chrono::seconds(30)))
+      30s, 20ms))
       << source_ready().dump();
-  auto reconciles = [&] {
-    double n = 0;
-    for (const auto& fam : registry.Collect()) {
-      if (fam.name != "controller_runtime_reconcile_total") continue;
-      for (const auto& m : fam.metric)
-        n += m.counter.value;
-    }
-    return n;
-  };
+  auto reconciles = [&] { return counter(registry, "controller_runtime_reconcile_total"); };
   const double before = reconciles();
-  EXPECT_TRUE(eventually([&] { return reconciles() >= before + 5; }, std::chrono::seconds(30)));
+  EXPECT_TRUE(wait_until([&] { return reconciles() >= before + 5; }, 30s, 20ms));
   EXPECT_EQ(server.requests("/f.cpp"), 1);
   controller.stop();
+}
+
+// The API refuses what the platform writes (here an RBAC 403 on creating Deployments, twice):
+// each refusal is a log line naming the Function, a count, and a Warning Event on it; then
+// the Function converges.
+TEST(FunctionController, AFailedReconcileIsLoggedCountedAndRecordedOnTheFunction) {
+  emulator::KubeEmulator emu;
+  kube::RealClock clock;
+  kube::ClientConfig config;
+  config.server = emu.url();
+  auto client = kube::make_rest_kube_client(config, clock, {});
+  ASSERT_TRUE(client.ok());
+  kube::KubeClient& api = **client;
+  ASSERT_TRUE(testing::install_function_crd(api, KUBEFN_CRD_FILE).ok());
+  RecordingEvents events;
+  prometheus::Registry registry;
+  KubernetesPlatform platform(api);
+  UrlSources sources;
+  CapturedLog log;
+  ControllerOptions copts;
+  copts.workers = 1;
+  copts.log = &log.writer();
+  FunctionController controller(api, clock, events, registry, platform, sources, copts);
+  controller.start();
+  ASSERT_TRUE(wait_until([&] { return controller.synced(); }, 10s, 20ms));
+  emu.inject_error("create", "deployments", 403, 2);
+  json fn = {{"apiVersion", "kubefn.dev/v1alpha1"},
+             {"kind", "Function"},
+             {"metadata", {{"name", "f"}, {"namespace", "default"}}},
+             {"spec", {{"handler", "f.run"}, {"image", "r/f:1"}}}};
+  ASSERT_TRUE(api.create(api::functions(), fn, {}).ok());
+  auto ready = [&] {
+    auto got = api.get({api::functions(), "default", "f"});
+    if (!got.ok()) return false;
+    const json c = find_condition(got.value().value("status", json::object()), "Ready");
+    return c.is_object() && c.value("status", "") == "True";
+  };
+  EXPECT_TRUE(wait_until(ready, 30s, 20ms));
+  controller.stop();
+
+  // Other failures may come on top (a status write from a cache a step behind is a Conflict),
+  // each as visible as the refusals.
+  std::vector<::kubefn::testing::RecordedEvent> failures;
+  int forbidden = 0;
+  for (const auto& e : events.events()) {
+    if (e.reason != "ReconcileError") continue;
+    failures.push_back(e);
+    EXPECT_EQ(e.type, "Warning");
+    EXPECT_EQ(e.name, "f");
+    if (e.message.rfind("Forbidden: ", 0) == 0) ++forbidden;
+  }
+  EXPECT_EQ(forbidden, 2) << "one Event per refusal";
+  const auto lines = log.lines();
+  ASSERT_EQ(lines.size(), failures.size()) << "one log line per failure";
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    const json line = json::parse(lines[i]);
+    EXPECT_EQ(line.value("level", ""), "error");
+    EXPECT_EQ(line.value("function", ""), "default/f");
+    EXPECT_EQ(line.value("error", ""), failures[i].message);
+  }
+  EXPECT_EQ(counter(registry, "controller_runtime_reconcile_errors_total"),
+            static_cast<double>(failures.size()));
 }
 
 }  // namespace

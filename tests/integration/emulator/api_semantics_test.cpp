@@ -429,7 +429,7 @@ TEST_F(ApiSemanticsTest, InProcessCallsShareTheState) {
 // --- The real server's wording, byte for byte (tests/e2e/fidelity compares it live) ---------
 
 // A Status's message, or "<status>: <body>" when the answer is not a Status.
-std::string message_of(const Response& r) {
+std::string message_of(const HttpReply& r) {
   const auto j = r.json();
   if (!j.is_object() || j.value("kind", "") != "Status")
     return std::to_string(r.status) + ": " + r.body;
@@ -578,7 +578,8 @@ TEST_F(ApiSemanticsTest, UndecodableBodiesAreWordedAsGoDecodesThem) {
   EXPECT_EQ(message_of(r),
             "the API version in the data (emulator.kubefn.dev/v2) does not match "
             "the expected API version (emulator.kubefn.dev/v1)");
-  EXPECT_EQ(r.warnings, std::vector<std::string>{R"(299 - "unknown field \"spec\"")"});
+  EXPECT_EQ(r.header_values("warning"),
+            std::vector<std::string>{R"(299 - "unknown field \"spec\"")"});
   w["apiVersion"] = "emulator.kubefn.dev/v1";
   w["kind"] = "Other";
   r = post(kWidgets, w.dump());

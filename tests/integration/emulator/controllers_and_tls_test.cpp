@@ -29,7 +29,8 @@ TEST_F(GarbageCollectorTest, BackgroundDeletesDependentsOfAMissingOwner) {
   ASSERT_EQ(
       http_.del(std::string(kDeployments) + "/web", {{"propagationPolicy", "Background"}}).status,
       200);
-  EXPECT_TRUE(eventually([&] { return gone(std::string(kConfigMaps) + "/child"); }));
+  EXPECT_TRUE(wait_until([&] { return gone(std::string(kConfigMaps) + "/child"); },
+                         std::chrono::seconds(5)));
 }
 
 TEST_F(GarbageCollectorTest, ForegroundWaitsForDependents) {
@@ -41,14 +42,17 @@ TEST_F(GarbageCollectorTest, ForegroundWaitsForDependents) {
   ASSERT_EQ(r.status, 200);
   EXPECT_EQ(r.json()["metadata"]["finalizers"][0], "foregroundDeletion");
   // The child is being deleted but holds; so does the owner.
-  ASSERT_TRUE(eventually([&] {
-    return http_.get(std::string(kConfigMaps) + "/child")
-        .json()["metadata"]
-        .contains("deletionTimestamp");
-  }));
+  ASSERT_TRUE(wait_until(
+      [&] {
+        return http_.get(std::string(kConfigMaps) + "/child")
+            .json()["metadata"]
+            .contains("deletionTimestamp");
+      },
+      std::chrono::seconds(5)));
   EXPECT_EQ(http_.get(std::string(kDeployments) + "/web").status, 200);
   http_.patch(std::string(kConfigMaps) + "/child", {{"metadata", {{"finalizers", nullptr}}}});
-  EXPECT_TRUE(eventually([&] { return gone(std::string(kDeployments) + "/web"); }));
+  EXPECT_TRUE(wait_until([&] { return gone(std::string(kDeployments) + "/web"); },
+                         std::chrono::seconds(5)));
 }
 
 TEST_F(GarbageCollectorTest, OrphanReleasesDependents) {
@@ -56,7 +60,8 @@ TEST_F(GarbageCollectorTest, OrphanReleasesDependents) {
   create(kConfigMaps, owned_by(owner, "child"));
   ASSERT_EQ(http_.del(std::string(kDeployments) + "/web", {{"propagationPolicy", "Orphan"}}).status,
             200);
-  EXPECT_TRUE(eventually([&] { return gone(std::string(kDeployments) + "/web"); }));
+  EXPECT_TRUE(wait_until([&] { return gone(std::string(kDeployments) + "/web"); },
+                         std::chrono::seconds(5)));
   auto child = http_.get(std::string(kConfigMaps) + "/child");
   ASSERT_EQ(child.status, 200);
   EXPECT_FALSE(child.json()["metadata"].contains("ownerReferences"));
@@ -79,13 +84,15 @@ TEST_F(DeploymentControllerTest, ReadyReplicasFollowSpecAfterTheDelay) {
   const auto start = std::chrono::steady_clock::now();
   create(kDeployments, deployment("web", 2));
   EXPECT_FALSE(status().contains("readyReplicas"));
-  ASSERT_TRUE(eventually([&] { return status().value("readyReplicas", 0) == 2; }));
+  ASSERT_TRUE(
+      wait_until([&] { return status().value("readyReplicas", 0) == 2; }, std::chrono::seconds(5)));
   EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(1000));
   EXPECT_EQ(status()["observedGeneration"], 1);
   auto r = http_.patch(std::string(kDeployments) + "/web/scale", {{"spec", {{"replicas", 3}}}});
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(r.json()["status"]["selector"], "app=web");
-  ASSERT_TRUE(eventually([&] { return status().value("readyReplicas", 0) == 3; }));
+  ASSERT_TRUE(
+      wait_until([&] { return status().value("readyReplicas", 0) == 3; }, std::chrono::seconds(5)));
   EXPECT_EQ(status()["observedGeneration"], 2);
 }
 
@@ -122,7 +129,7 @@ class AllowedHostsTest : public EmulatorTest {
     o.allowed_hosts = {"127.0.0.1", "localhost", "::1"};
     return o;
   }
-  Response get_as(const std::string& host, const std::string& target = "/api/v1/namespaces") {
+  HttpReply get_as(const std::string& host, const std::string& target = "/api/v1/namespaces") {
     RequestOptions o;
     o.host = host;
     return http_.request("GET", target, "", o);

@@ -6,14 +6,19 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
-#include <functional>
 #include <string>
-#include <thread>
 
-#include "http_client.hpp"
 #include "kubefn/emulator/kube_emulator.hpp"
+#include "kubefn/testing/http_client.hpp"
+#include "kubefn/testing/wait.hpp"
 
 namespace kubefn::emulator::testing {
+
+using kubefn::testing::HttpClient;
+using kubefn::testing::HttpReply;
+using kubefn::testing::RequestOptions;
+using kubefn::testing::wait_until;
+using kubefn::testing::WatchReader;
 
 inline const char kWidgets[] = "/apis/emulator.kubefn.dev/v1/namespaces/default/widgets";
 inline const char kConfigMaps[] = "/api/v1/namespaces/default/configmaps";
@@ -67,17 +72,6 @@ inline nlohmann::json deployment(const std::string& name, int replicas) {
 
 inline std::string rv_of(const nlohmann::json& obj) {
   return obj["metadata"]["resourceVersion"].get<std::string>();
-}
-
-// Polls `condition` until it holds or the deadline passes; no fixed sleeps in tests.
-inline bool eventually(const std::function<bool()>& condition,
-                       std::chrono::milliseconds within = std::chrono::seconds(5)) {
-  const auto deadline = std::chrono::steady_clock::now() + within;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return condition();
 }
 
 class EmulatorTest : public ::testing::Test {

@@ -5,16 +5,20 @@
 
 #include <algorithm>
 #include <cstdlib>
-#include <filesystem>
 #include <fstream>
+#include <memory>
 
 #include "emulator_fixture.hpp"
-#include "subprocess.hpp"
+#include "kubefn/testing/command.hpp"
+#include "kubefn/testing/temp_dir.hpp"
 
 namespace kubefn::emulator::testing {
 namespace {
 
-namespace fs = std::filesystem;
+using kubefn::testing::BackgroundCommand;
+using kubefn::testing::CommandResult;
+using kubefn::testing::run_command;
+using kubefn::testing::TempDir;
 using std::chrono::seconds;
 
 const char kCrdYaml[] = R"(apiVersion: apiextensions.k8s.io/v1
@@ -97,49 +101,41 @@ class KubectlSuite : public ::testing::Test {
     if (access(kubectl_binary().c_str(), X_OK) != 0) {
       GTEST_SKIP() << "kubectl not found at " << kubectl_binary() << " (set KUBEFN_KUBECTL)";
     }
-    std::string pattern = (fs::temp_directory_path() / "kube-emulator-kubectl-XXXXXX").string();
-    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
-  }
-
-  void TearDown() override {
-    if (!dir_.empty()) fs::remove_all(dir_);
   }
 
   // Writes a kubeconfig for `emu` (and the CA when it serves TLS).
   void use(const KubeEmulator& emu, const std::string& token = "") {
     std::string cluster = "server: \"" + emu.url() + "\"";
     if (!emu.ca_pem().empty()) {
-      std::ofstream(dir_ / "ca.pem") << emu.ca_pem();
-      cluster += ", certificate-authority: \"" + (dir_ / "ca.pem").string() + "\"";
+      std::ofstream(dir_.path() / "ca.pem") << emu.ca_pem();
+      cluster += ", certificate-authority: \"" + (dir_.path() / "ca.pem").string() + "\"";
     }
-    std::ofstream(dir_ / "kubeconfig")
+    std::ofstream(dir_.path() / "kubeconfig")
         << "apiVersion: v1\nkind: Config\n"
         << "clusters: [{name: emu, cluster: {" << cluster << "}}]\n"
         << "contexts: [{name: emu, context: {cluster: emu, user: emu, namespace: default}}]\n"
         << "current-context: emu\n"
         << "users: [{name: emu, user: {" << (token.empty() ? "" : "token: " + token) << "}}]\n";
-    fs::remove_all(dir_ / "cache");
+    std::filesystem::remove_all(dir_.path() / "cache");
   }
 
   std::vector<std::string> argv(const std::vector<std::string>& args) const {
     std::vector<std::string> v = {kubectl_binary(),
                                   "--kubeconfig",
-                                  (dir_ / "kubeconfig").string(),
+                                  (dir_.path() / "kubeconfig").string(),
                                   "--cache-dir",
-                                  (dir_ / "cache").string(),
+                                  (dir_.path() / "cache").string(),
                                   "--request-timeout=20s"};
     v.insert(v.end(), args.begin(), args.end());
     return v;
   }
 
-  ProcessResult kubectl(const std::vector<std::string>& args, const std::string& stdin_data = "") {
-    auto r = run_process(argv(args), stdin_data, seconds(30));
-    return r;
+  CommandResult kubectl(const std::vector<std::string>& args, const std::string& stdin_data = "") {
+    return run_command(argv(args), {}, seconds(30), stdin_data);
   }
 
-  std::unique_ptr<Subprocess> kubectl_background(const std::vector<std::string>& args) {
-    return std::make_unique<Subprocess>(argv(args));
+  std::unique_ptr<BackgroundCommand> kubectl_background(const std::vector<std::string>& args) {
+    return std::make_unique<BackgroundCommand>(argv(args));
   }
 
   // Applies `yaml` via stdin and expects success.
@@ -161,7 +157,7 @@ class KubectlSuite : public ::testing::Test {
     EXPECT_NE(r.out.find("condition met"), std::string::npos);
   }
 
-  fs::path dir_;
+  TempDir dir_;
 };
 
 TEST_F(KubectlSuite, CustomResourceLifecycle) {
@@ -178,10 +174,10 @@ TEST_F(KubectlSuite, CustomResourceLifecycle) {
 
   {
     auto watch = kubectl_background({"get", "widgets", "-w"});
-    ASSERT_TRUE(watch->wait_for_output("navy", seconds(20))) << watch->output();
+    ASSERT_TRUE(watch->wait_for_output("navy", seconds(20))) << watch->out();
     r = kubectl({"patch", "widget", "blue", "--type=merge", "-p", R"({"spec":{"color":"red"}})"});
     ASSERT_EQ(r.exit_code, 0) << r.err;
-    EXPECT_TRUE(watch->wait_for_output("red", seconds(20))) << watch->output();
+    EXPECT_TRUE(watch->wait_for_output("red", seconds(20))) << watch->out();
   }
 
   r = kubectl({"scale", "widget", "blue", "--replicas=3"});
@@ -208,7 +204,7 @@ TEST_F(KubectlSuite, CustomResourceLifecycle) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   {
     auto deletion = kubectl_background({"delete", "widget", "blue", "--timeout=30s"});
-    ASSERT_TRUE(eventually(
+    ASSERT_TRUE(wait_until(
         [&] {
           auto w = emu.get(std::string(kWidgets) + "/blue");
           return w && (*w)["metadata"].contains("deletionTimestamp");
@@ -338,7 +334,7 @@ TEST_F(KubectlSuite, WaitSurvivesAnExpiredWatch) {
   emu.expire_next_watches(1);
   auto waiter = kubectl_background(
       {"wait", "--for=jsonpath={.status.phase}=Ready", "widget/blue", "--timeout=30s"});
-  ASSERT_TRUE(eventually([&] { return emu.open_watches() > 0; }, seconds(20)));
+  ASSERT_TRUE(wait_until([&] { return emu.open_watches() > 0; }, seconds(20)));
   auto r = kubectl({"patch", "widget", "blue", "--subresource=status", "--type=merge", "-p",
                     R"({"status":{"phase":"Ready"}})"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -448,12 +444,12 @@ TEST_F(KubectlSuite, DeploymentsGetAReplicaSetAndServicesAClusterIp) {
       "{.spec.template.spec.containers[0].image} {.status.readyReplicas} "
       "{.status.observedGeneration}={.metadata.generation}{\"\\n\"}{end}";
   auto sets = [&] { return kubectl({"get", "replicasets", "-l", "app=web", "-o", fields}).out; };
-  EXPECT_TRUE(eventually([&] { return sets() == uid + " nginx:1.27 1 1=1\n"; }, seconds(20)))
+  EXPECT_TRUE(wait_until([&] { return sets() == uid + " nginx:1.27 1 1=1\n"; }, seconds(20)))
       << sets();
   apply(deployment_yaml("nginx:1.28"), "deployment.apps/web configured");
   auto r = kubectl({"scale", "deployment", "web", "--replicas=3"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_TRUE(eventually([&] { return sets().find(uid + " nginx:1.28 3 ") == 0; }, seconds(20)))
+  EXPECT_TRUE(wait_until([&] { return sets().find(uid + " nginx:1.28 3 ") == 0; }, seconds(20)))
       << sets();
   const std::string now = sets();
   EXPECT_EQ(std::count(now.begin(), now.end(), '\n'), 1) << now;
@@ -461,7 +457,7 @@ TEST_F(KubectlSuite, DeploymentsGetAReplicaSetAndServicesAClusterIp) {
   EXPECT_NE(r.out.find("pod-template-hash"), std::string::npos) << r.out;
   r = kubectl({"delete", "deployment", "web"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_TRUE(eventually([&] { return sets().empty(); }, seconds(20))) << sets();
+  EXPECT_TRUE(wait_until([&] { return sets().empty(); }, seconds(20))) << sets();
 
   apply(
       "apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec:\n  selector: {app: web}\n"
@@ -496,15 +492,15 @@ TEST_F(KubectlSuite, ProtobufSecretsAndConfigMapsAreAccepted) {
 }
 
 TEST_F(KubectlSuite, StandaloneBinaryPrintsItsUrl) {
-  Subprocess server({KUBEFN_EMULATOR_BINARY, "--port", "0", "--tls", "--token", "t0k3n", "--ca-out",
-                     (dir_ / "ca.pem").string()});
-  ASSERT_TRUE(server.wait_for_output("\n", seconds(20))) << server.output();
-  const std::string url = server.output().substr(0, server.output().find('\n'));
+  BackgroundCommand server({KUBEFN_EMULATOR_BINARY, "--port", "0", "--tls", "--token", "t0k3n",
+                            "--ca-out", (dir_.path() / "ca.pem").string()});
+  ASSERT_TRUE(server.wait_for_output("\n", seconds(20))) << server.out();
+  const std::string url = server.out().substr(0, server.out().find('\n'));
   ASSERT_EQ(url.rfind("https://127.0.0.1:", 0), 0u) << url;
-  std::ofstream(dir_ / "kubeconfig")
+  std::ofstream(dir_.path() / "kubeconfig")
       << "apiVersion: v1\nkind: Config\n"
       << "clusters: [{name: emu, cluster: {server: \"" << url << "\", certificate-authority: \""
-      << (dir_ / "ca.pem").string() << "\"}}]\n"
+      << (dir_.path() / "ca.pem").string() << "\"}}]\n"
       << "contexts: [{name: emu, context: {cluster: emu, user: emu, namespace: default}}]\n"
       << "current-context: emu\nusers: [{name: emu, user: {token: t0k3n}}]\n";
   auto r = kubectl({"get", "namespace", "default"});

@@ -78,7 +78,7 @@ struct Cause {
 };
 
 // A 422 Invalid Status for `name`, with exactly these causes.
-void expect_invalid(const Response& r, const std::string& name, const std::string& message,
+void expect_invalid(const HttpReply& r, const std::string& name, const std::string& message,
                     const std::vector<Cause>& causes, const std::string& context) {
   ASSERT_EQ(r.status, 422) << context << ": " << r.body;
   const auto s = r.json();
@@ -114,8 +114,8 @@ class SchemaValidationTest : public EmulatorTest {
     ASSERT_EQ(r.status, 201) << r.body;
   }
 
-  Response send(const std::string& method, const std::string& target, const std::string& body,
-                const std::string& content_type = "application/json") {
+  HttpReply send(const std::string& method, const std::string& target, const std::string& body,
+                 const std::string& content_type = "application/json") {
     return http_.request(method, target, body,
                          RequestOptions{content_type, "application/json", ""});
   }
@@ -460,7 +460,7 @@ TEST_F(SchemaValidationTest, FieldValidationDecidesWhatUnknownFieldsDo) {
     http_.del(std::string(kGadgets) + "/unk");
     auto r = send("POST", kGadgets + c.query, body.dump());
     ASSERT_EQ(r.status, c.status) << c.query << ": " << r.body;
-    EXPECT_EQ(r.warnings, c.warnings) << c.query;
+    EXPECT_EQ(r.header_values("warning"), c.warnings) << c.query;
     if (c.status >= 400) {
       EXPECT_EQ(r.json()["reason"], c.reason) << c.query;
       EXPECT_EQ(r.json()["message"], c.message) << c.query;
@@ -492,7 +492,7 @@ TEST_F(SchemaValidationTest, DuplicateJsonFieldsAreStrictDecodingErrors) {
       R"(Gadget in version "v1" cannot be handled as a Gadget: strict decoding error: duplicate field "spec.name", duplicate field "spec.ports[0].port", duplicate field "spec")");
   r = send("POST", kGadgets, dup);
   ASSERT_EQ(r.status, 201) << r.body;
-  EXPECT_EQ(r.warnings,
+  EXPECT_EQ(r.header_values("warning"),
             (std::vector<std::string>{warning(R"(duplicate field "spec.name")"),
                                       warning(R"(duplicate field "spec.ports[0].port")"),
                                       warning(R"(duplicate field "spec")")}));
@@ -550,7 +550,8 @@ TEST_F(SchemaValidationTest, UpdatesAndPatchesAreValidatedToo) {
       << r.body;
   r = send("PATCH", path, R"({"spec":{"foo":1,"count":4}})", "application/merge-patch+json");
   ASSERT_EQ(r.status, 200) << r.body;
-  EXPECT_EQ(r.warnings, std::vector<std::string>{warning(R"(unknown field "spec.foo")")});
+  EXPECT_EQ(r.header_values("warning"),
+            std::vector<std::string>{warning(R"(unknown field "spec.foo")")});
   EXPECT_EQ(r.json()["spec"]["count"], 4);
   r = send("PATCH", path, R"({"spec":{"count":"x","color":"green"}})",
            "application/merge-patch+json");
@@ -578,7 +579,7 @@ TEST_F(SchemaValidationTest, UpdatesAndPatchesAreValidatedToo) {
       << r.body;
   r = send("PATCH", path + "?fieldValidation=Warn", ops, "application/json-patch+json");
   ASSERT_EQ(r.status, 200) << r.body;
-  EXPECT_EQ(r.warnings,
+  EXPECT_EQ(r.header_values("warning"),
             (std::vector<std::string>{warning(R"(json patch unknown field "[0].extra")"),
                                       warning(R"(unknown field "spec.foo")")}));
   r = send("PATCH", path, R"([{"op":"replace","path":"/spec/count","value":13}])",
@@ -633,7 +634,7 @@ TEST_F(SchemaValidationTest, ServerSideApplyTypesTheConfigurationFirst) {
             "line 1: key \"name\" already set in map");
   r = apply("&fieldValidation=Warn", dup);
   ASSERT_EQ(r.status, 201) << r.body;
-  EXPECT_EQ(r.warnings,
+  EXPECT_EQ(r.header_values("warning"),
             std::vector<std::string>{warning(R"(line 1: key "name" already set in map)")});
   r = apply("", gadget("ssa", {{"name", "ab"}, {"count", 13}}).dump());
   EXPECT_EQ(r.status, 422) << r.body;
@@ -723,11 +724,11 @@ TEST(SchemaValidationSwitches, ValidationAndPruningCanBeTurnedOff) {
       r = http.post(kGadgets, gadget("free", {{"name", 5}, {"count", 3}, {"foo", 1}}));
       ASSERT_EQ(r.status, 201) << r.body;
       EXPECT_EQ(r.json()["spec"], json::parse(R"({"count":3,"defaulted":"dflt","name":5})"));
-      EXPECT_EQ(r.warnings.size(), 1u);
+      EXPECT_EQ(r.header_values("warning").size(), 1u);
     } else {
       ASSERT_EQ(r.status, 201) << r.body;
       EXPECT_EQ(r.json()["spec"], json::parse(R"({"count":3,"foo":1,"name":5})"));
-      EXPECT_TRUE(r.warnings.empty());
+      EXPECT_TRUE(r.header_values("warning").empty());
     }
   }
 }

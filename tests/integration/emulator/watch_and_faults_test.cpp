@@ -71,7 +71,8 @@ TEST_F(WatchTest, EveryServedVersionSeesItsOwnApiVersion) {
   ASSERT_EQ(http_.post("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd).status, 201);
   const std::string v1_path = kWidgets;
   const std::string v2_path = "/apis/emulator.kubefn.dev/v2/namespaces/default/widgets";
-  ASSERT_TRUE(eventually([&] { return http_.get(v2_path).status == 200; }));
+  ASSERT_TRUE(
+      wait_until([&] { return http_.get(v2_path).status == 200; }, std::chrono::seconds(5)));
   const auto rv = std::to_string(emu_.resource_version());
   WatchReader w1(emu_.port(), v1_path + "?watch=true&resourceVersion=" + rv);
   WatchReader w2(emu_.port(), v2_path + "?watch=true&resourceVersion=" + rv);
@@ -171,10 +172,10 @@ TEST_F(WatchTest, TimeoutSecondsEndsTheStreamCleanly) {
 TEST_F(WatchTest, DropWatchesClosesOpenStreams) {
   WatchReader w(emu_.port(), std::string(kConfigMaps) + "?watch=true&resourceVersion=" +
                                  std::to_string(emu_.resource_version()));
-  ASSERT_TRUE(eventually([&] { return emu_.open_watches() == 1; }));
+  ASSERT_TRUE(wait_until([&] { return emu_.open_watches() == 1; }, std::chrono::seconds(5)));
   emu_.drop_watches();
   EXPECT_TRUE(w.ended());
-  EXPECT_TRUE(eventually([&] { return emu_.open_watches() == 0; }));
+  EXPECT_TRUE(wait_until([&] { return emu_.open_watches() == 0; }, std::chrono::seconds(5)));
 }
 
 TEST_F(WatchTest, TableWatchSendsColumnsOnlyFirst) {

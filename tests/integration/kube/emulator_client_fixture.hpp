@@ -5,17 +5,22 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
-#include <functional>
 #include <memory>
 #include <string>
-#include <thread>
 
 #include "kubefn/emulator/kube_emulator.hpp"
 #include "kubefn/kube/clock.hpp"
 #include "kubefn/kube/kube_client.hpp"
 #include "kubefn/kube/rest_kube_client.hpp"
+#include "kubefn/testing/status_matchers.hpp"
+#include "kubefn/testing/wait.hpp"
 
 namespace kubefn::kube::testing {
+
+using kubefn::testing::IsOk;
+using kubefn::testing::StatusIs;
+using kubefn::testing::wait_until;
+using ::testing::Not;
 
 // The custom resource the tests use: status and scale subresources, like Function.
 inline const GroupVersionResource kGadgets{"test.kubefn.dev", "v1", "gadgets", true};
@@ -48,17 +53,6 @@ inline nlohmann::json config_map(const std::string& name, const std::string& val
           {"data", {{"value", value}}}};
 }
 
-// Polls until `condition` holds or the real-time deadline passes.
-inline bool eventually(const std::function<bool()>& condition,
-                       std::chrono::milliseconds within = std::chrono::seconds(10)) {
-  const auto deadline = std::chrono::steady_clock::now() + within;
-  while (!condition()) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  return true;
-}
-
 inline RestClientOptions fast_retries() {
   RestClientOptions options;
   options.retry.max_attempts = 4;
@@ -78,15 +72,16 @@ class EmulatorClientTest : public ::testing::Test {
                                           const RestClientOptions& options = fast_retries()) {
     if (config.server.empty()) config.server = emulator_.url();
     auto client = make_rest_kube_client(config, clock_, options);
-    EXPECT_TRUE(client.ok()) << client.status().to_string();
+    EXPECT_THAT(client, IsOk());
     return client.ok() ? std::move(*client) : nullptr;
   }
 
   void install_gadgets() {
     auto created = client_->create(
         {"apiextensions.k8s.io", "v1", "customresourcedefinitions", false}, gadget_crd(), {});
-    ASSERT_TRUE(created.ok()) << created.status().to_string();
-    ASSERT_TRUE(eventually([&] { return client_->list(kGadgets, "default", {}).ok(); }));
+    ASSERT_THAT(created, IsOk());
+    ASSERT_TRUE(wait_until([&] { return client_->list(kGadgets, "default", {}).ok(); },
+                           std::chrono::seconds(10)));
   }
 
   RealClock clock_;

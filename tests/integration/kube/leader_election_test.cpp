@@ -31,24 +31,25 @@ TEST_F(LeaderElectionTest, OneLeadsAndTheOtherTakesOverWhenItStops) {
     while (now > seen && !max_leaders.compare_exchange_weak(seen, now)) {
     }
   };
-  LeaderCallbacks callbacks{[&] { track(+1); }, [&] { track(-1); }, nullptr};
+  LeaderCallbacks callbacks{[&] { track(+1); }, [&] { track(-1); }, nullptr, nullptr};
   auto a = std::make_unique<LeaderElector>(*client_, clock_, candidate("a"), callbacks);
   auto b = std::make_unique<LeaderElector>(*second_client, clock_, candidate("b"), callbacks);
   a->start();
   b->start();
-  ASSERT_TRUE(eventually([&] { return a->is_leader() || b->is_leader(); }));
+  ASSERT_TRUE(
+      wait_until([&] { return a->is_leader() || b->is_leader(); }, std::chrono::seconds(10)));
   // Hold for a few renewals: exactly one leads.
-  ASSERT_FALSE(eventually([&] { return a->is_leader() && b->is_leader(); }, milliseconds(600)));
+  ASSERT_FALSE(wait_until([&] { return a->is_leader() && b->is_leader(); }, milliseconds(600)));
   auto& leader = a->is_leader() ? a : b;
   auto& follower = a->is_leader() ? b : a;
   const std::string leader_name = leader->observed_leader();
   EXPECT_EQ(follower->observed_leader(), leader_name);
 
   leader->stop();
-  ASSERT_TRUE(eventually([&] { return follower->is_leader(); }, std::chrono::seconds(2)))
+  ASSERT_TRUE(wait_until([&] { return follower->is_leader(); }, std::chrono::seconds(2)))
       << "takes over within the lease duration";
   auto lease = client_->get({resources::leases(), "default", "kubefn-operator"});
-  ASSERT_TRUE(lease.ok());
+  ASSERT_THAT(lease, IsOk());
   EXPECT_NE((*lease)["spec"]["holderIdentity"], leader_name);
   EXPECT_EQ((*lease)["spec"]["leaseTransitions"], 1);
   follower->stop();
@@ -64,12 +65,12 @@ TEST_F(LeaderElectionTest, ExpiredLeaseOfASilentHolderIsTaken) {
                            {{"holderIdentity", "ghost"},
                             {"leaseDurationSeconds", 1},
                             {"renewTime", format_micro_time(clock_.wall_now())}}}};
-  ASSERT_TRUE(client_->create(resources::leases(), lease, {}).ok());
+  ASSERT_THAT(client_->create(resources::leases(), lease, {}), IsOk());
   LeaderElector b(*client_, clock_, candidate("b"), {});
   const auto started = std::chrono::steady_clock::now();
   b.start();
-  ASSERT_TRUE(eventually([&] { return b.observed_leader() == "ghost"; }));
-  ASSERT_TRUE(eventually([&] { return b.is_leader(); }, std::chrono::seconds(5)));
+  ASSERT_TRUE(wait_until([&] { return b.observed_leader() == "ghost"; }, std::chrono::seconds(10)));
+  ASSERT_TRUE(wait_until([&] { return b.is_leader(); }, std::chrono::seconds(5)));
   EXPECT_GE(std::chrono::steady_clock::now() - started, milliseconds(900));
   b.stop();
 }

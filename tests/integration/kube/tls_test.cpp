@@ -33,8 +33,7 @@ TEST_F(TlsTest, WrongTokenIsUnauthorized) {
   auto client = make_client(secure("wrong"));
   ASSERT_NE(client, nullptr);
   auto listed = client->list(kConfigMaps, "default", {});
-  ASSERT_FALSE(listed.ok());
-  EXPECT_TRUE(listed.status().is_unauthorized()) << listed.status().to_string();
+  ASSERT_THAT(listed, StatusIs(StatusCode::kUnauthorized));
 }
 
 TEST_F(TlsTest, UntrustedServerIsRefused) {
@@ -45,24 +44,22 @@ TEST_F(TlsTest, UntrustedServerIsRefused) {
   auto client = make_client(config, options);
   ASSERT_NE(client, nullptr);
   auto listed = client->list(kConfigMaps, "default", {});
-  ASSERT_FALSE(listed.ok());
-  EXPECT_EQ(listed.status().code(), StatusCode::kNetworkError) << listed.status().to_string();
+  ASSERT_THAT(listed, StatusIs(StatusCode::kNetworkError));
 }
 
 TEST_F(TlsTest, BadCaDataIsAConfigError) {
   ClientConfig config = secure(kToken);
   config.ca_pem = "-----BEGIN CERTIFICATE-----\nnot a certificate\n-----END CERTIFICATE-----\n";
   auto client = make_rest_kube_client(config, clock_);
-  ASSERT_FALSE(client.ok());
-  EXPECT_EQ(client.status().code(), StatusCode::kInvalidConfig);
+  ASSERT_THAT(client, StatusIs(StatusCode::kInvalidConfig));
 }
 
 TEST_F(TlsTest, TrustedCaAndBearerTokenWork) {
   auto client = make_client(secure(kToken));
   ASSERT_NE(client, nullptr);
-  ASSERT_TRUE(client->create(kConfigMaps, config_map("secure", "1"), {}).ok());
+  ASSERT_THAT(client->create(kConfigMaps, config_map("secure", "1"), {}), IsOk());
   auto got = client->get({kConfigMaps, "default", "secure"});
-  ASSERT_TRUE(got.ok()) << got.status().to_string();
+  ASSERT_THAT(got, IsOk());
   EXPECT_EQ((*got)["data"]["value"], "1");
 }
 
@@ -73,14 +70,14 @@ TEST_F(TlsTest, TlsServerNameIsWhatTheCertificateIsCheckedAgainst) {
   wrong.tls_server_name = "not-the-server.example";  // not in the emulator's certificate
   auto refused = make_client(wrong, options);
   ASSERT_NE(refused, nullptr);
-  EXPECT_EQ(refused->list(kConfigMaps, "default", {}).status().code(), StatusCode::kNetworkError);
+  EXPECT_THAT(refused->list(kConfigMaps, "default", {}), StatusIs(StatusCode::kNetworkError));
 
   ClientConfig right = secure(kToken);
   right.tls_server_name = "localhost";  // connecting to 127.0.0.1, verifying "localhost"
   auto accepted = make_client(right, options);
   ASSERT_NE(accepted, nullptr);
   auto listed = accepted->list(kConfigMaps, "default", {});
-  EXPECT_TRUE(listed.ok()) << listed.status().to_string();
+  EXPECT_THAT(listed, IsOk());
 }
 
 TEST_F(TlsTest, InsecureSkipVerifyStillSendsTheToken) {
@@ -89,7 +86,7 @@ TEST_F(TlsTest, InsecureSkipVerifyStillSendsTheToken) {
   config.insecure_skip_tls_verify = true;
   auto client = make_client(config);
   ASSERT_NE(client, nullptr);
-  EXPECT_TRUE(client->list(kConfigMaps, "default", {}).ok());
+  EXPECT_THAT(client->list(kConfigMaps, "default", {}), IsOk());
 }
 
 TEST_F(TlsTest, TokenFileIsReReadAfterUnauthorized) {
@@ -102,12 +99,12 @@ TEST_F(TlsTest, TokenFileIsReReadAfterUnauthorized) {
   config.token_reload_interval = std::chrono::hours(1);
   auto client = make_client(config);
   ASSERT_NE(client, nullptr);
-  EXPECT_TRUE(client->list(kConfigMaps, "default", {}).status().is_unauthorized());
+  EXPECT_THAT(client->list(kConfigMaps, "default", {}), StatusIs(StatusCode::kUnauthorized));
 
   write(std::string(kToken) + "\n");  // the kubelet rotates the projected token
   auto listed = client->list(kConfigMaps, "default", {});
-  EXPECT_TRUE(listed.ok()) << "the 401 made the client read the new token: "
-                           << listed.status().to_string();
+  EXPECT_THAT(listed, IsOk()) << "the 401 made the client read the new token: "
+                              << listed.status().to_string();
   std::filesystem::remove(file);
 }
 
@@ -115,13 +112,13 @@ TEST_F(TlsTest, WatchOverTls) {
   auto client = make_client(secure(kToken));
   ASSERT_NE(client, nullptr);
   auto list = client->list(kConfigMaps, "default", {});
-  ASSERT_TRUE(list.ok());
+  ASSERT_THAT(list, IsOk());
   ListOptions options;
   options.resource_version = list->resource_version;
   options.timeout_seconds = 30;
   auto stream = client->watch(kConfigMaps, "default", options);
-  ASSERT_TRUE(stream.ok()) << stream.status().to_string();
-  ASSERT_TRUE(client->create(kConfigMaps, config_map("tls-watch", "1"), {}).ok());
+  ASSERT_THAT(stream, IsOk());
+  ASSERT_THAT(client->create(kConfigMaps, config_map("tls-watch", "1"), {}), IsOk());
   auto event = (*stream)->next();
   ASSERT_TRUE(event.ok() && event->has_value()) << event.status().to_string();
   EXPECT_EQ(object_name((*event)->object), "tls-watch");

@@ -11,30 +11,30 @@ class WatchTest : public EmulatorClientTest {
  protected:
   std::unique_ptr<WatchStream> open(const ListOptions& options) {
     auto stream = client_->watch(kConfigMaps, "default", options);
-    EXPECT_TRUE(stream.ok()) << stream.status().to_string();
+    EXPECT_THAT(stream, IsOk());
     return stream.ok() ? std::move(*stream) : nullptr;
   }
 
   std::string current_version() {
     auto list = client_->list(kConfigMaps, "default", {});
-    EXPECT_TRUE(list.ok());
+    EXPECT_THAT(list, IsOk());
     return list->resource_version;
   }
 };
 
 TEST_F(WatchTest, ExpiredResourceVersionGivesErrorEvent) {
   const std::string version = current_version();
-  ASSERT_TRUE(client_->create(kConfigMaps, config_map("a", "1"), {}).ok());
+  ASSERT_THAT(client_->create(kConfigMaps, config_map("a", "1"), {}), IsOk());
   emulator_.compact();
   ListOptions options;
   options.resource_version = version;
   auto stream = client_->watch(kConfigMaps, "default", options);
   if (!stream.ok()) {
-    EXPECT_TRUE(stream.status().is_gone()) << stream.status().to_string();
+    EXPECT_THAT(stream, StatusIs(StatusCode::kGone));
     return;
   }
   auto event = (*stream)->next();
-  ASSERT_TRUE(event.ok()) << event.status().to_string();
+  ASSERT_THAT(event, IsOk());
   ASSERT_TRUE(event->has_value());
   EXPECT_EQ((*event)->type, WatchEvent::Type::kError);
   EXPECT_EQ((*event)->object["code"], 410);
@@ -47,22 +47,21 @@ TEST_F(WatchTest, StreamsChangesAsTheyHappen) {
   auto stream = open(options);
   ASSERT_NE(stream, nullptr);
 
-  ASSERT_TRUE(client_->create(kConfigMaps, config_map("w", "1"), {}).ok());
+  ASSERT_THAT(client_->create(kConfigMaps, config_map("w", "1"), {}), IsOk());
   auto added = stream->next();
   ASSERT_TRUE(added.ok() && added->has_value()) << added.status().to_string();
   EXPECT_EQ((*added)->type, WatchEvent::Type::kAdded);
   EXPECT_EQ(object_name((*added)->object), "w");
 
-  ASSERT_TRUE(client_
-                  ->patch({kConfigMaps, "default", "w"}, PatchType::kMerge,
-                          {{"data", {{"value", "2"}}}}, {})
-                  .ok());
+  ASSERT_THAT(client_->patch({kConfigMaps, "default", "w"}, PatchType::kMerge,
+                             {{"data", {{"value", "2"}}}}, {}),
+              IsOk());
   auto modified = stream->next();
   ASSERT_TRUE(modified.ok() && modified->has_value());
   EXPECT_EQ((*modified)->type, WatchEvent::Type::kModified);
   EXPECT_EQ((*modified)->object["data"]["value"], "2");
 
-  ASSERT_TRUE(client_->remove({kConfigMaps, "default", "w"}, {}).ok());
+  ASSERT_THAT(client_->remove({kConfigMaps, "default", "w"}, {}), IsOk());
   auto deleted = stream->next();
   ASSERT_TRUE(deleted.ok() && deleted->has_value());
   EXPECT_EQ((*deleted)->type, WatchEvent::Type::kDeleted);
@@ -75,7 +74,7 @@ TEST_F(WatchTest, ServerTimeoutEndsTheStreamCleanly) {
   auto stream = open(options);
   ASSERT_NE(stream, nullptr);
   auto end = stream->next();
-  ASSERT_TRUE(end.ok()) << end.status().to_string();
+  ASSERT_THAT(end, IsOk());
   EXPECT_FALSE(end->has_value());
 }
 
@@ -103,8 +102,7 @@ TEST_F(WatchTest, CancelUnblocksAWaitingReader) {
   stream->cancel();
   ASSERT_EQ(reader.wait_for(std::chrono::seconds(5)), std::future_status::ready);
   auto result = reader.get();
-  ASSERT_FALSE(result.ok());
-  EXPECT_EQ(result.status().code(), StatusCode::kCancelled);
+  ASSERT_THAT(result, StatusIs(StatusCode::kCancelled));
 }
 
 TEST_F(WatchTest, DroppedStreamEnds) {
@@ -113,7 +111,7 @@ TEST_F(WatchTest, DroppedStreamEnds) {
   options.timeout_seconds = 60;
   auto stream = open(options);
   ASSERT_NE(stream, nullptr);
-  ASSERT_TRUE(eventually([&] { return emulator_.open_watches() == 1; }));
+  ASSERT_TRUE(wait_until([&] { return emulator_.open_watches() == 1; }, std::chrono::seconds(10)));
   emulator_.drop_watches();
   auto end = stream->next();
   // Cleanly ended or failed, but never blocked.

@@ -211,5 +211,37 @@ TEST(Manifest, YamlOutputRoundTrips) {
   EXPECT_EQ((*parsed)[0].object, value) << yaml;
 }
 
+// Strings and keys that YAML 1.1 reads as other types ("yes" is true, "0x10" is 16, a key
+// "y" is the key "true") are quoted, so what kubefn prints reads back as it was.
+TEST(Manifest, YamlOutputQuotesWhatYaml11ReadsAsOtherTypes) {
+  json value = {{"words", {"yes", "no", "on", "Off", "y", "N", "~", "Null"}},
+                {"numbers", {"0x10", "0o17", "1_000", "+5", ".5", "1e3", "08"}},
+                {"y", "key"},
+                {"1", "key"},
+                {"on", "key"},
+                {"<<", "key"},
+                {"plain", {"hello", "1.2.3", "2024-01-02"}}};
+  const std::string yaml = to_yaml(value);
+  auto parsed = parse_manifests(yaml, "out");
+  ASSERT_TRUE(parsed.ok()) << parsed.status().message() << "\n" << yaml;
+  EXPECT_EQ((*parsed)[0].object, value) << yaml;
+}
+
+// Manifests are read as kubectl reads them (the conversion's own cases are in
+// yaml_to_json_test.cpp): the CLI took yes and on as strings, 017 as 17, 1.0 as a float.
+TEST(Manifest, ScalarsReadAsKubectlReadsThem) {
+  auto parsed = parse_manifests("a: yes\nb: on\nc: 017\nd: 1.0\ne: 0x1F\nf: .inf\n", "k.yaml");
+  ASSERT_FALSE(parsed.ok());
+  EXPECT_NE(parsed.status().message().find("k.yaml document 1: unsupported YAML: json: "
+                                           "unsupported value: +Inf"),
+            std::string::npos)
+      << parsed.status().message();
+  parsed = parse_manifests("a: yes\nb: on\nc: 017\nd: 1.0\ne: 0x1F\n", "k.yaml");
+  ASSERT_TRUE(parsed.ok()) << parsed.status().message();
+  EXPECT_EQ((*parsed)[0].object,
+            json::parse(R"({"a": true, "b": true, "c": 15, "d": 1, "e": 31})"));
+  EXPECT_TRUE((*parsed)[0].object["d"].is_number_integer());
+}
+
 }  // namespace
 }  // namespace kubefn::cli

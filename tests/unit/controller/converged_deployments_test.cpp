@@ -1,8 +1,8 @@
+#include "kubefn/platform/kubernetes/converged_deployments.hpp"
+
 #include <gtest/gtest.h>
 
-#include "kubefn/controller/function_reconciler.hpp"
-
-namespace kubefn::controller {
+namespace kubefn::platform::kubernetes {
 namespace {
 
 TEST(ConvergedDeployments, MatchesOnlyTheRememberedGenerationAndWant) {
@@ -22,4 +22,4 @@ TEST(ConvergedDeployments, MatchesOnlyTheRememberedGenerationAndWant) {
 }
 
 }  // namespace
-}  // namespace kubefn::controller
+}  // namespace kubefn::platform::kubernetes

@@ -1,6 +1,6 @@
 // Golden tests of the desired-state builders. Set KUBEFN_UPDATE_GOLDEN=1 to rewrite the
 // golden files after an intended change, then review the diff.
-#include "kubefn/controller/desired.hpp"
+#include "kubefn/platform/kubernetes/desired.hpp"
 
 #include <gtest/gtest.h>
 #include <yaml-cpp/yaml.h>
@@ -11,9 +11,15 @@
 #include <set>
 #include <sstream>
 
-namespace kubefn::controller {
+#include "kubefn/controller/source_digest.hpp"
+
+namespace kubefn::platform::kubernetes {
 namespace {
 
+using controller::FunctionSpec;
+using controller::parse_function;
+using controller::source_digest;
+using controller::SpecError;
 using nlohmann::json;
 
 std::string slurp(const std::string& path) {
@@ -204,4 +210,4 @@ TEST(Desired, ResourceDefaultsNeverContradictWhatTheFunctionSets) {
 }
 
 }  // namespace
-}  // namespace kubefn::controller
+}  // namespace kubefn::platform::kubernetes

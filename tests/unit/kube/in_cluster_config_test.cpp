@@ -4,12 +4,15 @@
 
 #include <map>
 
-#include "temp_dir.hpp"
+#include "kubefn/testing/status_matchers.hpp"
+#include "kubefn/testing/temp_dir.hpp"
 
 namespace kubefn::kube {
 namespace {
 
-using testing::TempDir;
+using kubefn::testing::IsOk;
+using kubefn::testing::TempDir;
+using ::testing::Not;
 
 EnvLookup fake_env(std::map<std::string, std::string> values) {
   return [values = std::move(values)](const std::string& name) -> std::optional<std::string> {
@@ -32,7 +35,7 @@ const std::map<std::string, std::string> kServiceEnv{{"KUBERNETES_SERVICE_HOST",
 TEST(InClusterConfig, NotInClusterWithoutServiceVariables) {
   TempDir dir;
   auto config = in_cluster_config(options_for(dir, {{"KUBERNETES_SERVICE_HOST", "10.0.0.1"}}));
-  ASSERT_FALSE(config.ok());
+  ASSERT_THAT(config, Not(IsOk()));
   EXPECT_NE(config.status().message().find("not running in a cluster"), std::string::npos);
 }
 
@@ -40,7 +43,7 @@ TEST(InClusterConfig, MissingTokenIsAnError) {
   TempDir dir;
   dir.write("ca.crt", "CA");
   auto config = in_cluster_config(options_for(dir, kServiceEnv));
-  ASSERT_FALSE(config.ok());
+  ASSERT_THAT(config, Not(IsOk()));
   EXPECT_NE(config.status().message().find("token"), std::string::npos);
 }
 
@@ -48,7 +51,7 @@ TEST(InClusterConfig, MissingCaIsAnError) {
   TempDir dir;
   dir.write("token", "t");
   auto config = in_cluster_config(options_for(dir, kServiceEnv));
-  ASSERT_FALSE(config.ok());
+  ASSERT_THAT(config, Not(IsOk()));
   EXPECT_NE(config.status().message().find("CA"), std::string::npos);
 }
 
@@ -58,7 +61,7 @@ TEST(InClusterConfig, ReadsServiceAccountDirectory) {
   dir.write("ca.crt", "CA PEM");
   dir.write("namespace", "kubefn-system\n");
   auto config = in_cluster_config(options_for(dir, kServiceEnv));
-  ASSERT_TRUE(config.ok()) << config.status().to_string();
+  ASSERT_THAT(config, IsOk());
   EXPECT_EQ(config->server, "https://10.0.0.1:443");
   EXPECT_EQ(config->token_file, token.string());
   EXPECT_TRUE(config->token.empty()) << "the token is read by the client, not cached here";
@@ -72,7 +75,7 @@ TEST(InClusterConfig, BracketsIpv6AndDefaultsNamespace) {
   dir.write("ca.crt", "CA");
   auto config = in_cluster_config(options_for(
       dir, {{"KUBERNETES_SERVICE_HOST", "fd00::1"}, {"KUBERNETES_SERVICE_PORT", "6443"}}));
-  ASSERT_TRUE(config.ok()) << config.status().to_string();
+  ASSERT_THAT(config, IsOk());
   EXPECT_EQ(config->server, "https://[fd00::1]:6443");
   EXPECT_EQ(config->default_namespace, "default");
 }
@@ -89,14 +92,14 @@ TEST(LoadConfig, AnExplicitKubeconfigAndContextWinOverTheEnvironment) {
                               "current-context: a\n");
   const auto env = fake_env({{"KUBERNETES_SERVICE_HOST", "10.0.0.1"}});
   auto current = load_config(file.string(), "", env);
-  ASSERT_TRUE(current.ok()) << current.status().to_string();
+  ASSERT_THAT(current, IsOk());
   EXPECT_EQ(current->server, "http://127.0.0.1:1");
   auto chosen = load_config(file.string(), "b", env);
-  ASSERT_TRUE(chosen.ok()) << chosen.status().to_string();
+  ASSERT_THAT(chosen, IsOk());
   EXPECT_EQ(chosen->server, "http://127.0.0.1:2");
   // No --kubeconfig: the default chain, here in-cluster without its variables complete.
   auto fallback = load_config("", "b", env);
-  ASSERT_FALSE(fallback.ok());
+  ASSERT_THAT(fallback, Not(IsOk()));
   EXPECT_NE(fallback.status().message().find("not running in a cluster"), std::string::npos)
       << fallback.status().to_string();
 }

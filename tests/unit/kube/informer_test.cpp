@@ -5,16 +5,17 @@
 #include <mutex>
 #include <vector>
 
-#include "in_memory_kube_client.hpp"
 #include "kubefn/kube/fake_clock.hpp"
-#include "wait_for.hpp"
+#include "kubefn/testing/fakes/fake_kube_client.hpp"
+#include "kubefn/testing/wait.hpp"
 
 namespace kubefn::kube {
 namespace {
 
+using kubefn::testing::FakeKubeClient;
+using kubefn::testing::wait_until;
 using nlohmann::json;
-using testing::InMemoryKubeClient;
-using testing::wait_for;
+using std::chrono::seconds;
 
 json config_map(const std::string& name, const std::string& value) {
   return {{"apiVersion", "v1"},
@@ -62,13 +63,13 @@ InformerOptions options() {
 
 TEST(Informer, RetriesAFailedListWithBackoff) {
   FakeClock clock;
-  InMemoryKubeClient client;
+  FakeKubeClient client;
   client.put_object(resources::config_maps(), config_map("a", "1"));
   client.fail_next("list", Status(StatusCode::kInternalError, "down"));
   Recorder recorder;
   Informer informer(client, clock, options(), recorder.handlers());
   informer.start();
-  ASSERT_TRUE(wait_for([&] { return clock.waiters() > 0; }));
+  ASSERT_TRUE(wait_until([&] { return clock.waiters() > 0; }, seconds(5)));
   EXPECT_FALSE(informer.has_synced());
   clock.advance(std::chrono::minutes(1));
   ASSERT_TRUE(informer.wait_for_sync(std::chrono::seconds(5)));
@@ -77,7 +78,7 @@ TEST(Informer, RetriesAFailedListWithBackoff) {
 
 TEST(Informer, ListsPagesThenAppliesWatchEventsWithoutDuplicates) {
   FakeClock clock;
-  InMemoryKubeClient client;
+  FakeKubeClient client;
   client.put_object(resources::config_maps(), config_map("a", "1"));
   const json b = client.put_object(resources::config_maps(), config_map("b", "1"));
   client.put_object(resources::config_maps(), config_map("c", "1"));
@@ -102,7 +103,7 @@ TEST(Informer, ListsPagesThenAppliesWatchEventsWithoutDuplicates) {
   Informer informer(client, clock, options(), recorder.handlers());
   informer.start();
   ASSERT_TRUE(informer.wait_for_sync(std::chrono::seconds(5)));
-  ASSERT_TRUE(wait_for([&] { return informer.last_resource_version() == "2010"; }));
+  ASSERT_TRUE(wait_until([&] { return informer.last_resource_version() == "2010"; }, seconds(5)));
 
   EXPECT_EQ(recorder.calls(),
             (std::vector<std::string>{"add a", "add b", "add c", "update b", "add d", "delete a"}));
@@ -119,7 +120,7 @@ TEST(Informer, ListsPagesThenAppliesWatchEventsWithoutDuplicates) {
 
 TEST(Informer, TransformShapesWhatIsCachedAndHandled) {
   FakeClock clock;
-  InMemoryKubeClient client;
+  FakeKubeClient client;
   json fat = config_map("a", "1");
   fat["metadata"]["managedFields"] = json::array({{{"manager", "kubectl"}}});
   client.put_object(resources::config_maps(), fat);
@@ -139,7 +140,7 @@ TEST(Informer, TransformShapesWhatIsCachedAndHandled) {
   Informer informer(client, clock, opts, handlers);
   informer.start();
   ASSERT_TRUE(informer.wait_for_sync(std::chrono::seconds(5)));
-  ASSERT_TRUE(wait_for([&] { return informer.cache().size() == 2; }));
+  ASSERT_TRUE(wait_until([&] { return informer.cache().size() == 2; }, seconds(5)));
   for (const char* name : {"a", "b"}) {
     auto cached = informer.cache().get("ns", name);
     ASSERT_NE(cached, nullptr);
@@ -155,7 +156,7 @@ TEST(Informer, TransformShapesWhatIsCachedAndHandled) {
 
 TEST(Informer, ExpiredWatchRelistsAndReportsOnlyTheDifference) {
   FakeClock clock;
-  InMemoryKubeClient client;
+  FakeKubeClient client;
   client.put_object(resources::config_maps(), config_map("keep", "1"));
   client.put_object(resources::config_maps(), config_map("change", "1"));
   client.put_object(resources::config_maps(), config_map("remove", "1"));
@@ -177,7 +178,7 @@ TEST(Informer, ExpiredWatchRelistsAndReportsOnlyTheDifference) {
   };
   Informer informer(client, clock, options(), handlers);
   informer.start();
-  ASSERT_TRUE(wait_for([&] { return recorder.size() == 6; }));
+  ASSERT_TRUE(wait_until([&] { return recorder.size() == 6; }, seconds(5)));
   const auto calls = recorder.calls();
   const std::vector<std::string> first_list(calls.begin(), calls.begin() + 3);
   EXPECT_EQ(first_list, (std::vector<std::string>{"add change", "add keep", "add remove"}));
@@ -189,14 +190,14 @@ TEST(Informer, ExpiredWatchRelistsAndReportsOnlyTheDifference) {
 
 TEST(Informer, CleanlyClosedWatchResumesFromLastVersion) {
   FakeClock clock;
-  InMemoryKubeClient client;
+  FakeKubeClient client;
   json x = config_map("x", "1");
   x["metadata"]["resourceVersion"] = "5000";
   client.script_watch({event(WatchEvent::Type::kAdded, x)}, /*hold_open=*/false);
   Recorder recorder;
   Informer informer(client, clock, options(), recorder.handlers());
   informer.start();
-  ASSERT_TRUE(wait_for([&] { return client.watch_requests().size() == 2; }));
+  ASSERT_TRUE(wait_until([&] { return client.watch_requests().size() == 2; }, seconds(5)));
   EXPECT_EQ(client.watch_requests()[1].resource_version, "5000");
   EXPECT_EQ(client.calls("list"), 1) << "no relist after a clean close";
   EXPECT_EQ(recorder.calls(), std::vector<std::string>{"add x"});
@@ -204,7 +205,7 @@ TEST(Informer, CleanlyClosedWatchResumesFromLastVersion) {
 
 TEST(Informer, ResyncRedeliversCachedObjectsOnTheClock) {
   FakeClock clock;
-  InMemoryKubeClient client;
+  FakeKubeClient client;
   client.put_object(resources::config_maps(), config_map("a", "1"));
   Recorder recorder;
   InformerOptions resyncing = options();
@@ -212,11 +213,11 @@ TEST(Informer, ResyncRedeliversCachedObjectsOnTheClock) {
   Informer informer(client, clock, resyncing, recorder.handlers());
   informer.start();
   ASSERT_TRUE(informer.wait_for_sync(std::chrono::seconds(5)));
-  ASSERT_TRUE(wait_for([&] { return clock.waiters() > 0; }));
+  ASSERT_TRUE(wait_until([&] { return clock.waiters() > 0; }, seconds(5)));
   clock.advance(std::chrono::seconds(29));
   EXPECT_EQ(recorder.size(), 1u);
   clock.advance(std::chrono::seconds(1));
-  ASSERT_TRUE(wait_for([&] { return recorder.size() == 2; }));
+  ASSERT_TRUE(wait_until([&] { return recorder.size() == 2; }, seconds(5)));
   EXPECT_EQ(recorder.calls()[1], "update a");
 }
 

@@ -5,13 +5,17 @@
 #include <map>
 #include <string>
 
-#include "temp_dir.hpp"
+#include "kubefn/oci/credentials.hpp"
+#include "kubefn/testing/status_matchers.hpp"
+#include "kubefn/testing/temp_dir.hpp"
 
 namespace kubefn::kube {
 namespace {
 
-using testing::base64_encode;
-using testing::TempDir;
+using kubefn::oci::base64_encode;
+using kubefn::testing::IsOk;
+using kubefn::testing::StatusIs;
+using kubefn::testing::TempDir;
 
 const std::string kCaPem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
 
@@ -42,8 +46,7 @@ TEST_P(KubeconfigRejects, WithAnActionableMessage) {
   const BadCase& c = GetParam();
   TempDir dir;
   auto config = parse_kubeconfig(c.yaml, dir.path(), c.overrides);
-  ASSERT_FALSE(config.ok());
-  EXPECT_EQ(config.status().code(), StatusCode::kInvalidConfig);
+  ASSERT_THAT(config, StatusIs(StatusCode::kInvalidConfig));
   EXPECT_NE(config.status().message().find(c.expected_message_part), std::string::npos)
       << config.status().message();
 }
@@ -120,7 +123,7 @@ TEST(Kubeconfig, ReadsTokenCaAndNamespace) {
                                   "    certificate-authority-data: " + base64_encode(kCaPem) +
                                       "\n    tls-server-name: kubernetes.default.svc\n"),
                        dir.path());
-  ASSERT_TRUE(config.ok()) << config.status().to_string();
+  ASSERT_THAT(config, IsOk());
   EXPECT_EQ(config->server, "https://127.0.0.1:6443");
   EXPECT_EQ(config->ca_pem, kCaPem);
   EXPECT_EQ(config->token, "abc");
@@ -141,7 +144,7 @@ TEST(Kubeconfig, ResolvesFilesRelativeToTheKubeconfig) {
                  "    client-key: certs/client.key\n",
                  "    certificate-authority: certs/ca.crt\n    insecure-skip-tls-verify: true\n"),
       dir.path());
-  ASSERT_TRUE(config.ok()) << config.status().to_string();
+  ASSERT_THAT(config, IsOk());
   EXPECT_EQ(config->ca_pem, kCaPem);
   EXPECT_EQ(config->token_file, token_file.string());
   EXPECT_EQ(config->client_certificate_pem, "CERT");
@@ -155,7 +158,7 @@ TEST(Kubeconfig, PlainHttpWithoutCredentialsIsAllowed) {
       "current-context: c\nclusters:\n- name: k\n  cluster: {server: 'http://127.0.0.1:8080'}\n"
       "contexts:\n- name: c\n  context: {cluster: k}\n",
       dir.path());
-  ASSERT_TRUE(config.ok()) << config.status().to_string();
+  ASSERT_THAT(config, IsOk());
   EXPECT_FALSE(config->uses_tls());
   EXPECT_EQ(config->default_namespace, "default");
 }
@@ -169,11 +172,11 @@ TEST(Kubeconfig, OverridesPickContextAndNamespace) {
       "contexts:\n- name: a\n  context: {cluster: one, namespace: ns-a}\n"
       "- name: b\n  context: {cluster: two, namespace: ns-b}\n";
   auto chosen = parse_kubeconfig(yaml, dir.path(), {"b", ""});
-  ASSERT_TRUE(chosen.ok());
+  ASSERT_THAT(chosen, IsOk());
   EXPECT_EQ(chosen->server, "https://two:2");
   EXPECT_EQ(chosen->default_namespace, "ns-b");
   auto renamed = parse_kubeconfig(yaml, dir.path(), {"", "elsewhere"});
-  ASSERT_TRUE(renamed.ok());
+  ASSERT_THAT(renamed, IsOk());
   EXPECT_EQ(renamed->server, "https://one:1");
   EXPECT_EQ(renamed->default_namespace, "elsewhere");
 }
@@ -189,7 +192,7 @@ TEST(Kubeconfig, MergesFilesFirstWins) {
       "contexts:\n- name: a\n  context: {cluster: k, user: u}\n"
       "users:\n- name: u\n  user: {token: from-second}\n");
   auto config = load_kubeconfig({dir.path() / "absent", first, second});
-  ASSERT_TRUE(config.ok()) << config.status().to_string();
+  ASSERT_THAT(config, IsOk());
   EXPECT_EQ(config->server, "https://first:1");
   EXPECT_EQ(config->token, "from-second");
 }
@@ -197,8 +200,7 @@ TEST(Kubeconfig, MergesFilesFirstWins) {
 TEST(Kubeconfig, NoFilesIsAnError) {
   TempDir dir;
   auto config = load_kubeconfig({dir.path() / "absent"});
-  ASSERT_FALSE(config.ok());
-  EXPECT_EQ(config.status().code(), StatusCode::kInvalidConfig);
+  ASSERT_THAT(config, StatusIs(StatusCode::kInvalidConfig));
 }
 
 TEST(Kubeconfig, FilesComeFromKubeconfigVariableOrHome) {

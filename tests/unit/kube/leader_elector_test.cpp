@@ -4,16 +4,19 @@
 
 #include <atomic>
 
-#include "in_memory_kube_client.hpp"
 #include "kubefn/kube/fake_clock.hpp"
-#include "wait_for.hpp"
+#include "kubefn/testing/fakes/fake_kube_client.hpp"
+#include "kubefn/testing/status_matchers.hpp"
+#include "kubefn/testing/wait.hpp"
 
 namespace kubefn::kube {
 namespace {
 
+using kubefn::testing::FakeKubeClient;
+using kubefn::testing::IsOk;
+using kubefn::testing::StatusIs;
+using kubefn::testing::wait_until;
 using std::chrono::seconds;
-using testing::InMemoryKubeClient;
-using testing::wait_for;
 
 LeaderElectionConfig config_for(const std::string& identity) {
   LeaderElectionConfig config;
@@ -33,15 +36,14 @@ class LeaderElectorTest : public ::testing::Test {
   nlohmann::json lease_spec() { return (*client.get(kLease))["spec"]; }
 
   FakeClock clock;
-  InMemoryKubeClient client;
+  FakeKubeClient client;
 };
 
 TEST_F(LeaderElectorTest, ApiErrorsAreReportedNotLeading) {
   LeaderElector a(client, clock, config_for("a"), {});
   client.fail_next("get", Status(StatusCode::kInternalError, "boom"));
   auto result = a.try_acquire_or_renew();
-  ASSERT_FALSE(result.ok());
-  EXPECT_EQ(result.status().code(), StatusCode::kInternalError);
+  ASSERT_THAT(result, StatusIs(StatusCode::kInternalError));
   EXPECT_FALSE(a.is_leader());
 }
 
@@ -49,7 +51,7 @@ TEST_F(LeaderElectorTest, LosesTheRaceToCreate) {
   LeaderElector a(client, clock, config_for("a"), {});
   client.fail_next("create", Status(StatusCode::kAlreadyExists, "exists"));
   auto result = a.try_acquire_or_renew();
-  ASSERT_TRUE(result.ok());
+  ASSERT_THAT(result, IsOk());
   EXPECT_FALSE(*result);
 }
 
@@ -58,14 +60,14 @@ TEST_F(LeaderElectorTest, ConflictOnUpdateMeansNotLeading) {
   ASSERT_TRUE(*a.try_acquire_or_renew());
   client.fail_next("update", Status(StatusCode::kConflict, "modified"));
   auto result = a.try_acquire_or_renew();
-  ASSERT_TRUE(result.ok());
+  ASSERT_THAT(result, IsOk());
   EXPECT_FALSE(*result);
 }
 
 TEST_F(LeaderElectorTest, CreatesTheLeaseWhenAbsent) {
   LeaderElector a(client, clock, config_for("a"), {});
   auto result = a.try_acquire_or_renew();
-  ASSERT_TRUE(result.ok()) << result.status().to_string();
+  ASSERT_THAT(result, IsOk());
   EXPECT_TRUE(*result);
   const auto spec = lease_spec();
   EXPECT_EQ(spec["holderIdentity"], "a");
@@ -124,12 +126,12 @@ TEST_F(LeaderElectorTest, ReleaseLetsAnotherTakeOverAtOnce) {
   LeaderElector b(client, clock, config_for("b"), {});
   ASSERT_TRUE(*a.try_acquire_or_renew());
   EXPECT_FALSE(*b.try_acquire_or_renew());
-  ASSERT_TRUE(a.release().ok());
+  ASSERT_THAT(a.release(), IsOk());
   EXPECT_EQ(lease_spec()["holderIdentity"], "");
   EXPECT_EQ(lease_spec()["leaseDurationSeconds"], 1);
   EXPECT_TRUE(*b.try_acquire_or_renew());
-  EXPECT_TRUE(b.release().ok());
-  EXPECT_TRUE(a.release().ok()) << "releasing a lease held by nobody is a no-op";
+  EXPECT_THAT(b.release(), IsOk());
+  EXPECT_THAT(a.release(), IsOk()) << "releasing a lease held by nobody is a no-op";
 }
 
 TEST_F(LeaderElectorTest, RunLoopLeadsRenewsAndReleasesOnStop) {
@@ -141,11 +143,11 @@ TEST_F(LeaderElectorTest, RunLoopLeadsRenewsAndReleasesOnStop) {
   LeaderElector a(client, clock, config_for("a"), callbacks);
   LeaderElector b(client, clock, config_for("b"), {});
   a.start();
-  ASSERT_TRUE(wait_for([&] { return a.is_leader(); }));
+  ASSERT_TRUE(wait_until([&] { return a.is_leader(); }, seconds(5)));
   b.start();
-  ASSERT_TRUE(wait_for([&] { return b.observed_leader() == "a"; }));
+  ASSERT_TRUE(wait_until([&] { return b.observed_leader() == "a"; }, seconds(5)));
   for (int i = 0; i < 10; ++i) {
-    ASSERT_TRUE(wait_for([&] { return clock.waiters() >= 2; }));
+    ASSERT_TRUE(wait_until([&] { return clock.waiters() >= 2; }, seconds(5)));
     clock.advance(seconds(2));
   }
   EXPECT_TRUE(a.is_leader());
@@ -156,11 +158,31 @@ TEST_F(LeaderElectorTest, RunLoopLeadsRenewsAndReleasesOnStop) {
   EXPECT_EQ(stopped, 1);
   EXPECT_NE(lease_spec()["holderIdentity"], "a") << "released (b may already hold it)";
   // b notices the released lease on its next retry.
-  ASSERT_TRUE(wait_for([&] {
-    clock.advance(seconds(2));
-    return b.is_leader();
-  }));
+  ASSERT_TRUE(wait_until(
+      [&] {
+        clock.advance(seconds(2));
+        return b.is_leader();
+      },
+      seconds(5)));
   b.stop();
+}
+
+TEST_F(LeaderElectorTest, AFailedReleaseOnStopIsReported) {
+  std::atomic<int> failed{0};
+  std::string error;
+  LeaderCallbacks callbacks;
+  callbacks.on_release_failed = [&](const Status& s) {
+    error = s.to_string();
+    ++failed;
+  };
+  LeaderElector a(client, clock, config_for("a"), callbacks);
+  a.start();
+  ASSERT_TRUE(wait_until([&] { return a.is_leader(); }, seconds(5)));
+  client.fail_next("get", Status(StatusCode::kForbidden, "leases is forbidden"));
+  a.stop();
+  EXPECT_EQ(failed, 1);
+  EXPECT_EQ(error, "Forbidden: leases is forbidden");
+  EXPECT_EQ(lease_spec()["holderIdentity"], "a") << "not released";
 }
 
 TEST_F(LeaderElectorTest, LosesLeadershipWhenRenewalsFailPastTheDeadline) {
@@ -169,19 +191,21 @@ TEST_F(LeaderElectorTest, LosesLeadershipWhenRenewalsFailPastTheDeadline) {
   callbacks.on_stopped_leading = [&] { ++stopped; };
   LeaderElector a(client, clock, config_for("a"), callbacks);
   a.start();
-  ASSERT_TRUE(wait_for([&] { return a.is_leader(); }));
+  ASSERT_TRUE(wait_until([&] { return a.is_leader(); }, seconds(5)));
   for (int i = 0; i < 100; ++i)
     client.fail_next("get", Status(StatusCode::kInternalError, "down"));
   // Renewals every 2 s fail; after 10 s without one the elector gives up.
   for (int i = 0; i < 4; ++i) {
-    ASSERT_TRUE(wait_for([&] { return clock.waiters() >= 1; }));
+    ASSERT_TRUE(wait_until([&] { return clock.waiters() >= 1; }, seconds(5)));
     clock.advance(seconds(2));
   }
   EXPECT_TRUE(a.is_leader()) << "8 s without renewal is within the deadline";
-  ASSERT_TRUE(wait_for([&] {
-    clock.advance(seconds(2));
-    return !a.is_leader();
-  }));
+  ASSERT_TRUE(wait_until(
+      [&] {
+        clock.advance(seconds(2));
+        return !a.is_leader();
+      },
+      seconds(5)));
   EXPECT_EQ(stopped, 1);
   a.stop();
 }
@@ -189,15 +213,17 @@ TEST_F(LeaderElectorTest, LosesLeadershipWhenRenewalsFailPastTheDeadline) {
 TEST_F(LeaderElectorTest, LosesLeadershipWhenAnotherWritesTheLease) {
   LeaderElector a(client, clock, config_for("a"), {});
   a.start();
-  ASSERT_TRUE(wait_for([&] { return a.is_leader(); }));
+  ASSERT_TRUE(wait_until([&] { return a.is_leader(); }, seconds(5)));
   // Another holder takes the lease (e.g. after a long pause of ours).
   auto lease = *client.get(kLease);
   lease["spec"]["holderIdentity"] = "intruder";
   client.put_object(resources::leases(), lease);
-  ASSERT_TRUE(wait_for([&] {
-    clock.advance(seconds(2));
-    return !a.is_leader();
-  }));
+  ASSERT_TRUE(wait_until(
+      [&] {
+        clock.advance(seconds(2));
+        return !a.is_leader();
+      },
+      seconds(5)));
   EXPECT_EQ(a.observed_leader(), "intruder");
   a.stop();
   EXPECT_EQ(lease_spec()["holderIdentity"], "intruder") << "stop must not release another's lease";

@@ -3,12 +3,15 @@
 #include <gtest/gtest.h>
 
 #include "kubefn/kube/fake_clock.hpp"
-#include "temp_dir.hpp"
+#include "kubefn/testing/status_matchers.hpp"
+#include "kubefn/testing/temp_dir.hpp"
 
 namespace kubefn::kube {
 namespace {
 
-using testing::TempDir;
+using kubefn::testing::IsOk;
+using kubefn::testing::TempDir;
+using ::testing::Not;
 
 TEST(TokenSource, MissingFileIsAnError) {
   TempDir dir;
@@ -16,7 +19,7 @@ TEST(TokenSource, MissingFileIsAnError) {
   ClientConfig config;
   config.token_file = (dir.path() / "absent").string();
   TokenSource tokens(config, clock);
-  EXPECT_FALSE(tokens.token().ok());
+  EXPECT_THAT(tokens.token(), Not(IsOk()));
 }
 
 TEST(TokenSource, FixedTokenNeverChanges) {
@@ -59,7 +62,7 @@ TEST(TokenSource, KeepsLastTokenWhileFileIsRotated) {
   std::filesystem::remove(config.token_file);
   tokens.invalidate();
   auto token = tokens.token();
-  ASSERT_TRUE(token.ok());
+  ASSERT_THAT(token, IsOk());
   EXPECT_EQ(*token, "good");
 }
 

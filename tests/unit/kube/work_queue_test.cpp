@@ -9,14 +9,14 @@
 
 #include "kubefn/kube/fake_clock.hpp"
 #include "kubefn/kube/queue_worker_pool.hpp"
-#include "wait_for.hpp"
+#include "kubefn/testing/wait.hpp"
 
 namespace kubefn::kube {
 namespace {
 
+using kubefn::testing::wait_until;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
-using testing::wait_for;
 
 class WorkQueueTest : public ::testing::Test {
  protected:
@@ -95,7 +95,7 @@ TEST_F(WorkQueueTest, DelayedAddBecomesReadyWhenClockAdvances) {
 TEST_F(WorkQueueTest, BlockedGetWakesOnClockAdvance) {
   queue.add_after("a", seconds(30));
   auto waiting = get_async();
-  ASSERT_TRUE(wait_for([&] { return clock.waiters() > 0; }));
+  ASSERT_TRUE(wait_until([&] { return clock.waiters() > 0; }, seconds(5)));
   EXPECT_EQ(waiting.wait_for(milliseconds(10)), std::future_status::timeout);
   clock.advance(seconds(30));
   ASSERT_EQ(waiting.wait_for(seconds(5)), std::future_status::ready);
@@ -182,29 +182,35 @@ TEST(QueueWorkerPool, RetriesFailuresWithBackoffAndRunsOneWorkerPerKey) {
         queue.add(key);
     }
     queue.add("flaky");
-    ASSERT_TRUE(wait_for([&] {
-      std::lock_guard guard(mutex);
-      return succeeded.count("a") && succeeded.count("b") && succeeded.count("c") &&
-             attempts["flaky"] == 1;
-    }));
+    ASSERT_TRUE(wait_until(
+        [&] {
+          std::lock_guard guard(mutex);
+          return succeeded.count("a") && succeeded.count("b") && succeeded.count("c") &&
+                 attempts["flaky"] == 1;
+        },
+        seconds(5)));
     // The failed key waits for its backoff (the worker requeues it just after failing).
-    ASSERT_TRUE(wait_for([&] { return queue.delayed() == 1; }));
+    ASSERT_TRUE(wait_until([&] { return queue.delayed() == 1; }, seconds(5)));
     clock.advance(seconds(1));  // first retry after 1 s
-    ASSERT_TRUE(wait_for([&] {
-      std::lock_guard guard(mutex);
-      return attempts["flaky"] == 2;
-    }));
-    ASSERT_TRUE(wait_for([&] { return queue.delayed() == 1; }));
+    ASSERT_TRUE(wait_until(
+        [&] {
+          std::lock_guard guard(mutex);
+          return attempts["flaky"] == 2;
+        },
+        seconds(5)));
+    ASSERT_TRUE(wait_until([&] { return queue.delayed() == 1; }, seconds(5)));
     clock.advance(seconds(1));
     {
       std::lock_guard guard(mutex);
       EXPECT_EQ(attempts["flaky"], 2) << "the second retry waits 2 s, not 1 s";
     }
     clock.advance(seconds(1));
-    ASSERT_TRUE(wait_for([&] {
-      std::lock_guard guard(mutex);
-      return succeeded.count("flaky") == 1;
-    }));
+    ASSERT_TRUE(wait_until(
+        [&] {
+          std::lock_guard guard(mutex);
+          return succeeded.count("flaky") == 1;
+        },
+        seconds(5)));
     EXPECT_EQ(queue.num_requeues("flaky"), 0) << "success forgets the backoff";
   }  // the pool shuts the queue down and joins its workers here
   EXPECT_TRUE(queue.shutting_down());

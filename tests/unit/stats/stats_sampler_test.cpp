@@ -1,12 +1,10 @@
-// The runtime's per-second sampling, driven by readings at chosen times.
+// The per-second sampling, driven by readings at chosen times; the gateway's samples.
 #include <gtest/gtest.h>
-#include <prometheus/counter.h>
-#include <prometheus/gauge.h>
 
-#include "server/stats_reporter.hpp"
+#include "kubefn/stats/sampler.hpp"
 #include "src/stats_reporter.hpp"  // the gateway's
 
-namespace kubefn::runtime {
+namespace kubefn::stats {
 namespace {
 
 constexpr std::int64_t kT0 = 1'700'000'000'000;  // a whole second, in unix ms
@@ -65,27 +63,6 @@ TEST(StatsSampler, CountersGoingBackwardsRestartTheBaseline) {
   EXPECT_NEAR(out->busy_seconds(), 0.2, 1e-9);
 }
 
-TEST(StatsCounters, ReadFromTheRuntimeMetricsByName) {
-  prometheus::Registry registry;
-  auto& calls = prometheus::BuildCounter().Name("function_calls_total").Register(registry);
-  calls.Add({{"method", "GET"}}).Increment(3);
-  calls.Add({{"method", "POST"}}).Increment(4);
-  prometheus::BuildGauge()
-      .Name("kubefn_runtime_inflight_requests")
-      .Register(registry)
-      .Add({})
-      .Set(2);
-  prometheus::BuildCounter()
-      .Name("kubefn_runtime_busy_seconds_total")
-      .Register(registry)
-      .Add({})
-      .Increment(1.25);
-  StatsCounters c = read_runtime_counters(registry);
-  EXPECT_EQ(c.requests, 7u);
-  EXPECT_DOUBLE_EQ(c.inflight, 2);
-  EXPECT_DOUBLE_EQ(c.busy_seconds, 1.25);
-}
-
 TEST(GatewaySample, LeavesOutIdleFunctions) {
   std::vector<gateway::FunctionLoad> loads(2);
   loads[0].ns = "a";
@@ -107,4 +84,4 @@ TEST(GatewaySample, LeavesOutIdleFunctions) {
 }
 
 }  // namespace
-}  // namespace kubefn::runtime
+}  // namespace kubefn::stats

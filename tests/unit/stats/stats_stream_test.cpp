@@ -1,5 +1,5 @@
-// The reporters' stream against the operator's real stats server on 127.0.0.1: samples
-// arrive, a missing server is retried with backoff, and a full queue drops rather than grows.
+// The stream against the operator's real stats server on 127.0.0.1: a missing server is
+// retried with backoff, a full queue drops rather than grows, and the gateway's samples arrive.
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -9,11 +9,11 @@
 #include <mutex>
 
 #include "kubefn/autoscaler/stats_server.hpp"
+#include "kubefn/stats/stream.hpp"
 #include "kubefn/testing/wait.hpp"
-#include "server/stats_reporter.hpp"
 #include "src/stats_reporter.hpp"  // the gateway's
 
-namespace kubefn::runtime {
+namespace kubefn::stats {
 namespace {
 
 using namespace std::chrono_literals;
@@ -43,60 +43,6 @@ class RecordingSink : public autoscaler::StatsSink {
   std::vector<autoscaler::ReplicaReport> replicas_;
   std::vector<autoscaler::GatewayReport> gateways_;
 };
-
-// Injected counters and wall clock the test moves.
-struct Dials {
-  std::atomic<std::uint64_t> requests{0};
-  std::atomic<int> inflight{0};
-  std::atomic<std::int64_t> unix_ms{1'700'000'000'000};
-  std::atomic<int> reads{0};
-};
-
-StatsReporterOptions options_for(Dials& d, std::uint16_t port) {
-  StatsReporterOptions o;
-  o.id = {"team", "resize", "resize-7f9c"};
-  o.stream.address = "127.0.0.1:" + std::to_string(port);
-  o.stream.min_backoff = 20ms;
-  o.stream.max_backoff = 200ms;
-  o.poll = 5ms;
-  o.read = [&d] {
-    ++d.reads;
-    return StatsCounters{d.requests.load(), static_cast<double>(d.inflight.load()), 0};
-  };
-  o.unix_ms = [&d] { return d.unix_ms.load(); };
-  return o;
-}
-
-TEST(StatsStream, ReporterSamplesArriveAtTheServer) {
-  RecordingSink sink;
-  autoscaler::StatsServer server(sink, "127.0.0.1", 0);
-  ASSERT_TRUE(server.start().ok());
-  Dials d;
-  StatsReporter reporter(options_for(d, server.port()));
-  // Second 0: three calls, one in flight.
-  ASSERT_TRUE(wait_until([&] { return d.reads > 0; }, 10s));
-  d.inflight = 1;
-  d.requests = 3;
-  const int before = d.reads;
-  ASSERT_TRUE(wait_until([&] { return d.reads > before + 1; }, 10s));  // a reading saw them
-  d.unix_ms += 1000;  // the next reading closes second 0
-  ASSERT_TRUE(wait_until([&] { return !sink.replicas().empty(); }, 10s));
-  const auto first = sink.replicas().front();
-  EXPECT_EQ(first.ns, "team");
-  EXPECT_EQ(first.function, "resize");
-  EXPECT_EQ(first.replica, "resize-7f9c");
-  EXPECT_EQ(first.second_start_unix_ms, 1'700'000'000'000);
-  EXPECT_EQ(first.requests, 3);
-  EXPECT_EQ(first.inflight_peak, 1);
-  EXPECT_GT(first.inflight_average, 0);
-  EXPECT_LE(first.inflight_average, 1);
-  d.requests = 10;
-  d.unix_ms += 1000;
-  ASSERT_TRUE(wait_until([&] { return sink.replicas().size() >= 2; }, 10s));
-  EXPECT_EQ(sink.replicas()[1].requests, 7);
-  EXPECT_EQ(sink.replicas()[1].inflight_peak, 1);
-  EXPECT_EQ(server.streams(), 1u);
-}
 
 TEST(StatsStream, ReconnectsWhenTheServerComesBack) {
   RecordingSink sink;
@@ -182,4 +128,4 @@ TEST(GatewayStatsReporter, AWaitingCallIsReportedAtOnceAndOncePerPeriod) {
 }
 
 }  // namespace
-}  // namespace kubefn::runtime
+}  // namespace kubefn::stats

@@ -6,7 +6,8 @@
 #include "kubefn/builder/compile.hpp"
 #include "kubefn/builder/image_build.hpp"
 #include "kubefn/builder/process.hpp"
-#include "kubefn/controller/desired.hpp"
+#include "kubefn/controller/runtime_env.hpp"
+#include "kubefn/controller/source_digest.hpp"
 
 namespace kubefn::platform::local {
 
@@ -37,15 +38,12 @@ gateway::FunctionRoute route_of(const controller::FunctionSpec& spec, const nloh
 // replica that reads its function from `dir`.
 std::map<std::string, std::string> replica_env(const controller::FunctionSpec& spec,
                                                const fs::path& dir) {
-  std::map<std::string, std::string> env = {
-      {"MOD_NAME", spec.module},
-      {"FUNC_HANDLER", spec.handler_name},
-      {"FUNC_TIMEOUT", std::to_string(spec.timeout_seconds)},
-      {"FUNC_RUNTIME", spec.runtime},
-      {"KUBEFN_FUNCTION_NAME", spec.name},
-      {"KUBEFN_FUNCTION_DIR", dir.string()},
-      {"KUBEFN_DRAIN_TIMEOUT_MS", std::to_string(spec.timeout_seconds * 1000 + 5000)},
-  };
+  // The runtime's contract, as on Kubernetes; the supervisor sets FUNC_PORT, and what only a
+  // pod knows (its name, its memory limit) a local replica goes without.
+  std::map<std::string, std::string> env;
+  for (const auto& v : controller::runtime_env(spec, {dir.string(), std::nullopt, ""})) {
+    if (v.from == controller::RuntimeEnvVar::From::kLiteral) env[v.name] = v.value;
+  }
   // Literal values only: valueFrom needs the cluster's Secrets and ConfigMaps.
   for (const auto& e : spec.env) {
     if (e.contains("value") && e["value"].is_string()) env[e["name"]] = e["value"];
@@ -78,6 +76,7 @@ void LocalPlatform::stop() {
     stopping_ = true;
     requeue_ = nullptr;
     threads.swap(build_threads_);
+    build_queue_.clear();  // not started: nothing recorded, the next start builds them
   }
   cancel_->cancel();
   builds_cv_.notify_all();
@@ -141,43 +140,59 @@ controller::BuildOutcome LocalPlatform::build(const controller::FunctionContext&
     }
     if (it == builds_.end() || it->second.state == Build::State::kDone) {
       builds_[ctx.digest] = Build{};
-      build_threads_.emplace_back(&LocalPlatform::compile, this, ctx.digest, spec.ns, spec.name,
-                                  spec.handler_name, spec.module, ctx.source_text,
-                                  spec.dependencies);
+      build_queue_.push_back({ctx.digest, spec.ns, spec.name, spec.handler_name, spec.module,
+                              ctx.source_text, spec.dependencies});
+      // Up to build_workers threads take queued builds in turn, so however many builds a
+      // long-running platform makes, no finished one leaves a thread behind.
+      if (build_threads_.size() < static_cast<std::size_t>(std::max(options_.build_workers, 1))) {
+        build_threads_.emplace_back(&LocalPlatform::build_worker, this);
+      }
       started = true;
     }
   }
   if (started) {
+    builds_cv_.notify_one();
     ctx.events.record(ctx.function, "Normal", "BuildStarted",
                       "compiling source digest " + ctx.digest.substr(0, 16) + " natively");
   }
   return {StepOutcome::waiting("Building", "compiling " + spec.module + ".cpp")};
 }
 
-void LocalPlatform::compile(std::string digest, std::string ns, std::string name,
-                            std::string handler, std::string module, std::string source_text,
-                            std::vector<std::string> deps) {
-  {
-    std::unique_lock<std::mutex> lock(mu_);
-    builds_cv_.wait(lock, [&] { return stopping_ || builds_running_ < options_.build_workers; });
-    if (stopping_) return;
-    ++builds_running_;
+std::size_t LocalPlatform::build_threads() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return build_threads_.size();
+}
+
+void LocalPlatform::build_worker() {
+  for (;;) {
+    BuildJob job;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      builds_cv_.wait(lock, [&] { return stopping_ || !build_queue_.empty(); });
+      if (stopping_) return;
+      job = std::move(build_queue_.front());
+      build_queue_.pop_front();
+    }
+    compile(std::move(job));
   }
+}
+
+void LocalPlatform::compile(BuildJob job) {
+  const std::string& digest = job.digest;
+  const std::string& ns = job.ns;
+  const std::string& name = job.name;
+  const std::string& module = job.module;
   builder::CompileRequest req;
-  req.sources.files.push_back({module + ".cpp", std::move(source_text)});
-  req.handler = module + "." + handler;
-  req.dependencies = std::move(deps);
+  req.sources.files.push_back({module + ".cpp", std::move(job.source_text)});
+  req.handler = module + "." + job.handler;
+  req.dependencies = std::move(job.deps);
   req.sdk_include = options_.sdk_include;
   req.source_digest = "sha256:" + digest;
   req.cancel = cancel_.get();
   // Stopped mid-build: nothing is recorded (the next start builds again), nobody is told.
   const auto cancelled = [&] {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      builds_.erase(digest);
-      --builds_running_;
-    }
-    builds_cv_.notify_all();
+    std::lock_guard<std::mutex> lock(mu_);
+    builds_.erase(digest);
   };
   Build result;
   result.state = Build::State::kDone;
@@ -201,9 +216,7 @@ void LocalPlatform::compile(std::string digest, std::string ns, std::string name
     {
       std::lock_guard<std::mutex> lock(mu_);
       builds_[digest] = result;
-      --builds_running_;
     }
-    builds_cv_.notify_all();
     notify(ns, name);
     return;
   }
@@ -232,9 +245,7 @@ void LocalPlatform::compile(std::string digest, std::string ns, std::string name
   {
     std::lock_guard<std::mutex> lock(mu_);
     builds_[digest] = result;
-    --builds_running_;
   }
-  builds_cv_.notify_all();
   notify(ns, name);
 }
 

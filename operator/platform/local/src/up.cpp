@@ -1,26 +1,17 @@
 #include "kubefn/platform/local/up.hpp"
 
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
-#include <cerrno>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <iostream>
 #include <iterator>
 #include <map>
-#include <random>
-#include <set>
 #include <sstream>
 #include <thread>
 
@@ -30,15 +21,18 @@
 #include "kubefn/controller/function_controller.hpp"
 #include "kubefn/controller/scaling_status.hpp"
 #include "kubefn/emulator/kube_emulator.hpp"
+#include "kubefn/emulator/yaml_to_json.hpp"
 #include "kubefn/gateway/gateway.hpp"
 #include "kubefn/gateway/key_ring.hpp"
 #include "kubefn/kube/rest_kube_client.hpp"
-#include "kubefn/oci/credentials.hpp"
 #include "kubefn/platform/local/local_autoscaler.hpp"
 #include "kubefn/platform/local/local_platform.hpp"
 #include "kubefn/platform/local/replica_supervisor.hpp"
 #include "kubefn/telemetry/health_server.hpp"
 #include "local_defaults.hpp"
+#include "platform_token.hpp"
+#include "replica_metrics.hpp"
+#include "up_state.hpp"
 
 namespace kubefn::platform::local {
 
@@ -68,206 +62,6 @@ std::string find_runtime(const UpOptions& o) {
   const fs::path beside = fs::path(self_dir()) / "kubefn-runtime";
   if (fs::exists(beside, ec)) return beside.string();
   return kBuildTreeRuntime;
-}
-
-// A blocking GET of 127.0.0.1:port/path with a deadline on every step; the body or "".
-std::string local_get(std::uint16_t port, const std::string& path) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return "";
-  timeval tv{1, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  std::string reply;
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
-    const std::string req =
-        "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
-    if (::send(fd, req.data(), req.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(req.size())) {
-      char buf[16384];
-      for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0 && reply.size() < (8u << 20);) {
-        reply.append(buf, static_cast<std::size_t>(n));
-      }
-    }
-  }
-  ::close(fd);
-  const auto head_end = reply.find("\r\n\r\n");
-  if (reply.rfind("HTTP/1.1 200", 0) != 0 || head_end == std::string::npos) return "";
-  return reply.substr(head_end + 4);  // the runtime answers /metrics with a content-length body
-}
-
-std::string escape_label(const std::string& v) {
-  std::string out;
-  for (char c : v) {
-    if (c == '\\' || c == '"') out += '\\';
-    if (c == '\n') {
-      out += "\\n";
-      continue;
-    }
-    out += c;
-  }
-  return out;
-}
-
-}  // namespace
-
-// Every replica's own metrics (the Kubeless-named function_* series, kubefn_runtime_*,
-// process_*), with namespace, function and replica labels added, families merged.
-std::string replica_metrics(gateway::RouteTable& routes) {
-  struct Family {
-    std::vector<std::string> head;  // HELP and TYPE lines
-    std::vector<std::string> samples;
-  };
-  std::vector<std::string> order;
-  std::map<std::string, Family> families;
-  for (const auto& route : routes.all()) {
-    for (const auto& ep : route->endpoints) {
-      if (!ep.ready) continue;
-      const std::string text = local_get(ep.port, "/metrics");
-      const std::string labels = "namespace=\"" + escape_label(route->ns) + "\",function=\"" +
-                                 escape_label(route->name) + "\",replica=\"" + escape_label(ep.id) +
-                                 "\"";
-      std::istringstream in(text);
-      std::string line;
-      std::string family;
-      while (std::getline(in, line)) {
-        if (line.empty()) continue;
-        if (line[0] == '#') {
-          std::istringstream words(line);
-          std::string hash, kind, name;
-          words >> hash >> kind >> name;
-          if (kind != "HELP" && kind != "TYPE") continue;
-          family = name;
-          auto [it, added] = families.try_emplace(name);
-          if (added) order.push_back(name);
-          if (it->second.head.size() < 2 &&
-              (it->second.head.empty() || it->second.head.back() != line)) {
-            bool seen = false;
-            for (const auto& h : it->second.head)
-              seen = seen || h == line;
-            if (!seen) it->second.head.push_back(line);
-          }
-          continue;
-        }
-        const auto brace = line.find('{');
-        const auto space = line.find(' ');
-        std::string sample;
-        if (brace != std::string::npos && brace < space) {
-          const bool empty = line[brace + 1] == '}';
-          sample = line.substr(0, brace + 1) + labels + (empty ? "" : ",") + line.substr(brace + 1);
-        } else if (space != std::string::npos) {
-          sample = line.substr(0, space) + "{" + labels + "}" + line.substr(space);
-        } else {
-          continue;
-        }
-        if (family.empty()) {
-          family = line.substr(0, std::min(brace, space));
-          if (families.try_emplace(family).second) order.push_back(family);
-        }
-        families[family].samples.push_back(std::move(sample));
-      }
-    }
-  }
-  std::string out;
-  for (const auto& name : order) {
-    const Family& f = families[name];
-    for (const auto& h : f.head)
-      out += h + "\n";
-    for (const auto& s : f.samples)
-      out += s + "\n";
-  }
-  return out;
-}
-
-namespace {
-
-std::vector<std::string> read_tokens(const std::string& path) {
-  std::vector<std::string> tokens;
-  std::ifstream in(path);
-  for (std::string line; std::getline(in, line);) {
-    while (!line.empty() && (line.back() == '\r' || line.back() == ' '))
-      line.pop_back();
-    if (!line.empty() && line[0] != '#') tokens.push_back(line);
-  }
-  return tokens;
-}
-
-std::string random_token() {
-  std::random_device rd;
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string t;
-  for (int i = 0; i < 32; ++i)
-    t += kHex[rd() % 16];
-  return t;
-}
-
-// Puts `text` at `path`, readable and writable by this user only from its first instant: a
-// fresh file made with mode 0600 beside it (never one that exists, never through a link), then
-// renamed over `path`, so a reader sees the old file or the whole new one.
-kube::Status write_private_file(const fs::path& path, const std::string& text) {
-  const std::string tmp = path.string() + ".tmp";
-  ::unlink(tmp.c_str());
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    return kube::Status(kube::StatusCode::kInternalError,
-                        "cannot create " + tmp + ": " + std::strerror(errno));
-  }
-  std::size_t done = 0;
-  int error = 0;
-  while (done < text.size() && error == 0) {
-    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-    if (n > 0) {
-      done += static_cast<std::size_t>(n);
-    } else if (n < 0 && errno != EINTR) {
-      error = errno;
-    }
-  }
-  if (::close(fd) != 0 && error == 0) error = errno;
-  if (error != 0) {
-    ::unlink(tmp.c_str());
-    return kube::Status(kube::StatusCode::kInternalError,
-                        "cannot write " + tmp + ": " + std::strerror(error));
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    const int e = errno;
-    ::unlink(tmp.c_str());
-    return kube::Status(kube::StatusCode::kInternalError,
-                        "cannot rename " + tmp + " to " + path.string() + ": " + std::strerror(e));
-  }
-  return kube::Status();
-}
-
-// The platform token in `path`, made (mode 0600) when there is none. One that others may read
-// is made private first, and `err` says so.
-kube::Result<std::string> platform_token(const fs::path& path, std::ostream& err) {
-  const std::vector<std::string> kept = read_tokens(path.string());
-  if (!kept.empty()) {
-    struct stat st {};
-    if (::stat(path.c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
-      if (::chmod(path.c_str(), 0600) != 0) {
-        return kube::Status(kube::StatusCode::kInternalError,
-                            "cannot make " + path.string() + " private: " + std::strerror(errno));
-      }
-      err << "kubefn up: " << path.string() << " was readable by others; it is now 0600\n";
-    }
-    return kept.front();
-  }
-  std::string token = random_token();
-  if (kube::Status s = write_private_file(path, token + "\n"); !s.ok()) return s;
-  return token;
-}
-
-// A kubeconfig for the platform's API: its URL, the CA of its certificate and the token (JSON
-// strings are YAML: whatever the token file holds, it stays one string).
-std::string kubeconfig_text(const std::string& server, const std::string& ca_pem,
-                            const std::string& token) {
-  return "apiVersion: v1\nkind: Config\nclusters:\n- name: kubefn-up\n  cluster:\n    server: " +
-         json(server).dump() + "\n    certificate-authority-data: " + oci::base64_encode(ca_pem) +
-         "\nusers:\n- name: kubefn-up\n  user:\n    token: " + json(token).dump() +
-         "\ncontexts:\n- name: kubefn-up\n  context:\n    cluster: kubefn-up\n"
-         "    user: kubefn-up\n    namespace: default\ncurrent-context: kubefn-up\n";
 }
 
 // Every Function in the manifests under `dir` (recursively).
@@ -351,14 +145,10 @@ int run_up(const UpOptions& o, std::ostream& out, std::ostream& err) {
     err << "kubefn up: cannot create " << home.string() << ": " << ec.message() << "\n";
     return 1;
   }
-  if (std::ifstream in(state_file); in) {
-    json prior = json::parse(in, nullptr, false);
-    const long pid = prior.is_object() ? prior.value("pid", 0L) : 0L;
-    if (pid > 0 && ::kill(static_cast<pid_t>(pid), 0) == 0) {
-      err << "kubefn up: already running as pid " << pid << " (state in " << state_file.string()
-          << "); stop it first, or set KUBEFN_HOME to run another\n";
-      return 1;
-    }
+  if (const long pid = detail::running_pid(state_file); pid != 0) {
+    err << "kubefn up: already running as pid " << pid << " (state in " << state_file.string()
+        << "); stop it first, or set KUBEFN_HOME to run another\n";
+    return 1;
   }
   const std::string runtime = find_runtime(o);
   if (::access(runtime.c_str(), X_OK) != 0) {
@@ -391,7 +181,7 @@ int run_up(const UpOptions& o, std::ostream& out, std::ostream& err) {
 
   // The platform token: the API's credential, and private functions' too unless --keys-file.
   const fs::path token_file = home / "token";
-  auto token = platform_token(token_file, err);
+  auto token = detail::platform_token(token_file, err);
   if (!token.ok()) {
     err << "kubefn up: " << token.status().message() << "\n";
     return 1;
@@ -433,15 +223,15 @@ int run_up(const UpOptions& o, std::ostream& out, std::ostream& err) {
   }
   std::unique_ptr<kube::KubeClient> client = std::move(made).value();
   {
-    auto crd = cli::parse_manifests(kFunctionCrd, "crds/function.yaml");
-    if (!crd.ok() || crd.value().empty()) {
+    const auto crd = emulator::yaml_to_json(kFunctionCrd);
+    if (!crd || !crd->is_object()) {
       err << "kubefn up: the built-in Function CRD does not parse\n";
       return 1;
     }
-    auto created = client->create(kCrds, crd.value()[0].object, {});
+    auto created = client->create(kCrds, *crd, {});
     // Kept by the API store from an earlier run: brought to this build's definition.
     if (!created.ok() && created.status().is_already_exists())
-      created = client->update(kCrds, crd.value()[0].object, {});
+      created = client->update(kCrds, *crd, {});
     if (!created.ok()) {
       err << "kubefn up: cannot install the Function CRD: " << created.status().to_string() << "\n";
       return 1;
@@ -508,8 +298,9 @@ int run_up(const UpOptions& o, std::ostream& out, std::ostream& err) {
   controller::ApiEventRecorder events(*client, clock);
   controller::ControllerOptions ctl_options;
   ctl_options.workers = o.workers;
-  ctl_options.platform = &platform;
-  controller::FunctionController controller(*client, clock, events, registry, ctl_options);
+  controller::UrlSources url_sources;  // spec.source.url, over HTTP(S)
+  controller::FunctionController controller(*client, clock, events, registry, platform, url_sources,
+                                            ctl_options);
   platform.set_requeue([&controller](const std::string& ns, const std::string& name) {
     controller.requeue(ns, name);
   });
@@ -554,7 +345,7 @@ int run_up(const UpOptions& o, std::ostream& out, std::ostream& err) {
   try {
     metrics = std::make_unique<telemetry::HealthServer>(
         o.bind_address, o.metrics_port, registry, [&controller] { return controller.synced(); },
-        [&routes] { return replica_metrics(routes); });
+        [&routes] { return detail::replica_metrics(routes); });
   } catch (const std::exception& e) {
     err << "kubefn up: the metrics endpoint cannot listen on port " << o.metrics_port << ": "
         << e.what() << " (pick another with --metrics-port)\n";
@@ -583,23 +374,14 @@ int run_up(const UpOptions& o, std::ostream& out, std::ostream& err) {
 
   // 4. The kubeconfig for the API (kubectl, the CLI), and the state file the CLI finds the
   // platform by.
-  if (kube::Status s = write_private_file(
-          kubeconfig_file, kubeconfig_text(api->url(), api->ca_pem(), token.value()));
+  if (kube::Status s = detail::write_private_file(
+          kubeconfig_file, detail::kubeconfig_text(api->url(), api->ca_pem(), token.value()));
       !s.ok()) {
     err << "kubefn up: " << s.message() << "\n";
     return 1;
   }
-  {
-    json state = {{"pid", ::getpid()},
-                  {"api", api->url()},
-                  {"kubeconfig", kubeconfig_file.string()},
-                  {"gateway", gateway_url},
-                  {"metrics", metrics_url},
-                  {"logs", (home / "logs").string()}};
-    const fs::path tmp = state_file.string() + ".tmp";
-    std::ofstream(tmp) << state.dump() << "\n";
-    fs::rename(tmp, state_file, ec);
-  }
+  detail::write_state(state_file, {::getpid(), api->url(), kubeconfig_file.string(), gateway_url,
+                                   metrics_url, (home / "logs").string()});
 
   // 5. Wait for the first Functions (progress on err), then say where the gateway is.
   std::map<std::string, std::string> last;

@@ -1,13 +1,14 @@
-// Registers `kubefn up` with the CLI (see cli/include/kubefn/cli/up.hpp).
+#include "kubefn/platform/local/up_command.hpp"
+
 #include <CLI/CLI.hpp>
 #include <iostream>
 
 #include "kubefn/platform/local/up.hpp"
 
-namespace kubefn::cli {
+namespace kubefn::platform::local {
 
 void add_up_command(CLI::App& app) {
-  auto options = std::make_shared<platform::local::UpOptions>();
+  auto options = std::make_shared<UpOptions>();
   auto* up = app.add_subcommand(
       "up", "run the local platform in the foreground: API, builds, replicas, gateway, metrics");
   up->add_option("dir", options->dir, "a directory (searched recursively) or file of Functions");
@@ -50,10 +51,10 @@ void add_up_command(CLI::App& app) {
   up->add_option("--base-image", options->base_image,
                  "with --containers: the runtime base image (default: assembled and pushed)");
   up->callback([options] {
-    const int rc = platform::local::run_up(*options, std::cout, std::cerr);
+    const int rc = run_up(*options, std::cout, std::cerr);
     if (rc != 0) throw CLI::RuntimeError(rc);
     throw CLI::Success();
   });
 }
 
-}  // namespace kubefn::cli
+}  // namespace kubefn::platform::local

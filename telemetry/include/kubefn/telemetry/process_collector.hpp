@@ -30,4 +30,8 @@ class ProcessCollector : public prometheus::Collectable {
   std::vector<prometheus::MetricFamily> Collect() const override;
 };
 
+// This process's process_* metrics in the text exposition format (what a HealthServer's
+// extra_metrics adds to a registry that has no collector of them).
+std::string process_metrics_text();
+
 }  // namespace kubefn::telemetry

@@ -17,6 +17,7 @@
 
 #include "kubefn/controller/event_recorder.hpp"
 #include "kubefn/controller/function_reconciler.hpp"
+#include "kubefn/controller/platform.hpp"
 #include "kubefn/controller/source_fetcher.hpp"
 #include "kubefn/kube/clock.hpp"
 #include "kubefn/kube/informer.hpp"
@@ -25,24 +26,31 @@
 #include "kubefn/kube/trigger_claims.hpp"
 #include "kubefn/kube/work_queue.hpp"
 
+namespace kubefn::telemetry {
+class LineWriter;
+}  // namespace kubefn::telemetry
+
 namespace kubefn::controller {
 
 struct ControllerOptions {
   std::vector<std::string> namespaces;  // empty: all namespaces
   int workers = 2;
   kube::Clock::Duration resync_period = std::chrono::minutes(10);
-  BuildSettings build;                      // how the Kubernetes platform builds sources
-  Platform* platform = nullptr;             // null: the Kubernetes platform over the same client
-  SourceFetcher* source_fetcher = nullptr;  // fetches spec.source.url; null: HTTP(S)
   // Who may hold spec.triggers.http hosts (the gateway's flags must say the same): by
   // default no host is allowed; paths need no allowance.
   kube::ClaimPolicy claims;
+  // Where the controller's JSON log lines go (a failed reconcile is one); null: stderr.
+  telemetry::LineWriter* log = nullptr;
 };
 
 class FunctionController {
  public:
+  // Functions run on `platform`; URL sources come through `url_sources`, shared by the
+  // workers (so a source with an unchanged sha256 is fetched once). Both outlive the
+  // controller.
   FunctionController(kube::KubeClient& client, kube::Clock& clock, EventRecorder& events,
-                     prometheus::Registry& registry, ControllerOptions options);
+                     prometheus::Registry& registry, Platform& platform, UrlSources& url_sources,
+                     ControllerOptions options = {});
   ~FunctionController();  // stops
   FunctionController(const FunctionController&) = delete;
   FunctionController& operator=(const FunctionController&) = delete;
@@ -57,6 +65,8 @@ class FunctionController {
  private:
   class CacheReader;
   kube::ReconcileResult reconcile_key(const std::string& key);
+  // Makes a failed reconcile seen: a log line, the error counter, a Warning Event.
+  void report_failure(const std::string& ns, const std::string& name, const kube::Status& error);
   void enqueue_owner(const nlohmann::json& object);
   void enqueue(const nlohmann::json& function);
   // A Function changed or went: its claims are updated and the other claimants of the keys
@@ -66,15 +76,17 @@ class FunctionController {
   kube::KubeClient& client_;
   kube::Clock& clock_;
   EventRecorder& events_;
+  Platform& platform_;
+  UrlSources& url_sources_;
   ControllerOptions options_;
+  std::unique_ptr<telemetry::LineWriter> stderr_log_;  // when options_.log is null
+  telemetry::LineWriter* log_;
   std::unique_ptr<kube::WorkQueue> queue_;
   std::vector<std::unique_ptr<kube::Informer>> informers_;
   mutable std::mutex workers_mu_;
   std::unique_ptr<kube::QueueWorkerPool> workers_;
   std::thread starter_;  // waits for the caches to sync, then starts the workers
   std::unique_ptr<CacheReader> reader_;
-  ConvergedDeployments converged_;
-  std::unique_ptr<UrlSources> url_sources_;  // fetched URL sources, shared by the workers
   std::unique_ptr<kube::TriggerClaims> claims_;  // of every Function the informers see
   std::atomic<bool> started_{false};
 

@@ -10,15 +10,23 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "kubefn/controller/event_recorder.hpp"
 #include "kubefn/controller/function_spec.hpp"
+#include "kubefn/controller/object_reader.hpp"
+#include "kubefn/kube/resource.hpp"
 #include "kubefn/kube/status.hpp"
 
 namespace kubefn::controller {
+
+// The field manager of every write the operator makes, the core's and its platform's alike,
+// so managedFields name one owner.
+inline constexpr const char* kFieldManager = "kubefn-operator";
 
 // Counts of what one reconcile wrote, for metrics and for tests.
 struct WriteCounts {
@@ -36,6 +44,9 @@ struct FunctionContext {
   const std::string& digest;       // the source digest; empty for a prebuilt image
   EventRecorder& events;
   WriteCounts& writes;
+  // Where the platform reads the objects it keeps in the API (its owned_resources()): the
+  // controller's caches of them in the operator, the API itself in tests.
+  ObjectReader& reader;
 };
 
 struct StepOutcome {
@@ -87,9 +98,23 @@ struct WorkloadOutcome {
   std::string selector;     // label selector of the replicas (for the scale subresource)
 };
 
+// A kind of object a platform keeps in the API for each Function, labelled
+// kubefn.dev/function=<name>. The controller watches it, looks at the Function again when one
+// changes, and serves the platform's reads of it from its cache.
+struct OwnedResource {
+  kube::GroupVersionResource resource;
+  // Drops, before an object is cached, what the platform never reads (may be empty; the
+  // controller drops managedFields of every object itself).
+  std::function<void(nlohmann::json&)> trim;
+};
+
 class Platform {
  public:
   virtual ~Platform() = default;
+
+  // What to watch for this platform; none for one that tells of its changes itself
+  // (FunctionController::requeue).
+  virtual std::vector<OwnedResource> owned_resources() const { return {}; }
 
   // Makes the source (and anything callers resolve before the first replica, such as a
   // Service) exist. Called for every Function; ctx.digest is empty for a prebuilt image.

@@ -73,9 +73,6 @@ class UrlSources {
 
   std::variant<std::string, StepOutcome> resolve(const std::string& url, const std::string& sha256);
 
-  // The one a FunctionReconciler uses when given none: HTTP, shared by the process.
-  static UrlSources& shared();
-
   static constexpr std::chrono::seconds kFirstRetry{5};
   static constexpr std::chrono::seconds kMaxRetry{300};
 

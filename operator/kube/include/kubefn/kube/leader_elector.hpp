@@ -29,6 +29,8 @@ struct LeaderCallbacks {
   std::function<void()> on_started_leading;
   std::function<void()> on_stopped_leading;
   std::function<void(const std::string& identity)> on_new_leader;
+  // Stopping while leading could not give the lease back: the next leader waits it out.
+  std::function<void(const Status& error)> on_release_failed;
 };
 
 // Leader election on a coordination.k8s.io/v1 Lease. A candidate takes the lease when it is

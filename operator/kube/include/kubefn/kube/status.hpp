@@ -33,8 +33,9 @@ enum class StatusCode {
 
 std::string_view to_string(StatusCode code);
 
-// An error as a value. A default-constructed Status is success.
-class Status {
+// An error as a value. A default-constructed Status is success. [[nodiscard]]: a Status
+// returned and dropped is an error nobody sees.
+class [[nodiscard]] Status {
  public:
   Status() = default;
   Status(StatusCode code, std::string message) : code_(code), message_(std::move(message)) {}

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <condition_variable>
+#include <deque>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -28,7 +29,7 @@ struct LocalPlatformOptions {
   std::string runtime_binary;       // the kubefn-runtime each replica runs
   std::string sdk_include;          // empty: the build library's default
   std::string gateway_url;          // where callers reach functions, for status.url
-  int build_workers = 1;            // native compiles at once
+  int build_workers = 1;            // builds at once: the build threads there are, at most
   // Container mode: build images (pushed to `image_registry`/<ns>/<name>, on `base_image`)
   // and run each replica as a podman container of its image, instead of native processes.
   std::string image_registry;
@@ -64,6 +65,10 @@ class LocalPlatform final : public controller::Platform {
   // The replicas a Function wants now (what scale() or the first run set).
   std::optional<std::int64_t> replicas_wanted(const std::string& ns, const std::string& name) const;
 
+  // The build threads alive: started as builds are queued, up to build_workers, and kept for
+  // the next builds until stop() joins them.
+  std::size_t build_threads() const;
+
   // "local/<ns>/<name>@sha256:<source digest>": what status.image says of a native build.
   static std::string artifact_name(const std::string& ns, const std::string& name,
                                    const std::string& digest);
@@ -81,8 +86,13 @@ class LocalPlatform final : public controller::Platform {
     bool pinned = false;  // spec.replicas set: the user, not the autoscaler, owns the count
   };
 
-  void compile(std::string digest, std::string ns, std::string name, std::string handler,
-               std::string module, std::string source_text, std::vector<std::string> deps);
+  // A build waiting for a build thread.
+  struct BuildJob {
+    std::string digest, ns, name, handler, module, source_text;
+    std::vector<std::string> deps;
+  };
+  void build_worker();  // a build thread: runs queued builds until stop()
+  void compile(BuildJob job);
   void on_replicas_changed(const FunctionKey& key);
   void publish_endpoints(const FunctionKey& key);
   void notify(const std::string& ns, const std::string& name);
@@ -93,10 +103,10 @@ class LocalPlatform final : public controller::Platform {
   gateway::RouteTable& routes_;
 
   mutable std::mutex mu_;
-  std::condition_variable builds_cv_;
+  std::condition_variable builds_cv_;    // a build was queued, or stopping
   std::map<std::string, Build> builds_;  // by source digest
-  int builds_running_ = 0;
-  std::vector<std::thread> build_threads_;
+  std::deque<BuildJob> build_queue_;
+  std::vector<std::thread> build_threads_;  // at most build_workers
   std::map<FunctionKey, std::int64_t> wanted_;
   std::map<FunctionKey, Running> running_;
   std::function<void(const std::string&, const std::string&)> requeue_;

@@ -1,0 +1,345 @@
+#include "kubefn/platform/kubernetes/kubernetes_platform.hpp"
+
+#include <algorithm>
+
+#include "kubefn/controller/source_digest.hpp"
+#include "kubefn/platform/kubernetes/desired.hpp"
+#include "kubefn/platform/kubernetes/json_subset.hpp"
+
+namespace kubefn::platform::kubernetes {
+
+using controller::BuildOutcome;
+using controller::FunctionContext;
+using controller::kFieldManager;
+using controller::sha256_hex;
+using controller::StepOutcome;
+using controller::WorkloadOutcome;
+using nlohmann::json;
+
+namespace {
+
+kube::ObjectRef ref(const kube::GroupVersionResource& r, const std::string& ns,
+                    const std::string& name) {
+  return kube::ObjectRef{r, ns, name};
+}
+
+// Overlays what we own onto the live object and keeps what the server or others own.
+json converge_object(const json& live, const json& desired) {
+  json out = live;
+  json& meta = out["metadata"];
+  for (const char* key : {"labels", "annotations"}) {
+    if (desired["metadata"].contains(key)) {
+      for (auto& [k, v] : desired["metadata"][key].items())
+        meta[key][k] = v;
+    }
+  }
+  meta["ownerReferences"] = desired["metadata"]["ownerReferences"];
+  out["spec"].merge_patch(desired["spec"]);
+  return out;
+}
+
+bool owned_by(const json& object, const controller::FunctionSpec& spec) {
+  for (const auto& o : object["metadata"].value("ownerReferences", json::array())) {
+    if (o.value("uid", "") == spec.uid) return true;
+  }
+  return false;
+}
+
+// Deployments are cached without their pod template (the biggest part of them); run() fetches
+// a whole one only when it changed (see ConvergedDeployments).
+void trim_deployment(json& object) {
+  json& spec = object["spec"];
+  json kept = {{"replicas", spec.value("replicas", 1)}};
+  if (spec.contains("selector")) kept["selector"] = spec["selector"];
+  spec = std::move(kept);
+}
+
+// The condition of `type` on a Job, "True"/"False", or empty when it has none.
+std::string job_condition(const json& job, const std::string& type, std::string* message) {
+  for (const auto& c : job.value("status", json::object()).value("conditions", json::array())) {
+    if (c.value("type", "") == type) {
+      if (message != nullptr) *message = c.value("message", "");
+      return c.value("status", "");
+    }
+  }
+  return "";
+}
+
+}  // namespace
+
+std::vector<controller::OwnedResource> KubernetesPlatform::owned_resources() const {
+  return {{kube::resources::deployments(), trim_deployment},
+          {kube::resources::services(), nullptr},
+          {kube::resources::config_maps(), nullptr},
+          {kube::resources::jobs(), nullptr}};
+}
+
+StepOutcome KubernetesPlatform::prepare(const FunctionContext& ctx) {
+  const controller::FunctionSpec& spec = ctx.spec;
+  const std::string& ns = spec.ns;
+  // The source, in an immutable ConfigMap named by its digest.
+  if (!ctx.digest.empty()) {
+    json cm = make_source_config_map(spec, ctx.source_text, ctx.digest);
+    const std::string name = cm["metadata"]["name"];
+    auto live = ctx.reader.get(ref(kube::resources::config_maps(), ns, name));
+    if (!live.ok() && !live.status().is_not_found()) return StepOutcome::api_error(live.status());
+    if (!live.ok()) {
+      auto created = client_.create(kube::resources::config_maps(), cm, {kFieldManager});
+      if (!created.ok() && !created.status().is_already_exists()) {
+        return StepOutcome::api_error(created.status());
+      }
+      if (created.ok()) ++ctx.writes.creates;
+    }
+  }
+  // The Service, whatever the image: callers can resolve it before the first replica.
+  json desired = make_service(spec);
+  auto live = ctx.reader.get(ref(kube::resources::services(), ns, spec.name));
+  if (!live.ok() && !live.status().is_not_found()) return StepOutcome::api_error(live.status());
+  if (!live.ok()) {
+    auto created = client_.create(kube::resources::services(), desired, {kFieldManager});
+    if (!created.ok() && !created.status().is_already_exists()) {
+      return StepOutcome::api_error(created.status());
+    }
+    // The cache holds only the objects kubefn labels: one it does not know may be someone
+    // else's, so read it before going on as if it were ours.
+    if (!created.ok()) {
+      auto existing = client_.get(ref(kube::resources::services(), ns, spec.name));
+      if (!existing.ok()) return StepOutcome::api_error(existing.status());
+      if (!owned_by(existing.value(), spec)) {
+        return StepOutcome::failed("ServiceConflict",
+                                   "a Service named " + spec.name +
+                                       " exists and is not owned by this Function: delete or "
+                                       "rename it",
+                                   std::chrono::seconds(30));
+      }
+    }
+    if (created.ok()) {
+      ++ctx.writes.creates;
+      ctx.events.record(ctx.function, "Normal", "ServiceCreated", "created Service " + spec.name);
+    }
+  } else if (!owned_by(live.value(), spec)) {
+    return StepOutcome::failed("ServiceConflict",
+                               "a Service named " + spec.name +
+                                   " exists and is not owned by this Function: delete or rename it",
+                               std::chrono::seconds(30));
+  } else if (!is_subset(desired["spec"], live.value()["spec"]) ||
+             !is_subset(desired["metadata"]["labels"], live.value()["metadata"]["labels"])) {
+    auto updated = client_.update(kube::resources::services(),
+                                  converge_object(live.value(), desired), {kFieldManager});
+    if (!updated.ok()) return StepOutcome::api_error(updated.status());
+    ++ctx.writes.updates;
+    ctx.events.record(ctx.function, "Normal", "ServiceUpdated", "updated Service " + spec.name);
+  }
+  return StepOutcome::done();
+}
+
+BuildOutcome KubernetesPlatform::build(const FunctionContext& ctx) {
+  const controller::FunctionSpec& spec = ctx.spec;
+  if (build_.registry.empty()) {
+    return {StepOutcome::failed("BuildsDisabled",
+                                "no image is built for source digest " + ctx.digest +
+                                    ": the operator has no registry to push builds to (install "
+                                    "it with a registry set), or set spec.image to a prebuilt "
+                                    "image"),
+            ""};
+  }
+  const std::string name = build_job_name(spec, ctx.digest);
+  auto live = ctx.reader.get(ref(kube::resources::jobs(), spec.ns, name));
+  if (!live.ok() && !live.status().is_not_found()) return {StepOutcome::api_error(live.status())};
+  if (!live.ok()) {
+    BuildJobInputs in;
+    in.source_config_map = source_config_map_name(spec, ctx.digest);
+    in.source_digest = ctx.digest;
+    in.repository = build_.registry + "/" + spec.ns + "/" + spec.name;
+    in.base_image = build_.base_image;
+    in.builder_image = build_.builder_image;
+    in.registry_secret = build_.registry_secret;
+    in.plain_http = build_.plain_http;
+    in.timeout_seconds = build_.timeout_seconds;
+    auto created =
+        client_.create(kube::resources::jobs(), make_build_job(spec, in), {kFieldManager});
+    if (!created.ok() && !created.status().is_already_exists()) {
+      return {StepOutcome::api_error(created.status())};
+    }
+    if (created.ok()) {
+      ++ctx.writes.creates;
+      ctx.events.record(
+          ctx.function, "Normal", "BuildStarted",
+          "build Job " + name + " started for source digest " + ctx.digest.substr(0, 16));
+    }
+    return {StepOutcome::waiting("Building", "build Job " + name + " is running")};
+  }
+  return job_result(ctx, live.value());
+}
+
+BuildOutcome KubernetesPlatform::job_result(const FunctionContext& ctx, const json& job) {
+  const std::string name = job["metadata"].value("name", "");
+  std::string job_message;
+  const bool complete = job_condition(job, "Complete", nullptr) == "True";
+  const bool failed = job_condition(job, "Failed", &job_message) == "True";
+  if (!complete && !failed) {
+    return {StepOutcome::waiting("Building", "build Job " + name + " is running")};
+  }
+  // The builder reports its result (or its first compile errors) in the termination message.
+  kube::ListOptions opts;
+  opts.label_selector = std::string(api::kBuildLabel) + "=" + name;
+  auto pods = client_.list(kube::resources::pods(), ctx.spec.ns, opts);
+  if (!pods.ok()) return {StepOutcome::api_error(pods.status())};
+  json report;
+  for (const auto& pod : pods.value().items) {
+    for (const auto& cs :
+         pod.value("status", json::object()).value("containerStatuses", json::array())) {
+      const json& terminated =
+          cs.value("state", json::object()).value("terminated", json::object());
+      const std::string message = terminated.value("message", "");
+      if (message.empty()) continue;
+      json parsed = json::parse(message, nullptr, false);
+      report = parsed.is_object() ? parsed : json{{"error", message}};
+    }
+  }
+  if (complete) {
+    const std::string image = report.is_object() ? report.value("image", "") : "";
+    if (image.empty()) {
+      return {StepOutcome::failed("BuildFailed", "build Job " + name +
+                                                     " succeeded without reporting an image: "
+                                                     "kubectl logs job/" +
+                                                     name)};
+    }
+    ctx.events.record(ctx.function, "Normal", "Built", "built " + image);
+    return {StepOutcome::done(), image};
+  }
+  std::string why = report.is_object() ? report.value("error", "") : "";
+  if (why.empty()) why = job_message.empty() ? "see kubectl logs job/" + name : job_message;
+  return {StepOutcome::failed("BuildFailed", "build Job " + name + " failed: " + why +
+                                                 " (the previous image, if any, keeps serving; "
+                                                 "fix the source to build again)")};
+}
+
+WorkloadOutcome KubernetesPlatform::run(const FunctionContext& ctx, const std::string& image) {
+  const controller::FunctionSpec& spec = ctx.spec;
+  const std::string& ns = spec.ns;
+  const std::string config_map_name =
+      ctx.digest.empty() ? std::string() : source_config_map_name(spec, ctx.digest);
+  WorkloadOutcome out;
+  json deployment;
+  // Replicas: spec.replicas when set (kubectl scale on the Function); otherwise whatever the
+  // scale owner set, kept within [minReplicas, maxReplicas].
+  auto live = ctx.reader.get(ref(kube::resources::deployments(), ns, spec.name));
+  if (!live.ok() && !live.status().is_not_found()) return {StepOutcome::api_error(live.status())};
+  DeploymentInputs in{image, config_map_name, ctx.digest, std::nullopt, build_.stats_address};
+  if (!live.ok()) {
+    in.replicas = spec.replicas.value_or(std::max<std::int64_t>(spec.min_replicas, 1));
+    const json desired = make_deployment(spec, in);
+    auto created = client_.create(kube::resources::deployments(), desired, {kFieldManager});
+    if (!created.ok() && created.status().is_already_exists()) {
+      // The cache holds only the objects kubefn labels: read what is there. Ours, not seen
+      // yet by the cache: look again shortly; someone else's: a conflict.
+      auto existing = client_.get(ref(kube::resources::deployments(), ns, spec.name));
+      if (!existing.ok()) return {StepOutcome::api_error(existing.status())};
+      if (!owned_by(existing.value(), spec)) {
+        out.step = StepOutcome::failed(
+            "DeploymentConflict",
+            "a Deployment named " + spec.name +
+                " exists and is not owned by this Function: delete or rename it",
+            std::chrono::seconds(30));
+        return out;
+      }
+      out.step = StepOutcome::waiting("Deploying", "waiting for the Deployment to be seen",
+                                      std::chrono::seconds(1));
+      return out;
+    }
+    if (!created.ok()) return {StepOutcome::api_error(created.status())};
+    ++ctx.writes.creates;
+    ctx.events.record(ctx.function, "Normal", "DeploymentCreated",
+                      "created Deployment " + spec.name + " running " + image);
+    deployment = std::move(created).value();
+    converged_.remember(ns + "/" + spec.name, deployment["metadata"].value("generation", 0),
+                        sha256_hex(desired["spec"].dump()));
+  } else if (!owned_by(live.value(), spec)) {
+    out.step =
+        StepOutcome::failed("DeploymentConflict",
+                            "a Deployment named " + spec.name +
+                                " exists and is not owned by this Function: delete or rename it",
+                            std::chrono::seconds(30));
+    return out;
+  } else {
+    const std::int64_t current = live.value()["spec"].value("replicas", 1);
+    in.replicas = spec.replicas.value_or(
+        std::clamp<std::int64_t>(current, spec.min_replicas, spec.max_replicas));
+    json desired = make_deployment(spec, in);
+    const std::string key = ns + "/" + spec.name;
+    const std::string want = sha256_hex(desired["spec"].dump());
+    const std::int64_t generation = live.value()["metadata"].value("generation", 0);
+    const bool labels_match =
+        is_subset(desired["metadata"]["labels"], live.value()["metadata"]["labels"]);
+    if (labels_match && converged_.matches(key, generation, want)) {
+      // Unchanged since it last matched what we want: no need for its pod template.
+      deployment = std::move(live).value();
+    } else {
+      json full = std::move(live).value();
+      if (!full["spec"].contains("template")) {  // a cached copy without its pod template
+        auto got = client_.get(ref(kube::resources::deployments(), ns, spec.name));
+        if (!got.ok()) return {StepOutcome::api_error(got.status())};
+        full = std::move(got).value();
+      }
+      if (is_subset(desired["spec"], full["spec"]) &&
+          is_subset(desired["metadata"]["labels"], full["metadata"]["labels"])) {
+        deployment = std::move(full);
+      } else {
+        auto updated = client_.update(kube::resources::deployments(),
+                                      converge_object(full, desired), {kFieldManager});
+        if (!updated.ok()) return {StepOutcome::api_error(updated.status())};
+        ++ctx.writes.updates;
+        ctx.events.record(ctx.function, "Normal", "DeploymentUpdated",
+                          "updated Deployment " + spec.name);
+        deployment = std::move(updated).value();
+      }
+      converged_.remember(key, deployment["metadata"].value("generation", 0), want);
+    }
+  }
+
+  const json& st = deployment.value("status", json::object());
+  out.wanted = deployment["spec"].value("replicas", 1);
+  out.replicas = st.value("replicas", 0);
+  out.ready = st.value("readyReplicas", 0);
+  const std::int64_t updated = st.value("updatedReplicas", 0);
+  const bool observed =
+      st.value("observedGeneration", 0) >= deployment["metadata"].value("generation", 0);
+  out.rolled_out = observed && updated >= out.wanted && out.replicas == updated;
+  out.available = observed && out.ready >= out.wanted;
+  out.selector = selector_string(spec);
+  out.url =
+      "http://" + spec.name + "." + ns + ".svc.cluster.local:" + std::to_string(kFunctionPort);
+
+  // Old source ConfigMaps (and finished build Jobs) go once no replica can still use them.
+  if (out.rolled_out && !config_map_name.empty()) {
+    auto cms = ctx.reader.list_owned(kube::resources::config_maps(), ns, spec.name);
+    if (cms.ok()) {
+      for (const auto& cm : cms.value()) {
+        const std::string n = cm["metadata"].value("name", "");
+        if (n == config_map_name || !owned_by(cm, spec)) continue;
+        if (n.rfind(spec.name + "-src-", 0) != 0) continue;
+        auto removed = client_.remove(ref(kube::resources::config_maps(), ns, n), {});
+        if (removed.ok()) ++ctx.writes.deletes;
+      }
+    }
+  }
+  return out;
+}
+
+void KubernetesPlatform::forget(const std::string& ns, const std::string& name) {
+  // Owner references delete the objects; only the memory of converged Deployments is ours.
+  converged_.forget(ns + "/" + name);
+}
+
+kube::Status KubernetesPlatform::scale(const std::string& ns, const std::string& name,
+                                       std::int64_t replicas) {
+  kube::PatchOptions opts;
+  opts.field_manager = kFieldManager;
+  opts.subresource = "scale";
+  auto r = client_.patch(kube::ObjectRef{kube::resources::deployments(), ns, name},
+                         kube::PatchType::kMerge, json{{"spec", {{"replicas", replicas}}}}, opts);
+  return r.ok() ? kube::Status() : r.status();
+}
+
+}  // namespace kubefn::platform::kubernetes

@@ -1,0 +1,503 @@
+// Admission's verdicts, row by row: why a call gets 404, 401, 403, 429, 431 or 503 from the
+// gateway itself, waits, or goes to a replica.
+#include "admission.hpp"
+
+#include <gtest/gtest.h>
+
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "kubefn/gateway/http_proxy.hpp"
+
+namespace kubefn::gateway {
+namespace {
+
+using Admit = ConcurrencyLimiter::Admit;
+using Headers = std::vector<std::pair<std::string, std::string>>;
+
+constexpr std::int64_t kMs = 1000 * 1000;
+constexpr std::int64_t kNow = std::int64_t{1000} * kMs;
+
+FunctionRoute make_route(std::string ns, std::string name, Access access, int ready,
+                         int concurrency = 0) {
+  FunctionRoute r;
+  r.ns = std::move(ns);
+  r.name = std::move(name);
+  r.access = access;
+  r.concurrency = concurrency;
+  for (int i = 0; i < ready; ++i) {
+    r.endpoints.push_back(Endpoint{r.name + std::to_string(i), "127.0.0.1",
+                                   static_cast<std::uint16_t>(9000 + i), true});
+  }
+  return r;
+}
+
+// The tables every row reads: public default/pub (also holding host pub.example.com and path
+// /pubpath), private default/priv, team/cold with no ready replica, team/limited with a
+// concurrency of 2 on one ready replica (limit 2); a token for every function and one for team/*.
+class Tables {
+ public:
+  Tables() : routes_(allow_all_hosts()) {
+    FunctionRoute pub = make_route("default", "pub", Access::kPublic, 1);
+    pub.host = "pub.example.com";
+    pub.path = "/pubpath";
+    routes_.upsert(pub);
+    routes_.upsert(make_route("default", "priv", Access::kPrivate, 1));
+    routes_.upsert(make_route("team", "cold", Access::kPublic, 0));
+    routes_.upsert(make_route("team", "limited", Access::kPublic, 1, 2));
+    keys_.set_keys({Key{"tok-all", {"*"}}, Key{"tok-team", {"team/*"}}});
+  }
+  const RouteTable& routes() const { return routes_; }
+  const KeyRing& keys() const { return keys_; }
+  std::shared_ptr<const FunctionRoute> find(const std::string& ns, const std::string& name) {
+    return routes_.find(ns, name);
+  }
+
+ private:
+  static kube::ClaimPolicy allow_all_hosts() {
+    kube::ClaimPolicy p;
+    p.allowances = {{"*", "*"}};
+    return p;
+  }
+  RouteTable routes_;
+  KeyRing keys_;
+};
+
+std::string header(const Reply& r, const std::string& name) {
+  for (const auto& [k, v] : r.headers) {
+    if (k == name) return v;
+  }
+  return "<none>";
+}
+
+// ---------------------------------------------------------------------------------------
+// From the head
+
+struct HeadRow {
+  const char* what = "";
+  std::string method = {};
+  std::string target = {};
+  Headers headers = {};  // besides Host: gw.example.com (unless a row sends its own)
+  bool draining = false;
+  // The head's size as received when not its real one.
+  std::optional<std::size_t> head_bytes;
+  HeadVerdict::Kind kind = HeadVerdict::Kind::kRouted;
+  int status = 0;               // kBuiltin and kRefused
+  std::string message = {};     // kBuiltin and kRefused
+  std::string counts_for = {};  // the function a verdict names ("" none)
+  std::string target_out = {};  // kRouted
+  Headers reply_headers = {};
+  bool close = false;
+};
+
+std::vector<HeadRow> head_rows() {
+  using K = HeadVerdict::Kind;
+  const std::string kNoPath = "no function at this path; call /{namespace}/{function}/...";
+  const std::size_t host_room = kUpstreamHeadLimit - kForwardHeadroomBytes - 14;  // Host's 14
+  return {
+      {"health", "GET", "/healthz", {}, false, {}, K::kBuiltin, 200, "ok\n"},
+      {"ready", "HEAD", "/readyz", {}, false, {}, K::kBuiltin, 200, "ready\n"},
+      {"not ready while draining", "GET", "/readyz", {}, true, {}, K::kBuiltin, 503, "draining\n"},
+      {"health is GET and HEAD only", "POST", "/healthz", {}, false, {}, K::kRefused, 404, kNoPath},
+      {"metrics are not on the public port",
+       "GET",
+       "/metrics",
+       {},
+       false,
+       {},
+       K::kRefused,
+       404,
+       kNoPath},
+      {"unknown function",
+       "GET",
+       "/default/missing/x",
+       {},
+       false,
+       {},
+       K::kRefused,
+       404,
+       "function not found"},
+      {"no namespace and function", "GET", "/nothing", {}, false, {}, K::kRefused, 404, kNoPath},
+      {"the runtime's own paths",
+       "GET",
+       "/default/pub/healthz",
+       {},
+       false,
+       {},
+       K::kRefused,
+       404,
+       "function not found"},
+      {"the runtime's metrics",
+       "GET",
+       "/default/pub/metrics?x",
+       {},
+       false,
+       {},
+       K::kRefused,
+       404,
+       "function not found"},
+      {"default route",
+       "GET",
+       "/default/pub/x?y=1",
+       {},
+       false,
+       {},
+       K::kRouted,
+       0,
+       "",
+       "pub",
+       "/x?y=1"},
+      {"default route, no rest",
+       "GET",
+       "/default/pub",
+       {},
+       false,
+       {},
+       K::kRouted,
+       0,
+       "",
+       "pub",
+       "/"},
+      {"host claim",
+       "GET",
+       "/a/b?c",
+       {{"Host", "PUB.example.com"}},
+       false,
+       {},
+       K::kRouted,
+       0,
+       "",
+       "pub",
+       "/a/b?c"},
+      {"path claim", "GET", "/pubpath/rest?q", {}, false, {}, K::kRouted, 0, "", "pub", "/rest?q"},
+      {"a default route beats a host claim",
+       "GET",
+       "/default/priv/x",
+       {{"Host", "pub.example.com"}, {"Authorization", "Bearer tok-all"}},
+       false,
+       {},
+       K::kRouted,
+       0,
+       "",
+       "priv",
+       "/x"},
+      {"private without a token",
+       "GET",
+       "/default/priv/x",
+       {},
+       false,
+       {},
+       K::kRefused,
+       401,
+       "this function needs a bearer token",
+       "priv",
+       "",
+       {{"www-authenticate", "Bearer"}}},
+      {"private with another scheme",
+       "GET",
+       "/default/priv/x",
+       {{"Authorization", "Basic dXNlcjpwYXNz"}},
+       false,
+       {},
+       K::kRefused,
+       401,
+       "this function needs a bearer token",
+       "priv",
+       "",
+       {{"www-authenticate", "Bearer"}}},
+      {"private with an empty bearer",
+       "GET",
+       "/default/priv/x",
+       {{"Authorization", "Bearer   "}},
+       false,
+       {},
+       K::kRefused,
+       401,
+       "this function needs a bearer token",
+       "priv",
+       "",
+       {{"www-authenticate", "Bearer"}}},
+      {"private with an unknown token",
+       "GET",
+       "/default/priv/x",
+       {{"Authorization", "Bearer nope"}},
+       false,
+       {},
+       K::kRefused,
+       403,
+       "the token is not valid for this function",
+       "priv"},
+      {"private with a token of another scope",
+       "GET",
+       "/default/priv/x",
+       {{"Authorization", "Bearer tok-team"}},
+       false,
+       {},
+       K::kRefused,
+       403,
+       "the token is not valid for this function",
+       "priv"},
+      {"private with a token (scheme in any case)",
+       "POST",
+       "/default/priv/x",
+       {{"Authorization", "bEaReR  tok-all "}, {"Content-Length", "0"}},
+       false,
+       {},
+       K::kRouted,
+       0,
+       "",
+       "priv",
+       "/x"},
+      {"a public function ignores tokens",
+       "GET",
+       "/default/pub/x",
+       {{"Authorization", "Bearer nope"}},
+       false,
+       {},
+       K::kRouted,
+       0,
+       "",
+       "pub",
+       "/x"},
+      {"a head that fits once forwarded",
+       "GET",
+       "/default/pub/x",
+       {},
+       false,
+       host_room,
+       K::kRouted,
+       0,
+       "",
+       "pub",
+       "/x"},
+      {"a head too large once forwarded",
+       "GET",
+       "/default/pub/x",
+       {},
+       false,
+       host_room + 1,
+       K::kRefused,
+       431,
+       "request header fields too large",
+       "",
+       "",
+       {},
+       true},
+      {"431 comes before routing",
+       "GET",
+       "/default/missing/x",
+       {},
+       false,
+       host_room + 1,
+       K::kRefused,
+       431,
+       "request header fields too large",
+       "",
+       "",
+       {},
+       true},
+  };
+}
+
+TEST(Admission, HeadVerdicts) {
+  Tables tables;
+  const Admission admission{GatewayOptions{}};
+  for (const HeadRow& row : head_rows()) {
+    SCOPED_TRACE(row.what);
+    std::string raw = row.method + " " + row.target + " HTTP/1.1\r\n";
+    bool own_host = false;
+    for (const auto& [k, v] : row.headers) {
+      own_host = own_host || k == "Host";
+      raw += k + ": " + v + "\r\n";
+    }
+    if (!own_host) raw += "Host: gw.example.com\r\n";
+    raw += "\r\n";
+    http::HttpRequestParser parser(http::HttpLimits{});
+    ASSERT_EQ(parser.parse(raw), http::ParseState::kComplete);
+    const HeadFacts facts{parser.request(), row.head_bytes.value_or(raw.size()), row.draining};
+
+    const HeadVerdict v = admission.head(facts, tables.routes(), tables.keys());
+
+    EXPECT_EQ(v.kind, row.kind);
+    if (row.kind != HeadVerdict::Kind::kRouted) {
+      EXPECT_EQ(v.reply.status, row.status);
+      EXPECT_EQ(v.reply.message, row.message);
+      EXPECT_EQ(v.reply.headers, row.reply_headers);
+      EXPECT_EQ(v.reply.close, row.close);
+    } else {
+      EXPECT_EQ(v.target, row.target_out);
+    }
+    EXPECT_EQ(v.route ? v.route->name : "", row.counts_for);
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// A whole request, step by step
+
+enum class Expect { kDispatch, kQueue, kReply };
+
+struct CallRow {
+  const char* what = "";
+  std::string function = {};  // in team/ or default/; "gone": no longer there
+  int activation_ms = 0;
+  bool waiting = false;  // waiting for a first replica since before, until deadline
+  std::int64_t deadline_ns = 0;
+  // The limiter's state before the call: calls in flight and waiting.
+  int inflight = 0;
+  int queued = 0;
+  Expect expect = Expect::kDispatch;
+  int status = 0;  // kReply
+  std::string message = {};
+  std::string retry_after = "<none>";
+  Queue::For queue_for = Queue::For::kCapacity;  // kQueue
+  std::int64_t queue_deadline_ns = 0;
+  std::int64_t recheck_ns = 0;
+  std::optional<Admit> limiter_said = std::nullopt;  // the limiter was asked, and said this
+};
+
+std::vector<CallRow> call_rows() {
+  using F = Queue::For;
+  const std::int64_t act = 5000 * kMs;
+  const std::int64_t queue = 10000 * kMs;  // GatewayOptions' queue_timeout
+  return {
+      {"a ready replica, no limit", "pub", 0, false, 0, 0, 0, Expect::kDispatch},
+      {"scaled to zero, no activation wait", "cold", 0, false, 0, 0, 0, Expect::kReply, 503,
+       "no ready replica of this function", "1"},
+      {"scaled to zero: wait for a first replica, looking again at once", "cold", 5000, false, 0, 0,
+       0, Expect::kQueue, 0, "", "<none>", F::kReplica, kNow + act, kNow},
+      {"still waiting: look again in 20 ms", "cold", 5000, true, kNow + act, 0, 0, Expect::kQueue,
+       0, "", "<none>", F::kReplica, kNow + act, kNow + 20 * kMs},
+      {"still waiting, nearly out of time: look again at the deadline", "cold", 5000, true,
+       kNow + 5 * kMs, 0, 0, Expect::kQueue, 0, "", "<none>", F::kReplica, kNow + 5 * kMs,
+       kNow + 5 * kMs},
+      {"no replica in time", "cold", 5000, true, kNow, 0, 0, Expect::kReply, 503,
+       "no replica of this function became ready in time", "1"},
+      {"the function went away while waiting", "gone", 5000, true, kNow + act, 0, 0, Expect::kReply,
+       404, "function not found"},
+      {"a replica came (even past the deadline)", "pub", 5000, true, kNow - kMs, 0, 0,
+       Expect::kDispatch},
+      {"a replica came, then the limit", "limited", 5000, true, kNow + act, 2, 0, Expect::kQueue, 0,
+       "", "<none>", F::kCapacity, kNow + queue, kNow + queue, Admit::kQueued},
+      {"under the concurrency limit", "limited", 0, false, 0, 1, 0, Expect::kDispatch, 0, "",
+       "<none>", F::kCapacity, 0, 0, Admit::kGranted},
+      {"at the limit, room in the queue", "limited", 0, false, 0, 2, 1, Expect::kQueue, 0, "",
+       "<none>", F::kCapacity, kNow + queue, kNow + queue, Admit::kQueued},
+      {"under the limit behind a waiter: nobody overtakes", "limited", 0, false, 0, 1, 1,
+       Expect::kQueue, 0, "", "<none>", F::kCapacity, kNow + queue, kNow + queue, Admit::kQueued},
+      {"at the limit, queue full", "limited", 0, false, 0, 2, 2, Expect::kReply, 429,
+       "too many requests waiting for this function", "1", F::kCapacity, 0, 0, Admit::kRejected},
+  };
+}
+
+TEST(Admission, CallVerdicts) {
+  for (const CallRow& row : call_rows()) {
+    SCOPED_TRACE(row.what);
+    Tables tables;
+    GatewayOptions options;
+    options.activation_timeout = std::chrono::milliseconds(row.activation_ms);
+    options.queue_limit = 2;
+    const Admission admission(options);
+    const std::string ns = row.function == "pub" ? "default" : "team";
+    auto route = tables.find(ns, row.function);
+    ASSERT_TRUE(route != nullptr || row.function == "gone");
+    if (route) {
+      // The limiter in the state the row names: `inflight` granted, then `queued` waiting.
+      ConcurrencyLimiter& limiter = route->state->limiter;
+      std::uint64_t ticket = 0;
+      for (int i = 0; i < row.inflight; ++i)
+        ASSERT_EQ(limiter.acquire(0, 100, nullptr, &ticket), Admit::kGranted);
+      for (int i = 0; i < row.queued; ++i)
+        ASSERT_EQ(limiter.acquire(
+                      row.inflight, 100, [] {}, &ticket),
+                  Admit::kQueued);
+    }
+    CallFacts facts{route.get(), row.waiting, row.deadline_ns, std::nullopt, kNow};
+
+    // As the session does: ask the limiter when the verdict depends on it, then decide again.
+    Verdict v = admission.call(facts);
+    if (const auto* ask = std::get_if<AskLimiter>(&v)) {
+      EXPECT_EQ(ask->limit, route->limit());
+      EXPECT_EQ(ask->queue_limit, 2u);
+      std::uint64_t ticket = 0;
+      facts.limiter = route->state->limiter.acquire(
+          ask->limit, ask->queue_limit, [] {}, &ticket);
+      v = admission.call(facts);
+      EXPECT_FALSE(std::holds_alternative<AskLimiter>(v));
+    }
+    EXPECT_EQ(facts.limiter, row.limiter_said);
+
+    switch (row.expect) {
+      case Expect::kDispatch:
+        EXPECT_TRUE(std::holds_alternative<Dispatch>(v));
+        break;
+      case Expect::kQueue: {
+        const auto* q = std::get_if<Queue>(&v);
+        ASSERT_NE(q, nullptr);
+        EXPECT_EQ(q->what, row.queue_for);
+        EXPECT_EQ(q->deadline_ns, row.queue_deadline_ns);
+        EXPECT_EQ(q->recheck_ns, row.recheck_ns);
+        break;
+      }
+      case Expect::kReply: {
+        const auto* r = std::get_if<Reply>(&v);
+        ASSERT_NE(r, nullptr);
+        EXPECT_EQ(r->status, row.status);
+        EXPECT_EQ(r->message, row.message);
+        EXPECT_EQ(header(*r, "retry-after"), row.retry_after);
+        EXPECT_FALSE(r->close);
+        break;
+      }
+    }
+  }
+}
+
+// The answers for events the session sees itself (a queue timer, an empty replica list at
+// dispatch, a spent buffer budget) come from here too, with Retry-After as configured.
+TEST(Admission, RetryLaterAnswers) {
+  GatewayOptions options;
+  options.retry_after = std::chrono::seconds(7);
+  const Admission admission(options);
+  struct Row {
+    Reply reply;
+    int status;
+    std::string message;
+  };
+  for (const Row& row : {
+           Row{admission.queue_timed_out(), 503, "no capacity for this function in time"},
+           Row{admission.no_ready_replica(), 503, "no ready replica of this function"},
+           Row{admission.out_of_buffers(), 503, "the gateway is out of buffer space"},
+       }) {
+    SCOPED_TRACE(row.message);
+    EXPECT_EQ(row.reply.status, row.status);
+    EXPECT_EQ(row.reply.message, row.message);
+    EXPECT_EQ(row.reply.headers, (Headers{{"retry-after", "7"}}));
+  }
+  FunctionRoute cold = make_route("team", "cold", Access::kPublic, 0);
+  auto v = admission.call(CallFacts{&cold, false, 0, std::nullopt, kNow});
+  ASSERT_TRUE(std::holds_alternative<Reply>(v));
+  EXPECT_EQ(std::get<Reply>(v).headers, (Headers{{"retry-after", "7"}}));
+}
+
+TEST(Admission, BearerToken) {
+  struct Row {
+    std::string authorization, token;
+  };
+  for (const Row& row : std::vector<Row>{
+           {"Bearer abc", "abc"},
+           {"bearer abc", "abc"},
+           {"BEARER   abc  ", "abc"},
+           {"Bearer a b", "a b"},
+           {"Bearer", ""},
+           {"Bearer ", ""},
+           {"Basic abc", ""},
+           {"Bearerabc", ""},
+           {"", ""},
+       }) {
+    EXPECT_EQ(bearer_token(row.authorization), row.token) << row.authorization;
+  }
+}
+
+}  // namespace
+}  // namespace kubefn::gateway
