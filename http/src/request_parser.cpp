@@ -305,8 +305,11 @@ ParseState HttpRequestParser::parse_target(std::string_view* host) {
     request_.target = rest.substr(end);
   } else {
     // "http://host?query": the origin form "/?query" is not in the buffer.
+    // clear() and push_back(), not = "/": g++ 12 at -O2 reports a false -Wrestrict overlap
+    // for the literal assignment here.
+    origin_target_.clear();
     origin_target_.reserve(rest.size() - end + 1);
-    origin_target_ = "/";
+    origin_target_.push_back('/');
     origin_target_.append(rest.substr(end));
     request_.target = origin_target_;
   }
