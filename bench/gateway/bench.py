@@ -77,12 +77,15 @@ def main():
     runtime, rport = start([args.runtime], {
         "FUNC_HANDLER": "greet", "MOD_NAME": "hello", "KUBEFN_FUNCTION_LIB": args.hello,
         "FUNC_PORT": "0", "KUBEFN_BIND_ADDRESS": "127.0.0.1"}, os.path.join(tmp, "runtime.log"))
-    gateway, gport = start([args.gateway, "--port", "0", "--threads", "1", "--route",
+    # --metrics-port 0: two gateways in one run must not both take the default metrics port.
+    gateway, gport = start([args.gateway, "--port", "0", "--metrics-port", "0", "--threads", "1",
+                            "--route",
                             f"default/hello=127.0.0.1:{rport};public"], {},
                            os.path.join(tmp, "gateway.log"))
     baseline = None
     if args.baseline_gateway:
-        baseline, bport = start([args.baseline_gateway, "--port", "0", "--threads", "1", "--route",
+        baseline, bport = start([args.baseline_gateway, "--port", "0", "--metrics-port", "0",
+                                 "--threads", "1", "--route",
                                  f"default/hello=127.0.0.1:{rport};public"], {},
                                 os.path.join(tmp, "baseline-gateway.log"))
     results = {}
