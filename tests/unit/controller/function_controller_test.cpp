@@ -72,6 +72,11 @@ struct Harness {
                                                       sources, options);
     controller->start();
   }
+  // The reconcile got as far as writing the Function's status.
+  bool has_conditions(const std::string& name) {
+    auto fn = client.peek({api::functions(), "default", name});
+    return fn && fn->value("status", json::object()).contains("conditions");
+  }
   std::vector<RecordedEvent> reconcile_errors() const {
     std::vector<RecordedEvent> out;
     for (const auto& e : events.events()) {
@@ -121,12 +126,7 @@ TEST(FunctionControllerFailures, ARefusedStatusWriteIsSeenAndThenConverges) {
   h.client.fail_next("update_status",
                      kube::Status(kube::StatusCode::kForbidden, "functions/status is forbidden"));
   h.start();
-  ASSERT_TRUE(wait_until(
-      [&] {
-        auto fn = h.client.peek({api::functions(), "default", "fn"});
-        return fn && fn->value("status", json::object()).contains("conditions");
-      },
-      10s))
+  ASSERT_TRUE(wait_until([&] { return h.has_conditions("fn"); }, 10s))
       << "retried after the refusal";
   h.controller->stop();
   ASSERT_EQ(h.reconcile_errors().size(), 1u);
@@ -144,12 +144,7 @@ TEST(FunctionControllerFailures, AConflictIsLoggedAndCountedButIsNoEvent) {
   h.client.fail_next("update_status",
                      kube::Status(kube::StatusCode::kConflict, "the object has been modified"));
   h.start();
-  ASSERT_TRUE(wait_until(
-      [&] {
-        auto fn = h.client.peek({api::functions(), "default", "fn"});
-        return fn && fn->value("status", json::object()).contains("conditions");
-      },
-      10s))
+  ASSERT_TRUE(wait_until([&] { return h.has_conditions("fn"); }, 10s))
       << "retried after the conflict";
   h.controller->stop();
   EXPECT_TRUE(h.reconcile_errors().empty());
