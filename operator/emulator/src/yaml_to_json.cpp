@@ -374,6 +374,8 @@ json json_value(Resolved r) {
 std::string float_key(double v) {
   if (std::isnan(v)) return ".nan";
   if (std::isinf(v)) return v > 0 ? ".inf" : "-.inf";
+  // Past float32's range the key is its infinity (the cast of such a double is not defined).
+  if (std::fabs(v) > std::numeric_limits<float>::max()) return v > 0 ? ".inf" : "-.inf";
   const float f = static_cast<float>(v);
   char sci[64];
   auto r = std::to_chars(sci, sci + sizeof sci, f, std::chars_format::scientific);
