@@ -71,8 +71,18 @@ kube::Status ensure_packages(const std::vector<std::string>& packages, bool inst
   for (const auto& m : *missing)
     names += (names.empty() ? "" : " ") + m;
   if (!install) {
-    return Status(StatusCode::kInvalid, "dependency not installed: " + names +
-                                            " (install it, or build with --install-dependencies)");
+    // A build Job installs nothing: the packages a build may use are the builder image's.
+    std::string listed;
+    for (const auto& m : *missing)
+      listed += (listed.empty() ? "" : ", ") + m;
+    const bool one = missing->size() == 1;
+    return Status(StatusCode::kInvalid,
+                  (one ? "package " : "packages ") + listed + (one ? " is" : " are") +
+                      " not installed in the builder image; remove " + (one ? "it" : "them") +
+                      " from spec.dependencies, or build with a builder image that has " +
+                      (one ? "it" : "them") +
+                      " (the operator's --builder-image; for kubefn up, install " +
+                      (one ? "it" : "them") + " on this machine)");
   }
   std::vector<std::string> env = {"DEBIAN_FRONTEND=noninteractive"};
   std::vector<std::string> argv = {"apt-get", "install", "-y", "--no-install-recommends", "-q"};

@@ -12,6 +12,7 @@
 #include <set>
 #include <sstream>
 
+#include "binary_bytes.hpp"
 #include "file_bytes.hpp"
 #include "kubefn/builder/elf.hpp"
 #include "kubefn/builder/process.hpp"
@@ -137,6 +138,7 @@ Status add_host_path(std::map<std::string, TarEntry>& entries, const std::string
 
 void add_directory(std::map<std::string, TarEntry>& entries, const std::string& path,
                    std::uint32_t mode) {
+  if (path.empty()) return;  // the image's root: no entry of its own
   fs::path p(path);
   std::string prefix;
   for (const auto& part : p) {
@@ -321,10 +323,8 @@ kube::Result<FunctionImageResult> build_function_image(const FunctionImageReques
   return result;
 }
 
-namespace {
-
-// The bytes of an ELF file for the base image: with `strip_debug`, its copy without debug
-// sections (strip writes the same bytes for the same input, so the layer stays reproducible).
+// The bytes of an ELF file for an image: with `strip_debug`, its copy without debug sections
+// (strip writes the same bytes for the same input, so the layer stays reproducible).
 Status read_binary(const std::string& path, bool strip_debug, const std::string& what,
                    std::string& out) {
   if (!strip_debug) {
@@ -343,6 +343,8 @@ Status read_binary(const std::string& path, bool strip_debug, const std::string&
   }
   return {};
 }
+
+namespace {
 
 // Adds the libraries `file` loads (ldd, transitively) to `entries`, with the links leading to
 // them, and their sonames to `sonames`. One already there is simply there once.
@@ -390,8 +392,11 @@ Status add_program(std::map<std::string, TarEntry>& entries, const std::string& 
   if (!read.ok()) return read;
   auto elf = read_elf(bytes);
   if (!elf.ok()) return Status(StatusCode::kInvalid, path + ": " + elf.status().message());
-  auto closure = add_library_closure(entries, path, what, sonames);
-  if (!closure.ok()) return closure;
+  // A statically linked program loads nothing (and ldd refuses it).
+  if (!elf->interpreter.empty() || !elf->needed.empty()) {
+    auto closure = add_library_closure(entries, path, what, sonames);
+    if (!closure.ok()) return closure;
+  }
   if (!elf->interpreter.empty()) {
     auto s = add_host_path(entries, elf->interpreter);
     if (!s.ok()) return s;
@@ -506,12 +511,58 @@ kube::Result<BaseImageResult> build_base_image(const BaseImageRequest& request) 
   return result;
 }
 
+namespace {
+
+// The image of a static program alone: the one file, its entrypoint, nothing else.
+kube::Result<BaseImageResult> build_bare_program_image(
+    const ProgramImageRequest& request, const oci::ImageReference& target,
+    const std::string& in_image, std::chrono::steady_clock::time_point started) {
+  const std::string name = fs::path(request.binary_path).filename().string();
+  std::string bytes;
+  auto read = read_binary(request.binary_path, request.strip_debug, "program ", bytes);
+  if (!read.ok()) return read;
+  auto elf = read_elf(bytes);
+  if (!elf.ok()) {
+    return Status(StatusCode::kInvalid, request.binary_path + ": " + elf.status().message());
+  }
+  if (!elf->interpreter.empty() || !elf->needed.empty()) {
+    std::string needs = elf->needed.empty() ? elf->interpreter : join(elf->needed, ", ");
+    return Status(StatusCode::kInvalid, request.binary_path +
+                                            " is not statically linked (it needs " + needs +
+                                            "): --bare takes static programs only");
+  }
+  std::map<std::string, TarEntry> entries;
+  add_file(entries, in_image.substr(1), std::move(bytes), 0755);
+  std::vector<TarEntry> layer_entries;
+  for (auto& [path, e] : entries)
+    layer_entries.push_back(std::move(e));
+  oci::Layer layer = oci::make_layer(layer_entries);
+  BaseImageResult result;
+  result.compressed_bytes = layer.descriptor.size;
+  oci::ImageConfig config = oci::ImageConfig::for_platform();
+  config.set_entrypoint({in_image});
+  auto pushed = push_one_layer(request.registry, target, layer, config,
+                               "kubefn-build program --bare " + name, result);
+  if (!pushed.ok()) return pushed;
+  result.seconds = seconds_since(started);
+  return result;
+}
+
+}  // namespace
+
 kube::Result<BaseImageResult> build_program_image(const ProgramImageRequest& request) {
   auto started = std::chrono::steady_clock::now();
   auto target = oci::parse_reference(request.image);
   if (!target.ok()) return Status(StatusCode::kInvalid, "--image: " + target.status().message());
   const std::string name = fs::path(request.binary_path).filename().string();
-  const std::string in_image = "/usr/local/bin/" + name;
+  const std::string in_image =
+      request.path_in_image.empty() ? "/usr/local/bin/" + name : request.path_in_image;
+  if (!in_image.starts_with("/") || in_image.ends_with("/") ||
+      fs::path(in_image).lexically_normal().string() != in_image) {
+    return Status(StatusCode::kInvalid,
+                  "--path: \"" + in_image + "\" is not an absolute, normal file path");
+  }
+  if (request.bare) return build_bare_program_image(request, *target, in_image, started);
   std::map<std::string, TarEntry> entries;
   BaseImageResult result;
   auto added = add_program(entries, request.binary_path, in_image, request.strip_debug,

@@ -1,10 +1,12 @@
 // kubefn-build: compiles a C++ function and pushes it as an image layered on the runtime base
-// image, or assembles that base image from this machine's runtime and libraries. See README.md.
+// image, or assembles that base image from this machine's runtime and libraries, an image of
+// one program, or one of whole directory trees (a root file system). See README.md.
 #include <CLI/CLI.hpp>
 #include <iostream>
 
 #include "kubefn/builder/compile.hpp"
 #include "kubefn/builder/image_build.hpp"
+#include "kubefn/builder/rootfs_image.hpp"
 #include "kubefn/builder/source.hpp"
 
 namespace builder = kubefn::builder;
@@ -22,6 +24,20 @@ int fail(const Common& common, const std::string& message) {
   std::cerr << "kubefn-build: " << message << "\n";
   builder::write_termination_log(common.termination_log, builder::error_json(message));
   return 1;
+}
+
+// "A=B" options as pairs; false (and `bad` set) for one without '=' or with nothing before it.
+bool split_pairs(const std::vector<std::string>& items,
+                 std::vector<std::pair<std::string, std::string>>& out, std::string& bad) {
+  for (const auto& item : items) {
+    const auto eq = item.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      bad = item;
+      return false;
+    }
+    out.emplace_back(item.substr(0, eq), item.substr(eq + 1));
+  }
+  return true;
 }
 
 }  // namespace
@@ -74,13 +90,39 @@ int main(int argc, char** argv) {
   base_cmd->add_flag("--no-strip", no_strip, "keep the runtime's and the plugin's debug sections");
 
   std::string program;
+  std::string program_path;
+  bool bare = false;
   auto* program_cmd = app.add_subcommand(
       "program", "package one of this machine's programs (e.g. kubefn-operator) as an image");
   program_cmd->add_option("--binary", program, "the program")->required()->check(CLI::ExistingFile);
   program_cmd->add_option("--image", image, "where to push it")->required();
+  program_cmd->add_option("--path", program_path,
+                          "where the image holds it (default /usr/local/bin/<its name>)");
+  program_cmd->add_flag("--bare", bare,
+                        "the program alone: no CA certificates, user or /tmp (static programs "
+                        "only, e.g. kubefn-pause)");
   program_cmd->add_flag("--no-strip", no_strip, "keep the program's debug sections");
 
-  for (auto* sub : {fn, base_cmd, program_cmd}) {
+  std::vector<std::string> dirs, adds, entrypoint, cmd, env, labels;
+  std::string user, workdir, layer_cache;
+  auto* rootfs_cmd = app.add_subcommand(
+      "rootfs", "pack directory trees (a root file system) and added files as an image");
+  rootfs_cmd->add_option("--dir", dirs, "a tree for one layer, bottom first (repeatable)")
+      ->check(CLI::ExistingDirectory);
+  rootfs_cmd->add_option("--add", adds,
+                         "SRC=DEST: a file or directory for the top layer (repeatable)");
+  rootfs_cmd->add_option("--image", image, "where to push it")->required();
+  rootfs_cmd->add_option("--entrypoint", entrypoint, "the entrypoint, one word per use");
+  rootfs_cmd->add_option("--cmd", cmd, "the command, one word per use");
+  rootfs_cmd->add_option("--user", user, "the image's user, e.g. 65532:65532");
+  rootfs_cmd->add_option("--workdir", workdir, "the working directory");
+  rootfs_cmd->add_option("--env", env, "NAME=VALUE (repeatable)");
+  rootfs_cmd->add_option("--label", labels, "NAME=VALUE (repeatable)");
+  rootfs_cmd->add_option("--layer-cache", layer_cache,
+                         "directory remembering the layers of trees packed before");
+  rootfs_cmd->add_flag("--no-strip", no_strip, "keep the debug sections of added programs");
+
+  for (auto* sub : {fn, base_cmd, program_cmd, rootfs_cmd}) {
     sub->add_flag("--plain-http", common.plain_http, "talk http:// to the registry");
     sub->add_option("--registry-config", common.registry_config,
                     "docker config.json holding registry credentials");
@@ -139,9 +181,40 @@ int main(int argc, char** argv) {
     return 0;
   }
 
+  if (rootfs_cmd->parsed()) {
+    builder::RootfsImageRequest request;
+    request.dirs = dirs;
+    std::string bad;
+    if (!split_pairs(adds, request.add, bad)) {
+      return fail(common, "--add " + bad + ": want SRC=DEST");
+    }
+    if (!split_pairs(env, request.env, bad)) {
+      return fail(common, "--env " + bad + ": want NAME=VALUE");
+    }
+    if (!split_pairs(labels, request.labels, bad)) {
+      return fail(common, "--label " + bad + ": want NAME=VALUE");
+    }
+    request.entrypoint = entrypoint;
+    request.cmd = cmd;
+    request.user = user;
+    request.working_dir = workdir;
+    request.layer_cache = layer_cache;
+    request.image = image;
+    request.strip_debug = !no_strip;
+    request.registry = {common.plain_http, common.registry_config};
+    auto built = builder::build_rootfs_image(request);
+    if (!built.ok()) return fail(common, built.status().message());
+    std::string json = builder::rootfs_result_json(*built);
+    builder::write_termination_log(common.termination_log, json);
+    std::cout << (common.json ? json : built->image) << "\n";
+    return 0;
+  }
+
   if (program_cmd->parsed()) {
     builder::ProgramImageRequest request;
     request.binary_path = program;
+    request.path_in_image = program_path;
+    request.bare = bare;
     request.image = image;
     request.registry = {common.plain_http, common.registry_config};
     request.strip_debug = !no_strip;

@@ -91,38 +91,48 @@ std::string entry_name(const TarEntry& entry) {
 
 }  // namespace
 
+void append_tar_entry(std::string& out, const TarEntry& entry) {
+  const std::string name = entry_name(entry);
+  const char type = entry.type == TarEntry::Type::kDirectory  ? '5'
+                    : entry.type == TarEntry::Type::kSymlink  ? '2'
+                    : entry.type == TarEntry::Type::kHardlink ? '1'
+                                                              : '0';
+  const std::uint64_t size = entry.type == TarEntry::Type::kFile ? entry.data.size() : 0;
+  const bool linked =
+      entry.type == TarEntry::Type::kSymlink || entry.type == TarEntry::Type::kHardlink;
+  const std::string_view link = linked ? std::string_view(entry.link_target) : "";
+  std::string pax;
+  if (name.size() > 100) pax += pax_record("path", name);
+  if (link.size() > 100) pax += pax_record("linkpath", link);
+  if (!fits_octal(12, size)) pax += pax_record("size", std::to_string(size));
+  if (!fits_octal(8, entry.uid)) pax += pax_record("uid", std::to_string(entry.uid));
+  if (!fits_octal(8, entry.gid)) pax += pax_record("gid", std::to_string(entry.gid));
+  if (!pax.empty()) {
+    std::string pax_name = "PaxHeaders/" + name;
+    if (pax_name.size() > 100) pax_name.resize(100);
+    append_header(out, pax_name, 'x', 0644, 0, 0, pax.size(), "");
+    out += pax;
+    pad(out);
+  }
+  append_header(out, name.substr(0, std::min<std::size_t>(100, name.size())), type, entry.mode,
+                entry.uid, entry.gid, size,
+                link.substr(0, std::min<std::size_t>(100, link.size())));
+  if (size != 0) {
+    out += entry.data;
+    pad(out);
+  }
+}
+
+std::string_view tar_end() {
+  static const std::string end(2 * kBlock, '\0');
+  return end;
+}
+
 std::string write_tar(const std::vector<TarEntry>& entries) {
   std::string out;
-  for (const TarEntry& entry : entries) {
-    const std::string name = entry_name(entry);
-    const char type = entry.type == TarEntry::Type::kDirectory ? '5'
-                      : entry.type == TarEntry::Type::kSymlink ? '2'
-                                                               : '0';
-    const std::uint64_t size = entry.type == TarEntry::Type::kFile ? entry.data.size() : 0;
-    const std::string_view link =
-        entry.type == TarEntry::Type::kSymlink ? std::string_view(entry.link_target) : "";
-    std::string pax;
-    if (name.size() > 100) pax += pax_record("path", name);
-    if (link.size() > 100) pax += pax_record("linkpath", link);
-    if (!fits_octal(12, size)) pax += pax_record("size", std::to_string(size));
-    if (!fits_octal(8, entry.uid)) pax += pax_record("uid", std::to_string(entry.uid));
-    if (!fits_octal(8, entry.gid)) pax += pax_record("gid", std::to_string(entry.gid));
-    if (!pax.empty()) {
-      std::string pax_name = "PaxHeaders/" + name;
-      if (pax_name.size() > 100) pax_name.resize(100);
-      append_header(out, pax_name, 'x', 0644, 0, 0, pax.size(), "");
-      out += pax;
-      pad(out);
-    }
-    append_header(out, name.substr(0, std::min<std::size_t>(100, name.size())), type, entry.mode,
-                  entry.uid, entry.gid, size,
-                  link.substr(0, std::min<std::size_t>(100, link.size())));
-    if (size != 0) {
-      out += entry.data;
-      pad(out);
-    }
-  }
-  out.append(2 * kBlock, '\0');
+  for (const TarEntry& entry : entries)
+    append_tar_entry(out, entry);
+  out += tar_end();
   return out;
 }
 
@@ -258,6 +268,10 @@ Result<std::vector<TarEntry>> read_tar(std::string_view tar) {
         entry.type = TarEntry::Type::kSymlink;
         entry.link_target = link;
         break;
+      case '1':
+        entry.type = TarEntry::Type::kHardlink;
+        entry.link_target = link;
+        break;
       default:
         return bad_tar("unsupported entry type '" + std::string(1, type) + "' for " + name);
     }
@@ -289,6 +303,56 @@ std::string gzip(std::string_view data, int level) {
   out.resize(out.size() - stream.avail_out);
   deflateEnd(&stream);
   return out;
+}
+
+struct GzipWriter::State {
+  z_stream stream{};
+  gz_header header{};
+  bool finished = false;
+};
+
+GzipWriter::GzipWriter(int level) : state_(std::make_unique<State>()) {
+  deflateInit2(&state_->stream, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
+  state_->header.os = 255;  // as gzip(): the bytes do not depend on the building machine
+  deflateSetHeader(&state_->stream, &state_->header);
+}
+
+GzipWriter::~GzipWriter() {
+  deflateEnd(&state_->stream);
+}
+
+namespace {
+
+// Runs deflate over `data` with `flush`, appending all output to `out`.
+void deflate_into(z_stream& stream, std::string_view data, int flush, std::string& out) {
+  stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+  stream.avail_in = static_cast<uInt>(data.size());
+  char buffer[64 * 1024];
+  while (true) {
+    stream.next_out = reinterpret_cast<Bytef*>(buffer);
+    stream.avail_out = sizeof(buffer);
+    const int rc = deflate(&stream, flush);
+    out.append(buffer, sizeof(buffer) - stream.avail_out);
+    if (flush == Z_FINISH ? rc == Z_STREAM_END : stream.avail_out != 0) break;
+    if (rc != Z_OK && rc != Z_BUF_ERROR) break;
+  }
+}
+
+}  // namespace
+
+void GzipWriter::write(std::string_view data, std::string& out) {
+  constexpr std::size_t kPiece = std::size_t{1} << 30;  // avail_in is 32 bits
+  while (!data.empty() && !state_->finished) {
+    const std::string_view piece = data.substr(0, kPiece);
+    deflate_into(state_->stream, piece, Z_NO_FLUSH, out);
+    data.remove_prefix(piece.size());
+  }
+}
+
+void GzipWriter::finish(std::string& out) {
+  if (state_->finished) return;
+  deflate_into(state_->stream, {}, Z_FINISH, out);
+  state_->finished = true;
 }
 
 Result<std::string> gunzip(std::string_view data) {

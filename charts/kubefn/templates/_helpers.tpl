@@ -45,11 +45,13 @@ app.kubernetes.io/instance: {{ $root.Release.Name }}
 app.kubernetes.io/component: {{ index . 1 }}
 {{- end }}
 
-{{/* repository:tag of an image value, the tag defaulting to the appVersion. */}}
+{{/* repository:tag of an image value, the tag defaulting to the appVersion; with a digest,
+repository:tag@digest (the digest is what is pulled). */}}
 {{- define "kubefn.image" -}}
 {{- $root := index . 0 }}
 {{- $img := index . 1 }}
 {{- printf "%s:%s" $img.repository (default $root.Chart.AppVersion $img.tag) }}
+{{- with $img.digest }}@{{ . }}{{ end }}
 {{- end }}
 
 {{- define "kubefn.namespacesArg" -}}

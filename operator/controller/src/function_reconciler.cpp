@@ -81,9 +81,15 @@ void workload_status(const WorkloadOutcome& w, const kube::ClaimProblem& refused
     draft.set({kDeploymentReady, "True", "Available",
                std::to_string(w.ready) + "/" + std::to_string(w.wanted) + " ready"});
     set_ready_unless_refused({kReady, "True", "Ready", ""});
+  } else if (!w.blocked_reason.empty()) {
+    // The replicas cannot get ready until the user acts: said on both conditions, with a
+    // Warning Event when the reason first appears or changes (set_ready), not on every look.
+    draft.set({kDeploymentReady, "False", w.blocked_reason, w.blocked_message});
+    draft.set_ready({kReady, "False", w.blocked_reason, w.blocked_message}, "Warning");
   } else {
-    const std::string msg = std::to_string(w.ready) + "/" + std::to_string(w.wanted) +
-                            " replicas ready" + (w.rolled_out ? "" : ", rollout in progress");
+    std::string msg = std::to_string(w.ready) + "/" + std::to_string(w.wanted) + " replicas ready" +
+                      (w.rolled_out ? "" : ", rollout in progress");
+    if (!w.blocked_message.empty()) msg += "; " + w.blocked_message;
     draft.set({kDeploymentReady, "False", "Deploying", msg});
     draft.set_ready({kReady, "False", "Deploying", msg}, "Normal");
   }

@@ -873,7 +873,8 @@ Handled ApiHandler::handle_unchecked(const HttpRequest& req, bool with_faults) {
     return unserved();
   if (!route->sub.empty()) {
     const bool known = (route->sub == "status" && type->status_subresource) ||
-                       (route->sub == "scale" && type->scale.has_value());
+                       (route->sub == "scale" && type->scale.has_value()) ||
+                       (route->sub == "log" && type->group.empty() && type->resource == "pods");
     if (!known) {
       return done(error_reply(type->custom ? not_found(type->group_resource(), route->name)
                                            : resource_not_found()));
@@ -889,6 +890,22 @@ Handled ApiHandler::handle_unchecked(const HttpRequest& req, bool with_faults) {
           std::chrono::milliseconds(10), until - std::chrono::steady_clock::now()));
     }
     if (auto e = faults_.take_error(verb, route->resource)) return done(error_reply(*e));
+  }
+
+  // pods/<name>/log: text, from what the test set (no kubelet here).
+  if (route->sub == "log") {
+    if (verb != "get") return done(error_reply(method_not_allowed()));
+    auto pod = store_.get(*type, route->ns, route->name);
+    if (!pod.ok()) return done(error_reply(pod.error()));
+    auto served =
+        pod_logs_.serve(pod.value(), PodLogQuery{param(q, "container"), param(q, "previous"),
+                                                 param(q, "tailLines"), param(q, "limitBytes")});
+    if (!served.ok()) return done(error_reply(served.error()));
+    HttpReply r;
+    r.status = served.value().status;
+    r.content_type = "text/plain";
+    r.body = std::move(served.value().text);
+    return done(std::move(r));
   }
 
   // Write options are checked before the body is read, as the real server does.

@@ -13,6 +13,7 @@
 
 #include "fault_switches.hpp"
 #include "object_store.hpp"
+#include "pod_logs.hpp"
 #include "watch_stream.hpp"
 
 namespace kubefn::emulator {
@@ -49,6 +50,8 @@ class ApiHandler {
   // The port the transport listens on, reported by legacy discovery.
   void set_server_port(uint16_t port) { server_port_ = port; }
   std::size_t open_watches() const { return open_watches_.load(); }
+  // What pods/<name>/log serves.
+  PodLogs& pod_logs() { return pod_logs_; }
 
  private:
   Handled handle_unchecked(const HttpRequest& request, bool with_faults);
@@ -61,6 +64,7 @@ class ApiHandler {
   std::chrono::milliseconds bookmark_interval_;
   std::atomic<uint16_t> server_port_{0};
   std::atomic<std::size_t> open_watches_{0};
+  PodLogs pod_logs_;
 };
 
 }  // namespace kubefn::emulator

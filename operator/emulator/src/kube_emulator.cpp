@@ -111,8 +111,14 @@ void KubeEmulator::set_latency(std::string verb, std::chrono::milliseconds delay
   impl_->faults.set_latency(std::move(verb), delay);
 }
 
+void KubeEmulator::set_pod_log(const std::string& ns, const std::string& pod,
+                               const std::string& container, std::string text, bool previous) {
+  impl_->handler.pod_logs().set(ns, pod, container, previous, std::move(text));
+}
+
 void KubeEmulator::reset() {
   impl_->faults.clear();
+  impl_->handler.pod_logs().clear();
   impl_->store.reset();
 }
 

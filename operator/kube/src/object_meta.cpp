@@ -16,6 +16,11 @@ std::string metadata_string(const nlohmann::json& object, const char* field) {
 
 }  // namespace
 
+Result<std::string> KubeClient::get_log(const ObjectRef& pod, const LogOptions&) {
+  return Status(StatusCode::kMethodNotAllowed,
+                "this client does not serve the log of pods/" + pod.name);
+}
+
 std::string object_name(const nlohmann::json& object) {
   return metadata_string(object, "name");
 }

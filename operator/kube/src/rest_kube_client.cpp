@@ -136,6 +136,15 @@ class RestKubeClient final : public KubeClient {
     return call("PUT", ref.path() + "/scale", scale.dump(), "application/json", Idempotency::kSafe);
   }
 
+  Result<std::string> get_log(const ObjectRef& pod, const LogOptions& options) override {
+    QueryString query;
+    query.add("container", options.container)
+        .add("previous", options.previous ? "true" : "")
+        .add("tailLines", options.tail_lines > 0 ? std::to_string(options.tail_lines) : "")
+        .add("limitBytes", options.limit_bytes > 0 ? std::to_string(options.limit_bytes) : "");
+    return call_text("GET", pod.path() + "/log" + query.str(), "", "", Idempotency::kSafe);
+  }
+
   Result<std::unique_ptr<WatchStream>> watch(const GroupVersionResource& resource,
                                              const std::string& ns,
                                              const ListOptions& options) override {
@@ -198,6 +207,22 @@ class RestKubeClient final : public KubeClient {
   // Sends one request with retries; parses the JSON body of a success.
   Result<json> call(const std::string& method, const std::string& target, const std::string& body,
                     const std::string& content_type, Idempotency idempotency) {
+    auto text = call_text(method, target, body, content_type, idempotency);
+    if (!text.ok()) return text.status();
+    if (text->empty()) return json::object();
+    auto parsed = json::parse(*text, nullptr, /*allow_exceptions=*/false);
+    if (parsed.is_discarded()) {
+      std::string message = method;
+      message.append(" ").append(target).append(": the reply is not JSON");
+      return Status(StatusCode::kUnknown, std::move(message));
+    }
+    return parsed;
+  }
+
+  // Sends one request with retries; the body of a success as it came.
+  Result<std::string> call_text(const std::string& method, const std::string& target,
+                                const std::string& body, const std::string& content_type,
+                                Idempotency idempotency) {
     bool reauthenticated = false;
     const int max_attempts = std::max(1, options_.retry.max_attempts);
     for (int attempt = 0;; ++attempt) {
@@ -212,16 +237,7 @@ class RestKubeClient final : public KubeClient {
         }
         return response.status();
       }
-      if (response->status >= 200 && response->status < 300) {
-        if (response->body.empty()) return json::object();
-        auto parsed = json::parse(response->body, nullptr, /*allow_exceptions=*/false);
-        if (parsed.is_discarded()) {
-          std::string message = method;
-          message.append(" ").append(target).append(": the reply is not JSON");
-          return Status(StatusCode::kUnknown, std::move(message));
-        }
-        return parsed;
-      }
+      if (response->status >= 200 && response->status < 300) return std::move(response->body);
       Status status = status_from_response(response->status, response->body, response->retry_after);
       if (status.is_unauthorized() && tokens_.reloadable() && !reauthenticated) {
         // A rotated service-account token: read the file again and retry once.

@@ -15,6 +15,7 @@
 #include "kubefn/testing/registry_server.hpp"
 #include "kubefn/testing/temp_dir.hpp"
 #include "kubefn/testing/wait.hpp"
+#include "podman.hpp"
 
 namespace kubefn::testing {
 namespace {
@@ -36,80 +37,6 @@ json parse_json_line(const std::string& out) {
   auto j = json::parse(out, nullptr, false);
   return j.is_discarded() ? json::object() : j;
 }
-
-// podman with its own storage, so tests neither see nor leave containers and images.
-class Podman {
- public:
-  Podman() : root_(dir_.file("root")), runroot_(dir_.file("runroot")) {}
-  ~Podman() {
-    for (const auto& id : containers_)
-      run({"rm", "-f", "-t", "0", id});
-    run({"rmi", "-a", "-f"});
-  }
-  CommandResult run(std::vector<std::string> args, std::chrono::milliseconds timeout = 300s) {
-    std::vector<std::string> argv = {"podman", "--root", root_, "--runroot", runroot_};
-    argv.insert(argv.end(), args.begin(), args.end());
-    return run_command(argv, {}, timeout);
-  }
-  // Starts `image` detached with the function port published on 127.0.0.1; the host port.
-  // With `host_network` the container shares the host's network (so it reaches servers the
-  // test runs on 127.0.0.1) and the runtime listens on a free port of the host instead.
-  std::uint16_t start(const std::string& image, std::string& error,
-                      const std::vector<std::pair<std::string, std::string>>& env = {},
-                      bool host_network = false, const std::vector<std::string>& command = {}) {
-    std::uint16_t port = free_port();
-    std::vector<std::string> args = {"run",
-                                     "-d",
-                                     "--runtime",
-                                     "runc",
-                                     "--ulimit",
-                                     "nofile=1024:1024",
-                                     "--ulimit",
-                                     "nproc=1024:1024",
-                                     "--tls-verify=false"};
-    if (host_network) {
-      args.insert(args.end(), {"--network", "host", "-e", "FUNC_PORT=" + std::to_string(port)});
-    } else {
-      args.insert(args.end(), {"-p", "127.0.0.1:" + std::to_string(port) + ":8080"});
-    }
-    for (const auto& [name, value] : env)
-      args.insert(args.end(), {"-e", name + "=" + value});
-    args.push_back(image);
-    args.insert(args.end(), command.begin(), command.end());
-    auto r = run(args);
-    if (r.exit_code != 0) {
-      error = "podman run failed (" + std::to_string(r.exit_code) + "): " + r.err;
-      return 0;
-    }
-    std::string id = r.out.substr(0, r.out.find('\n'));
-    containers_.push_back(id);
-    bool up = wait_until(
-        [&] {
-          auto reply = http_request(port, "GET", "/healthz", {}, {}, 2s);
-          return reply && reply->status > 0;
-        },
-        60s, 50ms);
-    if (!up) {
-      error = "the container did not answer; logs: " + run({"logs", id}).err;
-      return 0;
-    }
-    return port;
-  }
-  std::string logs() {
-    std::string out;
-    for (const auto& id : containers_) {
-      auto r = run({"logs", id}, 60s);
-      out += r.out + r.err;
-    }
-    return out;
-  }
-  static bool installed() { return run_command({"podman", "--version"}, {}, 30s).exit_code == 0; }
-
- private:
-  TempDir dir_;
-  std::string root_, runroot_;
-  std::vector<std::string> containers_;
-};
 
 class BuilderE2E : public ::testing::Test {
  protected:

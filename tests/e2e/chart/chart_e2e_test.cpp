@@ -254,6 +254,9 @@ TEST_F(ChartTest, DefaultValuesRender) {
             (std::vector<std::string>{"get", "update", "patch"}));
   EXPECT_EQ(verbs_for(op_role, "apps", "deployments/scale"), (std::vector<std::string>{"patch"}));
   EXPECT_EQ(verbs_for(op_role, "", "events"), (std::vector<std::string>{"create"}));
+  EXPECT_EQ(verbs_for(op_role, "", "pods"), (std::vector<std::string>{"get", "list", "watch"}));
+  EXPECT_EQ(verbs_for(op_role, "", "pods/log"), (std::vector<std::string>{"get"}))
+      << "the last log lines of a crashed replica, for its Function's Ready condition";
   EXPECT_TRUE(verbs_for(op_role, "", "secrets").empty()) << "the operator reads no Secret";
   EXPECT_FALSE(verbs_for(op_role, "batch", "jobs").empty());
   for (const auto& rule : op_role["rules"]) {

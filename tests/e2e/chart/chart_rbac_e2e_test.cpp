@@ -504,7 +504,10 @@ TEST_P(ChartRbac, OperatorAndGatewayWorkWithTheChartsPermissionsOnly) {
   need(op_needs, {"get", "list", "watch", "create", "update"}, "services", "", fn,
        "a Service per Function");
   need(op_needs, {"get", "list", "watch"}, "pods", "", fn,
-       "reads build pods' termination messages; the autoscaler counts ready replicas");
+       "reads build pods' termination messages and why pods do not run; the autoscaler counts "
+       "ready replicas");
+  need(op_needs, {"get"}, "pods", "log", fn,
+       "reads the last log lines of a crashed replica for its Function's Ready condition");
   need(op_needs, {"create"}, "events", "", fn, "records Events on Functions");
   need(op_needs, {"get", "list", "watch", "create", "update"}, "deployments.apps", "", fn,
        "a Deployment per Function");

@@ -253,11 +253,13 @@ TEST_F(BuildReconcilerTest, SourceGetsABuildJobWithTheSourceAndCredentials) {
   const json& pod = job["spec"]["template"]["spec"];
   EXPECT_EQ(pod["containers"][0]["image"], "registry.local:5000/kubefn/builder:1");
   const std::string args = pod["containers"][0]["args"].dump();
-  for (const char* want :
-       {"\"echo.echo\"", "\"registry.local:5000/kubefn/default/echo\"", "\"zlib1g-dev\"",
-        "\"--install-dependencies\"", "\"--plain-http\"", "\"/dev/termination-log\""}) {
+  for (const char* want : {"\"echo.echo\"", "\"registry.local:5000/kubefn/default/echo\"",
+                           "\"zlib1g-dev\"", "\"--plain-http\"", "\"/dev/termination-log\""}) {
     EXPECT_NE(args.find(want), std::string::npos) << want << " not in " << args;
   }
+  // Dependencies are the builder image's: the build installs nothing, unprivileged.
+  EXPECT_EQ(args.find("--install-dependencies"), std::string::npos) << args;
+  EXPECT_EQ(pod["securityContext"]["runAsNonRoot"], true);
   const std::string volumes = pod["volumes"].dump();
   EXPECT_NE(volumes.find("echo-src-"), std::string::npos);
   EXPECT_NE(volumes.find("push-creds"), std::string::npos);
@@ -317,6 +319,71 @@ TEST_F(BuildReconcilerTest, FailedBuildReportsTheCompilerErrorAndKeepsThePreviou
                 "echo")["spec"]["template"]["spec"]["containers"][0]["image"],
             "r.local/echo@sha256:one");
   EXPECT_TRUE(events_.has("BuildFailed"));
+}
+
+// A dependency the builder image lacks: the builder names it (it installs nothing), and that
+// reaches Built through the termination message as a compile error does.
+TEST_F(BuildReconcilerTest, ADependencyTheBuilderImageLacksIsNamedOnBuilt) {
+  create(function_with("echo", {{"handler", "echo.echo"},
+                                {"source", {{"inline", "int a;"}}},
+                                {"dependencies", json::array({"libfoo-dev"})}}));
+  reconcile_once("echo");
+  finish_job(
+      job_of("echo"), false,
+      R"({"error":"package libfoo-dev is not installed in the builder image; remove it from spec.dependencies, or build with a builder image that has it"})");
+  reconcile_once("echo");
+  json built = find_condition(get(api::functions(), "echo")["status"], "Built");
+  EXPECT_EQ(built["reason"], "BuildFailed");
+  EXPECT_NE(built["message"].get<std::string>().find(
+                "package libfoo-dev is not installed in the builder image"),
+            std::string::npos)
+      << built.dump();
+}
+
+// A build pod whose builder image cannot be pulled never runs: Built says so, not "running".
+TEST_F(BuildReconcilerTest, ABuilderImageThatCannotBePulledIsSaidOnBuilt) {
+  create(function_with("echo", {{"handler", "echo.echo"}, {"source", {{"inline", "int a;"}}}}));
+  reconcile_once("echo");
+  const json job = job_of("echo");
+  ASSERT_FALSE(job.is_null());
+  json pod = {{"apiVersion", "v1"},
+              {"kind", "Pod"},
+              {"metadata",
+               {{"name", job["metadata"]["name"].get<std::string>() + "-x1"},
+                {"namespace", "default"},
+                {"labels", job["spec"]["template"]["metadata"]["labels"]}}},
+              {"spec", job["spec"]["template"]["spec"]}};
+  auto created = client_->create(kube::resources::pods(), pod, {});
+  ASSERT_TRUE(created.ok()) << created.status().to_string();
+  json p = created.value();
+  p["status"] = {
+      {"phase", "Pending"},
+      {"containerStatuses",
+       json::array({{{"name", "build"},
+                     {"ready", false},
+                     {"restartCount", 0},
+                     {"state",
+                      {{"waiting",
+                        {{"reason", "ErrImagePull"},
+                         {"message",
+                          "failed to pull and unpack image "
+                          "\"registry.local:5000/kubefn/builder:1\": 403 Forbidden"}}}}}}})}};
+  ASSERT_TRUE(client_->update_status(kube::resources::pods(), p, {}).ok());
+  auto r = reconcile("echo");
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  ASSERT_TRUE(r->requeue_after.has_value()) << "a stuck build is looked at again";
+  json built = find_condition(get(api::functions(), "echo")["status"], "Built");
+  EXPECT_EQ(built["status"], "False");
+  EXPECT_EQ(built["reason"], "ImagePullBackOff");
+  const std::string m = built["message"];
+  EXPECT_NE(m.find("cannot pull the builder image \"registry.local:5000/kubefn/builder:1\" "
+                   "(ErrImagePull: failed to pull and unpack image"),
+            std::string::npos)
+      << m;
+  EXPECT_NE(m.find("403 Forbidden"), std::string::npos) << m;
+  EXPECT_NE(m.find("--builder-image"), std::string::npos) << m;
+  EXPECT_EQ(ready("echo")["reason"], "ImagePullBackOff");
+  EXPECT_TRUE(events_.has("ImagePullBackOff"));
 }
 
 // URL sources, served by a real HTTP server in the test; the reconciler fetches them through

@@ -59,9 +59,16 @@ TEST(EnsurePackages, NamesWhatIsMissing) {
   EXPECT_TRUE(ensure_packages({"zlib1g-dev"}, false).ok());
   auto s = ensure_packages({"kubefn-no-such-package-dev"}, false);
   ASSERT_FALSE(s.ok());
-  EXPECT_NE(s.message().find("dependency not installed: kubefn-no-such-package-dev"),
+  EXPECT_NE(s.message().find(
+                "package kubefn-no-such-package-dev is not installed in the builder image; "),
             std::string::npos)
       << s.message();
+  EXPECT_NE(s.message().find("spec.dependencies"), std::string::npos) << s.message();
+  auto two = ensure_packages({"kubefn-no-such-a-dev", "kubefn-no-such-b-dev"}, false);
+  EXPECT_NE(two.message().find("packages kubefn-no-such-a-dev, kubefn-no-such-b-dev are not "
+                               "installed in the builder image; "),
+            std::string::npos)
+      << two.message();
   EXPECT_FALSE(ensure_packages({"--bad"}, false).ok());
 }
 

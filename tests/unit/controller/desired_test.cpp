@@ -100,7 +100,9 @@ TEST(Desired, ReplicasReportLoadOnlyWhenAStatsAddressIsGiven) {
             std::string::npos);
 }
 
-TEST(Desired, BuildJobRunsAsRootOnlyToInstallDependencies) {
+// A build installs nothing: dependencies are the builder image's, so even a build that
+// declares some runs as the builder's non-root user, with no capability.
+TEST(Desired, BuildJobRunsAsNonRootAndInstallsNothingEvenWithDependencies) {
   FunctionSpec spec = parsed(example_function("hello"));
   BuildJobInputs in{"cm", std::string(64, 'a'), "r/x", "r/base", "r/builder", "", false, 60};
   json plain = make_build_job(spec, in)["spec"]["template"]["spec"];
@@ -108,8 +110,14 @@ TEST(Desired, BuildJobRunsAsRootOnlyToInstallDependencies) {
   EXPECT_EQ(plain["volumes"].size(), 2u) << "no registry Secret asked for";
   spec.dependencies = {"zlib1g-dev"};
   json deps = make_build_job(spec, in)["spec"]["template"]["spec"];
-  EXPECT_EQ(deps["securityContext"]["runAsUser"], 0);
+  EXPECT_EQ(deps["securityContext"], plain["securityContext"]);
+  EXPECT_EQ(deps["securityContext"]["runAsUser"], 65532);
+  EXPECT_EQ(deps["containers"][0]["securityContext"], plain["containers"][0]["securityContext"]);
+  EXPECT_FALSE(deps["containers"][0]["securityContext"]["capabilities"].contains("add"));
   EXPECT_EQ(deps["containers"][0]["securityContext"]["allowPrivilegeEscalation"], false);
+  const std::string args = deps["containers"][0]["args"].dump();
+  EXPECT_NE(args.find("\"--dependency\",\"zlib1g-dev\""), std::string::npos) << args;
+  EXPECT_EQ(args.find("--install-dependencies"), std::string::npos) << args;
   EXPECT_EQ(build_job_name(spec, in.source_digest), "hello-build-aaaaaaaaaa");
   spec.name = std::string(60, 'n');
   EXPECT_LE(build_job_name(spec, in.source_digest).size(), 63u);

@@ -92,10 +92,14 @@ struct BaseImageResult {
 // An image of one program from this machine's files (the platform's own components, e.g.
 // kubefn-operator and kubefn-gateway): the binary at /usr/local/bin/<its name>, its libraries
 // and dynamic loader, CA certificates, passwd/group with the unprivileged user (65532, the
-// image's user), /tmp; the entrypoint is the binary.
+// image's user), /tmp; the entrypoint is the binary. A statically linked binary brings no
+// libraries. `bare` (static binaries only, e.g. kubefn-pause): the image is the binary alone,
+// with no user, environment or working directory.
 struct ProgramImageRequest {
   std::string binary_path;
-  std::string image;  // target reference
+  std::string image;          // target reference
+  std::string path_in_image;  // where the image holds it; empty: /usr/local/bin/<its name>
+  bool bare = false;
   RegistrySettings registry;
   bool strip_debug = true;
 };

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -10,11 +11,12 @@
 namespace kubefn::oci {
 
 struct TarEntry {
-  enum class Type { kFile, kDirectory, kSymlink };
+  // kHardlink: another name of the file at `link_target` (a path of an earlier entry).
+  enum class Type { kFile, kDirectory, kSymlink, kHardlink };
   std::string path;  // relative, no leading "/" (e.g. "kubefn/hello.so")
   Type type = Type::kFile;
   std::string data;         // file contents
-  std::string link_target;  // for symlinks
+  std::string link_target;  // for symlinks and hard links
   std::uint32_t mode = 0644;
   std::uint32_t uid = 0, gid = 0;
 
@@ -46,19 +48,47 @@ struct TarEntry {
     entry.mode = 0777;
     return entry;
   }
+  static TarEntry hardlink(std::string path, std::string target) {
+    TarEntry entry;
+    entry.path = std::move(path);
+    entry.type = Type::kHardlink;
+    entry.link_target = std::move(target);
+    return entry;
+  }
 };
 
 // Writes entries in the given order (the caller sorts them) as a ustar archive: mtime 0, empty
 // user and group names, PAX extended headers for paths or link targets that do not fit ustar,
 // two zero end blocks. The same entries always give the same bytes.
 std::string write_tar(const std::vector<TarEntry>& entries);
+// The same one entry at a time, for archives too large to hold: write_tar(entries) is every
+// append_tar_entry(out, entry) followed by tar_end().
+void append_tar_entry(std::string& out, const TarEntry& entry);
+std::string_view tar_end();
 
-// Reads a ustar/PAX/GNU archive into entries (regular files, directories and symlinks; other
-// types are rejected). Directory paths come back without a trailing "/".
+// Reads a ustar/PAX/GNU archive into entries (regular files, directories, symlinks and hard
+// links; other types are rejected). Directory paths come back without a trailing "/".
 kube::Result<std::vector<TarEntry>> read_tar(std::string_view tar);
 
 // gzip with mtime 0, no file name and OS byte "unknown": the same input gives the same bytes.
 std::string gzip(std::string_view data, int level = 6);
+// The same compression fed piece by piece: the bytes are those of gzip() of all the pieces
+// together, however the input is cut.
+class GzipWriter {
+ public:
+  explicit GzipWriter(int level = 6);
+  ~GzipWriter();
+  GzipWriter(const GzipWriter&) = delete;
+  GzipWriter& operator=(const GzipWriter&) = delete;
+  // Compresses `data`, appending the output that is ready to `out`.
+  void write(std::string_view data, std::string& out);
+  // Ends the stream, appending the rest to `out`. Nothing may be written after it.
+  void finish(std::string& out);
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
 kube::Result<std::string> gunzip(std::string_view data);
 
 }  // namespace kubefn::oci

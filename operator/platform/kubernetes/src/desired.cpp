@@ -61,10 +61,11 @@ json container_env(const FunctionSpec& spec, const std::string& stats_address) {
         env.push_back({{"name", v.name}, {"value", v.value}});
         break;
       case From::kMemoryLimit:
-        env.push_back({{"name", v.name},
-                       {"valueFrom",
-                        {{"resourceFieldRef",
-                          {{"containerName", "function"}, {"resource", "limits.memory"}}}}}});
+        env.push_back(
+            {{"name", v.name},
+             {"valueFrom",
+              {{"resourceFieldRef",
+                {{"containerName", kFunctionContainer}, {"resource", "limits.memory"}}}}}});
         break;
       case From::kReplicaName:
         env.push_back(
@@ -107,7 +108,7 @@ json make_deployment(const FunctionSpec& spec, const DeploymentInputs& in) {
                       {"readOnly", true}});
   }
   json container = {
-      {"name", "function"},
+      {"name", kFunctionContainer},
       {"image", in.image},
       {"imagePullPolicy", "IfNotPresent"},
       {"ports",
@@ -205,11 +206,13 @@ json make_build_job(const FunctionSpec& spec, const BuildJobInputs& in) {
                    spec.module + "." + spec.handler_name, "--base", in.base_image, "--image",
                    in.repository, "--tag", build_image_tag(in.source_digest), "--source-digest",
                    in.source_digest, "--termination-log", "/dev/termination-log", "--json"});
+  // The declared packages must be in the builder image: a build pod installs nothing (it runs
+  // unprivileged, and a cluster's pods need not reach a package mirror). kubefn-build fails
+  // naming the package the image lacks.
   for (const auto& d : spec.dependencies) {
     args.push_back("--dependency");
     args.push_back(d);
   }
-  if (!spec.dependencies.empty()) args.push_back("--install-dependencies");
   if (in.plain_http) args.push_back("--plain-http");
   json volumes = json::array({{{"name", "source"}, {"configMap", {{"name", in.source_config_map}}}},
                               {{"name", "tmp"}, {"emptyDir", {{"sizeLimit", "2Gi"}}}}});
@@ -225,25 +228,15 @@ json make_build_job(const FunctionSpec& spec, const BuildJobInputs& in) {
            {"items", json::array({{{"key", ".dockerconfigjson"}, {"path", "config.json"}}})}}}});
     mounts.push_back({{"name", "registry"}, {"mountPath", "/kubefn/registry"}, {"readOnly", true}});
   }
-  // Installing declared Debian packages needs root inside the build container; a build
-  // without dependencies runs as the builder's non-root user.
-  const bool as_root = !spec.dependencies.empty();
-  json security = {{"allowPrivilegeEscalation", false},
-                   {"capabilities", {{"drop", json::array({"ALL"})}}}};
-  if (as_root) {
-    security["capabilities"]["add"] =
-        json::array({"CHOWN", "DAC_OVERRIDE", "FOWNER", "SETGID", "SETUID"});
-  }
-  json pod_security = {{"seccompProfile", {{"type", "RuntimeDefault"}}}};
-  if (as_root) {
-    pod_security["runAsUser"] = 0;
-  } else {
-    pod_security["runAsNonRoot"] = true;
-    pod_security["runAsUser"] = 65532;
-    pod_security["runAsGroup"] = 65532;
-  }
+  // Every build runs as the builder's non-root user, with no capability.
+  const json security = {{"allowPrivilegeEscalation", false},
+                         {"capabilities", {{"drop", json::array({"ALL"})}}}};
+  const json pod_security = {{"runAsNonRoot", true},
+                             {"runAsUser", 65532},
+                             {"runAsGroup", 65532},
+                             {"seccompProfile", {{"type", "RuntimeDefault"}}}};
   json container = {
-      {"name", "build"},
+      {"name", kBuildContainer},
       {"image", in.builder_image},
       {"imagePullPolicy", "IfNotPresent"},
       {"args", args},

@@ -1,6 +1,7 @@
 #include "kubefn/platform/kubernetes/kubernetes_platform.hpp"
 
 #include <algorithm>
+#include <chrono>
 
 #include "kubefn/controller/source_digest.hpp"
 #include "kubefn/platform/kubernetes/desired.hpp"
@@ -63,6 +64,21 @@ std::string job_condition(const json& job, const std::string& type, std::string*
     }
   }
   return "";
+}
+
+std::string label(const json& object, const char* key) {
+  const json& labels = object["metadata"].value("labels", json::object());
+  auto it = labels.find(key);
+  return it != labels.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+// When to look again: a whole number of seconds, at least one.
+std::chrono::seconds look_again_in(kube::Clock::Duration wait) {
+  return std::max(std::chrono::seconds(1), std::chrono::ceil<std::chrono::seconds>(wait));
+}
+
+std::string build_look_key(const std::string& ns, const std::string& name) {
+  return ns + "/" + name + " build";
 }
 
 }  // namespace
@@ -172,21 +188,69 @@ BuildOutcome KubernetesPlatform::build(const FunctionContext& ctx) {
   return job_result(ctx, live.value());
 }
 
+PodLook KubernetesPlatform::look_at_build(const FunctionContext& ctx, const json& job,
+                                          kube::Clock::Duration* wait) {
+  const std::string name = job["metadata"].value("name", "");
+  const std::string key = build_look_key(ctx.spec.ns, ctx.spec.name);
+  // The Job's status changes as its pod comes and goes: then look at once.
+  const std::string token = name + " " + job.value("status", json::object()).dump();
+  const auto now = clock_.now();
+  if (auto standing = looks_.standing(key, token, now, wait)) return *standing;
+  PodLook look;
+  kube::ListOptions opts;
+  opts.label_selector = std::string(api::kBuildLabel) + "=" + name;
+  auto pods = client_.list(kube::resources::pods(), ctx.spec.ns, opts);
+  if (!pods.ok()) {
+    look.message = "its pod could not be read (" + clean_text(pods.status().to_string(), 300) + ")";
+  } else {
+    std::vector<json> mine;
+    for (auto& pod : pods.value().items) {
+      if (label(pod, api::kBuildLabel) == name) mine.push_back(std::move(pod));
+    }
+    PodScope scope;
+    scope.kind = PodScope::Kind::kBuild;
+    scope.container = kBuildContainer;
+    scope.user_image = false;
+    if (auto problem = find_pod_problem(mine, scope)) {
+      look.reason = problem->reason;
+      look.message = problem_message(*problem, std::nullopt, {},
+                                     "build Job " + name + " waits until it is fixed");
+    }
+  }
+  *wait = looks_.record(key, token, now, look);
+  return look;
+}
+
 BuildOutcome KubernetesPlatform::job_result(const FunctionContext& ctx, const json& job) {
   const std::string name = job["metadata"].value("name", "");
   std::string job_message;
   const bool complete = job_condition(job, "Complete", nullptr) == "True";
   const bool failed = job_condition(job, "Failed", &job_message) == "True";
   if (!complete && !failed) {
-    return {StepOutcome::waiting("Building", "build Job " + name + " is running")};
+    // Running, or stuck before it could run (a builder image that cannot be pulled, a pod no
+    // node takes): the pod says which.
+    kube::Clock::Duration wait{};
+    const PodLook look = look_at_build(ctx, job, &wait);
+    if (!look.reason.empty()) {
+      return {StepOutcome::failed(look.reason, look.message, look_again_in(wait))};
+    }
+    return {StepOutcome::waiting(
+        "Building",
+        "build Job " + name + " is running" + (look.message.empty() ? "" : "; " + look.message),
+        look_again_in(wait))};
   }
+  looks_.forget(build_look_key(ctx.spec.ns, ctx.spec.name));
   // The builder reports its result (or its first compile errors) in the termination message.
   kube::ListOptions opts;
   opts.label_selector = std::string(api::kBuildLabel) + "=" + name;
   auto pods = client_.list(kube::resources::pods(), ctx.spec.ns, opts);
   if (!pods.ok()) return {StepOutcome::api_error(pods.status())};
+  std::vector<json> mine;
+  for (auto& pod : pods.value().items) {
+    if (label(pod, api::kBuildLabel) == name) mine.push_back(std::move(pod));
+  }
   json report;
-  for (const auto& pod : pods.value().items) {
+  for (const auto& pod : mine) {
     for (const auto& cs :
          pod.value("status", json::object()).value("containerStatuses", json::array())) {
       const json& terminated =
@@ -209,7 +273,19 @@ BuildOutcome KubernetesPlatform::job_result(const FunctionContext& ctx, const js
     return {StepOutcome::done(), image};
   }
   std::string why = report.is_object() ? report.value("error", "") : "";
-  if (why.empty()) why = job_message.empty() ? "see kubectl logs job/" + name : job_message;
+  if (why.empty()) {
+    // No word from the builder: it never ran (its deadline passed while its pod could not
+    // start), or it died without writing one. The pod may say why.
+    PodScope scope;
+    scope.kind = PodScope::Kind::kBuild;
+    scope.container = kBuildContainer;
+    scope.user_image = false;
+    why = job_message.empty() ? "see kubectl logs job/" + name : job_message;
+    if (auto problem = find_pod_problem(mine, scope)) {
+      why += "; " + problem->summary + "; " + problem->advice;
+    }
+    why = clean_text(why, kMaxProblemMessageBytes / 2);
+  }
   return {StepOutcome::failed("BuildFailed", "build Job " + name + " failed: " + why +
                                                  " (the previous image, if any, keeps serving; "
                                                  "fix the source to build again)")};
@@ -311,6 +387,18 @@ WorkloadOutcome KubernetesPlatform::run(const FunctionContext& ctx, const std::s
   out.url =
       "http://" + spec.name + "." + ns + ".svc.cluster.local:" + std::to_string(kFunctionPort);
 
+  // Not ready: the pods may say why, and what the user must do about it.
+  if ((out.available || out.wanted == 0) && out.rolled_out) {
+    looks_.forget(ns + "/" + spec.name);
+  } else if (out.wanted > 0) {
+    if (observed) {
+      report_replicas(ctx, deployment, image, out);
+    } else {
+      // The Deployment controller has not acted on this generation: no pods of it yet.
+      out.step.requeue_after = look_again_in(PodLooks::kFirstInterval);
+    }
+  }
+
   // Old source ConfigMaps (and finished build Jobs) go once no replica can still use them.
   if (out.rolled_out && !config_map_name.empty()) {
     auto cms = ctx.reader.list_owned(kube::resources::config_maps(), ns, spec.name);
@@ -327,9 +415,92 @@ WorkloadOutcome KubernetesPlatform::run(const FunctionContext& ctx, const std::s
   return out;
 }
 
+void KubernetesPlatform::report_replicas(const FunctionContext& ctx, const json& deployment,
+                                         const std::string& image, WorkloadOutcome& out) {
+  const std::string key = ctx.spec.ns + "/" + ctx.spec.name;
+  // What the informer's events bring: a new generation, or replicas that came, went, got
+  // ready or stopped being ready. Any of them is worth a look at once.
+  const json& st = deployment.value("status", json::object());
+  std::string token = image + " " + std::to_string(deployment["metadata"].value("generation", 0));
+  for (const char* f : {"observedGeneration", "replicas", "updatedReplicas", "readyReplicas",
+                        "availableReplicas", "unavailableReplicas"}) {
+    token += " " + std::to_string(st.value(f, 0));
+  }
+  const auto now = clock_.now();
+  kube::Clock::Duration wait{};
+  std::optional<PodLook> look = looks_.standing(key, token, now, &wait);
+  if (!look) {
+    // Replicas of the previous template still serve while the new ones fail to come up.
+    look = look_at_replicas(ctx, image, key, out.available && !out.rolled_out);
+    wait = looks_.record(key, token, now, *look);
+  }
+  out.blocked_reason = look->reason;
+  out.blocked_message = look->message;
+  out.step.requeue_after = look_again_in(wait);
+}
+
+PodLook KubernetesPlatform::look_at_replicas(const FunctionContext& ctx, const std::string& image,
+                                             const std::string& key, bool serving) {
+  const controller::FunctionSpec& spec = ctx.spec;
+  PodLook look;
+  auto listed = ctx.reader.list_owned(kube::resources::pods(), spec.ns, spec.name);
+  if (!listed.ok()) {
+    look.message =
+        "its pods could not be read (" + clean_text(listed.status().to_string(), 300) + ")";
+    return look;
+  }
+  std::vector<json> pods;
+  for (auto& pod : listed.value()) {
+    // The Function's replicas, not its build pods.
+    if (label(pod, api::kFunctionLabel) != spec.name || !label(pod, api::kBuildLabel).empty()) {
+      continue;
+    }
+    pods.push_back(std::move(pod));
+  }
+  PodScope scope;
+  scope.kind = PodScope::Kind::kReplica;
+  scope.container = kFunctionContainer;
+  scope.image = image;
+  scope.user_image = !spec.image.empty();
+  auto problem = find_pod_problem(pods, scope);
+  if (!problem) return look;
+  look.reason = problem->reason;
+  if (problem->crashed) read_log(key, spec.ns, scope.container, *problem, look);
+  look.message = problem_message(*problem, look.log_lines, look.log_missing,
+                                 serving ? "the previous replicas keep serving" : "");
+  return look;
+}
+
+void KubernetesPlatform::read_log(const std::string& key, const std::string& ns,
+                                  const std::string& container, const PodProblem& problem,
+                                  PodLook& look) {
+  look.log_instance = problem.instance;
+  if (auto before = looks_.previous(key); before && before->log_instance == problem.instance) {
+    look.log_lines = before->log_lines;
+    look.log_missing = before->log_missing;
+    return;
+  }
+  kube::LogOptions options;
+  options.container = container;
+  options.previous = problem.previous;
+  options.tail_lines = kLogTailLines;
+  options.limit_bytes = kLogLimitBytes;
+  auto text = client_.get_log(kube::ObjectRef{kube::resources::pods(), ns, problem.pod}, options);
+  if (text.ok()) {
+    look.log_lines = log_tail(text.value());
+    return;
+  }
+  look.log_missing = "its log could not be read (" + clean_text(text.status().to_string(), 160) +
+                     "): kubectl logs " + problem.pod + " -c " + container +
+                     (problem.previous ? " --previous" : "");
+}
+
 void KubernetesPlatform::forget(const std::string& ns, const std::string& name) {
-  // Owner references delete the objects; only the memory of converged Deployments is ours.
+  // Owner references delete the objects; only the memory of converged Deployments, and of
+  // the looks at pods, is ours.
   converged_.forget(ns + "/" + name);
+  looks_.forget(ns + "/" + name);
+  looks_.forget(build_look_key(ns, name));
 }
 
 kube::Status KubernetesPlatform::scale(const std::string& ns, const std::string& name,

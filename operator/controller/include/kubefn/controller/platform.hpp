@@ -96,6 +96,13 @@ struct WorkloadOutcome {
   bool available = false;   // at least `wanted` replicas are ready
   std::string url;          // where the function answers inside the platform
   std::string selector;     // label selector of the replicas (for the scale subresource)
+  // Why replicas are not ready, when the platform can tell and it is the user's to fix (a
+  // container that crashes, an image that cannot be pulled, a pod no node takes): a condition
+  // reason for DeploymentReady and Ready, and a message that says what to do. Without a
+  // reason, `blocked_message` is a note added to Deploying's message (e.g. that the replicas
+  // could not be looked at). Only read while the workload is not available and rolled out.
+  std::string blocked_reason;
+  std::string blocked_message;
 };
 
 // A kind of object a platform keeps in the API for each Function, labelled

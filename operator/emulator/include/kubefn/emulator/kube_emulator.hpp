@@ -103,6 +103,16 @@ class KubeEmulator {
   // The resourceVersion counter keeps increasing.
   void reset();
 
+  // --- The kubelet's part ------------------------------------------------------------------------
+  // What GET .../pods/<pod>/log?container=<container> serves (with previous=true, when
+  // `previous`: the instance before the current one), tailLines and limitBytes applied. The
+  // pod must exist and name the container, and be on a node (spec.nodeName; a pod on none is
+  // 204, as on the real server); a previous instance never set is the kubelet's 400
+  // `previous terminated container "c" in pod "p" not found`, a current one an empty log.
+  // Kept until reset().
+  void set_pod_log(const std::string& ns, const std::string& pod, const std::string& container,
+                   std::string text, bool previous = false);
+
   // --- Direct state access for tests ----------------------------------------------------------
   // Serves a request in-process exactly as over HTTP (minus auth and faults), e.g.
   // call("POST", "/api/v1/namespaces/default/configmaps", cm) or

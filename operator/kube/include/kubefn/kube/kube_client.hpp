@@ -47,6 +47,14 @@ struct PatchOptions {
   std::string subresource;  // "", "status" or "scale"
 };
 
+// GET pods/{name}/log: which container, which instance of it, and how much of its log.
+struct LogOptions {
+  std::string container;         // empty: the pod's only container
+  bool previous = false;         // the instance before the current one (the one that crashed)
+  std::int64_t tail_lines = 0;   // 0: the whole log
+  std::int64_t limit_bytes = 0;  // 0: no limit (the server stops at a line boundary or here)
+};
+
 enum class PropagationPolicy { kBackground, kForeground, kOrphan };
 
 struct DeleteOptions {
@@ -93,6 +101,10 @@ class KubeClient {
   virtual Result<std::unique_ptr<WatchStream>> watch(const GroupVersionResource& resource,
                                                      const std::string& ns,
                                                      const ListOptions& options) = 0;
+
+  // The log of a container of the pod `pod` names, as text (the pods/log subresource). A
+  // client that does not serve logs answers MethodNotAllowed, as this default does.
+  virtual Result<std::string> get_log(const ObjectRef& pod, const LogOptions& options);
 };
 
 // Helpers over object JSON that every caller would otherwise rewrite.

@@ -13,6 +13,9 @@
 namespace kubefn::platform::kubernetes {
 
 inline constexpr int kFunctionPort = 8080;
+// The container of a replica (the runtime) and of a build Job's pod (kubefn-build).
+inline constexpr const char* kFunctionContainer = "function";
+inline constexpr const char* kBuildContainer = "build";
 inline constexpr const char* kManagedBy = "kubefn-operator";
 
 // Content-hashed ConfigMap name: <function>-src-<first 10 hex digits of the digest>.
@@ -38,7 +41,8 @@ nlohmann::json make_deployment(const controller::FunctionSpec& spec, const Deplo
 nlohmann::json make_service(const controller::FunctionSpec& spec);
 
 // The build Job of one source digest: the builder compiles the source ConfigMap, pushes
-// <repository>:<tag> and reports the digest in its termination message.
+// <repository>:<tag> and reports the digest in its termination message. It runs as the
+// builder's non-root user; the Function's dependencies must be in the builder image.
 struct BuildJobInputs {
   std::string source_config_map;
   std::string source_digest;

@@ -8,8 +8,11 @@
 #include <vector>
 
 #include "kubefn/controller/platform.hpp"
+#include "kubefn/kube/clock.hpp"
 #include "kubefn/kube/kube_client.hpp"
 #include "kubefn/platform/kubernetes/converged_deployments.hpp"
+#include "kubefn/platform/kubernetes/pod_looks.hpp"
+#include "kubefn/platform/kubernetes/pod_problems.hpp"
 
 namespace kubefn::platform::kubernetes {
 
@@ -34,8 +37,16 @@ class KubernetesPlatform final : public controller::Platform {
   // owns go to FunctionContext::reader, which may serve Deployments without their pod
   // template (the operator's caches do): the platform then fetches the whole one from
   // `client` when it must compare, which the converged Deployments it remembers make rare.
-  explicit KubernetesPlatform(kube::KubeClient& client, BuildSettings build = {})
-      : client_(client), build_(std::move(build)) {}
+  //
+  // While a Deployment is not available and rolled out, or a build Job runs, the platform
+  // looks at its pods (a list through the reader, and the log of a crashed container from
+  // `client`) to say what keeps them from running (pod_problems.hpp); PodLooks keeps those
+  // looks few, timed by `clock` (null: the real one).
+  explicit KubernetesPlatform(kube::KubeClient& client, BuildSettings build = {},
+                              kube::Clock* clock = nullptr)
+      : client_(client),
+        build_(std::move(build)),
+        clock_(clock != nullptr ? *clock : real_clock_) {}
 
   // ConfigMaps, Services, Jobs and Deployments, Deployments cached without their pod template
   // (the biggest part of them).
@@ -51,10 +62,25 @@ class KubernetesPlatform final : public controller::Platform {
  private:
   controller::BuildOutcome job_result(const controller::FunctionContext& ctx,
                                       const nlohmann::json& job);
+  // Why the replicas of `deployment` (running `image`) are not ready, into out.blocked_*, and
+  // when to look again into out.step.requeue_after.
+  void report_replicas(const controller::FunctionContext& ctx, const nlohmann::json& deployment,
+                       const std::string& image, controller::WorkloadOutcome& out);
+  PodLook look_at_replicas(const controller::FunctionContext& ctx, const std::string& image,
+                           const std::string& key, bool serving);
+  // What the running build Job's pods say; `wait` gets the time until the next look.
+  PodLook look_at_build(const controller::FunctionContext& ctx, const nlohmann::json& job,
+                        kube::Clock::Duration* wait);
+  // The log lines of the crashed container of `problem`, read once per container instance.
+  void read_log(const std::string& key, const std::string& ns, const std::string& container,
+                const PodProblem& problem, PodLook& look);
 
   kube::KubeClient& client_;
   const BuildSettings build_;
+  kube::RealClock real_clock_;
+  kube::Clock& clock_;
   ConvergedDeployments converged_;
+  PodLooks looks_;
 };
 
 }  // namespace kubefn::platform::kubernetes

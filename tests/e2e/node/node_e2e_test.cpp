@@ -1,0 +1,460 @@
+// The whole product on a real node (label `cluster`): the cluster scripts/cluster up
+// --real-node runs (a kubelet on containerd and runc, kube-proxy, CoreDNS, the node's
+// registry), with kubefn installed by scripts/cluster install (its images built here, pushed
+// to that registry, the chart installed by helm). Everything goes through what a user has:
+// kubectl, the gateway's node port, curl and a load generator.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <iostream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "kubefn/testing/command.hpp"
+#include "kubefn/testing/wait.hpp"
+
+namespace kubefn::testing {
+namespace {
+
+using json = nlohmann::json;
+using namespace std::chrono_literals;
+
+const char* kSystemNamespace = "kubefn-system";
+
+std::string cluster_dir() {
+  const char* dir = std::getenv("KUBEFN_NODE_CLUSTER_DIR");
+  return dir ? dir : "";
+}
+
+CommandResult kubectl(const std::vector<std::string>& args, const std::string& stdin_text = {},
+                      std::chrono::milliseconds timeout = 60s) {
+  std::vector<std::string> argv{KUBEFN_DEFAULT_KUBECTL, "--kubeconfig",
+                                cluster_dir() + "/admin.kubeconfig"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run_command(argv, {}, timeout, stdin_text);
+}
+
+json kubectl_json(const std::vector<std::string>& args) {
+  std::vector<std::string> all = args;
+  all.insert(all.end(), {"-o", "json"});
+  const CommandResult r = kubectl(all);
+  if (r.exit_code != 0) return json();
+  return json::parse(r.out, nullptr, false);
+}
+
+struct Reply {
+  int status = 0;
+  std::string body;
+};
+
+// One call with curl, as a user makes it.
+Reply curl(const std::string& url, const std::vector<std::string>& headers = {},
+           const std::string& method = "GET", const std::string& body = {}) {
+  std::vector<std::string> argv{"curl", "-sS", "--max-time", "40", "-X",
+                                method, "-o",  "-",          "-w", "\n%{http_code}"};
+  for (const auto& h : headers)
+    argv.insert(argv.end(), {"-H", h});
+  if (!body.empty()) argv.insert(argv.end(), {"--data-binary", "@-"});
+  argv.push_back(url);
+  const CommandResult r = run_command(argv, {}, 60s, body);
+  Reply reply;
+  const auto nl = r.out.rfind('\n');
+  if (nl == std::string::npos) return reply;
+  reply.body = r.out.substr(0, nl);
+  reply.status = std::atoi(r.out.c_str() + nl + 1);
+  if (!reply.body.empty() && reply.body.back() == '\n') reply.body.pop_back();  // the handlers'
+  return reply;
+}
+
+// http://NODE-ADDRESS:NODE-PORT of the gateway Service.
+std::string gateway_url() {
+  static const std::string url = [] {
+    const json svc = kubectl_json({"-n", kSystemNamespace, "get", "service", "kubefn-gateway"});
+    const json nodes = kubectl_json({"get", "nodes"});
+    if (!svc.is_object() || !nodes.is_object() || nodes["items"].empty()) return std::string();
+    std::string address;
+    for (const auto& a : nodes["items"][0]["status"]["addresses"]) {
+      if (a.value("type", "") == "InternalIP") address = a.value("address", "");
+    }
+    return "http://" + address + ":" + std::to_string(svc["spec"]["ports"][0].value("nodePort", 0));
+  }();
+  return url;
+}
+
+std::string gateway_token() {
+  const CommandResult r = kubectl({"-n", kSystemNamespace, "get", "secret", "kubefn-gateway-keys",
+                                   "-o", "jsonpath={.data.token}"});
+  const CommandResult decoded = run_command({"base64", "-d"}, {}, 10s, r.out);
+  return decoded.out;
+}
+
+json find_condition(const json& fn, const std::string& type) {
+  for (const auto& c : fn.value("status", json::object()).value("conditions", json::array())) {
+    if (c.value("type", "") == type) return c;
+  }
+  return json();
+}
+
+json get_function(const std::string& ns, const std::string& name) {
+  return kubectl_json({"-n", ns, "get", "function", name});
+}
+
+// Waits until condition `type` of the Function has `status` (and, when given, `reason`);
+// returns the condition last seen.
+json wait_condition(const std::string& ns, const std::string& name, const std::string& type,
+                    const std::string& status, const std::string& reason,
+                    std::chrono::milliseconds timeout) {
+  json last;
+  wait_until(
+      [&] {
+        last = find_condition(get_function(ns, name), type);
+        return last.is_object() && last.value("status", "") == status &&
+               (reason.empty() || last.value("reason", "") == reason);
+      },
+      timeout, 500ms);
+  return last;
+}
+
+void make_namespace(const std::string& ns) {
+  kubectl({"delete", "namespace", ns, "--ignore-not-found", "--wait=true"}, {}, 120s);
+  ASSERT_EQ(kubectl({"create", "namespace", ns}).exit_code, 0);
+}
+
+std::string source_function(const std::string& ns, const std::string& name, const std::string& code,
+                            const json& extra = json::object()) {
+  json fn = {{"apiVersion", "kubefn.dev/v1alpha1"},
+             {"kind", "Function"},
+             {"metadata", {{"name", name}, {"namespace", ns}}},
+             {"spec",
+              {{"runtime", "cpp20"},
+               {"handler", name + ".handle"},
+               {"access", "public"},
+               {"source", {{"inline", code}}}}}};
+  fn["spec"].update(extra);
+  return fn.dump();
+}
+
+std::string replying(const std::string& text) {
+  return "#include <kubefn/function.hpp>\n#include <string>\n"
+         "std::string handle(const kubefn::Event&, kubefn::Context&) { return \"" +
+         text + "\\n\"; }\nKUBEFN_HANDLER(handle);\n";
+}
+
+std::int64_t deployment_replicas(const std::string& ns, const std::string& name) {
+  const json d = kubectl_json({"-n", ns, "get", "deployment", name});
+  if (!d.is_object()) return -1;
+  return d["spec"].value("replicas", -1);
+}
+
+// The status codes a load generator counted ("[200] 1234 responses"), and whether it saw any
+// connection error.
+struct LoadResult {
+  std::map<int, long> statuses;
+  bool errors = false;
+  std::string text;
+  long total() const {
+    long n = 0;
+    for (const auto& [code, count] : statuses)
+      n += count;
+    return n;
+  }
+};
+
+LoadResult parse_load(const std::string& out) {
+  LoadResult r;
+  r.text = out;
+  static const std::regex line(R"(\[(\d{3})\]\s+(\d+) responses)");
+  for (std::sregex_iterator it(out.begin(), out.end(), line), end; it != end; ++it) {
+    r.statuses[std::stoi((*it)[1])] += std::stol((*it)[2]);
+  }
+  r.errors = out.find("Error distribution") != std::string::npos;
+  return r;
+}
+
+class Node : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (cluster_dir().empty())
+      GTEST_FAIL() << "KUBEFN_NODE_CLUSTER_DIR is not set: run under ctest, or set it to a cluster "
+                      "of scripts/cluster up --real-node with kubefn installed";
+    ASSERT_FALSE(gateway_url().empty()) << "no gateway Service: was scripts/cluster install run?";
+  }
+};
+
+TEST_F(Node, OperatorAndGatewayPodsRunAndAreReady) {
+  const json pods = kubectl_json({"-n", kSystemNamespace, "get", "pods"});
+  ASSERT_TRUE(pods.is_object());
+  std::map<std::string, int> ready;
+  for (const auto& pod : pods["items"]) {
+    const std::string component =
+        pod["metadata"]["labels"].value("app.kubernetes.io/component", "");
+    EXPECT_EQ(pod["status"].value("phase", ""), "Running") << pod["metadata"]["name"];
+    for (const auto& c : pod["status"].value("conditions", json::array())) {
+      if (c.value("type", "") == "Ready" && c.value("status", "") == "True") ++ready[component];
+    }
+    // Each runs the image built here, from the node's registry.
+    const std::string image = pod["spec"]["containers"][0].value("image", "");
+    EXPECT_NE(image.find("/kubefn/" + component), std::string::npos) << image;
+    EXPECT_NE(image.find("@sha256:"), std::string::npos) << image;
+  }
+  EXPECT_EQ(ready["operator"], 1);
+  EXPECT_EQ(ready["gateway"], 1);
+}
+
+// The README's path: the hello example, given as source, built by a Job on the node, run by
+// its Deployment, answered through the gateway.
+TEST_F(Node, TheHelloExampleIsBuiltOnTheNodeAndAnswersThroughTheGateway) {
+  const std::string file = std::string(KUBEFN_SOURCE_DIR) + "/examples/hello/function.yaml";
+  kubectl({"delete", "-f", file, "--ignore-not-found", "--wait=true"}, {}, 120s);
+  const CommandResult applied = kubectl({"apply", "-f", file});
+  ASSERT_EQ(applied.exit_code, 0) << applied.err;
+  const json built = wait_condition("default", "hello", "Built", "True", "", 240s);
+  EXPECT_EQ(built.value("status", ""), "True") << get_function("default", "hello").dump(2);
+  // The build ran as a pod of a Job (kept until its TTL), on the real node.
+  const json jobs =
+      kubectl_json({"-n", "default", "get", "jobs", "-l", "kubefn.dev/function=hello"});
+  ASSERT_TRUE(jobs.is_object());
+  ASSERT_FALSE(jobs["items"].empty());
+  EXPECT_EQ(jobs["items"][0]["status"].value("succeeded", 0), 1);
+
+  Reply reply;
+  EXPECT_TRUE(wait_until(
+      [&] {
+        reply = curl(gateway_url() + "/default/hello?name=node");
+        return reply.status == 200;
+      },
+      120s, 1s))
+      << reply.status << " " << reply.body;
+  EXPECT_EQ(reply.body, "hello node");
+  const json ready = wait_condition("default", "hello", "Ready", "True", "", 60s);
+  EXPECT_EQ(ready.value("status", ""), "True");
+  // status.url is the function's cluster DNS name.
+  const std::string url = get_function("default", "hello")["status"].value("url", "");
+  EXPECT_NE(url.find("hello.default.svc.cluster.local"), std::string::npos) << url;
+}
+
+TEST_F(Node, ThePrivateEchoNeedsItsToken) {
+  const std::string file = std::string(KUBEFN_SOURCE_DIR) + "/examples/echo/function.yaml";
+  ASSERT_EQ(kubectl({"apply", "-f", file}).exit_code, 0);
+  EXPECT_EQ(wait_condition("default", "echo", "Built", "True", "", 240s).value("status", ""),
+            "True");
+  EXPECT_EQ(curl(gateway_url() + "/default/echo", {}, "POST", "ping").status, 401);
+  // An unknown token is refused as one scoped elsewhere would be.
+  EXPECT_EQ(
+      curl(gateway_url() + "/default/echo", {"Authorization: Bearer wrong"}, "POST", "ping").status,
+      403);
+  Reply reply;
+  const std::string auth = "Authorization: Bearer " + gateway_token();
+  EXPECT_TRUE(wait_until(
+      [&] {
+        reply = curl(gateway_url() + "/default/echo", {auth, "Content-Type: text/plain"}, "POST",
+                     "ping");
+        return reply.status == 200;
+      },
+      120s, 1s))
+      << reply.status << " " << reply.body;
+  EXPECT_EQ(reply.body, "ping");
+  kubectl({"delete", "-f", file, "--wait=true"}, {}, 120s);
+}
+
+// Load through the gateway scales the Deployment up (the replicas' and the gateway's reports
+// reach the operator's stats stream through the cluster's DNS and Services), the keep-alive
+// takes it to zero, and a call at zero is answered.
+TEST_F(Node, LoadScalesUpThenToZeroAndACallAtZeroIsAnswered) {
+  const std::string ns = "node-scale";
+  make_namespace(ns);
+  const json scaling = {{"scaling",
+                         {{"minReplicas", 0},
+                          {"maxReplicas", 4},
+                          {"metric", "concurrency"},
+                          {"target", 2},
+                          {"keepAlive", "fixed"},
+                          {"scaleToZeroGracePeriod", 5},
+                          {"stableWindow", 6}}}};
+  const std::string code =
+      "#include <kubefn/function.hpp>\n#include <chrono>\n#include <string>\n#include <thread>\n"
+      "std::string handle(const kubefn::Event&, kubefn::Context&) {\n"
+      "  std::this_thread::sleep_for(std::chrono::milliseconds(20));\n"
+      "  return \"busy\\n\";\n}\nKUBEFN_HANDLER(handle);\n";
+  ASSERT_EQ(kubectl({"apply", "-f", "-"}, source_function(ns, "busy", code, scaling)).exit_code, 0);
+  ASSERT_EQ(wait_condition(ns, "busy", "Built", "True", "", 240s).value("status", ""), "True");
+  const std::string url = gateway_url() + "/" + ns + "/busy";
+  ASSERT_TRUE(wait_until([&] { return curl(url).status == 200; }, 120s, 1s));
+
+  std::int64_t peak = 0;
+  {
+    BackgroundCommand load({"hey", "-z", "30s", "-c", "16", "-t", "20", url});
+    wait_until(
+        [&] {
+          peak = std::max(peak, deployment_replicas(ns, "busy"));
+          return peak > 1;
+        },
+        40s, 500ms);
+    const LoadResult r = parse_load(load.wait(60s).out);
+    EXPECT_GT(r.total(), 0) << r.text;
+  }
+  EXPECT_GT(peak, 1) << "16 concurrent calls at a target of 2 per replica";
+  std::int64_t replicas = -1;
+  EXPECT_TRUE(wait_until(
+      [&] {
+        replicas = deployment_replicas(ns, "busy");
+        return replicas == 0;
+      },
+      120s, 1s))
+      << "replicas: " << replicas;
+  EXPECT_TRUE(wait_until(
+      [&] {
+        const json pods = kubectl_json(
+            {"-n", ns, "get", "pods", "-l", "kubefn.dev/function=busy,!kubefn.dev/build"});
+        return pods.is_object() && pods["items"].empty();
+      },
+      60s, 1s));
+  // At zero: the gateway holds the call until a replica is ready.
+  const auto start = std::chrono::steady_clock::now();
+  const Reply cold = curl(url);
+  const auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_EQ(cold.status, 200) << cold.body;
+  EXPECT_EQ(cold.body, "busy");
+  std::cout << "call at zero answered in "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms\n";
+  kubectl({"delete", "namespace", ns, "--wait=false"});
+}
+
+// A new source while calls keep coming: the old replicas serve until the new image's are
+// ready, and no call fails.
+TEST_F(Node, ASourceChangeUnderLoadRollsWithNoFailedCall) {
+  const std::string ns = "node-roll";
+  make_namespace(ns);
+  const json scaling = {{"scaling", {{"minReplicas", 1}, {"maxReplicas", 2}}}};
+  ASSERT_EQ(
+      kubectl({"apply", "-f", "-"}, source_function(ns, "roll", replying("v1"), scaling)).exit_code,
+      0);
+  ASSERT_EQ(wait_condition(ns, "roll", "Ready", "True", "", 240s).value("status", ""), "True");
+  const std::string url = gateway_url() + "/" + ns + "/roll";
+  ASSERT_TRUE(wait_until([&] { return curl(url).body == "v1"; }, 120s, 1s));
+
+  BackgroundCommand load({"hey", "-z", "60s", "-c", "4", "-q", "50", "-t", "20", url});
+  ASSERT_EQ(
+      kubectl({"apply", "-f", "-"}, source_function(ns, "roll", replying("v2"), scaling)).exit_code,
+      0);
+  EXPECT_TRUE(wait_until([&] { return curl(url).body == "v2"; }, 240s, 1s));
+  const LoadResult r = parse_load(load.wait(90s).out);
+  EXPECT_GT(r.total(), 100) << r.text;
+  EXPECT_EQ(r.statuses.size(), 1u) << r.text;
+  EXPECT_GT(r.statuses.count(200), 0u) << r.text;
+  EXPECT_FALSE(r.errors) << r.text;
+  kubectl({"delete", "namespace", ns, "--wait=false"});
+}
+
+// kubectl delete takes everything the Function made with it.
+TEST_F(Node, DeletingAFunctionLeavesNothingBehind) {
+  const std::string ns = "node-delete";
+  make_namespace(ns);
+  ASSERT_EQ(kubectl({"apply", "-f", "-"}, source_function(ns, "gone", replying("gone"))).exit_code,
+            0);
+  ASSERT_EQ(wait_condition(ns, "gone", "Ready", "True", "", 240s).value("status", ""), "True");
+  ASSERT_EQ(kubectl({"-n", ns, "delete", "function", "gone", "--wait=true"}, {}, 120s).exit_code,
+            0);
+  std::string left;
+  EXPECT_TRUE(wait_until(
+      [&] {
+        const CommandResult r =
+            kubectl({"-n", ns, "get", "pods,jobs,configmaps,replicasets,deployments,services", "-l",
+                     "kubefn.dev/function=gone", "-o", "name"});
+        left = r.out;
+        return r.exit_code == 0 && r.out.empty();
+      },
+      120s, 1s))
+      << left;
+  kubectl({"delete", "namespace", ns, "--wait=false"});
+}
+
+// What a user must be told on a real node: a crash (with its last log lines), a compile error
+// (the compiler's first), an image that cannot be pulled (its reference).
+TEST_F(Node, FailuresOnTheNodeReachTheFunctionsConditions) {
+  const std::string ns = "node-failures";
+  make_namespace(ns);
+  const std::string crash =
+      "#include <kubefn/function.hpp>\n#include <cstdio>\n#include <cstdlib>\n#include <string>\n"
+      "namespace { struct Boom { Boom() { std::fprintf(stderr, \"the crash function gives up\\n\");"
+      " std::fflush(stderr); std::abort(); } } boom; }\n"
+      "std::string handle(const kubefn::Event&, kubefn::Context&) { return \"\"; }\n"
+      "KUBEFN_HANDLER(handle);\n";
+  ASSERT_EQ(kubectl({"apply", "-f", "-"}, source_function(ns, "crash", crash)).exit_code, 0);
+  ASSERT_EQ(
+      kubectl({"apply", "-f", "-"}, source_function(ns, "broken", "int handle( { return 0; }\n"))
+          .exit_code,
+      0);
+  const std::string registry =
+      kubectl_json({"-n", kSystemNamespace, "get", "deployment", "kubefn-operator"})
+          .value("spec", json::object())
+          .value("template", json::object())
+          .value("spec", json::object())
+          .value("containers", json::array({json::object()}))[0]
+          .value("image", "");
+  const std::string missing = registry.substr(0, registry.find('/')) + "/nowhere/none:1";
+  json pull = {{"apiVersion", "kubefn.dev/v1alpha1"},
+               {"kind", "Function"},
+               {"metadata", {{"name", "nopull"}, {"namespace", ns}}},
+               {"spec", {{"handler", "none.handle"}, {"image", missing}, {"access", "public"}}}};
+  ASSERT_EQ(kubectl({"apply", "-f", "-"}, pull.dump()).exit_code, 0);
+
+  const json built = wait_condition(ns, "broken", "Built", "False", "BuildFailed", 240s);
+  EXPECT_NE(built.value("message", "").find("error:"), std::string::npos) << built.dump();
+
+  const json crashed = wait_condition(ns, "crash", "Ready", "False", "CrashLoopBackOff", 240s);
+  EXPECT_EQ(crashed.value("reason", ""), "CrashLoopBackOff") << crashed.dump();
+  EXPECT_NE(crashed.value("message", "").find("the crash function gives up"), std::string::npos)
+      << crashed.dump();
+
+  const json unpulled = wait_condition(ns, "nopull", "Ready", "False", "", 120s);
+  json seen = unpulled;
+  wait_until(
+      [&] {
+        seen = find_condition(get_function(ns, "nopull"), "Ready");
+        const std::string reason = seen.value("reason", "");
+        return reason == "ImagePullBackOff" || reason == "ErrImagePull";
+      },
+      120s, 1s);
+  EXPECT_TRUE(seen.value("reason", "") == "ImagePullBackOff" ||
+              seen.value("reason", "") == "ErrImagePull")
+      << seen.dump();
+  EXPECT_NE(seen.value("message", "").find(missing), std::string::npos) << seen.dump();
+  kubectl({"delete", "namespace", ns, "--wait=false"});
+}
+
+// After every other test (a fixture cleanup): helm uninstall takes every object of the
+// release; the Function CRD stays, as helm keeps the CRDs a chart installs.
+TEST(NodeUninstall, HelmUninstallLeavesNothingOfTheRelease) {
+  if (cluster_dir().empty())
+    GTEST_FAIL() << "KUBEFN_NODE_CLUSTER_DIR is not set: run under ctest, or set it to a cluster "
+                    "of scripts/cluster up --real-node with kubefn installed";
+  const CommandResult r =
+      run_command({std::string(KUBEFN_SOURCE_DIR) + "/scripts/cluster", "uninstall"},
+                  {{"KUBEFN_CLUSTER_DIR", cluster_dir()}}, 300s);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::string left;
+  EXPECT_TRUE(wait_until(
+      [&] {
+        const CommandResult got = kubectl(
+            {"get",
+             "pods,deployments,replicasets,services,secrets,configmaps,serviceaccounts,roles,"
+             "rolebindings,clusterroles,clusterrolebindings,leases",
+             "-A", "-l", "app.kubernetes.io/instance=kubefn", "-o", "name"});
+        left = got.out;
+        return got.exit_code == 0 && got.out.empty();
+      },
+      120s, 1s))
+      << left;
+  const CommandResult pods = kubectl({"-n", kSystemNamespace, "get", "pods", "-o", "name"});
+  EXPECT_EQ(pods.out, "");
+  EXPECT_EQ(kubectl({"get", "crd", "functions.kubefn.dev"}).exit_code, 0);
+}
+
+}  // namespace
+}  // namespace kubefn::testing
