@@ -238,6 +238,58 @@ TEST_F(Node, TheHelloExampleIsBuiltOnTheNodeAndAnswersThroughTheGateway) {
   EXPECT_NE(url.find("hello.default.svc.cluster.local"), std::string::npos) << url;
 }
 
+// status.url is what a client inside the cluster uses: a function that fetches a URL (plain
+// sockets: the cluster's DNS resolves the name, kube-proxy routes the Service address) gets
+// hello's answer from it.
+TEST_F(Node, StatusUrlAnswersInsideTheCluster) {
+  const std::string ns = "node-url";
+  make_namespace(ns);
+  ASSERT_EQ(
+      kubectl({"apply", "-f", "-"}, source_function(ns, "target", replying("inside"))).exit_code,
+      0);
+  ASSERT_EQ(wait_condition(ns, "target", "Ready", "True", "", 240s).value("status", ""), "True");
+  const std::string url = get_function(ns, "target")["status"].value("url", "");
+  ASSERT_EQ(url, "http://target." + ns + ".svc.cluster.local:8080");
+  const std::string fetch = R"(#include <kubefn/function.hpp>
+#include <netdb.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <string>
+// GET http://HOST:PORT/ of ?host=&port=, the answer's body (or why not).
+std::string handle(const kubefn::Event& event, kubefn::Context&) {
+  const std::string host(event.query_param("host")), port(event.query_param("port"));
+  addrinfo hints{}, *found = nullptr;
+  hints.ai_socktype = SOCK_STREAM;
+  if (int e = getaddrinfo(host.c_str(), port.c_str(), &hints, &found); e != 0)
+    return std::string("resolve: ") + gai_strerror(e);
+  int fd = socket(found->ai_family, SOCK_STREAM, 0);
+  if (connect(fd, found->ai_addr, found->ai_addrlen) != 0) { freeaddrinfo(found); close(fd); return "connect failed"; }
+  freeaddrinfo(found);
+  const std::string req = "GET / HTTP/1.0\r\nHost: " + host + "\r\n\r\n";
+  if (write(fd, req.data(), req.size()) < 0) { close(fd); return "write failed"; }
+  std::string got;
+  char buf[4096];
+  for (ssize_t n; (n = read(fd, buf, sizeof buf)) > 0;) got.append(buf, static_cast<size_t>(n));
+  close(fd);
+  const auto body = got.find("\r\n\r\n");
+  return body == std::string::npos ? "no answer: " + got : got.substr(body + 4);
+}
+KUBEFN_HANDLER(handle);
+)";
+  ASSERT_EQ(kubectl({"apply", "-f", "-"}, source_function(ns, "fetch", fetch)).exit_code, 0);
+  ASSERT_EQ(wait_condition(ns, "fetch", "Built", "True", "", 240s).value("status", ""), "True");
+  const std::string host = "target." + ns + ".svc.cluster.local";
+  Reply reply;
+  EXPECT_TRUE(wait_until(
+      [&] {
+        reply = curl(gateway_url() + "/" + ns + "/fetch?host=" + host + "&port=8080");
+        return reply.status == 200 && reply.body == "inside";
+      },
+      120s, 1s))
+      << reply.status << " " << reply.body;
+  kubectl({"delete", "namespace", ns, "--wait=false"});
+}
+
 TEST_F(Node, ThePrivateEchoNeedsItsToken) {
   const std::string file = std::string(KUBEFN_SOURCE_DIR) + "/examples/echo/function.yaml";
   ASSERT_EQ(kubectl({"apply", "-f", file}).exit_code, 0);
