@@ -21,6 +21,24 @@ HeadVerdict refused(Reply reply, std::shared_ptr<const FunctionRoute> route = nu
 
 }  // namespace
 
+bool probe_candidate(const FunctionRoute& route, std::size_t i) {
+  if (i >= route.endpoints.size() || i >= route.loads.size() || !route.loads[i]) return false;
+  const Endpoint& e = route.endpoints[i];
+  const EndpointLoad& load = *route.loads[i];
+  return e.started && !e.ready && !e.probed && !e.host.empty() &&
+         !load.seen_ready.load(std::memory_order_relaxed) &&
+         !load.removed.load(std::memory_order_relaxed);
+}
+
+std::vector<std::size_t> probe_candidates(const FunctionRoute& route, int activating) {
+  std::vector<std::size_t> out;
+  if (activating <= 0 || route.ready_endpoints > 0) return out;
+  for (std::size_t i = 0; i < route.endpoints.size(); ++i) {
+    if (probe_candidate(route, i)) out.push_back(i);
+  }
+  return out;
+}
+
 bool builtin_path(std::string_view path) {
   return path == "/healthz" || path == "/readyz";
 }

@@ -94,6 +94,18 @@ struct CallFacts {
 // How long to wait between looks for a first ready replica.
 constexpr std::int64_t kActivationRecheckNs = std::int64_t{20} * 1000 * 1000;
 
+// Activation probes. While calls wait for a first ready replica of a function and none is
+// routable, the gateway probes (GET /readyz) the endpoints the platform says run but not yet
+// that they are ready; one that answers 200 becomes routable (RouteTable::set_probed).
+//
+// Endpoint i of `route` may be probed: it is started (its container runs, no deletion
+// pending), not ready, has an address, and the platform never said it was ready (its later
+// word on a replica it once passed stands).
+bool probe_candidate(const FunctionRoute& route, std::size_t i);
+// The endpoints of `route` to probe while `activating` calls wait for a first replica: none
+// while no call waits or an endpoint is routable (ready or probed), else every candidate.
+std::vector<std::size_t> probe_candidates(const FunctionRoute& route, int activating);
+
 // The gateway's own paths on the public port (GET and HEAD). /metrics is not one: it is served
 // on the metrics listener only.
 bool builtin_path(std::string_view path);

@@ -7,6 +7,7 @@
 
 #include <boost/asio.hpp>
 
+#include "activation_probe.hpp"
 #include "gateway_core.hpp"
 #include "late_call.hpp"
 #include "metrics_listener.hpp"
@@ -28,6 +29,13 @@ void Worker::remove(Session* s) {
     core.metrics.connections().Decrement();
   }
   if (draining && sessions.empty()) core.worker_idle_changed();
+}
+
+void Worker::wake_activation(const FunctionState* state) {
+  std::vector<Session*> snapshot(sessions.begin(), sessions.end());
+  for (Session* s : snapshot) {
+    if (sessions.count(s)) s->replica_may_be_ready(state);
+  }
 }
 
 void Worker::accept() {
@@ -140,6 +148,9 @@ kube::Status GatewayCore::start() {
     if (!st.ok()) return st;
     metrics_port = metrics_listener->port();
   }
+  if (options.activation_timeout.count() > 0 && options.activation_probe_interval.count() > 0) {
+    prober = std::make_unique<ActivationProber>(*this, workers.front()->io);
+  }
   for (auto& w : workers) {
     Worker* raw = w.get();
     raw->accept();
@@ -172,10 +183,13 @@ void GatewayCore::stop() {
   }
   for (auto& w : workers) {
     Worker* raw = w.get();
-    MetricsListener* listener = raw == workers.front().get() ? metrics_listener.get() : nullptr;
-    asio::post(raw->io, [raw, listener] {
+    const bool first = raw == workers.front().get();
+    MetricsListener* listener = first ? metrics_listener.get() : nullptr;
+    ActivationProber* probes = first ? prober.get() : nullptr;
+    asio::post(raw->io, [raw, listener, probes] {
       raw->sweep.cancel();
       if (listener) listener->close();
+      if (probes) probes->close();
       std::vector<Session*> snapshot(raw->sessions.begin(), raw->sessions.end());
       for (Session* s : snapshot) {
         if (raw->sessions.count(s)) s->close();
@@ -192,6 +206,7 @@ void GatewayCore::stop() {
     if (w->thread.joinable()) w->thread.join();
   }
   metrics_listener.reset();
+  prober.reset();
   workers.clear();
 }
 

@@ -39,6 +39,7 @@ inline std::int64_t to_ns(std::chrono::milliseconds ms) {
 // How often a worker looks at its sessions' timeouts and prunes its pools.
 constexpr auto kSweepInterval = std::chrono::milliseconds(250);
 
+class ActivationProber;
 class Session;
 class LateCall;
 class MetricsListener;
@@ -71,6 +72,9 @@ class GatewayCore {
   const Admission admission;
   std::vector<std::unique_ptr<Worker>> workers;
   std::unique_ptr<MetricsListener> metrics_listener;
+  // On the first worker's event loop, when calls may wait for a first replica and probes are
+  // on (activation_timeout and activation_probe_interval > 0).
+  std::unique_ptr<ActivationProber> prober;
   std::atomic<bool> draining{false};
   std::atomic<std::size_t> connections{0};
   std::uint16_t port = 0;
@@ -92,6 +96,9 @@ class Worker {
   void run_sweep();
   void drain();
   void remove(Session* s);
+  // A replica of the function of `state` became routable by the activation probe: its calls
+  // waiting for a first replica on this worker look again at once.
+  void wake_activation(const FunctionState* state);
 
   GatewayCore& core;
   boost::asio::io_context io;

@@ -1,6 +1,8 @@
 #include "kubefn/gateway/kubernetes_source.hpp"
 
 #include <map>
+#include <optional>
+#include <string>
 
 #include "kubefn/api/function.hpp"
 #include "kubefn/kube/json_fields.hpp"
@@ -12,6 +14,10 @@ using kube::field;
 using kube::string_field;
 using nlohmann::json;
 
+// The container kubefn's pod template runs the function in (the operator's
+// platform::kubernetes::kFunctionContainer, which the gateway does not link).
+constexpr const char* kFunctionContainer = "function";
+
 // Keeps only what the gateway reads of a Pod.
 void trim_pod(json& pod) {
   json meta = json::object();
@@ -20,10 +26,17 @@ void trim_pod(json& pod) {
        {"name", "namespace", "uid", "resourceVersion", "labels", "deletionTimestamp"}) {
     if (m.contains(k)) meta[k] = m[k];
   }
-  json ports = json::array();
+  json containers = json::array();
   for (const json& c : field(field(pod, "spec"), "containers")) {
-    for (const json& p : field(c, "ports"))
-      ports.push_back(p);
+    json ports = json::array();
+    for (const json& p : field(c, "ports")) {
+      json port = json::object();
+      for (const char* k : {"name", "containerPort"}) {
+        if (p.contains(k)) port[k] = p[k];
+      }
+      ports.push_back(std::move(port));
+    }
+    containers.push_back({{"name", string_field(c, "name")}, {"ports", std::move(ports)}});
   }
   json status = json::object();
   const json& s = field(pod, "status");
@@ -31,8 +44,16 @@ void trim_pod(json& pod) {
   for (const json& c : field(s, "conditions")) {
     if (string_field(c, "type") == api::condition::kReady) status["conditions"] = json::array({c});
   }
+  // Whether each container runs (its state's "running"), nothing else of its status.
+  json statuses = json::array();
+  for (const json& c : field(s, "containerStatuses")) {
+    json state = json::object();
+    if (field(field(c, "state"), "running").is_object()) state["running"] = json::object();
+    statuses.push_back({{"name", string_field(c, "name")}, {"state", std::move(state)}});
+  }
+  if (!statuses.empty()) status["containerStatuses"] = std::move(statuses);
   json out = {{"metadata", std::move(meta)},
-              {"spec", {{"containers", json::array({{{"ports", std::move(ports)}}})}}},
+              {"spec", {{"containers", std::move(containers)}}},
               {"status", std::move(status)}};
   pod = std::move(out);
 }
@@ -85,19 +106,37 @@ std::optional<Endpoint> endpoint_from_pod(const json& pod, std::uint16_t default
   e.host = string_field(status, "podIP");
   if (e.host.empty()) return std::nullopt;
   e.port = default_port;
-  for (const json& c : field(field(pod, "spec"), "containers")) {
+  // The function's container: the one declaring the "http" port (the port the gateway calls
+  // and probes), else the one named "function" (kubefn's pod template), else the only one.
+  const json& containers = field(field(pod, "spec"), "containers");
+  std::optional<std::string> function_container;
+  bool named_function = false;
+  for (const json& c : containers) {
+    named_function = named_function || string_field(c, "name") == kFunctionContainer;
     for (const json& p : field(c, "ports")) {
       if (string_field(p, "name") == "http" && field(p, "containerPort").is_number_integer()) {
         e.port = static_cast<std::uint16_t>(field(p, "containerPort").get<int>());
+        function_container = string_field(c, "name");
       }
     }
+  }
+  if (!function_container && named_function) function_container = kFunctionContainer;
+  if (!function_container && containers.is_array() && containers.size() == 1) {
+    function_container = string_field(containers[0], "name");
   }
   bool ready = false;
   for (const json& cond : field(status, "conditions")) {
     if (string_field(cond, "type") == api::condition::kReady)
       ready = string_field(cond, "status") == "True";
   }
-  e.ready = ready && !meta.contains("deletionTimestamp");
+  bool running = false;
+  for (const json& c : field(status, "containerStatuses")) {
+    if (function_container && string_field(c, "name") == *function_container)
+      running = field(field(c, "state"), "running").is_object();
+  }
+  const bool deleting = meta.contains("deletionTimestamp");
+  e.ready = ready && !deleting;
+  e.started = running && !deleting;
   return e;
 }
 

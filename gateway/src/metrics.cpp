@@ -56,6 +56,13 @@ GatewayMetrics::GatewayMetrics(prometheus::Registry* registry) {
                               .Help("Function responses over the size limit (answered 502)")
                               .Register(*registry)
                               .Add({});
+  activation_probes_ = &prometheus::BuildCounter()
+                            .Name("kubefn_gateway_activation_probes_total")
+                            .Help(
+                                "The gateway's readiness probes of not-yet-ready replicas while "
+                                "calls wait for a first one, by function and result "
+                                "(ready, not_ready, error)")
+                            .Register(*registry);
   const prometheus::Histogram::BucketBoundaries overhead_buckets = {
       0.000005, 0.00001, 0.00002, 0.00005, 0.0001, 0.0002, 0.0005,
       0.001,    0.002,   0.005,   0.01,    0.05,   0.1};
@@ -91,6 +98,14 @@ void GatewayMetrics::count(FunctionState* state, std::string_view ns, std::strin
     slot.store(c, std::memory_order_release);
   }
   c->Increment();
+}
+
+prometheus::Counter& GatewayMetrics::activation_probes(std::string_view ns, std::string_view name,
+                                                       std::string_view result) {
+  // Add() returns the existing series for the same labels.
+  return activation_probes_->Add({{"namespace", std::string(ns)},
+                                  {"function", std::string(name)},
+                                  {"result", std::string(result)}});
 }
 
 std::string GatewayMetrics::serialize() const {

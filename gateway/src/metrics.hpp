@@ -37,6 +37,10 @@ class GatewayMetrics {
   prometheus::Counter& rejected_connections() { return *rejected_connections_; }
   prometheus::Counter& buffer_rejections() { return *buffer_rejections_; }
   prometheus::Counter& responses_too_large() { return *responses_too_large_; }
+  // activation_probes_total{namespace,function,result}: the gateway's own GET /readyz to a
+  // function's not-yet-ready endpoints while calls wait for a first replica.
+  prometheus::Counter& activation_probes(std::string_view ns, std::string_view name,
+                                         std::string_view result);
 
   // Prometheus text of every family plus process_*.
   std::string serialize() const;
@@ -53,6 +57,7 @@ class GatewayMetrics {
   prometheus::Counter* rejected_connections_;
   prometheus::Counter* buffer_rejections_;
   prometheus::Counter* responses_too_large_;
+  prometheus::Family<prometheus::Counter>* activation_probes_;
   prometheus::Histogram* overhead_;
   prometheus::Histogram* upstream_;
   std::array<std::atomic<prometheus::Counter*>, 600> unrouted_{};

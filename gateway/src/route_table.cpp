@@ -21,6 +21,12 @@ struct StringHash {
 
 std::atomic<std::uint64_t> g_next_table_id{1};
 
+// Whether the activation probe may say that `e` takes calls (see RouteTable::set_probed).
+bool probe_allowed(const Endpoint& e, const EndpointLoad& load) {
+  return e.started && !e.ready && !e.host.empty() &&
+         !load.seen_ready.load(std::memory_order_relaxed);
+}
+
 }  // namespace
 
 struct RouteTable::Snapshot {
@@ -129,14 +135,19 @@ std::shared_ptr<const FunctionRoute> RouteTable::build_locked(FunctionRoute rout
   route.loads.clear();
   route.ready_endpoints = 0;
   std::map<std::string, std::shared_ptr<EndpointLoad>> loads;
-  for (const Endpoint& e : route.endpoints) {
+  for (Endpoint& e : route.endpoints) {
     std::string lk = e.id + "|" + e.host + "|" + std::to_string(e.port);
     auto old = state->loads.find(lk);
     auto load =
         old != state->loads.end() ? old->second : std::make_shared<EndpointLoad>(e.host, e.port);
+    // The platform's word wins over the activation probe's: a probed endpoint stays so only
+    // while it runs, is not ready and was never seen ready.
+    if (e.ready) load->seen_ready.store(true, std::memory_order_relaxed);
+    if (!probe_allowed(e, *load)) load->probed = false;
+    e.probed = load->probed;
     loads[lk] = load;
     route.loads.push_back(std::move(load));
-    if (e.ready) ++route.ready_endpoints;
+    if (e.routable()) ++route.ready_endpoints;
   }
   for (auto& [lk, load] : state->loads) {
     if (!loads.count(lk)) load->removed.store(true, std::memory_order_relaxed);
@@ -207,6 +218,25 @@ void RouteTable::set_endpoints(const std::string& ns, const std::string& name,
   if (routes_.count(key)) publish_locked();
 }
 
+bool RouteTable::set_probed(const std::string& ns, const std::string& name,
+                            const EndpointLoad* load, bool probed) {
+  std::lock_guard<std::mutex> lock(mu_);
+  const std::string key = key_of(ns, name);
+  auto st = states_.find(key);
+  auto ep = endpoints_.find(key);
+  if (st == states_.end() || ep == endpoints_.end() || !routes_.count(key)) return false;
+  for (const Endpoint& e : ep->second) {
+    auto it = st->second->loads.find(e.id + "|" + e.host + "|" + std::to_string(e.port));
+    if (it == st->second->loads.end() || it->second.get() != load) continue;
+    EndpointLoad& l = *it->second;
+    if (l.probed == probed || (probed && !probe_allowed(e, l))) return false;
+    l.probed = probed;
+    publish_locked();
+    return true;
+  }
+  return false;
+}
+
 int choose_endpoint(const FunctionRoute& route, std::uint64_t start,
                     const std::vector<int>& exclude) {
   const std::size_t n = route.endpoints.size();
@@ -215,7 +245,7 @@ int choose_endpoint(const FunctionRoute& route, std::uint64_t start,
   int best_load = 0;
   for (std::size_t k = 0; k < n; ++k) {
     const std::size_t i = (start + k) % n;
-    if (!route.endpoints[i].ready) continue;
+    if (!route.endpoints[i].routable()) continue;
     if (std::find(exclude.begin(), exclude.end(), static_cast<int>(i)) != exclude.end()) continue;
     const int load = i < route.loads.size() && route.loads[i]
                          ? route.loads[i]->inflight.load(std::memory_order_relaxed)

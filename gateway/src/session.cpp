@@ -8,6 +8,7 @@
 #include <charconv>
 #include <variant>
 
+#include "activation_probe.hpp"
 #include "kubefn/http/event_id.hpp"
 #include "late_call.hpp"
 
@@ -185,6 +186,8 @@ void Session::handle() {
   body_unread_ = false;
   route_->state->note_start();
   counted_ = true;
+  activation_deadline_ns_ = 0;
+  probed_losses_ = 0;
   admit(CallFacts{route_.get(), false, 0, std::nullopt, t_start_});
 }
 
@@ -235,6 +238,9 @@ void Session::wait(const Queue& q) {
       return;
     case Queue::For::kReplica:
       activation_deadline_ns_ = q.deadline_ns;
+      // The gateway probes the function's started endpoints meanwhile (one atomic load once
+      // it does).
+      if (core_.prober) core_.prober->want(*route_);
       if (q.recheck_ns <= now_ns()) {
         wait_for_replica();
         return;
@@ -252,6 +258,7 @@ void Session::enter_queue(Queue::For what) {
   queued_for_ = what;
   waiting_on_ = route_->state;
   waiting_on_->waiting.fetch_add(1, std::memory_order_relaxed);
+  if (what == Queue::For::kReplica) waiting_on_->activating.fetch_add(1, std::memory_order_relaxed);
   core_.metrics.queued().Increment();
   if (core_.options.on_demand) core_.options.on_demand(route_->ns, route_->name);
   t_wait_start_ = now_ns();
@@ -263,6 +270,9 @@ void Session::leave_queue() {
   if (!queued_) return;
   queued_ = false;
   waiting_on_->waiting.fetch_sub(1, std::memory_order_relaxed);
+  if (queued_for_ == Queue::For::kReplica) {
+    waiting_on_->activating.fetch_sub(1, std::memory_order_relaxed);
+  }
   waiting_on_.reset();
   core_.metrics.queued().Decrement();
   waited_ns_ += now_ns() - t_wait_start_;
@@ -272,6 +282,16 @@ void Session::wait_for_replica() {
   auto fresh = core_.routes.find(route_->ns, route_->name);
   if (fresh && fresh->ready_endpoints > 0) route_ = fresh;
   admit(CallFacts{fresh.get(), true, activation_deadline_ns_, std::nullopt, now_ns()});
+}
+
+void Session::replica_may_be_ready(const FunctionState* state) {
+  if (closed_ || !queued_ || queued_for_ != Queue::For::kReplica || waiting_on_.get() != state ||
+      timer_for_ != TimerFor::kActivation) {
+    return;
+  }
+  timer_for_ = TimerFor::kNone;
+  timer_.cancel();
+  wait_for_replica();
 }
 
 bool Session::on_granted(std::uint64_t gen) {
@@ -361,6 +381,7 @@ void Session::on_connect(const error_code& ec) {
       reply(504, "the function did not answer in time");
       return;
     }
+    if (lost_probed_endpoint()) return;
     upstream_failed(true);
     return;
   }
@@ -385,6 +406,54 @@ void Session::upstream_failed(bool retryable) {
   timer_for_ = TimerFor::kNone;
   timer_.cancel();
   reply(502, "could not reach a replica of this function");
+}
+
+// A connection to an endpoint only the activation probe made routable failed: it is not
+// routable any more, and the call (which no replica saw) follows the rules for what is left.
+// With another routable replica, the usual retry; with none, admission again, as if the call
+// had just come: it waits for a first replica (for what is left of its activation time, when
+// it had waited) or gets 503. False when the endpoint was not a probed one.
+bool Session::lost_probed_endpoint() {
+  if (endpoint_ < 0) return false;
+  const auto failed = static_cast<std::size_t>(endpoint_);
+  if (failed >= route_->endpoints.size() || !route_->endpoints[failed].probed) return false;
+  core_.routes.set_probed(route_->ns, route_->name, route_->loads[failed].get(), false);
+  // A replica that keeps passing probes and refusing calls gets the call no more than
+  // max_attempts times: then the usual rules end it (502).
+  if (++probed_losses_ > core_.options.max_attempts) return false;
+  release_endpoint();
+  auto fresh = core_.routes.find(route_->ns, route_->name);
+  if (fresh && fresh->ready_endpoints > 0) {
+    // The endpoints tried so far, as indexes of the fresh route (the failed one is there too,
+    // and no longer routable).
+    std::vector<int> tried;
+    tried_.push_back(endpoint_);
+    for (int t : tried_) {
+      for (std::size_t j = 0; j < fresh->loads.size(); ++j) {
+        if (fresh->loads[j] == route_->loads[static_cast<std::size_t>(t)]) {
+          tried.push_back(static_cast<int>(j));
+        }
+      }
+    }
+    route_ = std::move(fresh);
+    tried_ = std::move(tried);
+    endpoint_ = -1;
+    upstream_failed(true);
+    return true;
+  }
+  // Back to admission: the call is no longer being forwarded.
+  endpoint_ = -1;
+  timer_for_ = TimerFor::kNone;
+  timer_.cancel();
+  release_slot();
+  if (forwarded_) {
+    forwarded_ = false;
+    core_.metrics.inflight().Decrement();
+  }
+  if (fresh) route_ = fresh;
+  const bool waited = activation_deadline_ns_ != 0;
+  admit(CallFacts{fresh.get(), waited, activation_deadline_ns_, std::nullopt, now_ns()});
+  return true;
 }
 
 // The replica answered, with more than the gateway takes: its fault, not a connection

@@ -38,6 +38,9 @@ class Session : public std::enable_shared_from_this<Session> {
   // no progress for write_timeout.
   void check(std::int64_t now, bool draining);
   void close();
+  // The activation probe made a replica of the function of `state` routable: a call waiting
+  // for a first replica of it looks again now rather than at its next recheck.
+  void replica_may_be_ready(const FunctionState* state);
 
  private:
   using error_code = boost::system::error_code;
@@ -84,6 +87,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void hand_off_late_call();
   void respond();
   void upstream_failed(bool retryable);
+  bool lost_probed_endpoint();
   void response_too_large();
   void arm_timer(std::int64_t deadline_ns);
   void on_timer(std::uint64_t gen);
@@ -166,7 +170,8 @@ class Session : public std::enable_shared_from_this<Session> {
     kRequest
   } timer_for_ = TimerFor::kNone;
   std::int64_t request_deadline_ns_ = 0;
-  std::int64_t activation_deadline_ns_ = 0;
+  std::int64_t activation_deadline_ns_ = 0;  // 0: the call has not waited for a first replica
+  int probed_losses_ = 0;  // connections to a probed endpoint that failed (lost_probed_endpoint)
   std::uint64_t ticket_ = 0;
   bool counted_ = false;  // note_start() called
   bool slot_held_ = false;

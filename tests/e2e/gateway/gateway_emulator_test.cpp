@@ -2,6 +2,8 @@
 // in-process API emulator, with a real kubefn-runtime behind the pods' address.
 #include <gtest/gtest.h>
 
+#include <future>
+
 #include "function_crd.hpp"
 #include "kubefn/emulator/kube_emulator.hpp"
 #include "kubefn/gateway/gateway.hpp"
@@ -211,6 +213,58 @@ TEST_F(GatewayEmulator, PathClaimsAndScopedKeysFollowTheApi) {
   ASSERT_TRUE(api().remove({kFunctions, "default", "zz-first"}, {}).ok());
   ASSERT_TRUE(wait_until([&] { return status_of("/greet", "admin-token") == 503; }, seconds(10)));
   EXPECT_TRUE(routes_.find("default", "aa-later")->claims.ok());
+}
+
+// The whole chain from the API: a pod whose function container runs but which the kubelet has
+// not marked Ready gets a call waiting for a first replica through the gateway's own probe
+// of the real runtime's /readyz, while the pod stays not Ready.
+TEST_F(GatewayEmulator, AWaitingCallReachesARunningPodBeforeItIsReady) {
+  GatewayOptions options;
+  options.threads = 1;
+  options.activation_timeout = seconds(20);
+  ASSERT_NO_FATAL_FAILURE(start(options));
+  ASSERT_TRUE(api().create(kFunctions, function("hello", "public"), {}).ok());
+  ASSERT_TRUE(wait_until([&] { return routes_.find("default", "hello") != nullptr; }, seconds(10)));
+  auto pending = std::async(std::launch::async, [&] {
+    return http_request(port(), "GET", "/default/hello?name=probe", "", {}, seconds(30));
+  });
+
+  // Scheduled, its sandbox has an IP, the container is being created: nothing to probe yet.
+  auto created = api().create(kPods, pod("hello-1", "hello", runtime_.port()), {});
+  ASSERT_TRUE(created.ok()) << created.status().to_string();
+  json creating = *created;
+  creating["status"] = pod_status("False");
+  creating["status"]["containerStatuses"] = json::array(
+      {{{"name", "function"}, {"ready", false}, {"state", {{"waiting", {{"reason", "x"}}}}}}});
+  auto updated = api().update_status(kPods, creating, {});
+  ASSERT_TRUE(updated.ok()) << updated.status().to_string();
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto r = routes_.find("default", "hello");
+        return r && r->endpoints.size() == 1;
+      },
+      seconds(10)));
+  EXPECT_FALSE(routes_.find("default", "hello")->endpoints[0].started);
+  EXPECT_EQ(pending.wait_for(std::chrono::milliseconds(0)), std::future_status::timeout);
+
+  // The container runs; the pod is still not Ready.
+  json running = *updated;
+  running["status"]["containerStatuses"][0]["state"] = {
+      {"running", {{"startedAt", "2024-01-01T00:00:00Z"}}}};
+  ASSERT_TRUE(api().update_status(kPods, running, {}).ok());
+  ASSERT_EQ(pending.wait_for(seconds(10)), std::future_status::ready);
+  auto r = pending.get();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, "hello probe\n");
+  auto route = routes_.find("default", "hello");
+  ASSERT_EQ(route->endpoints.size(), 1u);
+  EXPECT_TRUE(route->endpoints[0].started);
+  EXPECT_FALSE(route->endpoints[0].ready);
+  EXPECT_TRUE(route->endpoints[0].probed);
+  auto pod_now = api().get({kPods, "default", "hello-1"});
+  ASSERT_TRUE(pod_now.ok());
+  EXPECT_EQ((*pod_now)["status"]["conditions"][0]["status"], "False");
 }
 
 }  // namespace

@@ -505,5 +505,34 @@ TEST_F(BuildPods, AJobPastItsDeadlineSaysWhatHeldItsPod) {
       << m;
 }
 
+// The builder exited 0 and wrote its report: Built at once, with the image, before the kubelet
+// reports the pod Succeeded and the Job controller marks the Job Complete. An exit without
+// an image in the report (or a non-zero one) is no such shortcut.
+TEST_F(BuildPods, ABuilderThatExitedZeroWithItsImageIsBuiltBeforeTheJobCompletes) {
+  c_.put_function({{"handler", "hello.greet"}, {"source", {{"inline", "int a;"}}}});
+  c_.reconcile();
+  ASSERT_EQ(c_.reason("Built"), "False Building");
+  const std::string image = "registry.test/kubefn/default/hello@sha256:" + std::string(64, 'a');
+  build_pod({{"ready", false},
+             {"restartCount", 0},
+             {"state", {{"terminated", {{"exitCode", 0}, {"message", "{\"tag\":\"t\"}"}}}}}});
+  job_status({{"active", 1}});
+  c_.reconcile();
+  EXPECT_EQ(c_.reason("Built"), "False Building") << "a report without an image";
+  build_pod({{"ready", false},
+             {"restartCount", 0},
+             {"state",
+              {{"terminated",
+                {{"exitCode", 0}, {"message", json{{"image", image}}.dump()}}}}}});
+  job_status({{"active", 0}, {"ready", 0}});
+  c_.reconcile();
+  EXPECT_EQ(c_.reason("Built"), "True Built");
+  EXPECT_NE(c_.message("Built").find(image), std::string::npos) << c_.message("Built");
+  EXPECT_EQ(c_.events.count("Built"), 1u);
+  auto d = c_.api.peek({kube::resources::deployments(), "default", "hello"});
+  ASSERT_TRUE(d.has_value());
+  EXPECT_EQ((*d)["spec"]["template"]["spec"]["containers"][0].value("image", ""), image);
+}
+
 }  // namespace
 }  // namespace kubefn::platform::kubernetes

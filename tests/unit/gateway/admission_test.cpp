@@ -9,6 +9,7 @@
 #include <variant>
 #include <vector>
 
+#include "activation_probe.hpp"
 #include "kubefn/gateway/http_proxy.hpp"
 
 namespace kubefn::gateway {
@@ -497,6 +498,150 @@ TEST(Admission, BearerToken) {
        }) {
     EXPECT_EQ(bearer_token(row.authorization), row.token) << row.authorization;
   }
+}
+
+// ---------------------------------------------------------------------------------------
+// Activation probes: which endpoints the gateway probes, and a probed one takes calls.
+
+Endpoint started_endpoint(std::string id, std::uint16_t port) {
+  Endpoint e{std::move(id), "10.1.0.1", port, false};
+  e.started = true;
+  return e;
+}
+
+// team/cold, in a table of its own, with these endpoints.
+std::shared_ptr<const FunctionRoute> cold_with(RouteTable& table, std::vector<Endpoint> endpoints) {
+  table.upsert(make_route("team", "cold", Access::kPublic, 0));
+  table.set_endpoints("team", "cold", std::move(endpoints));
+  return table.find("team", "cold");
+}
+
+TEST(Admission, AProbedEndpointIsDispatchedTo) {
+  GatewayOptions options;
+  options.activation_timeout = std::chrono::milliseconds(5000);
+  const Admission admission(options);
+  RouteTable table;
+  auto route = cold_with(table, {started_endpoint("p0", 8080), started_endpoint("p1", 8080)});
+
+  // Waiting: only the probe can make it go before the platform says a replica is ready.
+  const std::int64_t deadline = kNow + 5000 * kMs;
+  auto v = admission.call(CallFacts{route.get(), true, deadline, std::nullopt, kNow});
+  ASSERT_TRUE(std::holds_alternative<Queue>(v));
+  EXPECT_EQ(std::get<Queue>(v).what, Queue::For::kReplica);
+  EXPECT_EQ(probe_candidates(*route, 1), (std::vector<std::size_t>{0, 1}));
+
+  ASSERT_TRUE(table.set_probed("team", "cold", route->loads[1].get(), true));
+  route = table.find("team", "cold");
+  v = admission.call(CallFacts{route.get(), true, deadline, std::nullopt, kNow + 30 * kMs});
+  EXPECT_TRUE(std::holds_alternative<Dispatch>(v));
+  EXPECT_EQ(choose_endpoint(*route, 0), 1) << "to the probed one, not the other";
+  EXPECT_EQ(choose_endpoint(*route, 0, {1}), -1);
+  // A new call too, and probing stops: the function has a routable endpoint.
+  v = admission.call(CallFacts{route.get(), false, 0, std::nullopt, kNow + 30 * kMs});
+  EXPECT_TRUE(std::holds_alternative<Dispatch>(v));
+  EXPECT_TRUE(probe_candidates(*route, 1).empty());
+
+  // With a concurrency limit, the probed replica gives capacity as a ready one does.
+  FunctionRoute limited = *route;
+  limited.concurrency = 3;
+  EXPECT_EQ(limited.limit(), 3);
+}
+
+TEST(Admission, ThePodWatchBeatsAProbe) {
+  GatewayOptions options;
+  options.activation_timeout = std::chrono::milliseconds(5000);
+  const Admission admission(options);
+  const std::int64_t deadline = kNow + 5000 * kMs;
+  {
+    SCOPED_TRACE("its container stopped, or the pod is being deleted (started is false then)");
+    RouteTable table;
+    auto route = cold_with(table, {started_endpoint("p0", 8080)});
+    ASSERT_TRUE(table.set_probed("team", "cold", route->loads[0].get(), true));
+    Endpoint stopped = started_endpoint("p0", 8080);
+    stopped.started = false;
+    table.set_endpoints("team", "cold", {stopped});
+    route = table.find("team", "cold");
+    EXPECT_FALSE(route->endpoints[0].probed);
+    auto v = admission.call(CallFacts{route.get(), true, deadline, std::nullopt, kNow});
+    ASSERT_TRUE(std::holds_alternative<Queue>(v));
+    EXPECT_EQ(std::get<Queue>(v).what, Queue::For::kReplica);
+  }
+  {
+    SCOPED_TRACE("the pod went away");
+    RouteTable table;
+    auto route = cold_with(table, {started_endpoint("p0", 8080)});
+    ASSERT_TRUE(table.set_probed("team", "cold", route->loads[0].get(), true));
+    table.set_endpoints("team", "cold", {});
+    route = table.find("team", "cold");
+    EXPECT_TRUE(std::holds_alternative<Queue>(
+        admission.call(CallFacts{route.get(), true, deadline, std::nullopt, kNow})));
+  }
+  {
+    SCOPED_TRACE("ready, then not ready: the kubelet's word stands, no probe");
+    RouteTable table;
+    Endpoint ready = started_endpoint("p0", 8080);
+    ready.ready = true;
+    auto route = cold_with(table, {ready});
+    EXPECT_TRUE(std::holds_alternative<Dispatch>(
+        admission.call(CallFacts{route.get(), false, 0, std::nullopt, kNow})));
+    table.set_endpoints("team", "cold", {started_endpoint("p0", 8080)});
+    route = table.find("team", "cold");
+    EXPECT_TRUE(probe_candidates(*route, 1).empty());
+    EXPECT_FALSE(table.set_probed("team", "cold", route->loads[0].get(), true));
+    EXPECT_TRUE(std::holds_alternative<Queue>(
+        admission.call(CallFacts{route.get(), true, deadline, std::nullopt, kNow})));
+  }
+}
+
+TEST(Admission, WhichEndpointsAreProbed) {
+  RouteTable table;
+  Endpoint ready = started_endpoint("r", 8080);
+  ready.ready = true;
+  Endpoint not_started = started_endpoint("n", 8080);
+  not_started.started = false;
+  Endpoint no_address = started_endpoint("a", 8080);
+  no_address.host.clear();
+  auto route = cold_with(
+      table, {started_endpoint("s0", 8080), not_started, no_address, started_endpoint("s1", 8081)});
+  EXPECT_EQ(probe_candidates(*route, 2), (std::vector<std::size_t>{0, 3}))
+      << "started, not ready, with an address";
+  EXPECT_TRUE(probe_candidates(*route, 0).empty()) << "no call waits";
+  // A ready endpoint elsewhere: nothing is probed, and a not-ready one is never overridden.
+  route = cold_with(table, {started_endpoint("s0", 8080), ready});
+  EXPECT_EQ(route->ready_endpoints, 1);
+  EXPECT_TRUE(probe_candidates(*route, 5).empty());
+}
+
+// When each candidate is probed, on a fake clock: one probe at a time per endpoint, the next
+// no sooner than half the interval after the previous one started.
+TEST(ProbeSchedule, OneProbeAtATimePerEndpointAndNoneTooSoon) {
+  RouteTable table;
+  auto route = cold_with(table, {started_endpoint("s0", 8080), started_endpoint("s1", 8081)});
+  const EndpointLoad* s0 = route->loads[0].get();
+  const EndpointLoad* s1 = route->loads[1].get();
+  const std::vector<std::size_t> both = {0, 1};
+  ProbeSchedule schedule(25 * kMs);
+  using Due = std::vector<std::size_t>;
+
+  EXPECT_EQ(schedule.due(*route, both, kNow), (Due{0, 1}));
+  EXPECT_TRUE(schedule.in_flight(s0));
+  EXPECT_EQ(schedule.due(*route, both, kNow + 25 * kMs), Due{}) << "both still in flight";
+  schedule.finished(s0);  // refused within a millisecond
+  EXPECT_EQ(schedule.due(*route, both, kNow + 5 * kMs), Due{}) << "too soon";
+  EXPECT_EQ(schedule.due(*route, both, kNow + 25 * kMs), Due{0});
+  schedule.finished(s0);
+  schedule.finished(s1);  // timed out after 100 ms: probed again at once
+  EXPECT_EQ(schedule.due(*route, both, kNow + 100 * kMs), (Due{0, 1}));
+  EXPECT_EQ(schedule.due(*route, {}, kNow + 200 * kMs), Due{}) << "no candidate, no probe";
+
+  // Probing stops: what is not in flight is forgotten; the rest when it ends.
+  schedule.finished(s0);
+  schedule.forget(*route);
+  EXPECT_EQ(schedule.tracked(), 1u);
+  EXPECT_TRUE(schedule.in_flight(s1));
+  table.remove("team", "cold");
+  schedule.finished(s1);
+  EXPECT_EQ(schedule.tracked(), 0u);
 }
 
 }  // namespace

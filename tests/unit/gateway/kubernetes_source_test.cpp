@@ -55,12 +55,87 @@ TEST(EndpointFromPod, ReadyNeedsIpConditionAndNoDeletion) {
   EXPECT_EQ(e->host, "10.0.0.5");
   EXPECT_EQ(e->port, 9090);
   EXPECT_TRUE(e->ready);
+  EXPECT_FALSE(e->started) << "no container status: nothing is known to run";
   EXPECT_FALSE(endpoint_from_pod(pod("10.0.0.5", "False"), 8080)->ready);
   EXPECT_FALSE(endpoint_from_pod(pod("10.0.0.5", "True", true), 8080)->ready);
   EXPECT_FALSE(endpoint_from_pod(pod("", "True"), 8080).has_value());
   json bare = {{"metadata", {{"name", "p"}}}, {"status", {{"podIP", "1.2.3.4"}}}};
   EXPECT_EQ(endpoint_from_pod(bare, 8080)->port, 8080);
   EXPECT_FALSE(endpoint_from_pod(bare, 8080)->ready);
+}
+
+// A pod of two containers, the function's (declaring the "http" port) and a sidecar, with
+// each container's state: "running", "waiting" or "" (no status reported yet).
+json two_containers(const std::string& function_state, const std::string& sidecar_state,
+                    const std::string& ready = "False", bool deleting = false) {
+  json p = {
+      {"metadata", {{"name", "p2"}, {"namespace", "x"}}},
+      {"spec",
+       {{"containers",
+         json::array({{{"name", "sidecar"}},
+                      {{"name", "fn"},
+                       {"ports", json::array({{{"name", "http"}, {"containerPort", 9090}}})}}})}}},
+      {"status",
+       {{"podIP", "10.0.0.7"},
+        {"conditions", json::array({{{"type", "Ready"}, {"status", ready}}})}}}};
+  json statuses = json::array();
+  for (const auto& [name, state] :
+       {std::pair<std::string, std::string>{"fn", function_state},
+        std::pair<std::string, std::string>{"sidecar", sidecar_state}}) {
+    if (state.empty()) continue;
+    json st = state == "running" ? json{{"running", {{"startedAt", "2024-01-01T00:00:00Z"}}}}
+                                 : json{{"waiting", {{"reason", "ContainerCreating"}}}};
+    statuses.push_back({{"name", name}, {"ready", false}, {"state", st}});
+  }
+  if (!statuses.empty()) p["status"]["containerStatuses"] = statuses;
+  if (deleting) p["metadata"]["deletionTimestamp"] = "2024-01-01T00:00:00Z";
+  return p;
+}
+
+TEST(EndpointFromPod, StartedWhenTheFunctionContainerRunsAndNoDeletionIsPending) {
+  struct Row {
+    const char* what;
+    json pod;
+    bool ready, started;
+  };
+  for (const Row& row : std::vector<Row>{
+           {"no container status yet", two_containers("", ""), false, false},
+           {"the function's container is being created", two_containers("waiting", "running"),
+            false, false},
+           {"the function's container runs, not ready yet", two_containers("running", "waiting"),
+            false, true},
+           {"running and ready", two_containers("running", "running", "True"), true, true},
+           {"being deleted", two_containers("running", "running", "True", true), false, false},
+       }) {
+    SCOPED_TRACE(row.what);
+    auto e = endpoint_from_pod(row.pod, 8080);
+    ASSERT_TRUE(e.has_value());
+    EXPECT_EQ(e->port, 9090);
+    EXPECT_EQ(e->ready, row.ready);
+    EXPECT_EQ(e->started, row.started);
+    EXPECT_FALSE(e->probed) << "only the route table sets it";
+  }
+
+  // Without an "http" port: the container named "function", else the only one.
+  json named = {
+      {"metadata", {{"name", "p"}}},
+      {"spec", {{"containers", json::array({{{"name", "log"}}, {{"name", "function"}}})}}},
+      {"status",
+       {{"podIP", "1.2.3.4"},
+        {"containerStatuses",
+         json::array({{{"name", "function"}, {"state", {{"running", json::object()}}}},
+                      {{"name", "log"}, {"state", {{"waiting", json::object()}}}}})}}}};
+  EXPECT_TRUE(endpoint_from_pod(named, 8080)->started);
+  named["status"]["containerStatuses"][0]["state"] = {{"terminated", json::object()}};
+  named["status"]["containerStatuses"][1]["state"] = {{"running", json::object()}};
+  EXPECT_FALSE(endpoint_from_pod(named, 8080)->started) << "a sidecar running is not enough";
+  json only = {{"metadata", {{"name", "p"}}},
+               {"spec", {{"containers", json::array({{{"name", "main"}}})}}},
+               {"status",
+                {{"podIP", "1.2.3.4"},
+                 {"containerStatuses",
+                  json::array({{{"name", "main"}, {"state", {{"running", json::object()}}}}})}}}};
+  EXPECT_TRUE(endpoint_from_pod(only, 8080)->started);
 }
 
 std::vector<std::string> tokens_of(const std::vector<Key>& keys) {

@@ -11,6 +11,13 @@ Endpoint ep(std::string id, std::uint16_t port, bool ready = true) {
   return Endpoint{std::move(id), "127.0.0.1", port, ready};
 }
 
+// Started (its container runs), not ready: what the activation probe may make routable.
+Endpoint started(std::string id, std::uint16_t port) {
+  Endpoint e = ep(std::move(id), port, false);
+  e.started = true;
+  return e;
+}
+
 FunctionRoute route(std::string ns, std::string name) {
   FunctionRoute r;
   r.ns = std::move(ns);
@@ -203,6 +210,75 @@ TEST(ChooseEndpoint, LeastInFlightThenRoundRobin) {
   EXPECT_EQ(choose_endpoint(*r, 0, {0, 1, 2}), -1);
   FunctionRoute empty;
   EXPECT_EQ(choose_endpoint(empty, 0), -1);
+}
+
+// The activation probe's finding makes an endpoint routable only while the platform's word
+// allows it, and the platform's word always wins.
+TEST(RouteTable, AProbedEndpointIsRoutableUntilThePlatformSaysOtherwise) {
+  RouteTable t;
+  t.upsert(route("default", "fn"));
+  t.set_endpoints("default", "fn", {started("p0", 9000), ep("p1", 9001, false)});
+  auto r = t.find("default", "fn");
+  ASSERT_EQ(r->ready_endpoints, 0);
+  EXPECT_EQ(choose_endpoint(*r, 0), -1);
+  const EndpointLoad* p0 = r->loads[0].get();
+  const EndpointLoad* p1 = r->loads[1].get();
+
+  // Not started (nothing runs to answer), or not listed: refused.
+  EXPECT_FALSE(t.set_probed("default", "fn", p1, true));
+  EXPECT_FALSE(t.set_probed("default", "other", p0, true));
+  const std::uint64_t before = t.version();
+  ASSERT_TRUE(t.set_probed("default", "fn", p0, true));
+  EXPECT_GT(t.version(), before) << "a new snapshot";
+  EXPECT_FALSE(t.set_probed("default", "fn", p0, true)) << "no change";
+  r = t.find("default", "fn");
+  EXPECT_TRUE(r->endpoints[0].probed);
+  EXPECT_FALSE(r->endpoints[0].ready) << "ready stays the platform's word";
+  EXPECT_EQ(r->ready_endpoints, 1);
+  EXPECT_EQ(choose_endpoint(*r, 0), 0);
+  EXPECT_EQ(choose_endpoint(*r, 1), 0);
+
+  // The watch says the same again (another pod changed): still probed.
+  t.set_endpoints("default", "fn", {started("p0", 9000), ep("p1", 9001, false)});
+  EXPECT_TRUE(t.find("default", "fn")->endpoints[0].probed);
+  // A value given by a writer is not the table's finding.
+  Endpoint claimed = started("p1", 9001);
+  claimed.probed = true;
+  t.set_endpoints("default", "fn", {started("p0", 9000), claimed});
+  r = t.find("default", "fn");
+  EXPECT_FALSE(r->endpoints[1].probed);
+  EXPECT_EQ(r->ready_endpoints, 1);
+
+  // Its container stops (or the pod starts being deleted: started is false then too).
+  t.set_endpoints("default", "fn", {ep("p0", 9000, false), started("p1", 9001)});
+  r = t.find("default", "fn");
+  EXPECT_FALSE(r->endpoints[0].probed);
+  EXPECT_EQ(r->ready_endpoints, 0);
+  // Running again and never ready: it may be probed again. A refused connection undoes it.
+  t.set_endpoints("default", "fn", {started("p0", 9000), started("p1", 9001)});
+  ASSERT_TRUE(t.set_probed("default", "fn", p0, true));
+  ASSERT_TRUE(t.set_probed("default", "fn", p0, false));
+  EXPECT_EQ(t.find("default", "fn")->ready_endpoints, 0);
+}
+
+TEST(RouteTable, AnEndpointThePlatformOnceMadeReadyIsNeverProbedReady) {
+  RouteTable t;
+  t.upsert(route("default", "fn"));
+  t.set_endpoints("default", "fn", {started("p0", 9000)});
+  const EndpointLoad* p0 = t.find("default", "fn")->loads[0].get();
+  ASSERT_TRUE(t.set_probed("default", "fn", p0, true));
+  // The kubelet's probe passes: ready, probed no more.
+  Endpoint ready = started("p0", 9000);
+  ready.ready = true;
+  t.set_endpoints("default", "fn", {ready});
+  auto r = t.find("default", "fn");
+  EXPECT_TRUE(r->endpoints[0].ready);
+  EXPECT_FALSE(r->endpoints[0].probed);
+  EXPECT_TRUE(r->loads[0]->seen_ready.load());
+  // Then it marks it not ready: that stands, whatever a probe would say.
+  t.set_endpoints("default", "fn", {started("p0", 9000)});
+  EXPECT_FALSE(t.set_probed("default", "fn", p0, true));
+  EXPECT_EQ(t.find("default", "fn")->ready_endpoints, 0);
 }
 
 }  // namespace

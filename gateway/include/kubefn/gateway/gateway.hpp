@@ -40,6 +40,12 @@ struct GatewayOptions {
   // Waiting for a first ready replica (scale from zero): 0 answers 503 at once when no
   // replica is ready.
   std::chrono::milliseconds activation_timeout{0};
+  // While calls wait for a first ready replica, the gateway itself sends GET /readyz to the
+  // function's started, not-yet-ready endpoints (each at most once per interval, each probe
+  // given activation_probe_timeout to connect and answer); one answering 200 takes calls at
+  // once, before the platform marks it ready. 0: no probes.
+  std::chrono::milliseconds activation_probe_interval{25};
+  std::chrono::milliseconds activation_probe_timeout{100};
   // Called when a request finds no ready replica or has to queue.
   std::function<void(const std::string& ns, const std::string& name)> on_demand;
   std::size_t max_request_body_bytes = std::size_t{8} * 1024 * 1024;
@@ -74,7 +80,7 @@ struct FunctionLoad {
   int inflight = 0;            // now
   int peak_inflight = 0;       // highest since the previous read
   int queued = 0;              // waiting for capacity or a first replica, now
-  int ready_endpoints = 0;
+  int ready_endpoints = 0;     // routable now: ready, or probed while calls waited
 };
 
 class GatewayCore;

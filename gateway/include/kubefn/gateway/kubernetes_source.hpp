@@ -3,9 +3,10 @@
 //
 // Endpoints come from Pods (label kubefn.dev/function=<name>), not EndpointSlices: a Pod
 // carries everything the gateway needs (podIP, the Ready condition, the container's "http"
-// port, deletion in progress) with no dependency on the Service's endpoint controller, so a
-// replica is routable the moment its readiness probe passes and leaves the table the moment
-// it starts terminating. The informer strips Pods to those fields to keep the cache small.
+// port, whether that container runs, deletion in progress) with no dependency on the Service's
+// endpoint controller, so a replica is routable the moment its readiness probe passes and leaves
+// the table the moment it starts terminating. The informer strips Pods to those fields to keep the
+// cache small.
 #pragma once
 
 #include <functional>
@@ -36,8 +37,11 @@ struct KubernetesSourceOptions {
 // Route of a Function object (no endpoints; its trigger claims and creationTimestamp, which
 // the RouteTable resolves); nullopt when it has no name.
 std::optional<FunctionRoute> route_from_function(const nlohmann::json& function);
-// The endpoint a Pod provides (ready when it has an IP, Ready=True and no deletion pending);
-// nullopt when it has no IP yet.
+// The endpoint a Pod provides (ready when it has an IP, Ready=True and no deletion pending;
+// started when its function container -- the one declaring the "http" port, else the one
+// named "function", else the only one -- is running and no deletion is pending, which is when
+// the gateway may probe it while calls wait for a first replica); nullopt when it has no IP
+// yet.
 std::optional<Endpoint> endpoint_from_pod(const nlohmann::json& pod, std::uint16_t default_port);
 // Keys of a Secret: each data (base64) or stringData value named ID holds tokens, one per
 // line, as a key file does ("TOKEN [SCOPE[,SCOPE...]]"); a value named "ID.scopes" gives the

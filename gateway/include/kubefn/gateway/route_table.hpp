@@ -27,7 +27,17 @@ struct Endpoint {
   std::string id;  // stable name of the replica (the pod's name)
   std::string host;
   std::uint16_t port = 0;
-  bool ready = false;
+  bool ready = false;  // the platform's word: it takes calls (a pod's Ready condition)
+  // Its function container runs and it is not being deleted (a pod's containerStatuses), so
+  // while calls wait for a first ready replica the gateway may probe it (see probed).
+  bool started = false;
+  // Filled by the RouteTable (values given to it are ignored): the gateway's activation probe
+  // found it answering /readyz before the platform said it is ready, so it takes calls too,
+  // until the platform says otherwise (RouteTable::set_probed).
+  bool probed = false;
+
+  // Calls may go to it.
+  bool routable() const { return ready || probed; }
 };
 
 enum class Access { kPublic, kPrivate };
@@ -40,6 +50,12 @@ struct EndpointLoad {
   const std::uint16_t port;
   std::atomic<int> inflight{0};
   std::atomic<bool> removed{false};  // no longer listed: pooled connections are dropped
+  // The platform once said it was ready: its later word on it stands, and the gateway never
+  // probes it (the probe only speeds up a replica's first readiness). Set by the writer.
+  std::atomic<bool> seen_ready{false};
+  // Writer side only (under the RouteTable's lock): the activation probe's finding, kept
+  // across route updates while the platform's word allows it (Endpoint::probed).
+  bool probed = false;
 };
 
 // Live state of one function, kept across route updates while the function exists.
@@ -50,6 +66,10 @@ struct FunctionState {
   std::atomic<int> inflight{0};
   std::atomic<int> peak_inflight{0};  // since the last take_load()
   std::atomic<int> waiting{0};        // queued or waiting for a first replica
+  std::atomic<int> activating{0};     // of those, waiting for a first replica
+  // The gateway's activation prober watches the function (its endpoints are probed while
+  // calls wait for a first replica); set by whoever asks first, cleared by the prober.
+  std::atomic<bool> probing{false};
   // requests_total counters by status code, filled lazily by the gateway.
   std::array<std::atomic<prometheus::Counter*>, 600> by_code{};
   std::atomic<bool> removed{false};
@@ -82,10 +102,10 @@ struct FunctionRoute {
   // by every version of this route, and one load per endpoint (same order as endpoints).
   std::shared_ptr<FunctionState> state;
   std::vector<std::shared_ptr<EndpointLoad>> loads;
-  int ready_endpoints = 0;
+  int ready_endpoints = 0;    // routable ones: ready, or probed (Endpoint::routable)
   kube::ClaimVerdict claims;  // the host key and path prefix it holds, and why not
 
-  // concurrency x ready replicas; 0 when unlimited.
+  // concurrency x routable replicas; 0 when unlimited.
   int limit() const { return concurrency > 0 ? concurrency * ready_endpoints : 0; }
 };
 
@@ -107,6 +127,14 @@ class RouteTable {
   void remove(const std::string& ns, const std::string& name);
   // Replaces a function's endpoints; remembered for a function not (yet) upserted.
   void set_endpoints(const std::string& ns, const std::string& name, std::vector<Endpoint>);
+  // The gateway's activation probe of endpoint `load` of function ns/name: it answered
+  // /readyz with 200 (probed true), or a call could not connect to it (false). A probed
+  // endpoint is routable until the platform's word changes it: it becomes ready (then it is
+  // routable anyway, and never probed again), stops running (started false), starts being
+  // deleted or is no longer listed. Only an endpoint that is started, not ready and was never
+  // seen ready can be probed. True when the table changed (a new snapshot is published).
+  bool set_probed(const std::string& ns, const std::string& name, const EndpointLoad* load,
+                  bool probed);
   // Replaces the policy host claims are judged by; every claim is judged again.
   void set_claim_policy(kube::ClaimPolicy policy);
 
@@ -138,7 +166,7 @@ class RouteTable {
   std::unique_ptr<kube::TriggerClaims> claims_;
 };
 
-// The endpoint a call should go to: the ready one with the fewest calls in flight, ties
+// The endpoint a call should go to: the routable one with the fewest calls in flight, ties
 // broken round-robin from `start`; `exclude` holds indexes already tried. -1 when none.
 int choose_endpoint(const FunctionRoute& route, std::uint64_t start,
                     const std::vector<int>& exclude = {});

@@ -22,6 +22,9 @@ struct PodLook {
   std::string log_instance;  // the container instance whose log `log_lines` is
   std::optional<std::string> log_lines;
   std::string log_missing;  // why the log could not be read
+  // A build pod whose container exited 0 with a report naming the image: the build is done,
+  // whether or not the Job controller has marked the Job Complete yet.
+  std::string built_image;
 };
 
 // Thread-safe: the controller's workers share one.
