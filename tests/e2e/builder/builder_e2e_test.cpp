@@ -15,6 +15,7 @@
 #include "kubefn/testing/registry_server.hpp"
 #include "kubefn/testing/temp_dir.hpp"
 #include "kubefn/testing/wait.hpp"
+#include "kubefn_build.hpp"
 #include "podman.hpp"
 
 namespace kubefn::testing {
@@ -28,25 +29,16 @@ const std::string kBuild = KUBEFN_BUILD_BIN;
 const std::string kExamples = KUBEFN_EXAMPLES_DIR;
 const std::string kFixtures = KUBEFN_FIXTURES_DIR;
 
-CommandResult build(std::vector<std::string> args) {
-  args.insert(args.begin(), kBuild);
-  return run_command(args, {}, 300s);
-}
-
-json parse_json_line(const std::string& out) {
-  auto j = json::parse(out, nullptr, false);
-  return j.is_discarded() ? json::object() : j;
-}
-
 class BuilderE2E : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_TRUE(RegistryServer::available()) << "docker-registry is not installed";
     ASSERT_TRUE(registry_.started()) << registry_.error();
     base_ = registry_.host() + "/kubefn/runtime-cpp:test";
-    auto r = build({"base", "--runtime", KUBEFN_RUNTIME_BIN, "--image", base_, "--json"});
+    auto r =
+        run_kubefn_build({"base", "--runtime", KUBEFN_RUNTIME_BIN, "--image", base_, "--json"});
     ASSERT_EQ(r.exit_code, 0) << r.err;
-    base_result_ = parse_json_line(r.out);
+    base_result_ = parse_build_json(r.out);
   }
 
   CommandResult build_function(const std::string& source, const std::string& handler,
@@ -56,14 +48,14 @@ class BuilderE2E : public ::testing::Test {
                                      base_,       "--image",  registry_.host() + "/" + repo,
                                      "--json"};
     args.insert(args.end(), extra.begin(), extra.end());
-    return build(args);
+    return run_kubefn_build(args);
   }
 
   json inspect(const std::string& image) {
     auto r =
         run_command({"skopeo", "inspect", "--tls-verify=false", "docker://" + image}, {}, 120s);
     EXPECT_EQ(r.exit_code, 0) << r.err;
-    return parse_json_line(r.out);
+    return parse_build_json(r.out);
   }
 
   // skopeo copy into an OCI layout and umoci unpack it; the bundle directory.
@@ -128,7 +120,7 @@ TEST_F(BuilderE2E, BaseImageHoldsTheRuntimeItsLibrariesAndAnUnprivilegedUser) {
 TEST_F(BuilderE2E, HelloBuildsPushesRunsAndRebuildsFromCache) {
   auto r = build_function(kExamples + "/hello", "hello.greet", "fn/hello");
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  json first = parse_json_line(r.out);
+  json first = parse_build_json(r.out);
   std::string image = first.value("image", "");
   ASSERT_TRUE(image.starts_with(registry_.host() + "/fn/hello@sha256:")) << r.out;
   EXPECT_FALSE(first.value("cached", true));
@@ -155,7 +147,7 @@ TEST_F(BuilderE2E, HelloBuildsPushesRunsAndRebuildsFromCache) {
   // Unchanged rebuild: same digest, nothing compiled or uploaded.
   auto again = build_function(kExamples + "/hello", "hello.greet", "fn/hello");
   ASSERT_EQ(again.exit_code, 0) << again.err;
-  json second = parse_json_line(again.out);
+  json second = parse_build_json(again.out);
   EXPECT_TRUE(second.value("cached", false)) << again.out;
   EXPECT_EQ(second.value("digest", ""), first.value("digest", "x"));
   EXPECT_EQ(second.value("uploaded", -1), 0);
@@ -184,19 +176,20 @@ TEST_F(BuilderE2E, SameSourceInAnotherTreeGivesTheSameImage) {
   ASSERT_EQ(tar.exit_code, 0) << tar.err;
   auto from_tar = build_function(work_.file("src.tar.gz"), "hello.greet", "fn/b");
   ASSERT_EQ(from_tar.exit_code, 0) << from_tar.err;
-  EXPECT_EQ(parse_json_line(from_dir.out).value("digest", "x"),
-            parse_json_line(from_tar.out).value("digest", "y"));
+  EXPECT_EQ(parse_build_json(from_dir.out).value("digest", "x"),
+            parse_build_json(from_tar.out).value("digest", "y"));
 }
 
 TEST_F(BuilderE2E, EchoRunsInPodman) {
   // The base pinned by digest, as the operator does.
   std::string base_by_digest =
       registry_.host() + "/kubefn/runtime-cpp@" + base_result_.value("digest", "");
-  auto r = build({"function", "--source", kExamples + "/echo/echo.cpp", "--handler", "echo.echo",
-                  "--base", base_by_digest, "--image", registry_.host() + "/fn/echo", "--tag", "v1",
-                  "--source-digest", "sha256:" + std::string(64, 'e'), "--json"});
+  auto r = run_kubefn_build({"function", "--source", kExamples + "/echo/echo.cpp", "--handler",
+                             "echo.echo", "--base", base_by_digest, "--image",
+                             registry_.host() + "/fn/echo", "--tag", "v1", "--source-digest",
+                             "sha256:" + std::string(64, 'e'), "--json"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  json out = parse_json_line(r.out);
+  json out = parse_build_json(r.out);
   EXPECT_EQ(out.value("tag", ""), "v1");
   EXPECT_EQ(out.value("sourceDigest", ""), "sha256:" + std::string(64, 'e'));
   auto info = inspect(registry_.host() + "/fn/echo:v1");
@@ -221,7 +214,7 @@ TEST_F(BuilderE2E, DeclaredDependenciesTheBaseLacksAreBundledAndRun) {
   auto r = build_function(kFixtures + "/crc", "crc.crc", "fn/crc",
                           {"--dependency", "zlib1g-dev", "--dependency", "libbz2-dev"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  json out = parse_json_line(r.out);
+  json out = parse_build_json(r.out);
   EXPECT_EQ(out["bundledLibraries"], json::array({"libbz2.so.1.0"})) << r.out;
   auto info = inspect(registry_.host() + "/fn/crc:" + out.value("tag", ""));
   EXPECT_EQ(info["Labels"].value("dev.kubefn.dependencies", ""), "libbz2-dev,zlib1g-dev");
@@ -247,25 +240,27 @@ TEST_F(BuilderE2E, DeclaredDependenciesTheBaseLacksAreBundledAndRun) {
 
 TEST_F(BuilderE2E, BaseIsReproducibleAndCanLeaveThePluginOut) {
   // The same inputs give the same layer, config and manifest.
-  auto again = build({"base", "--runtime", KUBEFN_RUNTIME_BIN, "--image",
-                      registry_.host() + "/kubefn/runtime-cpp:again", "--json"});
+  auto again = run_kubefn_build({"base", "--runtime", KUBEFN_RUNTIME_BIN, "--image",
+                                 registry_.host() + "/kubefn/runtime-cpp:again", "--json"});
   ASSERT_EQ(again.exit_code, 0) << again.err;
-  json second = parse_json_line(again.out);
+  json second = parse_build_json(again.out);
   EXPECT_EQ(second.value("digest", ""), base_result_.value("digest", "x"));
   EXPECT_EQ(second.value("uploaded", -1), 0) << again.out;
 
   // --stats-plugin names the same file as the default: the same image.
   std::string plugin =
       (fs::path(KUBEFN_RUNTIME_BIN).parent_path() / "kubefn_runtime_stats.so").string();
-  auto named = build({"base", "--runtime", KUBEFN_RUNTIME_BIN, "--stats-plugin", plugin, "--image",
-                      registry_.host() + "/kubefn/runtime-cpp:named", "--json"});
+  auto named =
+      run_kubefn_build({"base", "--runtime", KUBEFN_RUNTIME_BIN, "--stats-plugin", plugin,
+                        "--image", registry_.host() + "/kubefn/runtime-cpp:named", "--json"});
   ASSERT_EQ(named.exit_code, 0) << named.err;
-  EXPECT_EQ(parse_json_line(named.out).value("digest", ""), base_result_.value("digest", "x"));
+  EXPECT_EQ(parse_build_json(named.out).value("digest", ""), base_result_.value("digest", "x"));
 
-  auto minimal = build({"base", "--runtime", KUBEFN_RUNTIME_BIN, "--no-stats-plugin", "--image",
+  auto minimal =
+      run_kubefn_build({"base", "--runtime", KUBEFN_RUNTIME_BIN, "--no-stats-plugin", "--image",
                         registry_.host() + "/kubefn/runtime-cpp:minimal", "--json"});
   ASSERT_EQ(minimal.exit_code, 0) << minimal.err;
-  json small = parse_json_line(minimal.out);
+  json small = parse_build_json(minimal.out);
   EXPECT_NE(small.value("digest", ""), base_result_.value("digest", ""));
   EXPECT_EQ(small.value("statsPlugin", "x"), "");
   EXPECT_LT(small.value("compressedBytes", 0), base_result_.value("compressedBytes", 0));
@@ -277,13 +272,13 @@ TEST_F(BuilderE2E, BaseIsReproducibleAndCanLeaveThePluginOut) {
   EXPECT_FALSE(fs::exists(unpack(registry_.host() + "/kubefn/runtime-cpp:minimal") /
                           "rootfs/usr/local/bin/kubefn_runtime_stats.so"));
 
-  auto missing =
-      build({"base", "--runtime", KUBEFN_RUNTIME_BIN, "--stats-plugin", work_.file("nope.so"),
-             "--image", registry_.host() + "/kubefn/runtime-cpp:missing"});
+  auto missing = run_kubefn_build({"base", "--runtime", KUBEFN_RUNTIME_BIN, "--stats-plugin",
+                                   work_.file("nope.so"), "--image",
+                                   registry_.host() + "/kubefn/runtime-cpp:missing"});
   EXPECT_EQ(missing.exit_code, 1);
   EXPECT_NE(missing.err.find("nope.so"), std::string::npos) << missing.err;
-  auto both = build({"base", "--runtime", KUBEFN_RUNTIME_BIN, "--stats-plugin", plugin,
-                     "--no-stats-plugin", "--image", registry_.host() + "/kubefn/x:1"});
+  auto both = run_kubefn_build({"base", "--runtime", KUBEFN_RUNTIME_BIN, "--stats-plugin", plugin,
+                                "--no-stats-plugin", "--image", registry_.host() + "/kubefn/x:1"});
   EXPECT_EQ(both.exit_code, 2) << both.err;
 }
 
@@ -316,7 +311,7 @@ TEST_F(BuilderE2E, BuiltImageReportsItsLoad) {
   if (!Podman::installed()) GTEST_SKIP() << "podman is not installed";
   auto r = build_function(kExamples + "/hello", "hello.greet", "fn/hello");
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  std::string image = parse_json_line(r.out).value("image", "");
+  std::string image = parse_build_json(r.out).value("image", "");
   ASSERT_FALSE(image.empty()) << r.out;
 
   RecordingSink sink;
@@ -363,16 +358,16 @@ TEST_F(BuilderE2E, PlatformProgramsPackageAsImagesThatRun) {
   for (const auto& [binary, image] :
        {std::pair<std::string, std::string>{KUBEFN_OPERATOR_BIN, operator_image},
         {KUBEFN_GATEWAY_BIN, gateway_image}}) {
-    auto r = build({"program", "--binary", binary, "--image", image, "--json"});
+    auto r = run_kubefn_build({"program", "--binary", binary, "--image", image, "--json"});
     ASSERT_EQ(r.exit_code, 0) << r.err;
-    const json result = parse_json_line(r.out);
+    const json result = parse_build_json(r.out);
     EXPECT_NE(result.value("image", "").find("@sha256:"), std::string::npos) << r.out;
     const json config = inspect(image);
     EXPECT_EQ(config.value("Os", ""), "linux") << config.dump();
   }
   // Not a program: a readable error.
-  auto bad = build({"program", "--binary", KUBEFN_FIXTURES_DIR "/crc/crc.cpp", "--image",
-                    registry_.host() + "/kubefn/bad:test"});
+  auto bad = run_kubefn_build({"program", "--binary", KUBEFN_FIXTURES_DIR "/crc/crc.cpp", "--image",
+                               registry_.host() + "/kubefn/bad:test"});
   EXPECT_NE(bad.exit_code, 0);
   EXPECT_NE(bad.err.find("crc.cpp"), std::string::npos) << bad.err;
 
@@ -421,9 +416,9 @@ TEST_F(BuilderE2E, BrokenSourceGivesAShortErrorAndATerminationLog) {
 
 TEST_F(BuilderE2E, MissingBaseIsAReadableError) {
   std::string log = work_.file("termination-log");
-  auto r = build({"function", "--source", kExamples + "/hello", "--handler", "hello.greet",
-                  "--base", registry_.host() + "/kubefn/nope:1", "--image",
-                  registry_.host() + "/fn/hello", "--termination-log", log});
+  auto r = run_kubefn_build({"function", "--source", kExamples + "/hello", "--handler",
+                             "hello.greet", "--base", registry_.host() + "/kubefn/nope:1",
+                             "--image", registry_.host() + "/fn/hello", "--termination-log", log});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("nope"), std::string::npos) << r.err;
   EXPECT_NE(read_file(log).find("\"error\""), std::string::npos);

@@ -17,6 +17,7 @@
 #include "kubefn/testing/registry_server.hpp"
 #include "kubefn/testing/temp_dir.hpp"
 #include "kubefn/testing/wait.hpp"
+#include "kubefn_build.hpp"
 #include "podman.hpp"
 
 namespace kubefn::testing {
@@ -31,16 +32,6 @@ const std::string kSource = KUBEFN_SOURCE_DIR;
 const std::string kScript = kSource + "/scripts/images";
 const std::string kFixtures = KUBEFN_FIXTURES_DIR;
 
-CommandResult build(std::vector<std::string> args) {
-  args.insert(args.begin(), kBuild);
-  return run_command(args, {}, 300s);
-}
-
-json parse_json(const std::string& text) {
-  auto j = json::parse(text, nullptr, false);
-  return j.is_discarded() ? json::object() : j;
-}
-
 std::string last_line(const std::string& text) {
   std::string t = text;
   while (!t.empty() && t.back() == '\n')
@@ -54,7 +45,7 @@ json image_config(const std::string& image) {
   auto r = run_command({"skopeo", "inspect", "--config", "--tls-verify=false", "docker://" + image},
                        {}, 120s);
   EXPECT_EQ(r.exit_code, 0) << r.err;
-  return parse_json(r.out);
+  return parse_build_json(r.out);
 }
 
 std::vector<std::string> run_args(std::vector<std::string> options) {
@@ -94,10 +85,10 @@ class PauseImageE2E : public ::testing::Test {
 
 TEST_F(PauseImageE2E, HoldsThePauseProgramAloneAndRunsUntilStopped) {
   const std::string image = registry_.host() + "/kubefn/pause:test";
-  auto r = build({"program", "--binary", KUBEFN_PAUSE_BIN, "--bare", "--path", "/pause", "--image",
-                  image, "--json"});
+  auto r = run_kubefn_build({"program", "--binary", KUBEFN_PAUSE_BIN, "--bare", "--path", "/pause",
+                             "--image", image, "--json"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  json result = parse_json(r.out);
+  json result = parse_build_json(r.out);
   EXPECT_EQ(result["libraries"], json::array()) << r.out;
   EXPECT_LT(result.value("compressedBytes", 1 << 30), 1 << 20) << r.out;
 
@@ -123,8 +114,8 @@ TEST_F(PauseImageE2E, HoldsThePauseProgramAloneAndRunsUntilStopped) {
             static_cast<fs::perms>(0755));
 
   // A dynamically linked program is no bare image.
-  auto dynamic = build({"program", "--binary", KUBEFN_RUNTIME_BIN, "--bare", "--image",
-                        registry_.host() + "/kubefn/nope:test"});
+  auto dynamic = run_kubefn_build({"program", "--binary", KUBEFN_RUNTIME_BIN, "--bare", "--image",
+                                   registry_.host() + "/kubefn/nope:test"});
   EXPECT_EQ(dynamic.exit_code, 1);
   EXPECT_NE(dynamic.err.find("not statically linked"), std::string::npos) << dynamic.err;
 
@@ -267,7 +258,7 @@ class BuilderImageE2E : public ::testing::Test {
 TEST_F(BuilderImageE2E, ScriptPushesEveryImageThenFindsThemUnchanged) {
   auto first = images();
   ASSERT_EQ(first.exit_code, 0) << first.err;
-  json refs = parse_json(last_line(first.out));
+  json refs = parse_build_json(last_line(first.out));
   const std::vector<std::string> names = {"pause", "runtime-cpp", "builder", "operator", "gateway"};
   ASSERT_EQ(refs.size(), names.size()) << first.out;
   for (const auto& name : names) {
@@ -297,7 +288,7 @@ TEST_F(BuilderImageE2E, ScriptPushesEveryImageThenFindsThemUnchanged) {
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   ASSERT_EQ(second.exit_code, 0) << second.err;
-  EXPECT_EQ(parse_json(last_line(second.out)), refs) << second.out;
+  EXPECT_EQ(parse_build_json(last_line(second.out)), refs) << second.out;
   EXPECT_LT(seconds, 60.0);
   RecordProperty("warm_seconds", std::to_string(seconds));
   std::cout << "warm scripts/images build: " << seconds << " s\n";
@@ -311,7 +302,7 @@ TEST_F(BuilderImageE2E, SourceBuildInsideTheBuilderServesHello) {
       build_in_builder(podman, kSource + "/examples/hello",
                        {"--handler", "hello.greet", "--image", registry_.host() + "/fn/hello"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  json result = parse_json(last_line(r.out));
+  json result = parse_build_json(last_line(r.out));
   const std::string image = result.value("image", "");
   ASSERT_TRUE(image.starts_with(registry_.host() + "/fn/hello@sha256:")) << r.out << r.err;
   EXPECT_EQ(result.value("mounted", 0), 1) << "the base layer is mounted, not uploaded";
@@ -328,11 +319,11 @@ TEST_F(BuilderImageE2E, SourceBuildInsideTheBuilderServesHello) {
   const std::vector<std::string> toolchain = {"g++-12", "libstdc++-12-dev", "libc6-dev",
                                               "binutils-x86-64-linux-gnu"};
   if (versions(toolchain) == versions(toolchain, rootfs_ + "/var/lib/dpkg")) {
-    auto host =
-        build({"function", "--source", kSource + "/examples/hello", "--handler", "hello.greet",
-               "--base", base_, "--image", registry_.host() + "/fn/hello-host", "--json"});
+    auto host = run_kubefn_build({"function", "--source", kSource + "/examples/hello", "--handler",
+                                  "hello.greet", "--base", base_, "--image",
+                                  registry_.host() + "/fn/hello-host", "--json"});
     ASSERT_EQ(host.exit_code, 0) << host.err;
-    EXPECT_EQ(parse_json(host.out).value("digest", "x"), result.value("digest", "y"));
+    EXPECT_EQ(parse_build_json(host.out).value("digest", "x"), result.value("digest", "y"));
   }
 }
 
@@ -361,7 +352,7 @@ TEST_F(BuilderImageE2E, DeclaredPackagesAreThereAndAMissingOneIsNamed) {
                              {"--handler", "crc.crc", "--image", registry_.host() + "/fn/crc",
                               "--dependency", "zlib1g-dev", "--dependency", "libbz2-dev"});
   ASSERT_EQ(ok.exit_code, 0) << ok.err;
-  EXPECT_EQ(parse_json(last_line(ok.out))["bundledLibraries"], json::array({"libbz2.so.1.0"}))
+  EXPECT_EQ(parse_build_json(last_line(ok.out))["bundledLibraries"], json::array({"libbz2.so.1.0"}))
       << ok.out;
 
   auto missing =
@@ -377,9 +368,9 @@ TEST_F(BuilderImageE2E, SameInputsGiveTheSameDigestAndANewKubefnBuildOnlyItsLaye
   const std::string cache = work_.file("layers");
   auto args = rootfs_args(kBuild);
   args.insert(args.end(), {"--layer-cache", cache, "--image", registry_.host() + "/kubefn/a:1"});
-  auto first = build(args);
+  auto first = run_kubefn_build(args);
   ASSERT_EQ(first.exit_code, 0) << first.err;
-  json a = parse_json(first.out);
+  json a = parse_build_json(first.out);
   ASSERT_EQ(a["layers"].size(), 2u) << first.out;
   EXPECT_FALSE(a["layers"][0].value("cached", true));
   EXPECT_GT(a["layers"][0].value("size", 0), 50 << 20) << "the Debian layer";
@@ -393,18 +384,18 @@ TEST_F(BuilderImageE2E, SameInputsGiveTheSameDigestAndANewKubefnBuildOnlyItsLaye
   // Packed again from scratch, into another repository: byte for byte the same image.
   args = rootfs_args(kBuild);
   args.insert(args.end(), {"--image", registry_.host() + "/kubefn/b:1"});
-  auto second = build(args);
+  auto second = run_kubefn_build(args);
   ASSERT_EQ(second.exit_code, 0) << second.err;
-  json b = parse_json(second.out);
+  json b = parse_build_json(second.out);
   EXPECT_EQ(b.value("digest", "x"), a.value("digest", "y"));
   EXPECT_EQ(b["layers"], a["layers"]);
 
   // The same again under the first tag: found unchanged, nothing sent.
   args = rootfs_args(kBuild);
   args.insert(args.end(), {"--layer-cache", cache, "--image", registry_.host() + "/kubefn/a:1"});
-  auto again = build(args);
+  auto again = run_kubefn_build(args);
   ASSERT_EQ(again.exit_code, 0) << again.err;
-  json c = parse_json(again.out);
+  json c = parse_build_json(again.out);
   EXPECT_TRUE(c.value("unchanged", false)) << again.out;
   EXPECT_EQ(c.value("digest", "x"), a.value("digest", "y"));
   EXPECT_TRUE(c["layers"][0].value("cached", false));
@@ -413,9 +404,9 @@ TEST_F(BuilderImageE2E, SameInputsGiveTheSameDigestAndANewKubefnBuildOnlyItsLaye
   // only: the Debian layer is found in the registry, two small blobs go up.
   args = rootfs_args(KUBEFN_PAUSE_BIN);
   args.insert(args.end(), {"--layer-cache", cache, "--image", registry_.host() + "/kubefn/a:2"});
-  auto rebuilt = build(args);
+  auto rebuilt = run_kubefn_build(args);
   ASSERT_EQ(rebuilt.exit_code, 0) << rebuilt.err;
-  json d = parse_json(rebuilt.out);
+  json d = parse_build_json(rebuilt.out);
   EXPECT_EQ(d["layers"][0], c["layers"][0]);
   EXPECT_NE(d["layers"][1].value("digest", ""), a["layers"][1].value("digest", ""));
   EXPECT_EQ(d.value("uploaded", 0), 2) << rebuilt.out;
