@@ -123,6 +123,19 @@ int CommandLine::run(int argc, char** argv) {
                       "the gateway's metrics (default: the local platform's metrics endpoint)");
   top_cmd->callback([&] { action = [&](Session& s) { return cmd_top(io, g, s, top); }; });
 
+  CostOptions cost;
+  auto* cost_cmd = app.add_subcommand(
+      "cost", "what each function used and cost: calls, GB-s, replica time, cost by component, "
+              "beside the same load on a hosted service and on one replica always on");
+  cost_cmd->add_option("NAME", cost.name, "one function (default: all in the namespace)");
+  cost_cmd->add_option("--since", cost.since, "the window, ending now: 90s, 15m, 6h, 7d")
+      ->capture_default_str();
+  cost_cmd->add_flag("-A,--all-namespaces", cost.all, "every namespace");
+  cost_cmd->add_option("--prometheus", cost.prometheus,
+                       "on a cluster: the URL of the Prometheus that scrapes kubefn's gateway "
+                       "and operator (default: the local platform's own totals)");
+  cost_cmd->callback([&] { action = [&](Session& s) { return cmd_cost(io, g, s, cost); }; });
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp&) {

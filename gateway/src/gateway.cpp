@@ -6,9 +6,12 @@
 #include <sys/socket.h>
 
 #include <boost/asio.hpp>
+#include <cstdlib>
+#include <string_view>
 
 #include "activation_probe.hpp"
 #include "gateway_core.hpp"
+#include "kubefn/metering/meter.hpp"
 #include "late_call.hpp"
 #include "metrics_listener.hpp"
 #include "session.hpp"
@@ -97,14 +100,32 @@ void Worker::drain() {
 // ---------------------------------------------------------------------------------------
 // GatewayCore
 
+namespace {
+
+// options.meter, or one of the gateway's own; none with KUBEFN_GATEWAY_METERING=0: no call is
+// metered and no kubefn_function_* series served, for measuring what metering costs
+// (bench/metering; docs/gateway.md).
+std::shared_ptr<metering::Meter> meter_for(const GatewayOptions& options) {
+  const char* off = std::getenv("KUBEFN_GATEWAY_METERING");
+  if (off != nullptr && (std::string_view(off) == "0" || std::string_view(off) == "off")) {
+    return nullptr;
+  }
+  return options.meter ? options.meter : std::make_shared<metering::Meter>();
+}
+
+}  // namespace
+
 GatewayCore::GatewayCore(RouteTable& routes, KeyRing& keys, GatewayOptions options,
                          prometheus::Registry* registry)
     : routes(routes),
       keys(keys),
       options(std::move(options)),
       metrics(registry),
+      meter(meter_for(this->options)),
       budget(this->options.max_buffered_bytes, &metrics.buffered()),
-      admission(this->options) {}
+      admission(this->options) {
+  metrics.serve_meter(meter.get());
+}
 
 GatewayCore::~GatewayCore() = default;
 

@@ -68,6 +68,8 @@ class GatewayCore {
   KeyRing& keys;
   const GatewayOptions options;
   GatewayMetrics metrics;
+  // options.meter, or the gateway's own; null only with KUBEFN_GATEWAY_METERING=0.
+  std::shared_ptr<metering::Meter> meter;
   BufferBudget budget;
   const Admission admission;
   std::vector<std::unique_ptr<Worker>> workers;

@@ -175,6 +175,7 @@ void build_client_response_head(std::string& out, const http::HttpResponseParser
   }
   for (const auto& h : resp.headers()) {
     if (is_hop_header(h.name)) continue;
+    if (h.name == http::kExecutionHeader) continue;  // for the gateway's meter only
     if (has_connection && named_by_connection(resp.headers(), h.name)) continue;
     out.append(h.name);
     out.append(": ");

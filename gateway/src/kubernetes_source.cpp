@@ -6,6 +6,7 @@
 
 #include "kubefn/api/function.hpp"
 #include "kubefn/kube/json_fields.hpp"
+#include "kubefn/metering/sizing.hpp"
 
 namespace kubefn::gateway {
 namespace {
@@ -66,7 +67,7 @@ void trim_function(json& fn) {
   }
   json spec = json::object();
   const json& s = field(fn, "spec");
-  for (const char* k : {"access", "concurrency", "timeout", "triggers"}) {
+  for (const char* k : {"access", "concurrency", "timeout", "triggers", "resources"}) {
     if (s.contains(k)) spec[k] = s[k];
   }
   fn = json{{"metadata", std::move(meta)}, {"spec", std::move(spec)}};
@@ -91,6 +92,7 @@ std::optional<FunctionRoute> route_from_function(const json& function) {
   } else {
     r.timeout = std::chrono::seconds(180);  // the CRD's default
   }
+  r.memory_bytes = metering::replica_size(field(spec, "resources")).memory_limit_bytes;
   const json& http = field(field(spec, "triggers"), "http");
   r.host = string_field(http, "host");
   r.path = string_field(http, "path");

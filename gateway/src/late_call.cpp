@@ -76,7 +76,7 @@ void LateCall::finish(bool reusable) {
   done_ = true;
   error_code ignored;
   timer_.cancel();
-  load_->inflight.fetch_sub(1, std::memory_order_relaxed);
+  load_->call_ended();
   if (slot_held_) core_.release_slot(route_);
   core_.metrics.late_calls().Decrement();
   core_.budget.give(held_);

@@ -19,6 +19,8 @@
 #include "kubefn/kube/kubeconfig.hpp"
 #include "kubefn/kube/rest_kube_client.hpp"
 #include "kubefn/kube/trigger_claims.hpp"
+#include "kubefn/metering/meter.hpp"
+#include "kubefn/metering/sizing.hpp"
 #include "stats_reporter.hpp"
 
 namespace {
@@ -132,6 +134,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> reserved_hosts;
   std::vector<std::string> allow_hosts;
   std::string stats_address;
+  std::string prices_file;
   app.add_option("--port", port, "listening port (0 picks one)")->check(CLI::Range(0, 65535));
   app.add_option("--bind-address", options.bind_address, "listening address");
   app.add_option("--threads", options.threads, "event-loop threads (0: CPUs available)")
@@ -183,6 +186,9 @@ int main(int argc, char** argv) {
                  "host:port of the operator's stats stream: the load is sent there every "
                  "second (empty: not sent)")
       ->envname("KUBEFN_STATS_ADDRESS");
+  app.add_option("--prices", prices_file,
+                 "price sheet file (YAML or JSON) calls are priced with; read again when it "
+                 "changes (default: the built-in sheet)");
   CLI11_PARSE(app, argc, argv);
   options.port = static_cast<std::uint16_t>(port);
   options.queue_timeout = seconds_to_ms(queue_timeout);
@@ -291,6 +297,25 @@ int main(int argc, char** argv) {
   options.on_demand = [&reporter](const std::string& ns, const std::string& name) {
     if (gateway::GatewayStatsReporter* r = reporter.load()) r->demand(ns, name);
   };
+  options.meter = std::make_shared<metering::Meter>();
+  std::optional<metering::PriceFile> prices;
+  auto load_prices = [&](bool initial) {
+    auto changed = prices->changed();
+    if (!changed) return true;
+    if (auto* why = std::get_if<std::string>(&*changed)) {
+      log_line("error",
+               "--prices: " + *why + (initial ? "" : "; keeping the prices loaded before"));
+      return !initial;
+    }
+    options.meter->set_prices(std::get<metering::PriceSheet>(*changed));
+    log_line("info", "loaded prices",
+             ",\"file\":" + nlohmann::json(prices->path().string()).dump());
+    return true;
+  };
+  if (!prices_file.empty()) {
+    prices.emplace(prices_file);
+    if (!load_prices(true)) return 2;
+  }
   gateway::Gateway gw(routes, keys, options, &registry);
   kube::Status st = gw.start();
   if (!st.ok()) {
@@ -322,6 +347,7 @@ int main(int argc, char** argv) {
     int sig = sigtimedwait(&signals, nullptr, &wait);
     if (sig == SIGTERM || sig == SIGINT) break;
     if (!keys_file.empty()) load_keys(false);
+    if (prices) load_prices(false);
   }
   reporter.store(nullptr);
   if (stats) stats->stop();

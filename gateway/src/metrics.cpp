@@ -112,6 +112,10 @@ std::string GatewayMetrics::serialize() const {
   auto families = registry_->Collect();
   for (auto& f : process_->Collect())
     families.push_back(std::move(f));
+  if (meter_ != nullptr) {
+    for (auto& f : meter_->Collect())
+      families.push_back(std::move(f));
+  }
   prometheus::TextSerializer serializer;
   return serializer.Serialize(families);
 }

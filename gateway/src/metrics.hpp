@@ -1,6 +1,7 @@
 // The gateway's Prometheus metrics.
 #pragma once
 
+#include <prometheus/collectable.h>
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
 #include <prometheus/gauge.h>
@@ -42,7 +43,10 @@ class GatewayMetrics {
   prometheus::Counter& activation_probes(std::string_view ns, std::string_view name,
                                          std::string_view result);
 
-  // Prometheus text of every family plus process_*.
+  // The meter whose families serialize() includes (the gateway's calls).
+  void serve_meter(const prometheus::Collectable* meter) { meter_ = meter; }
+
+  // Prometheus text of every family plus process_* and the meter's.
   std::string serialize() const;
 
  private:
@@ -62,6 +66,7 @@ class GatewayMetrics {
   prometheus::Histogram* upstream_;
   std::array<std::atomic<prometheus::Counter*>, 600> unrouted_{};
   std::shared_ptr<telemetry::ProcessCollector> process_;
+  const prometheus::Collectable* meter_ = nullptr;
 };
 
 }  // namespace kubefn::gateway

@@ -27,7 +27,35 @@ bool probe_allowed(const Endpoint& e, const EndpointLoad& load) {
          !load.seen_ready.load(std::memory_order_relaxed);
 }
 
+std::int64_t steady_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
 }  // namespace
+
+// Under the lock the count is read again, so two transitions racing (the last call ending as
+// a new one begins) leave the state the count says, whichever order they take the lock in.
+void EndpointLoad::mark_busy() {
+  std::lock_guard lock(busy_mu_);
+  const bool busy = inflight.load(std::memory_order_relaxed) > 0;
+  if (busy == busy_) return;
+  const std::int64_t now = steady_ns();
+  if (busy) {
+    busy_since_ns_ = now;
+  } else {
+    busy_total_ns_ += std::max<std::int64_t>(0, now - busy_since_ns_);
+  }
+  busy_ = busy;
+}
+
+double EndpointLoad::busy_seconds() const {
+  std::lock_guard lock(busy_mu_);
+  std::int64_t total = busy_total_ns_;
+  if (busy_) total += std::max<std::int64_t>(0, steady_ns() - busy_since_ns_);
+  return static_cast<double>(total) / 1e9;
+}
 
 struct RouteTable::Snapshot {
   std::unordered_map<std::string, std::shared_ptr<const FunctionRoute>, StringHash, std::equal_to<>>

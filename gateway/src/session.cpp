@@ -10,6 +10,8 @@
 
 #include "activation_probe.hpp"
 #include "kubefn/http/event_id.hpp"
+#include "kubefn/http/response.hpp"
+#include "kubefn/metering/meter.hpp"
 #include "late_call.hpp"
 
 namespace kubefn::gateway {
@@ -188,6 +190,12 @@ void Session::handle() {
   counted_ = true;
   activation_deadline_ns_ = 0;
   probed_losses_ = 0;
+  t_dispatch_ns_ = 0;
+  t_answered_ns_ = 0;
+  execution_ns_ = -1;
+  waited_for_replica_ = false;
+  replica_wait_ns_ = 0;
+  metered_ = false;
   admit(CallFacts{route_.get(), false, 0, std::nullopt, t_start_});
 }
 
@@ -258,7 +266,10 @@ void Session::enter_queue(Queue::For what) {
   queued_for_ = what;
   waiting_on_ = route_->state;
   waiting_on_->waiting.fetch_add(1, std::memory_order_relaxed);
-  if (what == Queue::For::kReplica) waiting_on_->activating.fetch_add(1, std::memory_order_relaxed);
+  if (what == Queue::For::kReplica) {
+    waiting_on_->activating.fetch_add(1, std::memory_order_relaxed);
+    waited_for_replica_ = true;
+  }
   core_.metrics.queued().Increment();
   if (core_.options.on_demand) core_.options.on_demand(route_->ns, route_->name);
   t_wait_start_ = now_ns();
@@ -275,7 +286,9 @@ void Session::leave_queue() {
   }
   waiting_on_.reset();
   core_.metrics.queued().Decrement();
-  waited_ns_ += now_ns() - t_wait_start_;
+  const std::int64_t waited = now_ns() - t_wait_start_;
+  waited_ns_ += waited;
+  if (queued_for_ == Queue::For::kReplica) replica_wait_ns_ += waited;
 }
 
 void Session::wait_for_replica() {
@@ -323,7 +336,9 @@ void Session::dispatch() {
   tried_.clear();
   attempts_ = 0;
   timed_out_ = false;
-  request_deadline_ns_ = now_ns() + to_ns(route_->timeout);
+  const std::int64_t now = now_ns();
+  if (t_dispatch_ns_ == 0) t_dispatch_ns_ = now;
+  request_deadline_ns_ = now + to_ns(route_->timeout);
   core_.metrics.inflight().Increment();
   forwarded_ = true;
   try_endpoint();
@@ -344,7 +359,7 @@ void Session::try_endpoint() {
   ++attempts_;
   load_ = route_->loads[static_cast<std::size_t>(endpoint_)];
   pool_key_ = load_.get();
-  load_->inflight.fetch_add(1, std::memory_order_relaxed);
+  load_->call_began();
   Pool& pool = w_.pool.pool_for(load_);
   if (auto idle = w_.pool.take_idle(pool)) {
     up_ = std::move(idle);
@@ -578,6 +593,14 @@ void Session::hand_off_late_call() {
 
 void Session::respond() {
   const std::int64_t now = now_ns();
+  t_answered_ns_ = now;
+  // The runtime's own measure of the handler, when the replica runs kubefn's runtime.
+  for (const auto& h : resp_.headers()) {
+    if (h.name != http::kExecutionHeader) continue;
+    std::int64_t v = 0;
+    const auto [p, ec] = std::from_chars(h.value.data(), h.value.data() + h.value.size(), v);
+    if (ec == std::errc() && p == h.value.data() + h.value.size() && v >= 0) execution_ns_ = v;
+  }
   waited_ns_ += now - t_wait_start_;
   core_.metrics.observe_upstream(static_cast<double>(now - t_wait_start_) / 1e9);
   timer_for_ = TimerFor::kNone;
@@ -653,7 +676,7 @@ void Session::drop_upstream() {
 
 void Session::release_endpoint() {
   if (load_) {
-    load_->inflight.fetch_sub(1, std::memory_order_relaxed);
+    load_->call_ended();
     load_.reset();
   }
 }
@@ -684,6 +707,7 @@ void Session::reply(int status, std::string_view message) {
 }
 
 void Session::reply(const Reply& answer) {
+  t_answered_ns_ = now_ns();
   release_endpoint();
   release_slot();
   drop_upstream();
@@ -746,6 +770,7 @@ void Session::write_some() {
 
 void Session::finish_exchange() {
   const std::int64_t end = now_ns();
+  meter_call(end, false);
   if (route_) {
     core_.metrics.count(route_->state.get(), route_->ns, route_->name, status_);
   } else if (!builtin_) {
@@ -873,12 +898,53 @@ void Session::close() {
     route_->state->note_end();
     counted_ = false;
   }
+  // A call whose caller hung up is metered now: one still being worked on is billed up to
+  // here and counted as an error (its answer is lost), one being written as it was answered.
+  if (phase_ == Phase::kBusy || phase_ == Phase::kWriting) {
+    meter_call(now_ns(), phase_ == Phase::kBusy);
+  }
   drop_upstream();
   error_code ignored;
   timer_.cancel();
   sock_.close(ignored);
   hold_exactly(0);
   w_.remove(this);
+}
+
+void Session::meter_call(std::int64_t end, bool hung_up) {
+  if (metered_ || !route_ || !core_.meter) return;
+  metered_ = true;
+  metering::CallRecord call;
+  if (forwarded_ || t_dispatch_ns_ != 0) {
+    if (timed_out_ || status_ == 504) {
+      call.outcome = metering::Outcome::kTimeout;
+    } else if (hung_up || status_ == 0 || status_ >= 500) {
+      call.outcome = metering::Outcome::kError;
+    } else {
+      call.outcome = metering::Outcome::kSuccess;
+    }
+    const std::int64_t answered = t_answered_ns_ != 0 ? t_answered_ns_ : end;
+    call.execution_seconds =
+        static_cast<double>(execution_ns_ >= 0
+                                ? execution_ns_
+                                : std::max<std::int64_t>(0, answered - t_dispatch_ns_)) /
+        1e9;
+  } else if (status_ == 429 || status_ == 503) {
+    call.outcome = metering::Outcome::kThrottled;
+  } else {
+    return;  // refused before admission: not an invocation
+  }
+  call.latency_seconds = static_cast<double>(end - t_start_) / 1e9;
+  if (waited_for_replica_) call.replica_wait_seconds = static_cast<double>(replica_wait_ns_) / 1e9;
+  call.memory_bytes = route_->memory_bytes;
+  FunctionState& state = *route_->state;
+  metering::FunctionMeter* m = state.meter.load(std::memory_order_acquire);
+  if (m == nullptr) {
+    // function() returns the same meter for the same name, so a race is harmless.
+    m = &core_.meter->function(route_->ns, route_->name);
+    state.meter.store(m, std::memory_order_release);
+  }
+  m->record(call);
 }
 
 }  // namespace kubefn::gateway

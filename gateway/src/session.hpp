@@ -102,6 +102,9 @@ class Session : public std::enable_shared_from_this<Session> {
   void write_some();
   void on_written(const error_code& ec);
   void finish_exchange();
+  // The call in hand, to the function's meter, once: an invocation (by outcome) when it was
+  // forwarded or throttled; refusals before admission (no route, no access) are not.
+  void meter_call(std::int64_t end, bool hung_up);
   void linger();
 
   // The bytes this connection's buffers take now: the read buffer (twice when a chunked
@@ -190,6 +193,15 @@ class Session : public std::enable_shared_from_this<Session> {
   std::int64_t t_wait_start_ = 0;
   bool builtin_ = false;
   bool forwarded_ = false;
+  // Metering of the call (meter_call): when it was first sent to a replica and answered,
+  // what the replica said its execution took (-1: nothing), how long it waited for a first
+  // replica (a cold start when it did), and whether it was metered yet.
+  std::int64_t t_dispatch_ns_ = 0;
+  std::int64_t t_answered_ns_ = 0;
+  std::int64_t execution_ns_ = -1;
+  bool waited_for_replica_ = false;
+  std::int64_t replica_wait_ns_ = 0;
+  bool metered_ = true;
   const EndpointLoad* pool_key_ = nullptr;
   std::string head_;
   std::string_view body_;

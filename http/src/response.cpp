@@ -17,7 +17,8 @@ bool owned_by_runtime(std::string_view name) {
     }
     return true;
   };
-  return eq("content-length") || eq("transfer-encoding") || eq("connection") || eq("date");
+  return eq("content-length") || eq("transfer-encoding") || eq("connection") || eq("date") ||
+         eq(kExecutionHeader);
 }
 
 }  // namespace
@@ -37,7 +38,7 @@ std::string_view http_date() {
 
 void append_response_head(std::string& out, int status, std::size_t content_length,
                           const std::vector<std::pair<std::string, std::string>>& headers,
-                          bool close, bool http10_keep_alive) {
+                          bool close, bool http10_keep_alive, std::int64_t execution_ns) {
   out += "HTTP/1.1 ";
   append_decimal(out, static_cast<std::size_t>(status));
   out += ' ';
@@ -54,6 +55,12 @@ void append_response_head(std::string& out, int status, std::size_t content_leng
     out += name;
     out += ": ";
     out += value;
+    out += "\r\n";
+  }
+  if (execution_ns >= 0) {
+    out += kExecutionHeader;
+    out += ": ";
+    append_decimal(out, static_cast<std::size_t>(execution_ns));
     out += "\r\n";
   }
   if (close) {

@@ -160,4 +160,12 @@ struct TopOptions {
 };
 int cmd_top(Io& io, const Globals& g, Session& session, const TopOptions& o);
 
+struct CostOptions {
+  std::string name;  // one function; empty: all in the namespace
+  std::string since = "1h";
+  bool all = false;
+  std::string prometheus;  // on a cluster: the Prometheus that scrapes kubefn
+};
+int cmd_cost(Io& io, const Globals& g, Session& session, const CostOptions& o);
+
 }  // namespace kubefn::cli::commands

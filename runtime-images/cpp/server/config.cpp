@@ -166,6 +166,9 @@ std::variant<RuntimeConfig, ConfigError> load_config(const EnvLookup& env) {
   if (auto v = env("KUBEFN_ACCESS_LOG"); v && (*v == "off" || *v == "0" || *v == "false")) {
     c.access_log = false;
   }
+  if (auto v = env("KUBEFN_EXECUTION_HEADER"); v && (*v == "off" || *v == "0" || *v == "false")) {
+    c.execution_header = false;
+  }
   if (auto v = env("KUBEFN_STATS_ADDRESS"); v && !v->empty()) {
     const auto colon = v->rfind(':');
     const auto port =

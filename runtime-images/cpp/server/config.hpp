@@ -30,6 +30,9 @@ struct RuntimeConfig {
   unsigned min_threads = 1;    // KUBEFN_THREADS, default the CPUs this process may use
   unsigned max_threads = 128;  // KUBEFN_MAX_THREADS
   bool access_log = true;      // KUBEFN_ACCESS_LOG=off disables
+  // The handler's time in each answer's kubefn-execution-ns header (what the gateway bills);
+  // KUBEFN_EXECUTION_HEADER=0 leaves it out (bench/metering's metering-off side).
+  bool execution_header = true;
   // Per-second load samples to the operator's autoscaler; empty (the default): none sent.
   std::string stats_address;    // KUBEFN_STATS_ADDRESS, host:port
   std::string stats_namespace;  // POD_NAMESPACE, default "default"

@@ -365,8 +365,10 @@ void Connection::run_handler() {
   // and 9.3.2): whatever body the handler gave is dropped.
   const bool send_body = req.method != "HEAD" && http::status_has_body(resp.status);
   head_.clear();
+  // The handler's wall time is what the gateway bills (kExecutionHeader).
   http::append_response_head(head_, resp.status, resp.body.size(), resp.headers, close_after_,
-                             req.version_minor == 0 && req.keep_alive);
+                             req.version_minor == 0 && req.keep_alive,
+                             core_.config.execution_header ? end - start : -1);
   if (send_body) {
     body_ = std::move(resp.body);
   } else {

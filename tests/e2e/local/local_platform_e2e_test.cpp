@@ -886,5 +886,96 @@ TEST_F(LocalPlatformE2E, StopDuringABuildExitsCleanlyAndTheNextStartBuilds) {
   EXPECT_EQ(r->body, "300000\n");
 }
 
+// Two Functions of byte-identical source share one build, and both are served once it is done
+// (each waiting Function is told the build ended, not only the one that started it).
+TEST_F(LocalPlatformE2E, FunctionsOfTheSameSourceShareABuildAndAreAllServed) {
+  std::string twin = example("hello");
+  twin.replace(twin.find("  name: hello\n"), 14, "  name: twin\n");
+  twin.replace(twin.find("  triggers:"), twin.find("  access:") - twin.find("  triggers:"), "");
+  up({{"hello", example("hello")}, {"twin", twin}});
+  auto a = call("GET", "/default/hello?name=a");
+  auto b = call("GET", "/default/twin?name=b");
+  ASSERT_TRUE(a && b) << log();
+  EXPECT_EQ(a->status, 200) << log();
+  EXPECT_EQ(b->status, 200) << log();
+  EXPECT_EQ(b->body, "hello b\n");
+}
+
+// Every call and every replica second is metered on the metrics port; `kubefn cost` prices them
+// (here a price per call set by flag); the totals survive a restart of `kubefn up`, and
+// `kubefn cost` reads them while it is down; a price sheet it cannot read stops it with why.
+TEST_F(LocalPlatformE2E, CallsAndReplicaTimeAreMeteredPricedAndSurviveARestart) {
+  up({{"hello", example("hello")}}, {"--price", "requestsPerMillion=1000000"});
+  for (int i = 0; i < 5; ++i) {
+    auto r = call("GET", "/default/hello?name=cost");
+    ASSERT_TRUE(r && r->status == 200) << log();
+  }
+  const std::string success =
+      "kubefn_function_invocations_total{namespace=\"default\",function=\"hello\","
+      "outcome=\"success\"}";
+  auto metric = [&](const std::string& series) {
+    auto m = http_request(metrics_, "GET", "/metrics");
+    return m ? metric_value(m->body, series) : std::nullopt;
+  };
+  ASSERT_TRUE(wait_until([&] { return metric(success) == 5; }, seconds(10))) << log();
+  // The replica gauges follow within the meter's tick.
+  EXPECT_TRUE(wait_until(
+      [&] {
+        return metric(
+                   "kubefn_function_replicas{namespace=\"default\",function=\"hello\","
+                   "state=\"ready\"}") == 1;
+      },
+      seconds(10)));
+  ASSERT_TRUE(wait_until(
+      [&] {
+        return metric(
+                   "kubefn_function_replica_seconds_total{namespace=\"default\","
+                   "function=\"hello\",state=\"idle\"}")
+                   .value_or(0) > 0;
+      },
+      seconds(10)));
+
+  auto cost = kubefn({"cost", "hello", "-o", "json"});
+  ASSERT_EQ(cost.exit_code, 0) << cost.err;
+  auto report = json::parse(cost.out);
+  ASSERT_EQ(report["functions"].size(), 1u) << cost.out;
+  const json& hello = report["functions"][0];
+  EXPECT_EQ(hello["invocations"]["success"], 5);
+  EXPECT_NEAR(hello["cost"]["requests"].get<double>(), 5.0, 1e-9);  // $1 per call
+  EXPECT_GT(hello["replica_seconds"]["idle"].get<double>(), 0);
+  EXPECT_GT(hello["gb_seconds"].get<double>(), 0);
+  EXPECT_GT(hello["lambda_cost"].get<double>(), 0);
+  auto table = kubefn({"cost"});
+  ASSERT_EQ(table.exit_code, 0) << table.err;
+  EXPECT_NE(table.out.find("hello"), std::string::npos) << table.out;
+  EXPECT_NE(table.out.find("TOTAL"), std::string::npos) << table.out;
+  auto unknown = kubefn({"cost", "nobody"});
+  EXPECT_NE(unknown.exit_code, 0);
+  EXPECT_NE(unknown.err.find("nobody"), std::string::npos) << unknown.err;
+  auto bad_window = kubefn({"cost", "--since", "soon"});
+  EXPECT_NE(bad_window.exit_code, 0);
+  EXPECT_NE(bad_window.err.find("--since"), std::string::npos) << bad_window.err;
+
+  ASSERT_EQ(stop(), 0) << log();
+  // Down: the figures as it left them.
+  auto offline = kubefn({"cost", "hello", "-o", "json"});
+  ASSERT_EQ(offline.exit_code, 0) << offline.err;
+  EXPECT_EQ(json::parse(offline.out)["functions"][0]["invocations"]["success"], 5);
+
+  // Up again on the same home: the counters carry on from where they were.
+  up({{"hello", example("hello")}});
+  EXPECT_EQ(metric(success), 5);
+  auto r = call("GET", "/default/hello?name=again");
+  ASSERT_TRUE(r && r->status == 200) << log();
+  EXPECT_TRUE(wait_until([&] { return metric(success) == 6; }, seconds(10)));
+  ASSERT_EQ(stop(), 0) << log();
+
+  start({{"hello", example("hello")}}, {"--prices", dir_.file("no-such-prices.yaml")});
+  const auto code = up_->wait_exit(seconds(60));
+  ASSERT_TRUE(code.has_value());
+  EXPECT_NE(*code, 0);
+  EXPECT_NE(log().find("no-such-prices.yaml"), std::string::npos) << log();
+}
+
 }  // namespace
 }  // namespace kubefn::testing

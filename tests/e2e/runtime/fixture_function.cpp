@@ -84,3 +84,12 @@ kubefn::Response bad_header(const kubefn::Event& e, kubefn::Context&) {
   return r;
 }
 KUBEFN_HANDLER(bad_header);
+
+// ?ms=N: sleeps N milliseconds and claims, falsely, to have run for a nanosecond (the runtime
+// owns the execution header: a handler cannot lower its bill).
+kubefn::Response forged_bill(const kubefn::Event& event, kubefn::Context&) {
+  std::string ms(event.query_param("ms"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(ms.empty() ? 0 : std::stoi(ms)));
+  return kubefn::Response::text("forged").with_header("kubefn-execution-ns", "1");
+}
+KUBEFN_HANDLER(forged_bill);

@@ -14,6 +14,18 @@ TEST(HttpResponse, HeadCarriesLengthDateAndHandlerHeaders) {
   EXPECT_EQ(head.substr(head.size() - 4), "\r\n\r\n");
 }
 
+TEST(HttpResponse, TheExecutionHeaderIsTheServersOnly) {
+  std::string head;
+  append_response_head(head, 200, 2, {{"Kubefn-Execution-Ns", "1"}, {"x-id", "7"}}, false, false,
+                       1234567);
+  EXPECT_EQ(head.find("Kubefn-Execution-Ns"), std::string::npos);
+  EXPECT_EQ(head.find(": 1\r\n"), std::string::npos);
+  EXPECT_NE(head.find("\r\nkubefn-execution-ns: 1234567\r\n"), std::string::npos);
+  std::string without;
+  append_response_head(without, 200, 2, {}, false, false);
+  EXPECT_EQ(without.find("kubefn-execution-ns"), std::string::npos);
+}
+
 TEST(HttpResponse, RuntimeOwnedHeadersFromTheHandlerAreDropped) {
   std::string head;
   append_response_head(head, 200, 2,

@@ -80,8 +80,21 @@ TEST(Config, DottedHandlerAndDefaults) {
   EXPECT_EQ(c.timeout, std::chrono::seconds(180));  // Kubeless's default
   EXPECT_EQ(c.port, 8080);
   EXPECT_TRUE(c.access_log);
+  EXPECT_TRUE(c.execution_header);
   EXPECT_GE(c.min_threads, 1u);
   EXPECT_GE(c.max_threads, c.min_threads);
+}
+
+// KUBEFN_EXECUTION_HEADER=0 (bench/metering's metering-off side) leaves the header out.
+TEST(Config, ExecutionHeaderSwitch) {
+  for (const char* off : {"0", "off", "false"}) {
+    auto got = load_config(env_of({{"FUNC_HANDLER", "m.f"}, {"KUBEFN_EXECUTION_HEADER", off}}));
+    ASSERT_TRUE(std::holds_alternative<RuntimeConfig>(got));
+    EXPECT_FALSE(std::get<RuntimeConfig>(got).execution_header) << off;
+  }
+  auto on = load_config(env_of({{"FUNC_HANDLER", "m.f"}, {"KUBEFN_EXECUTION_HEADER", "1"}}));
+  ASSERT_TRUE(std::holds_alternative<RuntimeConfig>(on));
+  EXPECT_TRUE(std::get<RuntimeConfig>(on).execution_header);
 }
 
 TEST(Config, Quantities) {

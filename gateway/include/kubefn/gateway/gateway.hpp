@@ -28,6 +28,9 @@
 namespace prometheus {
 class Registry;
 }
+namespace kubefn::metering {
+class Meter;
+}
 
 namespace kubefn::gateway {
 
@@ -71,6 +74,9 @@ struct GatewayOptions {
   // 0 picks a port.
   std::string metrics_address = "127.0.0.1";
   int metrics_port = -1;
+  // Where every call is metered (kubefn_function_* of the calls); null: a meter of the
+  // gateway's own, with the default price sheet, served on its metrics listener.
+  std::shared_ptr<metering::Meter> meter;
 };
 
 // Load of one function since the previous take_load().

@@ -20,6 +20,9 @@
 namespace prometheus {
 class Counter;
 }
+namespace kubefn::metering {
+class FunctionMeter;
+}
 
 namespace kubefn::gateway {
 
@@ -56,6 +59,24 @@ struct EndpointLoad {
   // Writer side only (under the RouteTable's lock): the activation probe's finding, kept
   // across route updates while the platform's word allows it (Endpoint::probed).
   bool probed = false;
+
+  // A call to it begins or ends: `inflight` moves, and the time it has at least one call in
+  // flight (its busy time, what metering splits a replica's time by) is kept.
+  void call_began() {
+    if (inflight.fetch_add(1, std::memory_order_relaxed) == 0) mark_busy();
+  }
+  void call_ended() {
+    if (inflight.fetch_sub(1, std::memory_order_relaxed) == 1) mark_busy();
+  }
+  // Steady-clock seconds it has been busy since it was listed, up to now.
+  double busy_seconds() const;
+
+ private:
+  void mark_busy();  // on a 0 <-> 1 transition: takes the lock and reads the clock
+  mutable std::mutex busy_mu_;
+  bool busy_ = false;
+  std::int64_t busy_since_ns_ = 0;
+  std::int64_t busy_total_ns_ = 0;
 };
 
 // Live state of one function, kept across route updates while the function exists.
@@ -72,6 +93,8 @@ struct FunctionState {
   std::atomic<bool> probing{false};
   // requests_total counters by status code, filled lazily by the gateway.
   std::array<std::atomic<prometheus::Counter*>, 600> by_code{};
+  // The function's meter, filled lazily by the gateway.
+  std::atomic<metering::FunctionMeter*> meter{nullptr};
   std::atomic<bool> removed{false};
   // Writer side only (under the RouteTable's lock): loads by "id|host|port".
   std::map<std::string, std::shared_ptr<EndpointLoad>> loads;
@@ -91,6 +114,9 @@ struct FunctionRoute {
   Access access = Access::kPrivate;          // functions are private by default
   int concurrency = 0;                       // per replica; 0 = unlimited
   std::chrono::milliseconds timeout{30000};  // request timeout (spec.timeout)
+  // Its memory size in bytes (spec.resources.limits.memory), what GB-seconds are billed by;
+  // 0: none declared (the price sheet's default applies).
+  std::int64_t memory_bytes = 0;
   // HTTP trigger claims (spec.triggers.http), routed only when this function holds them
   // (kube::TriggerClaims under the table's ClaimPolicy); `created` orders the claimants.
   std::string host;     // a host name, any case; empty: none

@@ -8,6 +8,7 @@
 #include "kubefn/builder/process.hpp"
 #include "kubefn/controller/runtime_env.hpp"
 #include "kubefn/controller/source_digest.hpp"
+#include "kubefn/metering/sizing.hpp"
 
 namespace kubefn::platform::local {
 
@@ -28,6 +29,7 @@ gateway::FunctionRoute route_of(const controller::FunctionSpec& spec, const nloh
                                                         : gateway::Access::kPrivate;
   r.concurrency = static_cast<int>(spec.concurrency);
   r.timeout = std::chrono::seconds(spec.timeout_seconds);
+  r.memory_bytes = metering::replica_size(spec.resources).memory_limit_bytes;
   r.host = spec.http_host;
   r.path = spec.http_path;
   r.created = kube::claimant_of(fn).created;
@@ -138,8 +140,12 @@ controller::BuildOutcome LocalPlatform::build(const controller::FunctionContext&
                                                      " (the previous build, if any, keeps "
                                                      "serving; fix the source to build again)")};
     }
+    if (it != builds_.end() && it->second.state == Build::State::kRunning) {
+      it->second.waiting.emplace(spec.ns, spec.name);  // another Function's build of this source
+    }
     if (it == builds_.end() || it->second.state == Build::State::kDone) {
       builds_[ctx.digest] = Build{};
+      builds_[ctx.digest].waiting.emplace(spec.ns, spec.name);
       build_queue_.push_back({ctx.digest, spec.ns, spec.name, spec.handler_name, spec.module,
                               ctx.source_text, spec.dependencies});
       // Up to build_workers threads take queued builds in turn, so however many builds a
@@ -213,11 +219,7 @@ void LocalPlatform::compile(BuildJob job) {
       result.state = Build::State::kFailed;
       result.message = pushed.status().message();
     }
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      builds_[digest] = result;
-    }
-    notify(ns, name);
+    finish_build(digest, std::move(result), ns, name);
     return;
   }
   auto compiled = builder::compile_function(req);
@@ -242,11 +244,21 @@ void LocalPlatform::compile(BuildJob job) {
           "cannot store the build: " + (written.ok() ? ec.message() : written.message());
     }
   }
+  finish_build(digest, std::move(result), ns, name);
+}
+
+// Records a build's end and requeues every Function that waited on it.
+void LocalPlatform::finish_build(const std::string& digest, Build result, const std::string& ns,
+                                 const std::string& name) {
+  std::set<std::pair<std::string, std::string>> waiting;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    builds_[digest] = result;
+    waiting.swap(builds_[digest].waiting);
+    builds_[digest] = std::move(result);
   }
-  notify(ns, name);
+  waiting.emplace(ns, name);
+  for (const auto& [wns, wname] : waiting)
+    notify(wns, wname);
 }
 
 controller::WorkloadOutcome LocalPlatform::run(const controller::FunctionContext& ctx,

@@ -3,6 +3,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -25,6 +26,18 @@ namespace kubefn::platform::local {
 std::size_t FunctionKeyHash::operator()(const FunctionKey& k) const noexcept {
   std::size_t h = std::hash<std::string>{}(k.ns);
   return h ^ (std::hash<std::string>{}(k.name) + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2));
+}
+
+std::string_view to_string(ReplicaEvent::Kind kind) {
+  switch (kind) {
+    case ReplicaEvent::Kind::kSpawned:
+      return "spawned";
+    case ReplicaEvent::Kind::kReady:
+      return "ready";
+    case ReplicaEvent::Kind::kExited:
+      return "exited";
+  }
+  return "unknown";
 }
 
 std::string_view to_string(ReplicaPhase phase) {
@@ -325,8 +338,18 @@ class ReplicaSupervisor::Impl {
       for (Replica& r : fn.replicas) {
         if (!r.running()) continue;
         int status = 0;
-        pid_t got = ::waitpid(r.pid, &status, WNOHANG);
-        if (got == r.pid || (got < 0 && errno == ECHILD)) on_exit(r, status, now);
+        struct rusage usage {};
+        pid_t got = ::wait4(r.pid, &status, WNOHANG, &usage);
+        if (got == r.pid || (got < 0 && errno == ECHILD)) {
+          ReplicaEvent e = event(ReplicaEvent::Kind::kExited, key, r, now);
+          if (got == r.pid) {
+            e.cpu_seconds =
+                static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+                static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
+          }
+          if (opt_.on_event) opt_.on_event(e);
+          on_exit(r, status, now);
+        }
       }
     }
     for (auto it = aux_.begin(); it != aux_.end();) {
@@ -348,6 +371,24 @@ class ReplicaSupervisor::Impl {
         ++it;
       }
     }
+  }
+
+  ReplicaEvent event(ReplicaEvent::Kind kind, const FunctionKey& key, const Replica& r,
+                     Clock::time_point now) const {
+    ReplicaEvent e;
+    e.kind = kind;
+    e.key = key;
+    e.replica = r.id;
+    e.run = r.run;
+    e.at = now;
+    e.pid = r.pid;
+    e.port = r.port;
+    e.container = r.tmpl->container.has_value();
+    return e;
+  }
+  void emit(ReplicaEvent::Kind kind, const FunctionKey& key, const Replica& r,
+            Clock::time_point now) const {
+    if (opt_.on_event) opt_.on_event(event(kind, key, r, now));
   }
 
   void on_exit(Replica& r, int status, Clock::time_point now) {
@@ -484,12 +525,12 @@ class ReplicaSupervisor::Impl {
     }
     if (r.probe) {
       if (!r.probe->advance(now)) return false;
-      handle_probe(r, now);
+      handle_probe(key, r, now);
     }
     if (r.port != 0 && !r.probe && now >= r.next_probe && r.kill_reason.empty()) {
       r.probe = std::make_unique<detail::HttpProbe>(r.port, r.check_health ? "/healthz" : "/readyz",
                                                     now + opt_.probe_timeout);
-      if (r.probe->advance(now)) handle_probe(r, now);
+      if (r.probe->advance(now)) handle_probe(key, r, now);
     }
     if (r.phase == ReplicaPhase::kReady && r.ready_since && r.failures > 0 &&
         now - *r.ready_since >= opt_.backoff_reset_after) {
@@ -498,7 +539,7 @@ class ReplicaSupervisor::Impl {
     return false;
   }
 
-  void handle_probe(Replica& r, Clock::time_point now) {
+  void handle_probe(const FunctionKey& key, Replica& r, Clock::time_point now) {
     bool ok = r.probe->status() == 200;
     bool health = r.probe->path() == "/healthz";
     std::string why =
@@ -511,6 +552,7 @@ class ReplicaSupervisor::Impl {
         if (r.phase != ReplicaPhase::kReady) {
           r.phase = ReplicaPhase::kReady;
           r.ready_since = now;
+          if (!r.ever_ready) emit(ReplicaEvent::Kind::kReady, key, r, now);
         }
         r.ever_ready = true;
         r.health_failures = 0;
@@ -606,6 +648,7 @@ class ReplicaSupervisor::Impl {
     }
     r.pid = s.pid;
     r.pidfd = s.pidfd;
+    emit(ReplicaEvent::Kind::kSpawned, key, r, now);
   }
 
   void learn_port(const FunctionKey& key, Replica& r) {

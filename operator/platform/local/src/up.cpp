@@ -1,5 +1,6 @@
 #include "kubefn/platform/local/up.hpp"
 
+#include <prometheus/text_serializer.h>
 #include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
@@ -25,11 +26,13 @@
 #include "kubefn/gateway/gateway.hpp"
 #include "kubefn/gateway/key_ring.hpp"
 #include "kubefn/kube/rest_kube_client.hpp"
+#include "kubefn/platform/local/console.hpp"
 #include "kubefn/platform/local/local_autoscaler.hpp"
 #include "kubefn/platform/local/local_platform.hpp"
 #include "kubefn/platform/local/replica_supervisor.hpp"
 #include "kubefn/telemetry/health_server.hpp"
 #include "local_defaults.hpp"
+#include "local_meter.hpp"
 #include "platform_token.hpp"
 #include "replica_metrics.hpp"
 #include "up_state.hpp"
@@ -123,6 +126,30 @@ bool settled(const json& fn, std::string* line) {
   const bool current = st.value("observedGeneration", 0) >= fn["metadata"].value("generation", 0);
   if (ready.value("status", "") == "True") return current;
   return current && reason != "Building" && reason != "Deploying";
+}
+
+// The console and the metering JSON it and `kubefn cost` read, on the metrics port.
+telemetry::Routes api_routes(detail::LocalMeter& m) {
+  auto json_reply = [](const std::function<std::string()>& body) {
+    telemetry::HttpReply r;
+    r.content_type = "application/json";
+    r.headers.emplace_back("cache-control", "no-store");
+    try {
+      r.body = body();
+    } catch (const std::invalid_argument& e) {
+      r.status = 400;
+      r.body = json{{"error", e.what()}}.dump();
+    }
+    return r;
+  };
+  telemetry::Routes routes = console::routes();
+  routes["/api/v1/cost"] = [&m, json_reply](std::string_view q) {
+    return json_reply([&] { return m.cost_json(q); });
+  };
+  routes["/api/v1/history"] = [&m, json_reply](std::string_view q) {
+    return json_reply([&] { return m.history_json(q); });
+  };
+  return routes;
 }
 
 }  // namespace
@@ -273,6 +300,24 @@ int run_up(const UpOptions& o, std::ostream& out, std::ostream& err) {
   gw_options.on_demand = [&scaler](const std::string& ns, const std::string& name) {
     if (LocalAutoscaler* s = scaler.load()) s->poke(ns, name);
   };
+  // Every call and every replica is metered; the totals survive a restart (the history).
+  auto meter = std::make_shared<metering::Meter>();
+  gw_options.meter = meter;
+  detail::LocalMeterOptions meter_options;
+  meter_options.dir = home / "metering";
+  if (!o.prices_file.empty()) meter_options.prices_file = o.prices_file;
+  meter_options.price_flags = o.price_flags;
+  meter_options.list_functions = [&client] {
+    auto list = client->list(api::functions(), "", {});
+    return list.ok() ? list.value().items : std::vector<json>{};
+  };
+  std::unique_ptr<detail::LocalMeter> local_meter;
+  try {
+    local_meter = std::make_unique<detail::LocalMeter>(*meter, routes, std::move(meter_options));
+  } catch (const std::exception& e) {
+    err << "kubefn up: metering: " << e.what() << "\n";
+    return 1;
+  }
   gateway::Gateway gw(routes, keys, gw_options, &registry);
   if (kube::Status s = gw.start(); !s.ok()) {
     err << "kubefn up: the gateway cannot listen on " << o.bind_address << ":" << o.gateway_port
@@ -283,6 +328,7 @@ int run_up(const UpOptions& o, std::ostream& out, std::ostream& err) {
 
   SupervisorOptions sup_options;
   sup_options.log_dir = home / "logs";
+  sup_options.on_event = [m = local_meter.get()](const ReplicaEvent& e) { m->on_event(e); };
   ReplicaSupervisor supervisor(sup_options);
   LocalPlatformOptions platform_options;
   platform_options.state_dir = home;
@@ -339,13 +385,19 @@ int run_up(const UpOptions& o, std::ostream& out, std::ostream& err) {
     platform.stop();
     gw.stop();
     supervisor.stop_all();
+    local_meter->stop();  // the replicas' last seconds, and a last sample of the totals
   }};
+  local_meter->start();
 
   std::unique_ptr<telemetry::HealthServer> metrics;
   try {
     metrics = std::make_unique<telemetry::HealthServer>(
         o.bind_address, o.metrics_port, registry, [&controller] { return controller.synced(); },
-        [&routes] { return detail::replica_metrics(routes); });
+        [&routes, &meter] {
+          prometheus::TextSerializer text;
+          return detail::replica_metrics(routes) + text.Serialize(meter->Collect());
+        },
+        api_routes(*local_meter), api_options.allowed_hosts);
   } catch (const std::exception& e) {
     err << "kubefn up: the metrics endpoint cannot listen on port " << o.metrics_port << ": "
         << e.what() << " (pick another with --metrics-port)\n";

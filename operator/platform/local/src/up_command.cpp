@@ -43,6 +43,12 @@ void add_up_command(CLI::App& app) {
                  "seconds a call may wait for capacity before the gateway answers 503")
       ->check(CLI::Range(1, 3600))
       ->capture_default_str();
+  up->add_option("--prices", options->prices_file,
+                 "price sheet (YAML or JSON) every cost is computed with; read again when it "
+                 "changes, a new sheet applying from then on (docs/cost.md)");
+  up->add_option("--price", options->price_flags,
+                 "one field of the price sheet over --prices, KEY=VALUE (repeatable), e.g. "
+                 "cpuCoreHour=0.05 or lambda.gbSecond=0.0000133334");
   up->add_flag("--containers", options->containers,
                "run replicas as podman containers of built images (needs --registry)");
   up->add_option("--registry", options->registry,

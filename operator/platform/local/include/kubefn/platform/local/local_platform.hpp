@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -78,6 +79,9 @@ class LocalPlatform final : public controller::Platform {
     enum class State { kRunning, kDone, kFailed } state = State::kRunning;
     std::string message;
     std::string image;  // container mode: the pushed image
+    // While it runs: every Function waiting on it (the same source built once), requeued when
+    // it ends.
+    std::set<std::pair<std::string, std::string>> waiting;
   };
   bool containers() const { return !options_.image_registry.empty(); }
   struct Running {
@@ -93,6 +97,8 @@ class LocalPlatform final : public controller::Platform {
   };
   void build_worker();  // a build thread: runs queued builds until stop()
   void compile(BuildJob job);
+  void finish_build(const std::string& digest, Build result, const std::string& ns,
+                    const std::string& name);
   void on_replicas_changed(const FunctionKey& key);
   void publish_endpoints(const FunctionKey& key);
   void notify(const std::string& ns, const std::string& name);

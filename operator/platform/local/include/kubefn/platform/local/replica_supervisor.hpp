@@ -77,6 +77,23 @@ struct ReplicaInfo {
   std::string last_error;  // why the last run ended or failed (with the log's tail)
 };
 
+// A run of a replica (one process) began, became ready, or ended: the moments its time is
+// metered by, exact to the supervisor's clock.
+struct ReplicaEvent {
+  enum class Kind { kSpawned, kReady, kExited };
+  Kind kind = Kind::kSpawned;
+  FunctionKey key;
+  std::string replica;
+  int run = 0;  // the replica's run number (a restart is a new run)
+  std::chrono::steady_clock::time_point at{};
+  int pid = 0;
+  std::uint16_t port = 0;  // kReady: its endpoint's port
+  double cpu_seconds = 0;  // kExited: user + system CPU of the whole run
+  bool container = false;  // the run is a container (its CPU is not the process's)
+};
+
+std::string_view to_string(ReplicaEvent::Kind kind);
+
 struct SupervisorOptions {
   std::filesystem::path log_dir;                  // <log_dir>/<namespace>/<function>/<replica>.log
   std::chrono::milliseconds probe_interval{100};  // readiness probes
@@ -97,6 +114,9 @@ struct SupervisorOptions {
   // router that picked it just before still reaches it.
   std::chrono::milliseconds unroute_delay{250};
   std::chrono::milliseconds stop_timeout{10000};  // SIGTERM, then SIGKILL after this
+  // Called on the supervisor's thread, with its lock held, at each ReplicaEvent: it must be
+  // quick and must not call the supervisor.
+  std::function<void(const ReplicaEvent&)> on_event;
 };
 
 class ReplicaSupervisor {

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <iosfwd>
 #include <string>
+#include <vector>
 
 namespace kubefn::platform::local {
 
@@ -28,9 +29,12 @@ struct UpOptions {
   std::string base_image;
   int ready_timeout_seconds = 300;  // how long the first Functions may take to be Ready
   int activation_timeout_seconds = 10;
-  int queue_limit = 100;  // per function: calls waiting for capacity, then 429
-  int queue_timeout_seconds =
-      10;  // a call queued longer gets 503  // how long a call waits for a function's first replica
+  int queue_limit = 100;           // per function: calls waiting for capacity, then 429
+  int queue_timeout_seconds = 10;  // a call queued longer gets 503
+  // The price sheet (YAML or JSON; read again when it changes), and KEY=VALUE fields over it
+  // (--price cpuCoreHour=0.05); neither: the built-in sheet.
+  std::string prices_file;
+  std::vector<std::string> price_flags;
 };
 
 // Runs until SIGTERM or SIGINT; returns the process exit code. Progress goes to `err`; the
