@@ -1,6 +1,7 @@
 // kubefn-operator: reconciles Functions into ConfigMaps, Deployments and Services.
 // main() wires the real clock, client, recorder, the Kubernetes platform, the controller,
 // elector and endpoints.
+#include <prometheus/text_serializer.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -19,7 +20,10 @@
 #include "kubefn/kube/kubeconfig.hpp"
 #include "kubefn/kube/leader_elector.hpp"
 #include "kubefn/kube/rest_kube_client.hpp"
+#include "kubefn/metering/meter.hpp"
+#include "kubefn/metering/sizing.hpp"
 #include "kubefn/platform/kubernetes/kubernetes_platform.hpp"
+#include "kubefn/platform/kubernetes/replica_meter.hpp"
 #include "kubefn/telemetry/health_server.hpp"
 #include "kubefn/telemetry/process_collector.hpp"
 
@@ -34,6 +38,31 @@ void log_line(const std::string& level, const std::string& msg) {
   out << "{\"level\":\"" << level << "\",\"msg\":" << nlohmann::json(msg).dump() << "}\n";
   std::cerr << out.str() << std::flush;
 }
+
+// The stats stream's samples go to the autoscaler, and each replica's second to metering too.
+class StatsTee final : public kubefn::autoscaler::StatsSink {
+ public:
+  StatsTee(kubefn::autoscaler::StatsSink& scaler, kubefn::platform::kubernetes::ReplicaMeter* meter)
+      : scaler_(scaler), meter_(meter) {}
+  void on_replica(const kubefn::autoscaler::ReplicaReport& r) override {
+    scaler_.on_replica(r);
+    if (meter_ == nullptr) return;
+    kubefn::platform::kubernetes::ReplicaSecond second;
+    second.ns = r.ns;
+    second.function = r.function;
+    second.replica = r.replica;
+    second.second_start_unix_ms = r.second_start_unix_ms;
+    second.busy_seconds = r.busy_union_seconds;
+    second.cpu_seconds = r.cpu_seconds;
+    second.rss_bytes = r.rss_bytes;
+    meter_->on_stats(second);
+  }
+  void on_gateway(const kubefn::autoscaler::GatewayReport& g) override { scaler_.on_gateway(g); }
+
+ private:
+  kubefn::autoscaler::StatsSink& scaler_;
+  kubefn::platform::kubernetes::ReplicaMeter* meter_;
+};
 
 std::vector<std::string> split(const std::string& s) {
   std::vector<std::string> out;
@@ -78,7 +107,8 @@ int main(int argc, char** argv) {
   app.add_option("--workers", workers, "concurrent reconciles")->check(CLI::Range(1, 64));
   app.add_flag("--leader-elect", leader_elect, "elect a leader on a Lease before reconciling")
       ->envname("KUBEFN_LEADER_ELECT");
-  app.add_option("--lease-namespace", lease_namespace, "namespace of the leader Lease")
+  app.add_option("--lease-namespace", lease_namespace,
+                 "the operator's own namespace: of the leader Lease and the metering checkpoint")
       ->envname("POD_NAMESPACE");
   app.add_option("--lease-name", lease_name, "name of the leader Lease");
   app.add_option("--lease-duration", lease_seconds, "seconds a leader's Lease lasts unrenewed")
@@ -94,6 +124,18 @@ int main(int argc, char** argv) {
                  "autoscaler on the leader (0: off)")
       ->check(CLI::Range(0, 65535))
       ->envname("KUBEFN_STATS_PORT");
+  bool metering_on = true;
+  std::string metering_checkpoint = "kubefn-metering";
+  std::string prices_file;
+  app.add_flag("--metering,!--no-metering", metering_on,
+               "meter every Function's replicas (on the leader) and export their time, usage and "
+               "cost on /metrics (default: on)");
+  app.add_option("--metering-checkpoint", metering_checkpoint,
+                 "ConfigMap in --lease-namespace that records how far each pod is metered");
+  app.add_option("--prices", prices_file,
+                 "price sheet (YAML or JSON) metering prices with, read again when it changes "
+                 "(default: the built-in sheet)")
+      ->envname("KUBEFN_PRICES");
   platform::kubernetes::BuildSettings build;
   app.add_option(
          "--stats-address", build.stats_address,
@@ -176,12 +218,50 @@ int main(int argc, char** argv) {
   controller::FunctionController controller(**client, clock, events, registry, kubernetes_platform,
                                             url_sources, options);
 
+  // Metering: the leader accounts every Function's replicas into the Meter (each stretch once,
+  // through the checkpoint ConfigMap); every replica serves the prices, the leader the rest.
+  auto meter_log = [](const std::string& level, const std::string& msg) { log_line(level, msg); };
+  metering::Meter meter;
+  std::unique_ptr<platform::kubernetes::PriceFileWatcher> prices;
+  if (!prices_file.empty()) {
+    // A sheet it cannot read at start stops it (as the gateway and `kubefn up` do): nothing is
+    // priced at prices nobody chose. A bad edit later keeps the prices before.
+    if (auto first = metering::read_price_sheet(prices_file);
+        std::holds_alternative<std::string>(first)) {
+      log_line("error", "--prices: " + std::get<std::string>(first));
+      return 2;
+    }
+    prices = std::make_unique<platform::kubernetes::PriceFileWatcher>(
+        meter, clock, prices_file, std::chrono::seconds(5), meter_log);
+    prices->check();
+    prices->start();
+  }
+  std::unique_ptr<platform::kubernetes::ReplicaMeter> replica_meter;
+  if (metering_on) {
+    platform::kubernetes::ReplicaMeterOptions mo;
+    mo.namespaces = options.namespaces;
+    mo.checkpoint_namespace = lease_namespace;
+    mo.checkpoint_name = metering_checkpoint;
+    mo.identity = identity;
+    mo.log = meter_log;
+    replica_meter =
+        std::make_unique<platform::kubernetes::ReplicaMeter>(**client, clock, meter, mo);
+  }
+  auto extra_metrics = [&] {
+    std::string text = telemetry::process_metrics_text();
+    if (!metering_on) return text;
+    std::ostringstream out;
+    prometheus::TextSerializer().Serialize(out,
+                                           platform::kubernetes::replica_families(meter.Collect()));
+    return text + out.str();
+  };
+
   std::unique_ptr<telemetry::HealthServer> health;
   try {
     health = std::make_unique<telemetry::HealthServer>(
         bind, static_cast<std::uint16_t>(metrics_port), registry,
         [&] { return controller.synced() || (leader_elect && leader_gauge.Value() == 0); },
-        telemetry::process_metrics_text);
+        extra_metrics);
   } catch (const std::exception& e) {
     log_line("error", std::string("cannot serve metrics: ") + e.what());
     return 4;
@@ -193,17 +273,20 @@ int main(int argc, char** argv) {
   autoscaler::ClusterAutoscalerOptions aso;
   aso.namespaces = options.namespaces;
   std::unique_ptr<autoscaler::ClusterAutoscaler> scaler;
+  std::unique_ptr<StatsTee> tee;
   std::unique_ptr<autoscaler::StatsServer> stats;
   auto start_autoscaler = [&] {
     if (stats_port == 0) return;
     scaler =
         std::make_unique<autoscaler::ClusterAutoscaler>(**client, clock, events, registry, aso);
-    stats = std::make_unique<autoscaler::StatsServer>(*scaler, bind,
+    tee = std::make_unique<StatsTee>(*scaler, replica_meter.get());
+    stats = std::make_unique<autoscaler::StatsServer>(*tee, bind,
                                                       static_cast<std::uint16_t>(stats_port));
     kube::Status st = stats->start();
     if (!st.ok()) {
       log_line("error", "autoscaler off: " + st.message());
       stats.reset();
+      tee.reset();
       scaler.reset();
       return;
     }
@@ -227,6 +310,7 @@ int main(int argc, char** argv) {
               log_line("info", "became the leader; reconciling");
               controller.start();
               start_autoscaler();
+              if (replica_meter) replica_meter->start();
             },
             [&] {
               leader_gauge.Set(0);
@@ -244,6 +328,7 @@ int main(int argc, char** argv) {
   } else {
     controller.start();
     start_autoscaler();
+    if (replica_meter) replica_meter->start();
   }
 
   std::thread signal_waiter([&] {
@@ -260,6 +345,9 @@ int main(int argc, char** argv) {
   log_line("info", "shutting down");
   if (stats) stats->stop();
   if (scaler) scaler->stop();
+  // A last checkpoint while still leading: the next leader resumes from here.
+  if (replica_meter) replica_meter->stop();
+  if (prices) prices->stop();
   controller.stop();
   if (elector) elector->stop();  // releases the lease so another replica takes over at once
   if (g_signal == 0) pthread_kill(signal_waiter.native_handle(), SIGTERM);

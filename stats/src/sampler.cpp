@@ -16,7 +16,9 @@ std::optional<kubefn::v1::ReplicaStats> StatsSampler::observe(std::int64_t unix_
   const std::int64_t second = unix_ms >= 0 ? unix_ms / 1000 : (unix_ms - 999) / 1000;
   std::optional<kubefn::v1::ReplicaStats> out;
   const bool restarted = started_ && (counters.requests < last_.requests ||
-                                      counters.busy_seconds < last_.busy_seconds);
+                                      counters.busy_seconds < last_.busy_seconds ||
+                                      counters.busy_union_seconds < last_.busy_union_seconds ||
+                                      counters.cpu_seconds < last_.cpu_seconds);
   last_ = counters;
   if (started_ && second > second_ && readings_ > 0 && !restarted) {
     kubefn::v1::ReplicaStats s;
@@ -28,6 +30,9 @@ std::optional<kubefn::v1::ReplicaStats> StatsSampler::observe(std::int64_t unix_
     s.set_inflight_average(inflight_sum_ / readings_);
     s.set_inflight_peak(inflight_peak_);
     s.set_busy_seconds(std::max(0.0, counters.busy_seconds - base_.busy_seconds));
+    s.set_busy_union_seconds(std::max(0.0, counters.busy_union_seconds - base_.busy_union_seconds));
+    s.set_cpu_seconds(std::max(0.0, counters.cpu_seconds - base_.cpu_seconds));
+    s.set_rss_bytes(std::max(0.0, counters.rss_bytes));
     out = std::move(s);
   }
   if (!started_ || second != second_ || restarted) {

@@ -50,21 +50,40 @@ prometheus::MetricFamily gauge(std::string name, std::string help, double value,
   return f;
 }
 
-}  // namespace
-
-std::optional<ProcessSample> read_process_sample(const std::string& proc_dir) {
+// The fields of <proc_dir>/stat from field 3 (state) on; empty when it cannot be read.
+std::vector<std::string> stat_fields(const std::string& proc_dir) {
+  std::vector<std::string> f;
   auto stat = read_file(proc_dir + "/stat");
-  if (!stat) return std::nullopt;
+  if (!stat) return f;
   // The command name may hold spaces and parentheses: fields start after the last ')'.
   std::size_t paren = stat->rfind(')');
-  if (paren == std::string::npos) return std::nullopt;
+  if (paren == std::string::npos || paren + 2 > stat->size()) return f;
   std::istringstream in(stat->substr(paren + 2));
-  // Field 3 (state) is the first one here; we need 14 utime, 15 stime, 20 num_threads,
-  // 22 starttime, 23 vsize, 24 rss.
-  std::vector<std::string> f;
   std::string tok;
   while (in >> tok)
     f.push_back(tok);
+  return f;
+}
+
+}  // namespace
+
+std::optional<ProcessUsage> read_process_usage(const std::string& proc_dir) {
+  // Fields 14 utime, 15 stime, 24 rss.
+  const std::vector<std::string> f = stat_fields(proc_dir);
+  if (f.size() < 22) return std::nullopt;
+  auto field = [&](int n) { return f[static_cast<std::size_t>(n - 3)]; };
+  static const double ticks = static_cast<double>(sysconf(_SC_CLK_TCK));
+  static const auto page = static_cast<std::uint64_t>(sysconf(_SC_PAGESIZE));
+  ProcessUsage u;
+  u.cpu_seconds = (std::stod(field(14)) + std::stod(field(15))) / ticks;
+  u.resident_bytes = std::stoull(field(24)) * page;
+  return u;
+}
+
+std::optional<ProcessSample> read_process_sample(const std::string& proc_dir) {
+  // Field 3 (state) is the first one here; we need 14 utime, 15 stime, 20 num_threads,
+  // 22 starttime, 23 vsize, 24 rss.
+  const std::vector<std::string> f = stat_fields(proc_dir);
   if (f.size() < 22) return std::nullopt;
   auto field = [&](int n) { return f[static_cast<std::size_t>(n - 3)]; };
   const double ticks = static_cast<double>(sysconf(_SC_CLK_TCK));

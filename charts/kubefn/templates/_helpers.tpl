@@ -73,3 +73,89 @@ Service's own DNS names are always reserved. */}}
 - {{ printf "--allow-host=%s" . | quote }}
 {{- end }}
 {{- end }}
+
+{{- define "kubefn.pricesName" -}}{{ include "kubefn.fullname" . }}-prices{{- end }}
+
+{{/* Where the operator and the gateway read the price sheet (the prices ConfigMap, mounted). */}}
+{{- define "kubefn.pricesDir" -}}/etc/kubefn/prices{{- end }}
+
+{{/* The price sheet as the binaries read it (--prices): prices.* of the values. A name the
+sheet does not have, or a price that is not a number, fails the install rather than the pods;
+numbers given as strings (helm --set prices.cpuCoreHour=0.05 makes one) are written as numbers.
+A field left out (or null) keeps the binaries' default. */}}
+{{- define "kubefn.pricesYaml" -}}
+{{- $p := .Values.prices }}
+{{- $known := list "currency" "granularity" "cpuCoreHour" "memoryGBHour" "requestsPerMillion" "lambda" "defaultMemory" }}
+{{- range $k, $_ := $p }}
+{{- if not (has $k $known) }}
+{{- fail (printf "prices.%s is not a field of the price sheet (it has: %s)" $k (join ", " $known)) }}
+{{- end }}
+{{- end }}
+{{- range $k := list "currency" "granularity" "defaultMemory" }}
+{{- if not (kindIs "invalid" (index $p $k)) }}
+{{ $k }}: {{ index $p $k | toString | quote }}
+{{- end }}
+{{- end }}
+{{- range $k := list "cpuCoreHour" "memoryGBHour" "requestsPerMillion" }}
+{{- if not (kindIs "invalid" (index $p $k)) }}
+{{ $k }}: {{ include "kubefn.priceNumber" (list $k (index $p $k)) }}
+{{- end }}
+{{- end }}
+{{- with $p.lambda }}
+{{- $lambda := . }}
+{{- range $k, $_ := $lambda }}
+{{- if not (has $k (list "requestsPerMillion" "gbSecond")) }}
+{{- fail (printf "prices.lambda.%s is not a field of the price sheet (it has: requestsPerMillion, gbSecond)" $k) }}
+{{- end }}
+{{- end }}
+lambda:
+{{- range $k := list "requestsPerMillion" "gbSecond" }}
+{{- if not (kindIs "invalid" (index $lambda $k)) }}
+  {{ $k }}: {{ include "kubefn.priceNumber" (list (printf "lambda.%s" $k) (index $lambda $k)) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* A price as a YAML number: include with (list NAME VALUE); fails unless VALUE is a number
+>= 0 (or a string holding one). */}}
+{{- define "kubefn.priceNumber" -}}
+{{- $text := index . 1 | toString }}
+{{- if not (regexMatch "^[+]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][-+]?[0-9]+)?$" $text) }}
+{{- fail (printf "prices.%s: %q is not a number >= 0" (index . 0) $text) }}
+{{- end }}
+{{- $text }}
+{{- end }}
+
+{{/* Whether the cluster serves the Prometheus Operator's API (PodMonitor, ServiceMonitor,
+PrometheusRule); `helm template` needs --api-versions monitoring.coreos.com/v1. */}}
+{{- define "kubefn.hasMonitoringApi" -}}
+{{- if .Capabilities.APIVersions.Has "monitoring.coreos.com/v1" }}true{{ end }}
+{{- end }}
+
+{{/* One scrape endpoint of the PodMonitor and the ServiceMonitor: include with the monitor's
+values. honorLabels keeps the metrics' own namespace label (the Function's namespace), which the
+target's namespace label would otherwise rename to exported_namespace. */}}
+{{- define "kubefn.monitorEndpoint" -}}
+port: metrics
+path: /metrics
+honorLabels: true
+{{- with .interval }}
+interval: {{ . }}
+{{- end }}
+{{- with .scrapeTimeout }}
+scrapeTimeout: {{ . }}
+{{- end }}
+{{- end }}
+
+{{/* What both monitors select: the release's operator and gateway pods (or Services). */}}
+{{- define "kubefn.monitorSelector" -}}
+namespaceSelector:
+  matchNames: [{{ .Release.Namespace }}]
+selector:
+  matchLabels:
+    app.kubernetes.io/name: {{ include "kubefn.name" . }}
+    app.kubernetes.io/instance: {{ .Release.Name }}
+  matchExpressions:
+    - {key: app.kubernetes.io/component, operator: In, values: [operator, gateway]}
+{{- end }}

@@ -24,6 +24,9 @@ void deliver(StatsSink& sink, const kubefn::v1::StatsSample& sample) {
     out.inflight_average = r.inflight_average();
     out.inflight_peak = r.inflight_peak();
     out.busy_seconds = r.busy_seconds();
+    out.busy_union_seconds = r.busy_union_seconds();
+    out.cpu_seconds = r.cpu_seconds();
+    out.rss_bytes = r.rss_bytes();
     if (!out.ns.empty() && !out.function.empty() && !out.replica.empty()) sink.on_replica(out);
   } else if (sample.has_gateway()) {
     const auto& g = sample.gateway();

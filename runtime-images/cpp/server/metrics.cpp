@@ -29,7 +29,8 @@ std::size_t RuntimeMetrics::method_index(std::string_view method) {
   return kMethodNames.size() - 1;
 }
 
-RuntimeMetrics::RuntimeMetrics() : registry_(std::make_shared<prometheus::Registry>()) {
+RuntimeMetrics::RuntimeMetrics(BusyClock::NowNs now)
+    : registry_(std::make_shared<prometheus::Registry>()), busy_(now) {
   auto& calls = prometheus::BuildCounter()
                     .Name("function_calls_total")
                     .Help("Number of calls to user function")

@@ -13,19 +13,28 @@
 #include <string>
 #include <string_view>
 
+#include "busy_clock.hpp"
+
 namespace kubefn::runtime {
 
 enum class Outcome { kSuccess, kFailure };
 
 class RuntimeMetrics {
  public:
-  RuntimeMetrics();
+  // `now` is the busy clock's time source (a seam for tests).
+  explicit RuntimeMetrics(BusyClock::NowNs now = &BusyClock::steady_ns);
 
   // One finished invocation of the handler. `failed` covers exceptions and timeouts.
   void record_call(std::string_view method, double seconds, bool failed, int status);
   // Wall time the handler ran, whether or not its answer was used.
   void add_busy_seconds(double seconds) { busy_seconds_->Increment(seconds); }
-  void inflight_add(double delta) { inflight_->Increment(delta); }
+  // Calls began (+) or ended (-): the in-flight gauge and the busy clock move together.
+  void inflight_add(int delta) {
+    inflight_->Increment(delta);
+    busy_.add(delta);
+  }
+  // Seconds the replica has had at least one call in flight (what metering calls busy).
+  double busy_union_seconds() const { return busy_.seconds(); }
   // Calls received while every handler slot (KUBEFN_MAX_THREADS) is taken, waiting for one.
   void queued_add(double delta) { queued_->Increment(delta); }
   // Bytes the open connections' buffers hold (request input, response head and body).
@@ -53,6 +62,7 @@ class RuntimeMetrics {
   prometheus::Counter* busy_seconds_ = nullptr;
   prometheus::Family<prometheus::Counter>* rejected_ = nullptr;
   std::shared_ptr<prometheus::Collectable> process_;
+  BusyClock busy_;
 };
 
 }  // namespace kubefn::runtime

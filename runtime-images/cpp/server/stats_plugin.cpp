@@ -7,10 +7,12 @@
 #include <filesystem>
 #include <string>
 
+#include "kubefn/telemetry/process_collector.hpp"
+
 namespace kubefn::runtime {
 
 kubefn_stats_counters read_runtime_counters(prometheus::Registry& registry) {
-  kubefn_stats_counters c{0, 0, 0};
+  kubefn_stats_counters c{0, 0, 0, 0, 0, 0};
   double calls = 0;
   for (const auto& family : registry.Collect()) {
     if (family.name == "function_calls_total") {
@@ -25,6 +27,16 @@ kubefn_stats_counters read_runtime_counters(prometheus::Registry& registry) {
     }
   }
   c.requests = static_cast<std::uint64_t>(std::llround(calls));
+  return c;
+}
+
+kubefn_stats_counters read_runtime_counters(RuntimeMetrics& metrics) {
+  kubefn_stats_counters c = read_runtime_counters(metrics.registry());
+  c.busy_union_seconds = metrics.busy_union_seconds();
+  if (auto usage = telemetry::read_process_usage()) {
+    c.cpu_seconds = usage->cpu_seconds;
+    c.rss_bytes = static_cast<double>(usage->resident_bytes);
+  }
   return c;
 }
 
@@ -52,7 +64,7 @@ bool StatsPlugin::start(const RuntimeConfig& config) {
   args.function = config.function_name.c_str();
   args.replica = replica.c_str();
   args.read = [](void* ctx, kubefn_stats_counters* out) {
-    *out = read_runtime_counters(static_cast<StatsPlugin*>(ctx)->metrics_.registry());
+    *out = read_runtime_counters(static_cast<StatsPlugin*>(ctx)->metrics_);
   };
   // Log lines go to stderr like every lifecycle line; the writer is the process's own.
   args.log = [](void* ctx, const char* message) {

@@ -13,8 +13,12 @@
 namespace kubefn::runtime {
 
 // The runtime's counters from its metrics registry: function_calls_total summed over methods,
-// kubefn_runtime_inflight_requests and kubefn_runtime_busy_seconds_total.
+// kubefn_runtime_inflight_requests and kubefn_runtime_busy_seconds_total (the metering fields
+// stay zero).
 kubefn_stats_counters read_runtime_counters(prometheus::Registry& registry);
+// All of them: the registry's, the busy clock (RuntimeMetrics::busy_union_seconds) and this
+// process's CPU and resident memory (from /proc/self/stat).
+kubefn_stats_counters read_runtime_counters(RuntimeMetrics& metrics);
 
 class StatsPlugin {
  public:

@@ -8,11 +8,17 @@
 
 extern "C" {
 
-// The counters a sample is made from, read at one instant.
+// The counters a sample is made from, read at one instant. The runtime and its plugin are
+// built together from one tree (the plugin sits beside the executable): fields are added at
+// the end.
 struct kubefn_stats_counters {
   std::uint64_t requests;  // calls finished so far
   double inflight;         // calls running now
-  double busy_seconds;     // handler wall time so far
+  double busy_seconds;     // handler wall time so far, summed over calls
+  // For metering:
+  double busy_union_seconds;  // time with at least one call in flight so far
+  double cpu_seconds;         // the process's user + system CPU so far
+  double rss_bytes;           // the process's resident memory now
 };
 
 typedef void (*kubefn_stats_read_fn)(void* ctx, kubefn_stats_counters* out);

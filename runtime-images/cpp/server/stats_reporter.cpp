@@ -53,9 +53,16 @@ extern "C" void* kubefn_stats_start(const kubefn_stats_start_args* args) {
     o.stream.log = [copy](const std::string& message) { copy.log(copy.ctx, message.c_str()); };
   }
   o.read = [copy] {
-    kubefn_stats_counters c{0, 0, 0};
+    kubefn_stats_counters c{0, 0, 0, 0, 0, 0};
     copy.read(copy.ctx, &c);
-    return kubefn::stats::StatsCounters{c.requests, c.inflight, c.busy_seconds};
+    kubefn::stats::StatsCounters out;
+    out.requests = c.requests;
+    out.inflight = c.inflight;
+    out.busy_seconds = c.busy_seconds;
+    out.busy_union_seconds = c.busy_union_seconds;
+    out.cpu_seconds = c.cpu_seconds;
+    out.rss_bytes = c.rss_bytes;
+    return out;
   };
   return new StatsReporter(std::move(o));
 }

@@ -79,6 +79,17 @@ Manifest parse_manifest(const std::string& text) {
   return m;
 }
 
+// One YAML document (a ConfigMap's data entry) as JSON; null when it does not parse.
+json yaml_to_json(const std::string& text) {
+  emulator::YamlError error;
+  auto docs = emulator::yaml_documents_to_json(text, &error);
+  if (!docs || docs->empty()) {
+    ADD_FAILURE() << "line " << error.line + 1 << ": " << error.message << "\n" << text;
+    return nullptr;
+  }
+  return (*docs)[0].value;
+}
+
 std::vector<std::string> container_args(const json& deployment) {
   std::vector<std::string> out;
   for (const auto& a : deployment["spec"]["template"]["spec"]["containers"][0]["args"])
@@ -282,11 +293,233 @@ TEST_F(ChartTest, DefaultValuesRender) {
     EXPECT_EQ(b["subjects"][0]["name"], name);
     EXPECT_EQ(b["subjects"][0]["namespace"], kNamespace);
   }
-  EXPECT_TRUE(m.all("RoleBinding").size() == 2u) << "only the Lease and keys bindings";
+  const json metering_role = m.find("Role", "kubefn-operator-metering", kNamespace);
+  ASSERT_FALSE(metering_role.is_null());
+  EXPECT_EQ(metering_role["rules"][1]["resourceNames"], json::array({"kubefn-metering"}))
+      << "get and update: the metering checkpoint only";
+  EXPECT_TRUE(m.all("RoleBinding").size() == 3u) << "only the Lease, keys and metering bindings";
 
   const json secret = m.find("Secret", "kubefn-gateway-keys", kNamespace);
   ASSERT_FALSE(secret.is_null());
   EXPECT_GE(secret["data"].value("token", "").size(), 40u);
+}
+
+// Cost accounting with default values: the price sheet (the built-in one) in a ConfigMap
+// that both components mount and read with --prices; the dashboard ConfigMap labelled for
+// Grafana's sidecar; the rules ConfigMap; no Prometheus Operator objects.
+TEST_F(ChartTest, DefaultValuesRenderCostAccounting) {
+  const Manifest m = render();
+  const json prices = m.find("ConfigMap", "kubefn-prices", kNamespace);
+  ASSERT_FALSE(prices.is_null());
+  const json sheet = yaml_to_json(prices["data"].value("prices.yaml", ""));
+  // The defaults of metering::PriceSheet, under the names parse_price_sheet reads.
+  EXPECT_EQ(sheet, json::parse(R"({"currency": "USD", "granularity": "1ms",
+      "cpuCoreHour": 0.031611, "memoryGBHour": 0.004237, "requestsPerMillion": 0,
+      "lambda": {"requestsPerMillion": 0.2, "gbSecond": 0.0000166667},
+      "defaultMemory": "128Mi"})"))
+      << prices.dump(2);
+  for (const char* name : {"kubefn-operator", "kubefn-gateway"}) {
+    const json d = m.find("Deployment", name, kNamespace);
+    ASSERT_FALSE(d.is_null()) << name;
+    const json& pod = d["spec"]["template"]["spec"];
+    EXPECT_EQ(flag(container_args(d), "--prices"), "/etc/kubefn/prices/prices.yaml") << name;
+    ASSERT_EQ(pod["volumes"].size(), 1u) << name << ": " << pod["volumes"].dump();
+    EXPECT_EQ(pod["volumes"][0]["name"], "prices");
+    EXPECT_EQ(pod["volumes"][0]["configMap"]["name"], "kubefn-prices");
+    const json& mounts = pod["containers"][0]["volumeMounts"];
+    ASSERT_EQ(mounts.size(), 1u) << name << ": " << mounts.dump();
+    EXPECT_EQ(mounts[0]["name"], "prices");
+    EXPECT_EQ(mounts[0]["mountPath"], "/etc/kubefn/prices");
+    EXPECT_EQ(mounts[0]["readOnly"], true);
+    // A subPath mount is never updated: the file must follow the ConfigMap.
+    EXPECT_FALSE(mounts[0].contains("subPath"));
+  }
+
+  const json dash = m.find("ConfigMap", "kubefn-dashboard", kNamespace);
+  ASSERT_FALSE(dash.is_null());
+  EXPECT_EQ(dash["metadata"]["labels"]["grafana_dashboard"], "1");
+  const std::string dash_text = dash["data"].value("kubefn-cost.json", "");
+  EXPECT_EQ(dash_text, read_file(kChart + "/files/dashboard.json"));
+  const json board = json::parse(dash_text, nullptr, false);
+  ASSERT_TRUE(board.is_object()) << "the dashboard is not JSON";
+  EXPECT_EQ(board["uid"], "kubefn-cost");
+  EXPECT_GE(board.value("schemaVersion", 0), 39);
+
+  const json rules = m.find("ConfigMap", "kubefn-recording-rules", kNamespace);
+  ASSERT_FALSE(rules.is_null());
+  const std::string rules_text = rules["data"].value("kubefn.rules.yaml", "");
+  EXPECT_EQ(rules_text, read_file(kChart + "/files/recording-rules.yaml"));
+  const json groups = yaml_to_json(rules_text);
+  ASSERT_TRUE(groups.contains("groups")) << rules_text;
+  EXPECT_GE(groups["groups"].size(), 1u);
+
+  for (const char* kind : {"PodMonitor", "ServiceMonitor", "PrometheusRule"}) {
+    EXPECT_TRUE(m.all(kind).empty()) << kind << " is off by default";
+  }
+  EXPECT_TRUE(m.find("Service", "kubefn-gateway-metrics", kNamespace).is_null());
+}
+
+TEST_F(ChartTest, PricesComeFromValues) {
+  const auto values = dir_.write("values.yaml", R"(prices:
+  currency: EUR
+  granularity: 100ms
+  cpuCoreHour: 0.05
+  memoryGBHour: 0.006
+  requestsPerMillion: 0.1
+  lambda: {requestsPerMillion: 0.25, gbSecond: 0.00002}
+  defaultMemory: 256Mi
+)");
+  const Manifest m = render({"-f", values.string()}, "edge");
+  const json prices = m.find("ConfigMap", "edge-kubefn-prices", kNamespace);
+  ASSERT_FALSE(prices.is_null());
+  EXPECT_EQ(yaml_to_json(prices["data"].value("prices.yaml", "")),
+            json::parse(R"({"currency": "EUR", "granularity": "100ms", "cpuCoreHour": 0.05,
+                "memoryGBHour": 0.006, "requestsPerMillion": 0.1,
+                "lambda": {"requestsPerMillion": 0.25, "gbSecond": 0.00002},
+                "defaultMemory": "256Mi"})"))
+      << prices.dump(2);
+  for (const char* name : {"edge-kubefn-operator", "edge-kubefn-gateway"}) {
+    const json d = m.find("Deployment", name, kNamespace);
+    ASSERT_FALSE(d.is_null()) << name;
+    EXPECT_EQ(d["spec"]["template"]["spec"]["volumes"][0]["configMap"]["name"],
+              "edge-kubefn-prices");
+  }
+  // One field left out keeps the binaries' default; a name the sheet lacks is refused.
+  const Manifest some = render({"--set", "prices.lambda=null"});
+  const json sheet = yaml_to_json(
+      some.find("ConfigMap", "kubefn-prices", kNamespace)["data"].value("prices.yaml", ""));
+  EXPECT_FALSE(sheet.contains("lambda")) << sheet.dump();
+  EXPECT_EQ(sheet["cpuCoreHour"], 0.031611);
+  // helm --set makes strings of decimals: they are written as numbers all the same.
+  const Manifest set = render({"--set", "prices.cpuCoreHour=0.05", "--set",
+                               "prices.lambda.gbSecond=1e-5", "--set", "prices.granularity=10ms"});
+  const json set_sheet = yaml_to_json(
+      set.find("ConfigMap", "kubefn-prices", kNamespace)["data"].value("prices.yaml", ""));
+  EXPECT_EQ(set_sheet["cpuCoreHour"], 0.05) << set_sheet.dump();
+  EXPECT_EQ(set_sheet["lambda"]["gbSecond"], 1e-5) << set_sheet.dump();
+  EXPECT_EQ(set_sheet["granularity"], "10ms") << set_sheet.dump();
+  auto r = helm({"template", "kubefn", kChart, "--set", "prices.memoryGBHour=abc"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("prices.memoryGBHour: \"abc\" is not a number >= 0"), std::string::npos)
+      << r.err;
+  r = helm({"template", "kubefn", kChart, "--set", "prices.cpuCorehour=1"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("prices.cpuCorehour is not a field of the price sheet"), std::string::npos)
+      << r.err;
+  r = helm({"template", "kubefn", kChart, "--set", "prices.lambda.gbsecond=1"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("prices.lambda.gbsecond is not a field"), std::string::npos) << r.err;
+}
+
+TEST_F(ChartTest, DashboardAndRulesValues) {
+  const Manifest m =
+      render({"--set", "metrics.dashboard.labelValue=kubefn", "--set",
+              "metrics.dashboard.label=dashboards", "--set", "metrics.dashboard.namespace=grafana",
+              "--set", "metrics.dashboard.annotations.grafana_folder=kubefn", "--set",
+              "metrics.rules.labels.role=rules"});
+  const json dash = m.find("ConfigMap", "kubefn-dashboard", "grafana");
+  ASSERT_FALSE(dash.is_null());
+  EXPECT_EQ(dash["metadata"]["labels"]["dashboards"], "kubefn");
+  EXPECT_FALSE(dash["metadata"]["labels"].contains("grafana_dashboard"));
+  EXPECT_EQ(dash["metadata"]["annotations"]["grafana_folder"], "kubefn");
+  const json rules = m.find("ConfigMap", "kubefn-recording-rules", kNamespace);
+  ASSERT_FALSE(rules.is_null());
+  EXPECT_EQ(rules["metadata"]["labels"]["role"], "rules");
+
+  const Manifest off =
+      render({"--set", "metrics.dashboard.enabled=false", "--set", "metrics.rules.enabled=false"});
+  EXPECT_TRUE(off.find("ConfigMap", "kubefn-dashboard").is_null());
+  EXPECT_TRUE(off.find("ConfigMap", "kubefn-recording-rules").is_null());
+  EXPECT_FALSE(off.find("ConfigMap", "kubefn-prices", kNamespace).is_null())
+      << "the price sheet is always there: both components read it";
+}
+
+// The Prometheus Operator's objects: only when enabled, and only where the API exists (helm
+// template: --api-versions).
+TEST_F(ChartTest, MonitorsAndPrometheusRuleOnlyWhenEnabled) {
+  const std::vector<std::string> enabled = {"--set", "metrics.podMonitor.enabled=true",
+                                            "--set", "metrics.serviceMonitor.enabled=true",
+                                            "--set", "metrics.prometheusRule.enabled=true",
+                                            "--set", "metrics.prometheusRule.labels.release=prom",
+                                            "--set", "metrics.podMonitor.labels.release=prom",
+                                            "--set", "metrics.podMonitor.interval=15s"};
+  // Without the API: nothing (NOTES.txt warns).
+  const Manifest no_api = render(enabled);
+  for (const char* kind : {"PodMonitor", "ServiceMonitor", "PrometheusRule"}) {
+    EXPECT_TRUE(no_api.all(kind).empty()) << kind << " without monitoring.coreos.com/v1";
+  }
+  // With the API but not enabled: nothing either.
+  const Manifest off = render({"--api-versions", "monitoring.coreos.com/v1"});
+  for (const char* kind : {"PodMonitor", "ServiceMonitor", "PrometheusRule"}) {
+    EXPECT_TRUE(off.all(kind).empty()) << kind << " is off by default";
+  }
+
+  std::vector<std::string> args = enabled;
+  args.insert(args.end(), {"--api-versions", "monitoring.coreos.com/v1"});
+  const Manifest m = render(args);
+  const json op = m.find("Deployment", "kubefn-operator", kNamespace);
+  const json gw = m.find("Deployment", "kubefn-gateway", kNamespace);
+  ASSERT_FALSE(op.is_null());
+  ASSERT_FALSE(gw.is_null());
+
+  // The PodMonitor selects both components' pods and scrapes their port named metrics,
+  // keeping the metrics' own namespace label.
+  const json pm = m.find("PodMonitor", "kubefn", kNamespace);
+  ASSERT_FALSE(pm.is_null());
+  EXPECT_EQ(pm["metadata"]["labels"]["release"], "prom");
+  const json& sel = pm["spec"]["selector"];
+  auto selects = [&](const json& labels) {
+    for (const auto& [k, v] : sel["matchLabels"].items()) {
+      if (labels.value(k, "") != v) return false;
+    }
+    for (const auto& e : sel["matchExpressions"]) {
+      const std::string have = labels.value(e["key"].get<std::string>(), "");
+      const auto& values = e["values"];
+      if (e["operator"] != "In" || std::find(values.begin(), values.end(), have) == values.end())
+        return false;
+    }
+    return true;
+  };
+  for (const json* d : {&op, &gw}) {
+    EXPECT_TRUE(selects((*d)["spec"]["template"]["metadata"]["labels"])) << sel.dump();
+    bool port = false;
+    for (const auto& p : (*d)["spec"]["template"]["spec"]["containers"][0]["ports"]) {
+      if (p["name"] == "metrics") port = true;
+    }
+    EXPECT_TRUE(port) << (*d)["metadata"]["name"] << " has no port named metrics";
+  }
+  EXPECT_EQ(pm["spec"]["namespaceSelector"]["matchNames"], json::array({kNamespace}));
+  const json& ep = pm["spec"]["podMetricsEndpoints"][0];
+  EXPECT_EQ(ep["port"], "metrics");
+  EXPECT_EQ(ep["path"], "/metrics");
+  EXPECT_EQ(ep["honorLabels"], true);
+  EXPECT_EQ(ep["interval"], "15s");
+
+  // The ServiceMonitor: the operator's Service has the metrics port; the gateway's metrics get
+  // a headless Service of their own (the gateway Service stays calls only).
+  const json sm = m.find("ServiceMonitor", "kubefn", kNamespace);
+  ASSERT_FALSE(sm.is_null());
+  EXPECT_EQ(sm["spec"]["endpoints"][0]["port"], "metrics");
+  EXPECT_EQ(sm["spec"]["endpoints"][0]["honorLabels"], true);
+  EXPECT_EQ(sm["spec"]["selector"], sel);
+  const json gw_metrics = m.find("Service", "kubefn-gateway-metrics", kNamespace);
+  ASSERT_FALSE(gw_metrics.is_null());
+  EXPECT_EQ(gw_metrics["spec"]["clusterIP"], "None");
+  EXPECT_EQ(gw_metrics["spec"]["selector"], gw["spec"]["template"]["metadata"]["labels"]);
+  EXPECT_EQ(gw_metrics["spec"]["ports"][0]["name"], "metrics");
+  EXPECT_EQ(gw_metrics["spec"]["ports"][0]["port"], 9090);
+  EXPECT_EQ(gw_metrics["spec"]["ports"][0]["targetPort"], "metrics");
+  EXPECT_TRUE(selects(gw_metrics["metadata"]["labels"]));
+  const json op_svc = m.find("Service", "kubefn-operator", kNamespace);
+  EXPECT_TRUE(selects(op_svc["metadata"]["labels"]));
+  EXPECT_EQ(m.find("Service", "kubefn-gateway", kNamespace)["spec"]["ports"].size(), 1u);
+
+  // The PrometheusRule holds the rules file's groups.
+  const json pr = m.find("PrometheusRule", "kubefn", kNamespace);
+  ASSERT_FALSE(pr.is_null());
+  EXPECT_EQ(pr["metadata"]["labels"]["release"], "prom");
+  const json file = yaml_to_json(read_file(kChart + "/files/recording-rules.yaml"));
+  EXPECT_EQ(pr["spec"]["groups"], file["groups"]);
 }
 
 TEST_F(ChartTest, ValuesFileRenders) {
@@ -509,6 +742,11 @@ TEST_P(ChartInstall, InstallUpgradeUninstall) {
   }
   EXPECT_EQ(get("service/" + op, "{.spec.ports[?(@.name==\"stats\")].port}"), "9090");
   EXPECT_EQ(get("role/" + gw + "-keys", "{.rules[0].resourceNames[0]}"), gw + "-keys");
+  EXPECT_NE(get("configmap/" + release_ + "-prices", "{.data.prices\\.yaml}")
+                .find("cpuCoreHour: 0.031611"),
+            std::string::npos);
+  EXPECT_EQ(get("configmap/" + release_ + "-dashboard", "{.metadata.labels.grafana_dashboard}"),
+            "1");
   EXPECT_EQ(get("rolebinding/" + op + "-leader-election", "{.roleRef.name}"),
             op + "-leader-election");
   // helm keeps the release in a Secret of its own type (sent as protobuf).
@@ -532,15 +770,18 @@ TEST_P(ChartInstall, InstallUpgradeUninstall) {
     }
   }
 
-  // Upgrade with a changed value: the Deployment follows, the token stays.
+  // Upgrade with changed values: the Deployment follows, the price sheet too, the token stays.
   r = helm({"upgrade", release_, kChart, "--namespace", ns_, "--wait", "--timeout", "120s", "--set",
-            "gateway.activationTimeoutSeconds=5"});
+            "gateway.activationTimeoutSeconds=5", "--set", "prices.cpuCoreHour=0.05"});
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_NE(r.out.find("REVISION: 2"), std::string::npos) << r.out;
   EXPECT_NE(get("deployment/" + gw, "{.spec.template.spec.containers[0].args}")
                 .find("--activation-timeout=5"),
             std::string::npos);
   EXPECT_EQ(token(), installed) << "helm upgrade must keep the gateway token";
+  EXPECT_NE(
+      get("configmap/" + release_ + "-prices", "{.data.prices\\.yaml}").find("cpuCoreHour: 0.05"),
+      std::string::npos);
   if (api_->real()) {
     // The Deployment controller rolled the change out: the pods left run the new arguments.
     auto rolled = kubectl({"rollout", "status", "-n", ns_, "deployment/" + gw, "--timeout=60s"});

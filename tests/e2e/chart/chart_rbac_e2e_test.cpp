@@ -298,6 +298,16 @@ class ChartRbac : public ::testing::TestWithParam<RbacCase> {
     return argv;
   }
 
+  // The price sheet the chart mounts into both pods (its prices ConfigMap), as a file here:
+  // it replaces the chart's --prices, a path inside the pod.
+  std::string prices_file() {
+    auto r = admin({"get", "configmap", release_ + "-prices", "-n", release_ns_, "-o",
+                    "jsonpath={.data.prices\\.yaml}"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.out.find("cpuCoreHour"), std::string::npos) << r.out;
+    return dir_.write("prices.yaml", r.out).string();
+  }
+
   std::string log(const std::string& name) { return read_file(dir_.file(name + ".err")); }
 
   // What to look at when a step did not happen: most likely the API refused a request, which
@@ -324,9 +334,10 @@ class ChartRbac : public ::testing::TestWithParam<RbacCase> {
   void start_operator(const std::string& identity) {
     stats_port_ = free_port();
     const auto argv = program_args(
-        KUBEFN_OPERATOR_BIN, chart_args(op_sa_), {"--metrics-port", "--stats-port"},
+        KUBEFN_OPERATOR_BIN, chart_args(op_sa_), {"--metrics-port", "--stats-port", "--prices"},
         {"--kubeconfig", op_kubeconfig_, "--metrics-port", "0", "--bind-address", "127.0.0.1",
-         "--stats-port", std::to_string(stats_port_), "--identity", identity,
+         "--prices=" + prices_file(), "--stats-port", std::to_string(stats_port_), "--identity",
+         identity,
          // In a pod, POD_NAMESPACE: the release's namespace, where the chart's Role is.
          "--lease-namespace", release_ns_});
     operator_ =
@@ -350,10 +361,11 @@ class ChartRbac : public ::testing::TestWithParam<RbacCase> {
   void start_gateway() {
     const auto argv = program_args(
         KUBEFN_GATEWAY_BIN, chart_args(gw_sa_),
-        {"--bind-address", "--port", "--metrics-bind-address", "--metrics-port", "--stats-address"},
+        {"--bind-address", "--port", "--metrics-bind-address", "--metrics-port", "--stats-address",
+         "--prices"},
         {"--kubeconfig", gw_kubeconfig_, "--bind-address", "127.0.0.1", "--port", "0",
-         "--metrics-bind-address", "127.0.0.1", "--metrics-port", "0", "--stats-address",
-         "127.0.0.1:" + std::to_string(stats_port_)});
+         "--prices=" + prices_file(), "--metrics-bind-address", "127.0.0.1", "--metrics-port", "0",
+         "--stats-address", "127.0.0.1:" + std::to_string(stats_port_)});
     gateway_ = std::make_unique<ChildProcess>(
         argv, std::map<std::string, std::string>{{"POD_NAME", "gateway-under-test"}},
         dir_.file("gateway.out"), dir_.file("gateway.err"));

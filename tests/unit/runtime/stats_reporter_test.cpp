@@ -40,6 +40,10 @@ struct Dials {
   std::atomic<int> inflight{0};
   std::atomic<std::int64_t> unix_ms{1'700'000'000'000};
   std::atomic<int> reads{0};
+  // Metering's: busy-union and CPU milliseconds so far, resident bytes now.
+  std::atomic<int> busy_union_ms{0};
+  std::atomic<int> cpu_ms{0};
+  std::atomic<double> rss{0};
 };
 
 StatsReporterOptions options_for(Dials& d, std::uint16_t port) {
@@ -51,7 +55,11 @@ StatsReporterOptions options_for(Dials& d, std::uint16_t port) {
   o.poll = 5ms;
   o.read = [&d] {
     ++d.reads;
-    return stats::StatsCounters{d.requests.load(), static_cast<double>(d.inflight.load()), 0};
+    stats::StatsCounters c{d.requests.load(), static_cast<double>(d.inflight.load()), 0};
+    c.busy_union_seconds = d.busy_union_ms.load() / 1000.0;
+    c.cpu_seconds = d.cpu_ms.load() / 1000.0;
+    c.rss_bytes = d.rss.load();
+    return c;
   };
   o.unix_ms = [&d] { return d.unix_ms.load(); };
   return o;
@@ -86,6 +94,26 @@ TEST(StatsReporter, SamplesArriveAtTheServer) {
   EXPECT_EQ(sink.replicas()[1].requests, 7);
   EXPECT_EQ(sink.replicas()[1].inflight_peak, 1);
   EXPECT_EQ(server.streams(), 1u);
+}
+
+TEST(StatsReporter, MeteringFiguresArriveAtTheServer) {
+  RecordingSink sink;
+  autoscaler::StatsServer server(sink, "127.0.0.1", 0);
+  ASSERT_TRUE(server.start().ok());
+  Dials d;
+  StatsReporter reporter(options_for(d, server.port()));
+  ASSERT_TRUE(wait_until([&] { return d.reads > 0; }, 10s));
+  d.busy_union_ms = 400;
+  d.cpu_ms = 250;
+  d.rss = 48e6;
+  const int before = d.reads;
+  ASSERT_TRUE(wait_until([&] { return d.reads > before + 1; }, 10s));
+  d.unix_ms += 1000;
+  ASSERT_TRUE(wait_until([&] { return !sink.replicas().empty(); }, 10s));
+  const auto first = sink.replicas().front();
+  EXPECT_DOUBLE_EQ(first.busy_union_seconds, 0.4);
+  EXPECT_DOUBLE_EQ(first.cpu_seconds, 0.25);
+  EXPECT_DOUBLE_EQ(first.rss_bytes, 48e6);
 }
 
 }  // namespace

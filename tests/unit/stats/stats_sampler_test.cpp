@@ -63,6 +63,40 @@ TEST(StatsSampler, CountersGoingBackwardsRestartTheBaseline) {
   EXPECT_NEAR(out->busy_seconds(), 0.2, 1e-9);
 }
 
+// What metering reads from a replica's seconds: the time it had a call in flight and the CPU
+// it used (deltas, like the other counters), and its resident memory at the second's end.
+TEST(StatsSampler, BusyUnionAndCpuAreDeltasAndRssIsTheClosingReading) {
+  StatsSampler s({"ns", "fn", "r"});
+  auto at = [](double busy_union, double cpu, double rss) {
+    StatsCounters c;
+    c.busy_union_seconds = busy_union;
+    c.cpu_seconds = cpu;
+    c.rss_bytes = rss;
+    return c;
+  };
+  // Counted from zero in the first sample: the process used them before the first reading.
+  EXPECT_FALSE(s.observe(kT0 + 10, at(0.25, 0.5, 10e6)));
+  EXPECT_FALSE(s.observe(kT0 + 500, at(0.5, 0.6, 30e6)));
+  auto first = s.observe(kT0 + 1010, at(0.75, 0.7, 20e6));
+  ASSERT_TRUE(first);
+  EXPECT_DOUBLE_EQ(first->busy_union_seconds(), 0.75);
+  EXPECT_DOUBLE_EQ(first->cpu_seconds(), 0.7);
+  EXPECT_DOUBLE_EQ(first->rss_bytes(), 20e6);
+  auto second = s.observe(kT0 + 2010, at(1.5, 0.9, 25e6));
+  ASSERT_TRUE(second);
+  EXPECT_EQ(second->second_start_unix_ms(), kT0 + 1000);
+  EXPECT_DOUBLE_EQ(second->busy_union_seconds(), 0.75);
+  EXPECT_NEAR(second->cpu_seconds(), 0.2, 1e-12);
+  EXPECT_DOUBLE_EQ(second->rss_bytes(), 25e6);
+  // A process that started again (its CPU went backwards) gives no bogus sample.
+  EXPECT_FALSE(s.observe(kT0 + 3010, at(1.5, 0.1, 5e6)));
+  auto after = s.observe(kT0 + 4010, at(2.0, 0.4, 6e6));
+  ASSERT_TRUE(after);
+  EXPECT_DOUBLE_EQ(after->busy_union_seconds(), 0.5);
+  EXPECT_NEAR(after->cpu_seconds(), 0.3, 1e-12);
+  EXPECT_DOUBLE_EQ(after->rss_bytes(), 6e6);
+}
+
 TEST(GatewaySample, LeavesOutIdleFunctions) {
   std::vector<gateway::FunctionLoad> loads(2);
   loads[0].ns = "a";

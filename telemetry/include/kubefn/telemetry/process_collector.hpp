@@ -25,6 +25,14 @@ struct ProcessSample {
 // Reads a sample of the given /proc/<pid> directory; nullopt when it cannot be read.
 std::optional<ProcessSample> read_process_sample(const std::string& proc_dir = "/proc/self");
 
+// What metering reads of a process, often: its CPU and resident memory from <proc_dir>/stat
+// alone (one small read; no file descriptor count, no limits).
+struct ProcessUsage {
+  double cpu_seconds = 0;  // user + system
+  std::uint64_t resident_bytes = 0;
+};
+std::optional<ProcessUsage> read_process_usage(const std::string& proc_dir = "/proc/self");
+
 class ProcessCollector : public prometheus::Collectable {
  public:
   std::vector<prometheus::MetricFamily> Collect() const override;

@@ -18,6 +18,10 @@ struct ReplicaReport {
   double inflight_average = 0;
   double inflight_peak = 0;
   double busy_seconds = 0;
+  // For metering (the autoscaler does not read them):
+  double busy_union_seconds = 0;
+  double cpu_seconds = 0;
+  double rss_bytes = 0;
 };
 
 // One function's second at a gateway.
