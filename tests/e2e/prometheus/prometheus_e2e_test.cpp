@@ -626,6 +626,30 @@ TEST_F(PrometheusE2E, RulesEvaluateAndEveryDashboardQueryRunsAgainstKubefnUp) {
     EXPECT_NE(std::find(got.begin(), got.end(), want), got.end())
         << v.value("name", "") << ": " << q << " gave " << got.dump();
   }
+
+  // `kubefn cost --prometheus` (what a cluster's user runs) reports the function from this
+  // Prometheus: its calls (increase() over the window extrapolates, so about the 40 seen while
+  // it scraped), its replica time and cost, at the chart's prices.
+  const auto cost = run_command({KUBEFN_CLI_BIN, "cost", "-A", "--since", "10m", "-o", "json",
+                                 "--prometheus", "http://127.0.0.1:" + std::to_string(prom_port_)},
+                                {{"KUBEFN_HOME", dir_.file("home")}}, seconds(60));
+  ASSERT_EQ(cost.exit_code, 0) << cost.err;
+  const json report = json::parse(cost.out, nullptr, false);
+  ASSERT_TRUE(report.is_object()) << cost.out;
+  EXPECT_DOUBLE_EQ(report["prices"].value("cpuCoreHour", 0.0), 0.5);
+  ASSERT_EQ(report["functions"].size(), 1u) << cost.out;
+  const json& fn = report["functions"][0];
+  EXPECT_EQ(fn.value("name", ""), "hello");
+  EXPECT_GE(fn["invocations"].value("success", 0), 30) << cost.out;
+  EXPECT_LE(fn["invocations"].value("success", 0), 60) << cost.out;
+  EXPECT_GT(fn["replica_seconds"].value("idle", 0.0), 0) << cost.out;
+  EXPECT_GT(fn["cost"].value("total", 0.0), 0) << cost.out;
+  EXPECT_GT(fn.value("lambda_cost", 0.0), 0) << cost.out;
+  const auto table = run_command({KUBEFN_CLI_BIN, "cost", "-A", "--prometheus",
+                                  "http://127.0.0.1:" + std::to_string(prom_port_)},
+                                 {{"KUBEFN_HOME", dir_.file("home")}}, seconds(60));
+  ASSERT_EQ(table.exit_code, 0) << table.err;
+  EXPECT_NE(table.out.find("hello"), std::string::npos) << table.out;
 }
 
 }  // namespace
