@@ -19,8 +19,9 @@ TimePoint at(double s) {
 // kubefn: the real decision code, ticking every second.
 class Kubefn final : public Policy {
  public:
-  explicit Kubefn(const PolicySettings& s) : scaler_(spec(s), at(0)) {}
-  const char* name() const override { return "kubefn"; }
+  Kubefn(const PolicySettings& s, std::string name)
+      : name_(std::move(name)), scaler_(spec(s), at(0)) {}
+  const char* name() const override { return name_.c_str(); }
   double tick_s() const override { return 1.0; }
   // A new Function's Deployment is created without spec.replicas: one replica.
   int initial_replicas() const override { return 1; }
@@ -57,8 +58,10 @@ class Kubefn final : public Policy {
     autoscaler::ScalingSpec sp;  // defaults, as a Function gets them
     sp.target = s.target;
     sp.max_replicas = s.max_replicas;
+    sp.keep_alive.cold_start_cost = s.cold_start_cost;
     return sp;
   }
+  std::string name_;
   autoscaler::Autoscaler scaler_;
   bool debug_ = std::getenv("KUBEFN_AUTOSCALE_DEBUG") != nullptr;
 };
@@ -211,8 +214,8 @@ class KeepAlive final : public Policy {
 
 }  // namespace
 
-std::unique_ptr<Policy> make_kubefn(const PolicySettings& s) {
-  return std::make_unique<Kubefn>(s);
+std::unique_ptr<Policy> make_kubefn(const PolicySettings& s, std::string name) {
+  return std::make_unique<Kubefn>(s, std::move(name));
 }
 std::unique_ptr<Policy> make_kpa(const PolicySettings& s) {
   return std::make_unique<Kpa>(s);

@@ -48,9 +48,12 @@ class Policy {
 struct PolicySettings {
   double target = 0.7;  // in flight per replica (of a capacity of one)
   int max_replicas = 50;
+  // kubefn's spec.scaling.coldStartCost: idle replica-seconds one avoided cold start is worth.
+  double cold_start_cost = autoscaler::kDefaultColdStartCost;
 };
 
-std::unique_ptr<Policy> make_kubefn(const PolicySettings& s);
+// kubefn at the settings' coldStartCost, named `name` (default "kubefn").
+std::unique_ptr<Policy> make_kubefn(const PolicySettings& s, std::string name = "kubefn");
 std::unique_ptr<Policy> make_kpa(const PolicySettings& s);
 std::unique_ptr<Policy> make_hpa(const PolicySettings& s);
 std::unique_ptr<Policy> make_keep_alive(const PolicySettings& s);

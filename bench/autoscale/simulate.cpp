@@ -65,6 +65,7 @@ RunFigures simulate(const Replay& replay, Policy& policy) {
   std::deque<std::size_t> queue;
   double last_t = 0, sec_end = 1.0, next_tick = policy.tick_s(), queue_area = 0;
   std::size_t next_call = 0;
+  int starting = 0;  // replicas not ready yet (the next readiness is looked for only then)
 
   auto advance = [&](double t) {
     const double dt = t - last_t;
@@ -111,6 +112,7 @@ RunFigures simulate(const Replay& replay, Policy& policy) {
       r.id = next_id++;
       r.ready_at = now + replay.cold_start_s;
       reps.push_back(r);
+      ++starting;
     }
     while (alive > desired) {
       // Starting replicas go first (newest first), then idle ones (longest idle first), then
@@ -132,6 +134,7 @@ RunFigures simulate(const Replay& replay, Policy& policy) {
       }
       Replica& victim = reps[static_cast<std::size_t>(pick)];
       policy.removed(victim.id);
+      if (!victim.ready) --starting;
       if (victim.busy) {
         victim.draining = true;
       } else {
@@ -168,8 +171,10 @@ RunFigures simulate(const Replay& replay, Policy& policy) {
     const double na = next_call < at.size() ? at[next_call] : kInf;
     const double nc = completions.empty() ? kInf : completions.top().first;
     double nr = kInf;
-    for (const Replica& r : reps) {
-      if (!r.ready) nr = std::min(nr, r.ready_at);
+    if (starting > 0) {
+      for (const Replica& r : reps) {
+        if (!r.ready) nr = std::min(nr, r.ready_at);
+      }
     }
     const double ns = sec_end;
     if ((ns > replay.end_s && na == kInf && nc == kInf) || ns > replay.end_s + 3600) break;
@@ -192,6 +197,7 @@ RunFigures simulate(const Replay& replay, Policy& policy) {
         if (!r.ready && r.ready_at <= nr) {
           r.ready = true;
           r.last_used = nr;
+          --starting;
         }
       }
       dispatch(nr);

@@ -32,7 +32,7 @@ struct FunctionLoad {
 
 struct Workload {
   std::string name;
-  std::string source;  // "synthetic" or the trace folder's name
+  std::string source;  // "synthetic, seed N" or the trace folder's name
   std::vector<FunctionLoad> functions;
   // The step shape: when load goes up tenfold and how many replicas the new load needs.
   std::optional<double> step_at_s;
@@ -43,6 +43,12 @@ struct Workload {
 std::optional<Workload> load_azure(const std::string& dir, const std::string& name,
                                    std::string* error);
 
-std::vector<Workload> synthetic_workloads();
+// The synthetic shapes for one seed, each named `<shape>@<seed>`. The shapes kubefn was tuned
+// on (step-10x, burst, diurnal, sparse) draw their arrivals from the seed (seed 1: the
+// arrivals of the first version of this simulator); the others (wave, onoff, heavy-tail,
+// timer-noisy) draw their parameters from it too, so each seed is a shape not seen before.
+std::vector<Workload> synthetic_workloads(std::uint64_t seed);
+// The shape names, in the order synthetic_workloads returns them.
+std::vector<std::string> synthetic_shape_names();
 
 }  // namespace kubefn::bench

@@ -31,10 +31,20 @@ Autoscaler::Autoscaler(ScalingSpec spec, TimePoint now)
 void Autoscaler::set_spec(ScalingSpec spec) {
   const KeepAliveSettings before = spec_.keep_alive;
   spec_ = spec.normalized();
+  plan_.reset();
   const KeepAliveSettings& after = spec_.keep_alive;
-  if (after.bins != before.bins || after.bin_width != before.bin_width) {
+  if (after.bins != before.bins || after.bin_width != before.bin_width ||
+      after.recent != before.recent) {
     histogram_ = IdleHistogram(after);  // the old bins mean something else now
     peaks_.clear();
+    return;
+  }
+  // The same bins: what was learned stays, planned with the new settings (e.g. the price).
+  histogram_.retune(after);
+  for (Peak& p : peaks_) {
+    p.histogram.retune(after);
+    p.plan = p.histogram.plan(spec_.scale_to_zero_grace);
+    p.hold = p.plan.learned ? p.histogram.priced_keep_alive(Duration::zero()) : Duration::zero();
   }
 }
 
@@ -56,6 +66,7 @@ void Autoscaler::note_activity(std::int64_t second) {
   if (last_active_ && second <= *last_active_) return;
   if (last_active_ && second > *last_active_ + 1) {
     histogram_.record(seconds(second - *last_active_ - 1));
+    plan_.reset();
   }
   last_active_ = second;
 }
@@ -75,7 +86,8 @@ void Autoscaler::note_needs(std::int64_t second, int wanted) {
     if (p.last_needed && second <= *p.last_needed) continue;
     if (p.last_needed && second > *p.last_needed + 1) {
       p.histogram.record(seconds(second - *p.last_needed - 1));
-      p.plan = p.histogram.plan();
+      p.plan = p.histogram.plan(spec_.scale_to_zero_grace);
+      p.hold = p.plan.learned ? p.histogram.priced_keep_alive(Duration::zero()) : Duration::zero();
     }
     p.last_needed = second;
   }
@@ -153,6 +165,8 @@ void Autoscaler::trim(std::int64_t now_second) {
     totals_.erase(totals_.begin());
   while (!queued_.empty() && queued_.begin()->first < cutoff)
     queued_.erase(queued_.begin());
+  while (!absorbed_.empty() && absorbed_.begin()->first < cutoff)
+    absorbed_.erase(absorbed_.begin());
 }
 
 void Autoscaler::averages(std::int64_t now_second, double* stable, double* panic, int* unknown,
@@ -170,7 +184,9 @@ void Autoscaler::averages(std::int64_t now_second, double* stable, double* panic
     totals[static_cast<std::size_t>(it->first - lo)] += it->second;
   }
   for (auto it = queued_.lower_bound(lo); it != queued_.end() && it->first <= hi; ++it) {
-    totals[static_cast<std::size_t>(it->first - lo)] += it->second;
+    double q = it->second;
+    if (auto a = absorbed_.find(it->first); a != absorbed_.end()) q = std::max(0.0, q - a->second);
+    totals[static_cast<std::size_t>(it->first - lo)] += q;
   }
   // A replica that has not reported the newest seconds is unknown, not idle: its last value
   // is carried forward over them.
@@ -199,10 +215,6 @@ Decision Autoscaler::decide(TimePoint now, int current_replicas) {
   Decision d;
   d.current = std::max(0, current_replicas);
   int reporting_stale = 0;
-  averages(now_s, &d.stable_value, &d.panic_value, &reporting_stale, &d.queued);
-
-  // Replicas that should report but do not: tracked ones gone silent, and any the function has
-  // beyond those that reported recently (still starting, or never heard of).
   const std::int64_t stale = whole_seconds(sp.stale_after);
   int fresh = 0;
   bool whole = false;  // a fresh report covers every replica
@@ -212,6 +224,19 @@ Decision Autoscaler::decide(TimePoint now, int current_replicas) {
       whole = whole || r.whole_function;
     }
   }
+  // Replicas asked for within the last stale_after and not heard from yet are starting: the
+  // calls queued meanwhile are theirs to take (`target` each), not load that asks for more.
+  while (!asked_.empty() && asked_.front().first <= now_s - stale)
+    asked_.pop_front();
+  int asked = 0;
+  for (const auto& [second, n] : asked_)
+    asked += n;
+  const int starting = std::min(asked, std::max(0, d.current - fresh));
+  if (starting > 0) absorbed_[now_s - 1] = starting * sp.target;
+  averages(now_s, &d.stable_value, &d.panic_value, &reporting_stale, &d.queued);
+
+  // Replicas that should report but do not: tracked ones gone silent, and any the function has
+  // beyond those that reported recently (still starting, or never heard of).
   d.unknown_replicas = std::max(reporting_stale, whole ? 0 : d.current - fresh);
 
   const int ready = std::max(1, d.current);
@@ -263,16 +288,33 @@ Decision Autoscaler::decide(TimePoint now, int current_replicas) {
 
   std::string idle_note;
   if (d.unknown_replicas > 0) desired = std::max(desired, d.current);
+  // Every further replica the windows would let go is priced like the last one: the k-th stays
+  // while the load that asked for k is due back within what a cold start is worth (the k-th
+  // replica's idle-time histogram, as for recurring peaks).
+  int held = 0;
+  if (sp.keep_alive.mode == KeepAliveMode::kLearned) {
+    for (int k = std::max(desired + 1, 2); k <= d.current; ++k) {
+      if (static_cast<std::size_t>(k - 2) >= peaks_.size()) break;
+      const Peak& p = peaks_[static_cast<std::size_t>(k - 2)];
+      if (!p.last_needed || p.hold <= Duration::zero()) break;
+      if (now_s - (*p.last_needed + 1) >= whole_seconds(p.hold)) break;
+      held = k;
+    }
+  }
+  desired = std::max(desired, held);
 
   // Idle handling for functions that may go to zero: the learned keep-alive and pre-warm.
   if (sp.min_replicas == 0) {
     const bool learned = sp.keep_alive.mode == KeepAliveMode::kLearned;
-    if (learned) d.keep_alive = histogram_.plan();
-    if (!d.keep_alive.representative && !learned) d.keep_alive.why = "fixed keep-alive";
+    const Duration grace = sp.scale_to_zero_grace;
+    if (learned) {
+      if (!plan_) plan_ = histogram_.plan(grace);
+      d.keep_alive = *plan_;
+    }
+    if (!learned) d.keep_alive.why = "fixed keep-alive";
     const std::int64_t idle_since = last_active_ ? *last_active_ + 1 : first_second_;
     const Duration idle = seconds(std::max<std::int64_t>(0, now_s - idle_since));
     const TimePoint idle_start = time_of(idle_since);
-    const Duration grace = sp.scale_to_zero_grace;
     const KeepAlivePlan& plan = d.keep_alive;
     const bool active_now = d.queued > 0 || (last_active_ && *last_active_ >= now_s - 1);
     char buf[200];
@@ -308,11 +350,13 @@ Decision Autoscaler::decide(TimePoint now, int current_replicas) {
         idle_note = buf;
       }
     } else {
-      // The learned keep-alive only ever lengthens the fixed one (a learned p99 of short idle
-      // times is no reason to drop the replica sooner), and neither is below the grace period.
-      const Duration fixed =
-          std::max(grace, learned ? sp.keep_alive.fallback_keep_alive : Duration::zero());
-      const Duration keep = plan.representative ? std::max(fixed, plan.keep_alive) : fixed;
+      // The keep-alive worth its price (the plan's); before enough idle times are seen, as
+      // long as one cold start is worth: whatever the next idle time, that spends at most twice
+      // what knowing it would. Never below the grace period.
+      const Duration break_even = std::chrono::duration_cast<Duration>(
+          std::chrono::duration<double>(sp.keep_alive.cold_start_cost));
+      const Duration fixed = learned ? std::max(grace, break_even) : grace;
+      const Duration keep = plan.learned ? std::max(grace, plan.keep_alive) : fixed;
       if (idle < keep) {
         if (d.current > 0 || desired > 0) desired = std::max(desired, 1);
         d.scale_to_zero_at = idle_start + keep;
@@ -320,7 +364,7 @@ Decision Autoscaler::decide(TimePoint now, int current_replicas) {
         desired = 0;
         std::snprintf(buf, sizeof buf, "idle %llds >= %s keep-alive %llds: zero",
                       static_cast<long long>(whole_seconds(idle)),
-                      plan.representative ? "learned" : "fixed",
+                      plan.learned ? "learned" : "fixed",
                       static_cast<long long>(whole_seconds(keep)));
         idle_note = buf;
       }
@@ -337,6 +381,7 @@ Decision Autoscaler::decide(TimePoint now, int current_replicas) {
   desired = std::clamp(desired, sp.min_replicas, sp.max_replicas);
   d.desired = desired;
   d.panic = panic_;
+  if (d.desired > d.current) asked_.emplace_back(now_s, d.desired - d.current);
 
   char head[256];
   std::snprintf(
@@ -352,12 +397,16 @@ Decision Autoscaler::decide(TimePoint now, int current_replicas) {
         "; " + std::to_string(d.unknown_replicas) + " replica(s) not reporting: no scale-down";
   }
   if (!idle_note.empty()) d.reason += "; " + idle_note;
+  if (held > 0 && held == d.desired && d.desired > std::max(want_stable, want_panic)) {
+    d.reason += "; " + std::to_string(held) +
+                " replicas kept: their load is due back within the price of a cold start";
+  }
   if (for_peak) {
     d.reason += "; " + std::to_string(d.recurring_peak) +
                 " replicas held or pre-warmed for a peak that recurs";
   }
   if (sp.min_replicas == 0 && sp.keep_alive.mode == KeepAliveMode::kLearned) {
-    d.reason += d.keep_alive.representative ? "; learned keep-alive (" : "; fixed keep-alive (";
+    d.reason += d.keep_alive.learned ? "; learned keep-alive (" : "; fixed keep-alive (";
     d.reason += d.keep_alive.why + ")";
   }
   if (d.desired == sp.max_replicas && d.desired < std::max(want_stable, want_panic)) {
@@ -371,9 +420,11 @@ Decision Autoscaler::poke(TimePoint now, int current_replicas, double queued) {
   if (current_replicas > 0 || queued <= 0) return decide(now, current_replicas);
   Decision d = decide(now, current_replicas);
   const int want = std::max(1, ceil_div(queued, spec_.target));
+  const int decided = std::max(d.desired, d.current);  // what decide() noted as asked for
   d.queued = queued;
   d.desired =
       std::clamp(std::max(d.desired, want), std::max(1, spec_.min_replicas), spec_.max_replicas);
+  if (d.desired > decided) asked_.emplace_back(second_of(now), d.desired - decided);
   d.reason = std::to_string(static_cast<long long>(queued)) +
              " request(s) queued at zero replicas: scale to " + std::to_string(d.desired) +
              " now; " + d.reason;

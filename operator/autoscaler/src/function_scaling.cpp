@@ -12,6 +12,7 @@ ScalingSpec scaling_of(const controller::FunctionSpec& spec, Duration default_st
   s.target = spec.target.value_or(std::max(1.0, 0.7 * static_cast<double>(spec.concurrency)));
   s.scale_to_zero_grace = std::chrono::seconds(spec.scale_to_zero_grace_seconds);
   s.keep_alive.mode = spec.learned_keep_alive ? KeepAliveMode::kLearned : KeepAliveMode::kFixed;
+  if (spec.cold_start_cost) s.keep_alive.cold_start_cost = *spec.cold_start_cost;
   s.stable_window = spec.stable_window_seconds ? std::chrono::seconds(*spec.stable_window_seconds)
                                                : default_stable_window;
   return s.normalized();

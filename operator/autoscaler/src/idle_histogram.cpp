@@ -63,9 +63,59 @@ Duration IdleHistogram::recent_percentile(double percentile) const {
   return std::chrono::seconds(sorted[rank - 1]);
 }
 
-KeepAlivePlan IdleHistogram::plan() const {
+void IdleHistogram::retune(const KeepAliveSettings& settings) {
+  const int bins = settings_.bins, recent = settings_.recent;
+  const Duration width = settings_.bin_width;
+  settings_ = settings;
+  settings_.bins = bins;
+  settings_.recent = recent;
+  settings_.bin_width = width;
+}
+
+Duration IdleHistogram::priced_keep_alive(Duration from, double* gain) const {
+  if (gain != nullptr) *gain = 0;
+  if (recent_.empty()) return from;
+  std::vector<double> x(recent_.begin(), recent_.end());
+  std::sort(x.begin(), x.end());
+  // below[i]: the sum of the i smallest idle times.
+  std::vector<double> below(x.size() + 1, 0.0);
+  for (std::size_t i = 0; i < x.size(); ++i)
+    below[i + 1] = below[i] + x[i];
+  using Seconds = std::chrono::duration<double>;
+  const double f = Seconds(from).count();
+  const double c = settings_.cold_start_cost;
+  const std::size_t first = static_cast<std::size_t>(std::lower_bound(x.begin(), x.end(), f) -
+                                                     x.begin());  // the first idle time >= from
+  // Holding the replica until just past the j-th idle time (x_j + 1 s) catches the calls that
+  // end the idle times from `from` to x_j, a cold start spared each, and spends the time up to
+  // each of those calls and x_j + 1 - from on every longer idle time.
+  double best = 0;
+  std::size_t best_j = x.size();
+  for (std::size_t j = first; j < x.size(); ++j) {
+    if (j + 1 < x.size() && x[j + 1] == x[j]) continue;  // the last of equal idle times
+    const double caught = static_cast<double>(j + 1 - first);
+    const double held = (below[j + 1] - below[first]) - caught * f +
+                        static_cast<double>(x.size() - j - 1) * (x[j] + 1 - f);
+    const double value = c * caught - held;
+    if (value > best + 1e-9) {
+      best = value;
+      best_j = j;
+    }
+  }
+  if (gain != nullptr) *gain = best;
+  if (best_j == x.size()) return from;
+  // The margin on top (the next idle time is not exactly a past one), in whole seconds (the
+  // epsilon keeps 90 s + 10% at 99 s despite rounding), at most the keep-alive percentile's.
+  const double m = settings_.keep_alive_margin;
+  auto padded = [m](double idle) { return std::max(idle + 1, std::ceil(idle * (1 + m) - 1e-6)); };
+  const double high = Seconds(recent_percentile(settings_.keep_alive_percentile)).count();
+  const double k = std::max(x[best_j] + 1, std::min(padded(x[best_j]), padded(high)));
+  return std::max(from, std::chrono::duration_cast<Duration>(Seconds(k)));
+}
+
+KeepAlivePlan IdleHistogram::plan(Duration grace) const {
   KeepAlivePlan p;
-  char buf[160];
+  char buf[200];
   const std::uint64_t n = samples();
   if (n < static_cast<std::uint64_t>(settings_.min_samples)) {
     std::snprintf(buf, sizeof buf, "%llu idle periods seen, %d needed",
@@ -73,35 +123,55 @@ KeepAlivePlan IdleHistogram::plan() const {
     p.why = buf;
     return p;
   }
+  grace = std::max(grace, Duration::zero());
+  p.learned = true;
   const double out = static_cast<double>(out_of_range_) / static_cast<double>(n);
+  const double cv = bin_cv();
+  std::string regular;
   if (out > settings_.max_out_of_range) {
     std::snprintf(buf, sizeof buf, "%.0f%% of idle periods beyond the histogram", out * 100);
-    p.why = buf;
-    return p;
-  }
-  const double cv = bin_cv();
-  if (cv < settings_.min_bin_cv) {
-    std::snprintf(buf, sizeof buf, "idle times too spread (bin CV %.1f < %.1f)", cv,
+    regular = buf;
+  } else if (cv < settings_.min_bin_cv) {
+    std::snprintf(buf, sizeof buf, "idle times too spread for a pre-warm (bin CV %.1f < %.1f)", cv,
                   settings_.min_bin_cv);
-    p.why = buf;
-    return p;
+    regular = buf;
+  } else {
+    p.representative = true;
   }
-  // Keep-alive: the high percentile plus a margin. Pre-warm: the low percentile less a margin
-  // and a lead for the replica's start.
-  const Duration high = recent_percentile(settings_.keep_alive_percentile);
-  const Duration low = recent_percentile(settings_.prewarm_percentile);
-  p.representative = true;
-  using Seconds = std::chrono::duration<double>;
-  // Whole seconds; the epsilon keeps 90 s + 10% at 99 s despite rounding.
-  p.keep_alive = std::chrono::ceil<std::chrono::seconds>(
-      Seconds(high) * (1.0 + settings_.keep_alive_margin) - Seconds(1e-6));
-  const Duration prewarm =
-      std::chrono::floor<std::chrono::seconds>(Seconds(low) * (1.0 - settings_.prewarm_margin)) -
-      settings_.prewarm_lead;
-  p.prewarm = std::max(Duration::zero(), prewarm);
-  std::snprintf(buf, sizeof buf, "%llu idle periods, bin CV %.1f",
-                static_cast<unsigned long long>(n), cv);
+  const char* prewarm_note = "";
+  if (p.representative) {
+    // Pre-warm: the low percentile less a margin and a lead for the replica's start; the
+    // window from there is kept only when it is worth its price.
+    using Seconds = std::chrono::duration<double>;
+    const Duration low = recent_percentile(settings_.prewarm_percentile);
+    const Duration prewarm =
+        std::chrono::floor<std::chrono::seconds>(Seconds(low) * (1.0 - settings_.prewarm_margin)) -
+        settings_.prewarm_lead;
+    if (prewarm > grace) {
+      double gain = 0;
+      const Duration until = priced_keep_alive(prewarm, &gain);
+      if (gain > 0) {
+        p.prewarm = prewarm;
+        p.keep_alive = until;
+      } else {
+        prewarm_note = ", a pre-warm not worth its price";
+      }
+    }
+  }
+  if (p.prewarm == Duration::zero()) {
+    // No pre-warm: from the grace period on, the keep-alive the idle times price, and at least
+    // the break-even keep-alive (as long as one cold start is worth): beyond the longest idle
+    // time seen, nothing is known, and that spends at most twice what knowing would.
+    using Seconds = std::chrono::duration<double>;
+    const Duration break_even =
+        std::chrono::duration_cast<Duration>(Seconds(settings_.cold_start_cost));
+    p.keep_alive = std::max({priced_keep_alive(grace), break_even, grace});
+  }
+  std::snprintf(buf, sizeof buf, "%llu idle periods, bin CV %.1f, %g replica-s a cold start",
+                static_cast<unsigned long long>(n), cv, settings_.cold_start_cost);
   p.why = buf;
+  if (!regular.empty()) p.why += "; " + regular;
+  p.why += prewarm_note;
   return p;
 }
 

@@ -1,6 +1,7 @@
 #include "kubefn/autoscaler/types.hpp"
 
 #include <algorithm>
+#include <cmath>
 
 namespace kubefn::autoscaler {
 
@@ -40,6 +41,8 @@ ScalingSpec ScalingSpec::normalized() const {
   k.keep_alive_margin = std::max(0.0, k.keep_alive_margin);
   k.prewarm_margin = std::clamp(k.prewarm_margin, 0.0, 1.0);
   k.min_samples = std::max(1, k.min_samples);
+  if (std::isnan(k.cold_start_cost)) k.cold_start_cost = kDefaultColdStartCost;
+  k.cold_start_cost = std::clamp(k.cold_start_cost, 0.0, kMaxColdStartCost);
   return s;
 }
 

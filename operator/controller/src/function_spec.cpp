@@ -1,5 +1,6 @@
 #include "kubefn/controller/function_spec.hpp"
 
+#include <cmath>
 #include <regex>
 #include <set>
 
@@ -319,6 +320,22 @@ std::variant<FunctionSpec, SpecError> parse_function(const json& function) {
                 "spec.scaling.keepAlive \"" + keep_alive + "\" is unknown: use learned or fixed");
       }
       out.learned_keep_alive = keep_alive != "fixed";
+      if (const json* c = field(*sc, "coldStartCost")) {
+        // What the autoscaler's keep-alive weighs one cold start against, in replica-seconds.
+        if (!c->is_number() || !std::isfinite(c->get<double>()) || c->get<double>() < 0 ||
+            c->get<double>() > 86400) {
+          // A NaN or an infinity would print as null.
+          const double v = c->is_number() ? c->get<double>() : 0;
+          const std::string shown = std::isnan(v)   ? "NaN"
+                                    : std::isinf(v) ? (v > 0 ? "infinite" : "-infinite")
+                                                    : c->dump();
+          invalid("InvalidScaling",
+                  "spec.scaling.coldStartCost is " + shown +
+                      "; it must be a number of replica-seconds from 0 to 86400: how long an "
+                      "idle replica may be kept to spare the next call one cold start");
+        }
+        out.cold_start_cost = c->get<double>();
+      }
     }
     if (const json* tr = field(*spec, "triggers")) {
       if (const json* http = field(*tr, "http")) {

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
 #include <string>
 
 namespace kubefn::autoscaler {
@@ -17,11 +18,17 @@ class Driver {
 
   TimePoint at(int second) const { return start_ + seconds(second); }
 
+  // A replica deleted and made again is a new pod: a new name.
+  std::string name(int i) const {
+    const auto it = generation_.find(i);
+    return "r" + std::to_string(i) + "." + std::to_string(it == generation_.end() ? 0 : it->second);
+  }
+
   // Replicas r0..r{n-1} each report `inflight` in flight and `rps` calls for second `s`.
   void report(int s, int replicas, double inflight, double rps = 0) {
     for (int i = 0; i < replicas; ++i) {
       ReplicaSample sample;
-      sample.replica = "r" + std::to_string(i);
+      sample.replica = name(i);
       sample.second = at(s);
       sample.inflight_average = inflight;
       sample.inflight_peak = inflight > 0 ? inflight + 1 : 0;
@@ -45,8 +52,10 @@ class Driver {
   }
 
   void apply(int desired) {
-    for (int i = desired; i < replicas_; ++i)
-      scaler_.forget_replica("r" + std::to_string(i));
+    for (int i = desired; i < replicas_; ++i) {
+      scaler_.forget_replica(name(i));
+      ++generation_[i];
+    }
     replicas_ = desired;
   }
 
@@ -59,6 +68,7 @@ class Driver {
   TimePoint start_{seconds(1000)};
   Autoscaler scaler_;
   int replicas_ = 1;
+  std::map<int, int> generation_;
   std::vector<int> history_;
 };
 
@@ -318,24 +328,164 @@ TEST(Autoscaler, LearnedKeepAliveScalesToZeroAndPrewarmsBeforeTheNextCall) {
   EXPECT_EQ(gone.desired, 0) << gone.reason;
 }
 
-TEST(Autoscaler, LearnedKeepAliveNeverDropsTheReplicaSoonerThanTheFixedOne) {
+// The price of a cold start (spec.scaling.coldStartCost) sets how long the last replica waits
+// for the next call. The function's idle times cycle 10 s, 50 s, 100 s; the grace period is
+// 30 s. Waiting past 50 s spares a cold start per 50-s gap for 20 s of each 50-s gap and 21 s
+// of each 100-s one; waiting past 100 s spares two per cycle for 20 + 70 s.
+struct PricedKeepAliveRow {
+  const char* name;
+  double cost;  // replica-seconds a cold start is worth
+  int keep_s;   // seconds idle before the last replica goes
+};
+
+class PricedKeepAlive : public ::testing::TestWithParam<PricedKeepAliveRow> {};
+
+TEST_P(PricedKeepAlive, TheLastReplicaWaitsAsLongAsTheColdStartsItSparesAreWorth) {
   ScalingSpec spec = concurrency_spec(0, 10, 1.0);
-  spec.keep_alive.fallback_keep_alive = seconds(90);
+  spec.keep_alive.cold_start_cost = GetParam().cost;
   Driver d(spec);
-  // Calls with 20 s between them: a learned p99 of 20 s would drop the replica after 30 s.
   int s = 0;
-  for (int call = 0; call < 20; ++call, s += 21) {
+  for (int cycle = 0; cycle < 12; ++cycle) {
+    for (const int gap : {10, 50, 100}) {
+      d.run(s, s + 1, 1.0);
+      d.run(s + 1, s + 1 + gap, 0.0);
+      s += 1 + gap;
+    }
+  }
+  ASSERT_TRUE(d.scaler().idle_histogram().plan().learned);
+  const int keep = GetParam().keep_s;
+  d.run(s, s + 1, 1.0);  // the last call
+  const Decision kept = d.run(s + 1, s + keep, 0.0);
+  EXPECT_EQ(kept.desired, 1) << kept.reason;
+  ASSERT_TRUE(kept.scale_to_zero_at.has_value()) << kept.reason;
+  EXPECT_EQ(*kept.scale_to_zero_at, d.at(s + 1 + keep));
+  const Decision gone = d.run(s + keep, s + keep + 1, 0.0);
+  EXPECT_EQ(gone.desired, 0) << gone.reason;
+  EXPECT_NE(gone.reason.find("learned keep-alive"), std::string::npos) << gone.reason;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Table, PricedKeepAlive,
+    ::testing::Values(
+        // Worth nothing: gone after the grace period.
+        PricedKeepAliveRow{"free", 0, 30}, PricedKeepAliveRow{"small", 5, 30},
+        // Not worth the 50-s gaps either: the grace period (and the break-even 30 s).
+        PricedKeepAliveRow{"below_the_gaps", 30, 30},
+        // The default: worth waiting through the 50-s gaps (+10%), not the 100-s ones.
+        PricedKeepAliveRow{"default", kDefaultColdStartCost, 55},
+        // A minute: worth waiting through both (+10%).
+        PricedKeepAliveRow{"a_minute", 60, 110},
+        // Five minutes: longer than any gap seen, so the break-even rule's five minutes.
+        PricedKeepAliveRow{"large", 300, 300}),
+    [](const auto& info) { return std::string(info.param.name); });
+
+TEST(Autoscaler, BeforeEnoughIdleTimesTheLastReplicaStaysAsLongAsAColdStartIsWorth) {
+  struct Row {
+    double cost;
+    int keep_s;
+  };
+  // Never below the 30-s grace period.
+  for (const Row row : {Row{0, 30}, Row{kDefaultColdStartCost, 45}, Row{300, 300}}) {
+    ScalingSpec spec = concurrency_spec(0, 10, 1.0);
+    spec.keep_alive.cold_start_cost = row.cost;
+    Driver d(spec);
+    d.run(0, 5, 1.0);
+    const Decision kept = d.run(5, 5 + row.keep_s - 1, 0.0);
+    EXPECT_FALSE(kept.keep_alive.learned);
+    EXPECT_EQ(kept.desired, 1) << kept.reason;
+    ASSERT_TRUE(kept.scale_to_zero_at.has_value());
+    EXPECT_EQ(*kept.scale_to_zero_at, d.at(5 + row.keep_s)) << "cost " << row.cost;
+    const Decision dec = d.run(5 + row.keep_s - 1, 5 + row.keep_s + 1, 0.0);
+    EXPECT_EQ(dec.desired, 0) << dec.reason;
+    EXPECT_NE(dec.reason.find("fixed keep-alive"), std::string::npos) << dec.reason;
+  }
+}
+
+TEST(Autoscaler, ANewPriceAppliesToWhatWasLearned) {
+  ScalingSpec spec = concurrency_spec(0, 10, 1.0);
+  spec.keep_alive.cold_start_cost = 300;
+  Driver d(spec);
+  int s = 0;
+  for (int call = 0; call < 10; ++call, s += 21) {
     d.run(s, s + 1, 1.0);
     d.run(s + 1, s + 21, 0.0);
   }
-  const KeepAlivePlan plan = d.scaler().idle_histogram().plan();
-  ASSERT_TRUE(plan.representative) << plan.why;
-  EXPECT_LT(plan.keep_alive, Duration(seconds(90)));
+  spec.keep_alive.cold_start_cost = 0;
+  d.scaler().set_spec(spec);
+  ASSERT_TRUE(d.scaler().idle_histogram().plan().learned);  // the idle times stay
   d.run(s, s + 1, 1.0);
-  const Decision kept = d.run(s + 1, s + 1 + 89, 0.0);
+  const Decision kept = d.run(s + 1, s + 30, 0.0);
   EXPECT_EQ(kept.desired, 1) << kept.reason;
-  const Decision gone = d.run(s + 1 + 89, s + 1 + 91, 0.0);
-  EXPECT_EQ(gone.desired, 0) << gone.reason;
+  const Decision gone = d.run(s + 30, s + 31, 0.0);
+  EXPECT_EQ(gone.desired, 0) << gone.reason;  // the grace period, no longer 300 s
+}
+
+TEST(Autoscaler, APrewarmNotWorthItsPriceIsNotMade) {
+  // The timer of LearnedKeepAliveScalesToZeroAndPrewarmsBeforeTheNextCall, with a cold start
+  // worth 10 replica-seconds: the pre-warmed replica would wait 22 s for each call.
+  ScalingSpec spec = concurrency_spec(0, 10, 1.0);
+  spec.keep_alive.cold_start_cost = 10;
+  Driver d(spec);
+  int s = 0;
+  for (int call = 0; call < 8; ++call, s += 600) {
+    d.run(s, s + 1, 1.0);
+    d.run(s + 1, s + 600, 0.0);
+  }
+  d.run(s, s + 1, 1.0);
+  const Decision zero = d.run(s + 1, s + 40, 0.0);
+  EXPECT_EQ(zero.desired, 0) << zero.reason;
+  EXPECT_FALSE(zero.prewarm_at.has_value());
+  EXPECT_NE(zero.reason.find("not worth its price"), std::string::npos) << zero.reason;
+  const Decision due = d.run(s + 40, s + 599, 0.0);
+  EXPECT_EQ(due.desired, 0) << due.reason;  // no replica before the call
+}
+
+// Each further replica is priced like the last one: the second replica of a function whose
+// load needs two for 10 s of every 40 waits through the 30-s lulls only when a cold start is
+// worth more than them.
+TEST(Autoscaler, AFurtherReplicaIsKeptThroughLullsWorthItsPrice) {
+  auto lull = [](double cost) {
+    ScalingSpec spec = concurrency_spec(1, 10, 1.0);
+    spec.stable_window = seconds(10);  // the panic window is 1 s
+    spec.panic_threshold = 10;         // no panic mode: the windows alone
+    spec.keep_alive.cold_start_cost = cost;
+    Driver d(spec);
+    int s = 0;
+    for (int cycle = 0; cycle < 8; ++cycle, s += 40) {
+      d.run(s, s + 10, 1.6);
+      d.run(s + 10, s + 40, 0.4);
+    }
+    d.run(s, s + 10, 1.6);
+    return d.run(s + 10, s + 35, 0.4);  // 25 s into the lull
+  };
+  const Decision free = lull(0);
+  EXPECT_EQ(free.desired, 1) << free.reason;
+  const Decision cheap = lull(15);  // less than the 30-s lull
+  EXPECT_EQ(cheap.desired, 1) << cheap.reason;
+  const Decision worth = lull(kDefaultColdStartCost);
+  EXPECT_EQ(worth.desired, 2) << worth.reason;
+  EXPECT_NE(worth.reason.find("2 replicas kept"), std::string::npos) << worth.reason;
+}
+
+TEST(Autoscaler, CallsQueuedWhileAskedForReplicasStartAreTheirsToTake) {
+  // A call queues at zero: two replicas are asked for (1 / 0.7 per replica). While they start,
+  // 13.5 calls wait in that second; two replicas take 1.4 of them, so the 6-s panic window sees
+  // 12.1 / 6 = 2.0 calls, three replicas' worth: no panic, no more replicas.
+  ScalingSpec spec = concurrency_spec(0, 50, 0.7);
+  auto at = [](int s) { return TimePoint(seconds(1000 + s)); };
+  Autoscaler asked(spec, at(0));
+  EXPECT_EQ(asked.poke(at(100), 0, 1).desired, 2);
+  asked.record_queued(at(100), 13.5);
+  const Decision starting = asked.decide(at(101), 2);
+  EXPECT_EQ(starting.desired, 2) << starting.reason;
+  EXPECT_FALSE(starting.panic);
+  // Two replicas nobody just asked for (they may be long gone silent): the queue is all load,
+  // 13.5 / 6 = 2.25 calls, four replicas' worth, twice the two: panic.
+  Autoscaler silent(spec, at(0));
+  silent.record_queued(at(100), 13.5);
+  const Decision more = silent.decide(at(101), 2);
+  EXPECT_EQ(more.desired, 4) << more.reason;
+  EXPECT_TRUE(more.panic);
 }
 
 TEST(Autoscaler, APeakThatRecursIsPrewarmedAndOnlyThen) {
@@ -368,21 +518,6 @@ TEST(Autoscaler, APeakThatRecursIsPrewarmedAndOnlyThen) {
   d.scaler().set_spec(spec);
   const Decision fixed = d.run(s + 298, s + 299, 0.5);
   EXPECT_EQ(fixed.recurring_peak, 0) << fixed.reason;
-}
-
-TEST(Autoscaler, LearnedKeepAliveFallsBackToAFixedKeepAliveWhenNotRepresentative) {
-  ScalingSpec spec = concurrency_spec(0, 10, 1.0);
-  spec.keep_alive.fallback_keep_alive = seconds(90);
-  Driver d(spec);
-  d.run(0, 5, 1.0);
-  const Decision kept = d.run(5, 5 + 89, 0.0);
-  EXPECT_FALSE(kept.keep_alive.representative);
-  EXPECT_EQ(kept.desired, 1) << kept.reason;
-  ASSERT_TRUE(kept.scale_to_zero_at.has_value());
-  EXPECT_EQ(*kept.scale_to_zero_at, d.at(5 + 90));
-  const Decision dec = d.run(5 + 89, 5 + 91, 0.0);
-  EXPECT_EQ(dec.desired, 0) << dec.reason;
-  EXPECT_NE(dec.reason.find("fixed keep-alive"), std::string::npos) << dec.reason;
 }
 
 TEST(Autoscaler, SameInputsSameDecisions) {

@@ -3,6 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <limits>
+
 #include "kubefn/api/function.hpp"
 #include "kubefn/kube/fake_clock.hpp"
 #include "kubefn/testing/fakes/fake_kube_client.hpp"
@@ -174,6 +177,25 @@ TEST(FunctionScaling, SpecScalingBecomesTheDecisionCodesSpec) {
   EXPECT_EQ(s.panic_window(), std::chrono::seconds(2));
   EXPECT_EQ(s.keep_alive.mode, KeepAliveMode::kFixed);
   EXPECT_EQ(s.max_replicas, 4);
+  // spec.scaling.coldStartCost: the keep-alive's price of a cold start, else the default.
+  EXPECT_DOUBLE_EQ(s.keep_alive.cold_start_cost, kDefaultColdStartCost);
+  fn.cold_start_cost = 120;
+  EXPECT_DOUBLE_EQ(scaling_of(fn).keep_alive.cold_start_cost, 120);
+  fn.cold_start_cost = 0;
+  EXPECT_DOUBLE_EQ(scaling_of(fn).keep_alive.cold_start_cost, 0);
+}
+
+TEST(ScalingSpec, NormalizedPricesAColdStartWithinRange) {
+  ScalingSpec s;
+  EXPECT_DOUBLE_EQ(s.keep_alive.cold_start_cost, kDefaultColdStartCost);
+  s.keep_alive.cold_start_cost = std::nan("");
+  EXPECT_DOUBLE_EQ(s.normalized().keep_alive.cold_start_cost, kDefaultColdStartCost);
+  s.keep_alive.cold_start_cost = -5;
+  EXPECT_DOUBLE_EQ(s.normalized().keep_alive.cold_start_cost, 0);
+  s.keep_alive.cold_start_cost = std::numeric_limits<double>::infinity();
+  EXPECT_DOUBLE_EQ(s.normalized().keep_alive.cold_start_cost, kMaxColdStartCost);
+  s.keep_alive.cold_start_cost = 12.5;
+  EXPECT_DOUBLE_EQ(s.normalized().keep_alive.cold_start_cost, 12.5);
 }
 
 TEST_F(ClusterAutoscalerTest, ScalesUpOnLoadThenDownWhenItStops) {

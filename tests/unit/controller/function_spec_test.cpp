@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <limits>
+
 namespace kubefn::controller {
 namespace {
 
@@ -385,7 +388,25 @@ INSTANTIATE_TEST_SUITE_P(
         BadSpec{"target_zero", patched(inline_spec(), {{"scaling", {{"target", 0}}}}),
                 "InvalidScaling", "above 0"},
         BadSpec{"unknown_keep_alive", patched(inline_spec(), {{"scaling", {{"keepAlive", "x"}}}}),
-                "InvalidScaling", "learned or fixed"}),
+                "InvalidScaling", "learned or fixed"},
+        // The price of a cold start: replica-seconds, 0 to a day.
+        BadSpec{"cold_start_cost_negative",
+                patched(inline_spec(), {{"scaling", {{"coldStartCost", -1}}}}), "InvalidScaling",
+                "spec.scaling.coldStartCost is -1; it must be a number of replica-seconds from 0"},
+        BadSpec{"cold_start_cost_nan",
+                patched(inline_spec(), {{"scaling", {{"coldStartCost", std::nan("")}}}}),
+                "InvalidScaling", "spec.scaling.coldStartCost is NaN"},
+        BadSpec{
+            "cold_start_cost_infinite",
+            patched(inline_spec(),
+                    {{"scaling", {{"coldStartCost", std::numeric_limits<double>::infinity()}}}}),
+            "InvalidScaling", "spec.scaling.coldStartCost is infinite"},
+        BadSpec{"cold_start_cost_above_a_day",
+                patched(inline_spec(), {{"scaling", {{"coldStartCost", 86400.5}}}}),
+                "InvalidScaling", "from 0 to 86400"},
+        BadSpec{"cold_start_cost_string",
+                patched(inline_spec(), {{"scaling", {{"coldStartCost", "60"}}}}), "InvalidScaling",
+                "spec.scaling.coldStartCost is \"60\""}),
     [](const auto& info) { return std::string(info.param.name); });
 
 struct GoodSpec {
@@ -533,6 +554,18 @@ TEST(FunctionSpec, ScalingFieldsAreRead) {
   EXPECT_EQ(s.stable_window_seconds, 12);
   EXPECT_FALSE(s.learned_keep_alive);
   EXPECT_EQ(s.metric, ScalingMetric::kRps);
+  EXPECT_FALSE(s.cold_start_cost.has_value());  // unset: the autoscaler's default
+}
+
+TEST(FunctionSpec, ColdStartCostIsReplicaSeconds) {
+  for (const double cost : {0.0, 12.5, 86400.0}) {
+    auto got = parse_function(patched(inline_spec(), {{"scaling", {{"coldStartCost", cost}}}}));
+    ASSERT_TRUE(std::holds_alternative<FunctionSpec>(got)) << std::get<SpecError>(got).message;
+    EXPECT_EQ(std::get<FunctionSpec>(got).cold_start_cost, cost);
+  }
+  auto integer = parse_function(patched(inline_spec(), {{"scaling", {{"coldStartCost", 300}}}}));
+  ASSERT_TRUE(std::holds_alternative<FunctionSpec>(integer));
+  EXPECT_EQ(std::get<FunctionSpec>(integer).cold_start_cost, 300.0);
 }
 
 TEST(FunctionSpec, ConfigMapSourceDefaultsItsKeyToTheModule) {

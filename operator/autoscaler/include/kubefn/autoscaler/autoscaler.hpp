@@ -98,7 +98,11 @@ class Autoscaler {
   // when a replica goes.
   std::map<std::int64_t, double> totals_;
   std::map<std::int64_t, double> queued_;  // by second
+  // Queued calls that replicas still starting will take, by second: not load for more.
+  std::map<std::int64_t, double> absorbed_;
+  std::deque<std::pair<std::int64_t, int>> asked_;  // (second, replicas added) by decisions
   IdleHistogram histogram_;
+  std::optional<KeepAlivePlan> plan_;        // histogram_'s plan, until it or the spec changes
   std::optional<std::int64_t> last_active_;  // newest second with a call, in flight or queued
   // The k-th replica's idle times (index k - 2), like the function's own: a peak needing k
   // replicas that comes back regularly gets them pre-warmed, as a rare call gets its first.
@@ -106,6 +110,9 @@ class Autoscaler {
     IdleHistogram histogram;
     std::optional<std::int64_t> last_needed;
     KeepAlivePlan plan;  // recomputed when an idle period is recorded
+    // How long the k-th replica is kept after the load last asked for it: its idle times'
+    // priced keep-alive (zero: not kept beyond what the windows want).
+    Duration hold = Duration::zero();
   };
   std::vector<Peak> peaks_;
   std::int64_t first_second_ = 0;  // windows do not reach before this

@@ -10,7 +10,8 @@
 namespace kubefn::autoscaler {
 
 // target: spec.scaling.target, else 70% of the function's concurrency (at least 1); the stable
-// window: spec.scaling.stableWindow, else `default_stable_window`.
+// window: spec.scaling.stableWindow, else `default_stable_window`; the keep-alive's price of a
+// cold start: spec.scaling.coldStartCost, else kDefaultColdStartCost.
 ScalingSpec scaling_of(const controller::FunctionSpec& spec,
                        Duration default_stable_window = std::chrono::seconds(60));
 

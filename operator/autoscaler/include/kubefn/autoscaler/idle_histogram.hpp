@@ -12,12 +12,17 @@ namespace kubefn::autoscaler {
 // What the histogram says about the function's next call, measured from the end of its last
 // activity.
 struct KeepAlivePlan {
-  bool representative = false;  // false: use the fixed keep-alive
-  std::string why;              // why it is (not) representative, for the decision's reason
-  // Keep one replica until this idle time has passed (a high percentile plus a margin)...
+  // Enough idle periods were seen to price the keep-alive (false: use the fixed keep-alive).
+  bool learned = false;
+  // The idle times are regular enough to plan a pre-warm on.
+  bool representative = false;
+  std::string why;  // what was learned (or why not), for the decision's reason
+  // Keep one replica until this idle time has passed: the idle time that is worth its price
+  // (see IdleHistogram::priced_keep_alive), at least the grace period...
   Duration keep_alive = Duration::zero();
   // ...and, when this is above zero, hold none until this idle time (a low percentile minus a
-  // margin): the next call is not expected earlier, so the replica is pre-warmed for it.
+  // margin): the next call is not expected earlier, so the replica is pre-warmed for it. Only
+  // when the pre-warmed window is itself worth its price.
   Duration prewarm = Duration::zero();
 };
 
@@ -43,7 +48,22 @@ class IdleHistogram {
   // zero when there are none.
   Duration recent_percentile(double percentile) const;
 
-  KeepAlivePlan plan() const;
+  // The idle time K >= `from` up to which holding one replica is worth it at the settings'
+  // cold_start_cost c: over the recent idle times x, the K (just past one of them) that
+  // maximises
+  //   c x #{x : from <= x < K}  -  sum over x of (min(x, K) - from, if positive),
+  // the cold starts a replica held from `from` to K spares, priced, less the replica-seconds it
+  // spends; then the keep-alive margin on top, at most the keep-alive percentile plus the
+  // margin. `from` when no K gains anything; `gain` (if given) gets the best value, in
+  // replica-seconds summed over the recent idle times.
+  Duration priced_keep_alive(Duration from, double* gain = nullptr) const;
+
+  // What to do after the function's next call. `grace`: the replica is held at least this
+  // long anyway (the scale-to-zero grace period), so the price is weighed from there.
+  KeepAlivePlan plan(Duration grace = Duration::zero()) const;
+  // New planning settings (percentiles, margins, the price). The bins and the recent ring keep
+  // their sizes: a change of those needs a new histogram.
+  void retune(const KeepAliveSettings& settings);
 
  private:
   KeepAliveSettings settings_;

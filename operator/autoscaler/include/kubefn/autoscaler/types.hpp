@@ -20,24 +20,36 @@ enum class KeepAliveMode {
   kLearned,  // learn keep-alive and pre-warm times from the function's idle-time histogram
 };
 
+// The default price of a cold start, in idle replica-seconds (spec.scaling.coldStartCost).
+inline constexpr double kDefaultColdStartCost = 45.0;
+// The most a cold start may be priced at: a day of one replica.
+inline constexpr double kMaxColdStartCost = 86400.0;
+
 // The learned keep-alive policy's knobs (the hybrid histogram policy of Shahrad et al.).
 struct KeepAliveSettings {
   KeepAliveMode mode = KeepAliveMode::kLearned;
+  // What one avoided cold start is worth, in replica-seconds of an idle replica. A replica is
+  // kept (or pre-warmed) through an idle period only while the replica-seconds it is expected
+  // to spend stay below this times the cold starts it is expected to spare, by the idle-time
+  // histograms; beyond what they show (and before min_samples idle periods), the last replica
+  // stays this many seconds (the break-even rule). 0: no replica is kept beyond what the
+  // windows and the grace period hold.
+  double cold_start_cost = kDefaultColdStartCost;
   // One-minute bins over 4 h decide whether the idle times are regular enough to plan on...
   int bins = 240;
   Duration bin_width = std::chrono::minutes(1);
   // ...and the last `recent` idle times, kept exactly, give the percentiles the plan uses.
   int recent = 64;
-  double keep_alive_percentile = 99;  // the last replica stays until this idle percentile...
-  double keep_alive_margin = 0.10;    // ...plus this fraction
-  double prewarm_percentile = 5;      // and comes back at this idle percentile...
-  double prewarm_margin = 0.02;       // ...minus this fraction...
+  // The keep-alive priced at cold_start_cost gets this margin on top (the next idle time is
+  // not exactly a past one) and is at most this idle percentile plus the margin.
+  double keep_alive_percentile = 99;
+  double keep_alive_margin = 0.10;
+  double prewarm_percentile = 5;                     // and comes back at this idle percentile...
+  double prewarm_margin = 0.02;                      // ...minus this fraction...
   Duration prewarm_lead = std::chrono::seconds(10);  // ...and this lead for its start
-  int min_samples = 5;            // fewer idle periods than this: not representative
+  int min_samples = 5;            // fewer idle periods than this: nothing learned yet
   double min_bin_cv = 2.0;        // bin counts flatter than this: not representative
   double max_out_of_range = 0.5;  // more idle periods past the range: not representative
-  // Keep-alive while the histogram is not representative (never below the grace period).
-  Duration fallback_keep_alive = std::chrono::seconds(90);
 };
 
 // One function's scaling settings: spec.scaling of the Function plus the window defaults.
@@ -63,7 +75,8 @@ struct ScalingSpec {
 
   Duration panic_window() const;
   // The same spec with out-of-range values replaced by the nearest sensible one (target > 0,
-  // max >= max(min, 1), windows at least one second and one tick, rates above 1).
+  // max >= max(min, 1), windows at least one second and one tick, rates above 1, a cold
+  // start's price within 0..kMaxColdStartCost, the default for NaN).
   ScalingSpec normalized() const;
 };
 

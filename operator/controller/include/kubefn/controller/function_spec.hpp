@@ -47,6 +47,9 @@ struct FunctionSpec {
   std::int64_t scale_to_zero_grace_seconds = 30;
   std::optional<std::int64_t> stable_window_seconds;  // spec.scaling.stableWindow (6..3600)
   bool learned_keep_alive = true;  // spec.scaling.keepAlive: learned (default) or fixed
+  // spec.scaling.coldStartCost: idle replica-seconds one avoided cold start is worth (0-86400);
+  // unset: the autoscaler's default.
+  std::optional<double> cold_start_cost;
   std::string http_path;
   std::string http_host;
   Access access = Access::kPrivate;
