@@ -62,8 +62,9 @@ kube::Result<metering::CostReport> from_prometheus(const std::string& base, std:
   while (!root.empty() && root.back() == '/')
     root.pop_back();
   for (const auto& [name, query] : cost_queries(window)) {
-    auto answer = get_json(root + "/api/v1/query?query=" + url_encode(query) +
-                           "&time=" + std::to_string(now));
+    // Evaluated at Prometheus's own now (a whole-second time from here could fall before its
+    // latest scrape).
+    auto answer = get_json(root + "/api/v1/query?query=" + url_encode(query));
     if (!answer.ok()) return answer.status();
     answers[name] = std::move(answer).value();
   }
