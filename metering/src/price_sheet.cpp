@@ -11,6 +11,8 @@
 #include <string>
 #include <utility>
 
+#include "kubefn/metering/sizing.hpp"
+
 namespace kubefn::metering {
 namespace {
 
@@ -87,7 +89,7 @@ std::string format_duration(double seconds) {
 
 // A Kubernetes quantity of bytes: "128Mi", "1Gi", "512M", "1e9", "1048576" (fractions of a byte
 // are rounded up). Suffixes Ki Mi Gi Ti Pi Ei, k M G T P E, or a decimal exponent.
-std::optional<double> parse_quantity(std::string_view s) {
+std::optional<double> byte_quantity(std::string_view s) {
   std::size_t n = decimal_prefix(s);
   if (n == 0) return std::nullopt;
   auto number = parse_number(s.substr(0, n));
@@ -239,7 +241,7 @@ struct Reader {
   bool memory(const YAML::Node& n, const std::string& field, std::int64_t& out) {
     constexpr const char* kAccepts = "use 128Mi, 1Gi, 512M";
     if (!scalar(n, field, "a quantity of bytes (128Mi, 1Gi, 512M)")) return false;
-    auto v = parse_quantity(n.Scalar());
+    auto v = byte_quantity(n.Scalar());
     if (!v) {
       error = field + ": " + quoted(n.Scalar()) + " is not a quantity of bytes (" + kAccepts + ")";
       return false;
@@ -286,6 +288,18 @@ struct Reader {
 };
 
 }  // namespace
+
+std::optional<double> parse_quantity(std::string_view text) {
+  // The fractional suffixes of CPU quantities ("500m"); the rest is the byte grammar above.
+  double scale = 1;
+  if (!text.empty() && (text.back() == 'm' || text.back() == 'u' || text.back() == 'n')) {
+    scale = text.back() == 'm' ? 1e-3 : text.back() == 'u' ? 1e-6 : 1e-9;
+    text.remove_suffix(1);
+  }
+  const auto v = byte_quantity(text);
+  if (!v || *v < 0) return std::nullopt;
+  return *v * scale;
+}
 
 double PriceSheet::billed(double seconds) const {
   if (!(seconds > 0)) return 0;

@@ -8,48 +8,6 @@
 
 namespace kubefn::metering {
 
-std::optional<double> parse_quantity(std::string_view text) {
-  while (!text.empty() && text.front() == ' ')
-    text.remove_prefix(1);
-  while (!text.empty() && text.back() == ' ')
-    text.remove_suffix(1);
-  if (text.empty()) return std::nullopt;
-  struct Suffix {
-    std::string_view name;
-    double factor;
-  };
-  static constexpr Suffix kSuffixes[] = {{"Ki", 1024.0},
-                                         {"Mi", 1048576.0},
-                                         {"Gi", 1073741824.0},
-                                         {"Ti", 1099511627776.0},
-                                         {"Pi", 1125899906842624.0},
-                                         {"Ei", 1152921504606846976.0},
-                                         {"n", 1e-9},
-                                         {"u", 1e-6},
-                                         {"m", 1e-3},
-                                         {"k", 1e3},
-                                         {"M", 1e6},
-                                         {"G", 1e9},
-                                         {"T", 1e12},
-                                         {"P", 1e15},
-                                         {"E", 1e18}};
-  double factor = 1;
-  std::string_view number = text;
-  for (const auto& s : kSuffixes) {
-    if (text.size() > s.name.size() && text.substr(text.size() - s.name.size()) == s.name) {
-      factor = s.factor;
-      number = text.substr(0, text.size() - s.name.size());
-      break;
-    }
-  }
-  const std::string n(number);
-  char* end = nullptr;
-  const double v = std::strtod(n.c_str(), &end);
-  if (end != n.c_str() + n.size() || !std::isfinite(v) || v < 0) return std::nullopt;
-  // "1e3" is a number; "1E" (exa) was taken as a suffix above.
-  return v * factor;
-}
-
 namespace {
 
 std::optional<double> quantity_at(const nlohmann::json& resources, const char* kind,

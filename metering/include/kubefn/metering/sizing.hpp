@@ -41,7 +41,8 @@ struct ReplicaSlice {
 // core-seconds, memory max(request, resident) x seconds in GB-seconds (GB = 2^30 bytes).
 ReplicaUsage usage_of(const ReplicaSlice& slice, const ReplicaSize& size);
 
-// A Kubernetes quantity ("128Mi", "500m", "1.5", "2e3", "1G") as a number of units.
+// A Kubernetes quantity ("128Mi", "500m", "1.5", "2e3", "1G") as a number of units (the price
+// sheet's defaultMemory reads the same grammar, without the fractional suffixes).
 std::optional<double> parse_quantity(std::string_view text);
 
 // parse_price_sheet of the file's contents; an error names the file.
