@@ -35,9 +35,46 @@ node_preflight() {
   ((${#missing[@]} == 0)) || die "a real node needs ${missing[*]} (scripts/setup installs them)"
   [[ -c /dev/kmsg ]] || die "a real node needs /dev/kmsg (the kubelet's OOM watcher reads it)"
   [[ -z "$(tail -n +2 /proc/swaps)" ]] || die "a real node needs swap off (swapoff -a)"
-  if ip link show "$NODE_BRIDGE" >/dev/null 2>&1; then
-    die "$NODE_BRIDGE exists: another real node runs on this machine (scripts/cluster down in its state folder), or remove it: ip link del $NODE_BRIDGE"
-  fi
+  ip link show "$NODE_BRIDGE" >/dev/null 2>&1 && node_reclaim
+  return 0
+}
+
+# The bridge is there: another real node runs on this machine (refused), or one that stopped
+# without scripts/cluster down (its run was killed) left its network, mounts and run folder
+# behind, which are removed. A node runs while a process of its run folder or a component of
+# its state folder is alive.
+node_reclaim() {
+  local run owner pid f
+  for run in /run/kubefn-node-*; do
+    [[ -d "$run" ]] || continue
+    owner="$(cat "$run/state" 2>/dev/null || true)"
+    # (containers' shims outlive a killed containerd: they do not make a node run)
+    for pid in $(pgrep -f -- "$run/" 2>/dev/null); do
+      [[ "$(cat "/proc/$pid/comm" 2>/dev/null)" == containerd-shim* ]] && continue
+      die "$NODE_BRIDGE is in use: a real node runs on this machine${owner:+ (state folder $owner)}; only one can (scripts/cluster down in its state folder)"
+    done
+    if [[ -n "$owner" && -d "$owner/run" ]]; then
+      f="$(STATE="$owner"; for c in $(components); do alive "$c" && { echo "$c"; break; }; done; true)"
+      [[ -z "$f" ]] ||
+        die "$NODE_BRIDGE is in use: the cluster in $owner still runs $f (scripts/cluster down there)"
+    fi
+  done
+  say "$NODE_BRIDGE is left from a real node that no longer runs: removing what it left"
+  for run in /run/kubefn-node-*; do
+    [[ -d "$run" ]] || continue
+    owner="$(cat "$run/state" 2>/dev/null || true)"
+    if [[ -n "$owner" && -d "$owner/run" ]]; then
+      (STATE="$owner"; node_stop) || true
+    else
+      for pid in $(pgrep -f -- "-address $run/containerd.sock" 2>/dev/null); do
+        pkill -KILL -P "$pid" 2>/dev/null || true
+        kill -KILL "$pid" 2>/dev/null || true
+      done
+      for f in $(findmnt -rn -o TARGET | grep -E "^$run/" | sort -r); do umount -l "$f" 2>/dev/null || true; done
+      rm -rf "$run"
+    fi
+  done
+  node_network_down
 }
 
 # Forwarding between the bridge and any other interface is dropped, in the table that sees
@@ -82,6 +119,7 @@ configure_node() {
   run="$(node_run_dir)"
   mkdir -p "$run" "$STATE/registry" "$STATE/containerd/certs.d" "$STATE/cni/net.d" \
     "$STATE/cni/ipam" "$STATE/kubelet"
+  echo "$STATE" >"$run/state"  # whose node this is (node_reclaim)
   for p in docker-registry kubelet kubelet-healthz kube-proxy-healthz kube-proxy-metrics \
     coredns-health coredns-ready; do
     free_port >"$STATE/run/ports/$p"
