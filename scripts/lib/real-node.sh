@@ -418,7 +418,7 @@ node_install() {
   # REPO:TAG@DIGEST -> the chart's three values
   local sets=()
   local key value ref
-  for key in operator gateway runtimeBase builder; do
+  for key in operator gateway dispatcher runtimeBase builder; do
     case "$key" in
       runtimeBase) value="$(image runtime-cpp)" ;;
       *) value="$(image "$key")" ;;

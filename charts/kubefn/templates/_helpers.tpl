@@ -19,6 +19,7 @@
 
 {{- define "kubefn.operatorName" -}}{{ include "kubefn.fullname" . }}-operator{{- end }}
 {{- define "kubefn.gatewayName" -}}{{ include "kubefn.fullname" . }}-gateway{{- end }}
+{{- define "kubefn.dispatcherName" -}}{{ include "kubefn.fullname" . }}-dispatcher{{- end }}
 {{- define "kubefn.keysSecretName" -}}
 {{- default (printf "%s-gateway-keys" (include "kubefn.fullname" .)) .Values.gateway.keys.secretName }}
 {{- end }}
@@ -158,4 +159,9 @@ selector:
     app.kubernetes.io/instance: {{ .Release.Name }}
   matchExpressions:
     - {key: app.kubernetes.io/component, operator: In, values: [operator, gateway]}
+{{- end }}
+
+{{/* The gateway as the dispatcher calls it: its Service, by cluster DNS. */}}
+{{- define "kubefn.gatewayUrl" -}}
+{{- printf "http://%s.%s.svc.%s:%d" (include "kubefn.gatewayName" .) .Release.Namespace .Values.clusterDomain (int .Values.gateway.service.port) }}
 {{- end }}

@@ -100,8 +100,11 @@ void workload_status(const WorkloadOutcome& w, const kube::ClaimProblem& refused
 kube::Result<kube::ReconcileResult> FunctionReconciler::finish(
     json& function, json status, kube::Result<kube::ReconcileResult> r) {
   const json& live_status = function.value("status", json::object());
-  // status.scaling is the autoscaler's: carried over, never rewritten here.
-  if (auto it = live_status.find("scaling"); it != live_status.end()) status["scaling"] = *it;
+  // status.scaling is the autoscaler's and status.triggers the dispatcher's: carried over,
+  // never rewritten here.
+  for (const char* theirs : {"scaling", "triggers"}) {
+    if (auto it = live_status.find(theirs); it != live_status.end()) status[theirs] = *it;
+  }
   if (status != live_status) {
     json updated = function;
     updated["status"] = std::move(status);

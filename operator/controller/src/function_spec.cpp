@@ -5,6 +5,7 @@
 #include <set>
 
 #include "kubefn/controller/spec_validation.hpp"
+#include "kubefn/triggers/trigger_spec.hpp"
 
 namespace kubefn::controller {
 namespace {
@@ -344,6 +345,11 @@ std::variant<FunctionSpec, SpecError> parse_function(const json& function) {
         if (!out.http_path.empty() && out.http_path.front() != '/') {
           invalid("InvalidTrigger", "spec.triggers.http.path must start with '/'");
         }
+      }
+      // The event triggers the dispatcher runs: checked here so a bad one is a condition.
+      auto events = triggers::parse_triggers(tr, out.ns, out.name);
+      if (auto* e = std::get_if<triggers::TriggerError>(&events)) {
+        invalid("InvalidTrigger", e->message);
       }
     }
     const std::string access = get_string(*spec, "access", "spec.access");

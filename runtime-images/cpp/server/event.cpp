@@ -26,6 +26,21 @@ void event_from_request(const http::HttpRequest& req, GeneratedEventFields& gene
         event.event_time = h.value;
       else if (k == "namespace")
         event.event_namespace = h.value;
+    } else if (h.name.size() > 3 && h.name.substr(0, 3) == "ce-") {
+      std::string_view k = h.name.substr(3);
+      CloudEvent& ce = event.cloud_event;
+      if (k == "id")
+        ce.id = h.value;
+      else if (k == "source")
+        ce.source = h.value;
+      else if (k == "type")
+        ce.type = h.value;
+      else if (k == "specversion")
+        ce.specversion = h.value;
+      else if (k == "time")
+        ce.time = h.value;
+      else if (k == "subject")
+        ce.subject = h.value;
     }
   }
   if (event.event_id.empty()) {

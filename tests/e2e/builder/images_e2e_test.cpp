@@ -259,7 +259,8 @@ TEST_F(BuilderImageE2E, ScriptPushesEveryImageThenFindsThemUnchanged) {
   auto first = images();
   ASSERT_EQ(first.exit_code, 0) << first.err;
   json refs = parse_build_json(last_line(first.out));
-  const std::vector<std::string> names = {"pause", "runtime-cpp", "builder", "operator", "gateway"};
+  const std::vector<std::string> names = {"pause",    "runtime-cpp", "builder",
+                                          "operator", "gateway",     "dispatcher"};
   ASSERT_EQ(refs.size(), names.size()) << first.out;
   for (const auto& name : names) {
     const std::string ref = refs.value(name, "");

@@ -11,11 +11,18 @@
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <set>
+#include <sstream>
 #include <thread>
 
+#include "kubefn/kafka/consumer.hpp"
+#include "kubefn/kafka/producer.hpp"
+#include "kubefn/nats/connection.hpp"
+#include "kubefn/nats/jetstream.hpp"
 #include "kubefn/testing/command.hpp"
 #include "kubefn/testing/http_client.hpp"
+#include "kubefn/testing/kafka_broker.hpp"
 #include "kubefn/testing/metrics_text.hpp"
+#include "kubefn/testing/nats_server.hpp"
 #include "kubefn/testing/process.hpp"
 #include "kubefn/testing/registry_server.hpp"
 #include "kubefn/testing/source_server.hpp"
@@ -221,6 +228,126 @@ std::set<pid_t> replica_pids(pid_t parent, const std::string& function) {
     }
   }
   return out;
+}
+
+// Appends one line per call to $RUNS: the CloudEvent, the Kubeless namespace, the attempt,
+// whether a credential reached it, and the body. ?fail: answers 500.
+std::string recorder_function(const std::string& name, const std::string& runs,
+                              const std::string& triggers, bool fail) {
+  return R"(apiVersion: kubefn.dev/v1alpha1
+kind: Function
+metadata:
+  name: )" +
+         name + R"(
+  namespace: default
+spec:
+  handler: rec.call
+  env:
+    - {name: RUNS, value: ")" +
+         runs + R"("}
+  scaling: {minReplicas: 1, maxReplicas: 1}
+  source:
+    inline: |
+      #include <cstdlib>
+      #include <fstream>
+      #include <kubefn/function.hpp>
+      #include <string>
+      kubefn::Response call(const kubefn::Event& e, kubefn::Context&) {
+        const kubefn::CloudEvent& ce = e.cloud_event;
+        std::ofstream(std::getenv("RUNS"), std::ios::app)
+            << ce.id << " " << ce.type << " " << ce.source << " " << ce.specversion << " "
+            << ce.time << " " << e.event_namespace << " " << e.header("kubefn-delivery-attempt")
+            << " " << (e.header("authorization").empty() ? "no-credential" : "CREDENTIAL")
+            << " " << e.data << std::endl;
+        return kubefn::Response{)" +
+         (fail ? "500" : "200") + R"(, {}, "done"};
+      }
+      KUBEFN_HANDLER(call);
+  triggers:
+)" + triggers;
+}
+
+std::vector<std::vector<std::string>> lines_of(const std::string& path) {
+  std::vector<std::vector<std::string>> out;
+  std::istringstream in(read_file(path));
+  for (std::string line; std::getline(in, line);) {
+    std::istringstream words(line);
+    std::vector<std::string> w;
+    for (std::string x; words >> x;)
+      w.push_back(x);
+    if (!w.empty()) out.push_back(std::move(w));
+  }
+  return out;
+}
+
+// A function behind a queue trigger (`triggers`): records each delivery to $RUNS (`record`,
+// the fields it writes before the attempt and the verdict, then the body); a body that is a
+// multiple of 10 always fails (poisoned), a multiple of 7 fails its first delivery only.
+std::string queue_consumer_function(const std::string& name, const std::string& runs,
+                                    const std::string& record, const std::string& triggers) {
+  return R"(apiVersion: kubefn.dev/v1alpha1
+kind: Function
+metadata:
+  name: )" +
+         name + R"(
+  namespace: default
+spec:
+  handler: )" +
+         name + R"(.take
+  concurrency: 8
+  env:
+    - {name: RUNS, value: ")" +
+         runs + R"("}
+  scaling: {minReplicas: 0, maxReplicas: 2}
+  source:
+    inline: |
+      #include <cstdlib>
+      #include <fstream>
+      #include <kubefn/function.hpp>
+      #include <mutex>
+      #include <string>
+      std::mutex mu;
+      kubefn::Response take(const kubefn::Event& e, kubefn::Context&) {
+        const long k = std::atol(std::string(e.data).c_str());
+        const std::string attempt(e.header("kubefn-delivery-attempt"));
+        const bool fail = k % 10 == 0 || (k % 7 == 0 && attempt == "1");
+        {
+          std::lock_guard<std::mutex> lock(mu);
+          std::ofstream(std::getenv("RUNS"), std::ios::app)
+              << )" +
+         record + R"( << " " << attempt << " " << (fail ? "fail" : "ok") << " "
+              << e.cloud_event.type << " " << e.data << std::endl;
+        }
+        return kubefn::Response{fail ? 500 : 200, {}, fail ? "poisoned" : "taken"};
+      }
+      KUBEFN_HANDLER(take);
+  triggers:
+)" + triggers;
+}
+
+// Lines: id subject attempt verdict type body.
+std::string nats_consumer_function(const std::string& runs, const std::string& url) {
+  return queue_consumer_function("orders", runs,
+                                 "e.cloud_event.id << \" \" << e.cloud_event.subject",
+                                 R"(    nats:
+      - name: created
+        url: )" + url + R"(
+        stream: ORDERS
+        subject: orders.created
+        maxRetries: 2
+        retryBackoff: 200ms
+)");
+}
+
+// Lines: partition#offset attempt verdict type body.
+std::string kafka_consumer_function(const std::string& runs, const std::string& brokers) {
+  return queue_consumer_function("clicks", runs, "e.cloud_event.subject", R"(    kafka:
+      - name: clicks
+        bootstrapServers: ")" + brokers + R"("
+        topic: clicks
+        maxRetries: 2
+        retryBackoff: 100ms
+)");
 }
 
 class LocalPlatformE2E : public ::testing::Test {
@@ -975,6 +1102,280 @@ TEST_F(LocalPlatformE2E, CallsAndReplicaTimeAreMeteredPricedAndSurviveARestart) 
   ASSERT_TRUE(code.has_value());
   EXPECT_NE(*code, 0);
   EXPECT_NE(log().find("no-such-prices.yaml"), std::string::npos) << log();
+}
+
+TEST_F(LocalPlatformE2E, SchedulesCallThroughTheGatewayOnceEachAcrossARestart) {
+  const std::string runs = dir_.file("tick.runs");
+  const std::string failed = dir_.file("flaky.runs");
+  const std::vector<std::pair<std::string, std::string>> fns = {
+      {"tick", recorder_function("tick", runs, R"(    schedules:
+      - name: every-2s
+        schedule: "@every 2s"
+        payload: {count: 1}
+)",
+                                 false)},
+      {"flaky", recorder_function("flaky", failed, R"(    schedules:
+      - name: hourly
+        schedule: "@every 3s"
+        maxRetries: 1
+        retryBackoff: 100ms
+)",
+                                  true)}};
+  ASSERT_NO_FATAL_FAILURE(up(fns));
+  ASSERT_TRUE(wait_until([&] { return lines_of(runs).size() >= 3; }, seconds(120))) << log();
+  for (const auto& w : lines_of(runs)) {
+    ASSERT_EQ(w.size(), 9u);
+    EXPECT_EQ(w[1], "dev.kubefn.schedule.run");
+    EXPECT_EQ(w[2], "/schedules/default/tick/every-2s");
+    EXPECT_EQ(w[3], "1.0");
+    EXPECT_EQ(w[5], "schedules.triggers.kubefn.dev");
+    EXPECT_EQ(w[6], "1");
+    EXPECT_EQ(w[7], "no-credential");  // the dispatcher's key stays at the gateway
+    EXPECT_EQ(w[8], R"({"count":1})");
+  }
+  // The status says the last run, as the dispatcher recorded it.
+  auto fn = kubectl({"get", "fn", "tick", "-o", "json"});
+  ASSERT_EQ(fn.exit_code, 0) << fn.err;
+  const json entry = json::parse(fn.out)["status"]["triggers"][0];
+  EXPECT_EQ(entry["name"], "every-2s");
+  EXPECT_TRUE(entry.contains("lastScheduleTime")) << entry;
+
+  // A run that keeps failing: its retries, then given up where the user looks.
+  // The same run delivered again (runs 3 s apart may interleave with its retry).
+  auto attempts_of_one_run = [&] {
+    std::map<std::string, std::set<std::string>> per_run;
+    for (const auto& w : lines_of(failed))
+      per_run[w[0]].insert(w[6]);
+    for (const auto& [id, attempts] : per_run) {
+      if (attempts == std::set<std::string>{"1", "2"}) return true;
+    }
+    return false;
+  };
+  ASSERT_TRUE(wait_until(attempts_of_one_run, seconds(60))) << read_file(failed) << log();
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto f = kubectl({"get", "fn", "flaky", "-o", "json"});
+        return f.exit_code == 0 && f.out.find("failed: HTTP 500") != std::string::npos;
+      },
+      seconds(30)));
+  auto events =
+      kubectl({"get", "events", "--field-selector", "reason=DeliveryFailed", "-o", "json"});
+  ASSERT_EQ(events.exit_code, 0) << events.err;
+  EXPECT_NE(events.out.find("failed 2 time(s)"), std::string::npos) << events.out;
+
+  // Down and up again: every run is called once, none twice.
+  ASSERT_EQ(stop(), 0) << log();
+  const std::size_t before = lines_of(runs).size();
+  ASSERT_NO_FATAL_FAILURE(up(fns));
+  ASSERT_TRUE(wait_until([&] { return lines_of(runs).size() >= before + 2; }, seconds(120)))
+      << log();
+  std::map<std::string, int> per_run;
+  for (const auto& w : lines_of(runs))
+    ++per_run[w[0]];
+  for (const auto& [id, n] : per_run)
+    EXPECT_EQ(n, 1) << id << " was called " << n << " times";
+}
+
+TEST_F(LocalPlatformE2E, NatsMessagesAreDeliveredAtLeastOnceAndPoisonedOnesDeadLettered) {
+  NatsServer server;
+  auto conn = nats::Connection::connect([&] {
+    nats::Options o;
+    o.url = server.url();
+    return o;
+  }());
+  ASSERT_TRUE(conn.ok()) << conn.status().message();
+  nats::JetStream js(conn.value());
+  nats::StreamConfig stream;
+  stream.name = "ORDERS";
+  stream.subjects = {"orders.>"};
+  ASSERT_TRUE(js.create_or_update_stream(stream).ok());
+  const std::string runs = dir_.file("orders.runs");
+  const std::vector<std::pair<std::string, std::string>> fns = {
+      {"orders", nats_consumer_function(runs, server.url())}};
+  auto publish = [&](int from, int to) {
+    for (int k = from; k <= to; ++k) {
+      auto ack = js.publish("orders.created", std::to_string(k));
+      ASSERT_TRUE(ack.ok()) << ack.status().message();
+    }
+  };
+  // Each message's deliveries: ok when one of them was answered 2xx.
+  auto delivered = [&] {
+    std::map<std::string, int> ok;
+    for (const auto& w : lines_of(runs)) {
+      if (w.size() >= 4 && w[3] == "ok") ++ok[w[5]];
+    }
+    return ok;
+  };
+  auto all_good_delivered = [&](int to) {
+    auto ok = delivered();
+    for (int k = 1; k <= to; ++k) {
+      if (k % 10 != 0 && ok.count(std::to_string(k)) == 0) return false;
+    }
+    return true;
+  };
+  // Every message of the dead-letter stream, read by a consumer of the test's own.
+  int probes = 0;
+  auto dead_letters = [&] {
+    std::vector<nats::Message> out;
+    auto info = js.stream_info("KUBEFN_DEADLETTER");
+    if (!info.ok() || info.value().state.messages == 0) return out;
+    nats::ConsumerConfig c;
+    c.durable_name = "probe-" + std::to_string(++probes);
+    c.ack_policy = nats::AckPolicy::kNone;
+    if (!js.create_or_update_consumer("KUBEFN_DEADLETTER", c).ok()) return out;
+    const auto n = static_cast<int>(info.value().state.messages);
+    auto got = js.fetch("KUBEFN_DEADLETTER", c.durable_name, n, std::chrono::milliseconds(2000));
+    if (got.ok()) {
+      for (auto& m : got.value())
+        out.push_back(m.message());
+    }
+    (void)js.delete_consumer("KUBEFN_DEADLETTER", c.durable_name);
+    return out;
+  };
+
+  publish(1, 40);
+  ASSERT_NO_FATAL_FAILURE(up(fns));
+  ASSERT_TRUE(wait_until([&] { return all_good_delivered(40); }, seconds(120)))
+      << read_file(runs) << log();
+  ASSERT_TRUE(wait_until([&] { return dead_letters().size() >= 4; }, seconds(60))) << log();
+  for (const auto& w : lines_of(runs)) {
+    EXPECT_EQ(w[4], "dev.kubefn.nats.message");
+    EXPECT_EQ(w[1], "orders.created");
+    EXPECT_EQ(w[0], "ORDERS:" + std::to_string(std::stoi(w[5])));  // its stream sequence
+  }
+  // A transient failure was retried, with the attempt counted.
+  EXPECT_TRUE(delivered().count("7"));
+  // Exactly the poisoned ones, each with the failure that sent it there.
+  std::set<std::string> dead;
+  for (const auto& m : dead_letters()) {
+    dead.insert(m.data);
+    EXPECT_EQ(m.subject, "kubefn.deadletter.default.orders.created");
+    EXPECT_EQ(m.headers.get("Kubefn-Failure-Status").value_or(""), "500");
+    EXPECT_NE(std::string(m.headers.get("Kubefn-Failure-Reason").value_or("")).find("poisoned"),
+              std::string::npos);
+    EXPECT_EQ(m.headers.get("Kubefn-Attempts").value_or(""), "3");
+  }
+  EXPECT_EQ(dead, (std::set<std::string>{"10", "20", "30", "40"}));
+
+  // Killed mid-stream: what it had not acknowledged comes again to the next one; nothing lost.
+  publish(41, 120);
+  ASSERT_TRUE(wait_until([&] { return delivered().size() >= 50; }, seconds(60))) << log();
+  up_->signal(SIGKILL);
+  up_->wait_exit(seconds(30));
+  ASSERT_NO_FATAL_FAILURE(up(fns));
+  ASSERT_TRUE(wait_until([&] { return all_good_delivered(120); }, seconds(180)))
+      << read_file(runs) << log();
+  ASSERT_TRUE(wait_until([&] { return dead_letters().size() >= 12; }, seconds(120))) << log();
+  std::set<std::string> dead_after;
+  for (const auto& m : dead_letters())
+    dead_after.insert(m.data);
+  EXPECT_EQ(dead_after.size(), 12u);  // once each, however often tried
+  int duplicates = 0;
+  for (const auto& [k, n] : delivered())
+    duplicates += n - 1;
+  RecordProperty("duplicate_deliveries", duplicates);
+  std::cout << "NATS trigger: 120 messages, " << duplicates
+            << " delivered twice across a SIGKILL of kubefn up\n";
+}
+
+TEST_F(LocalPlatformE2E, KafkaRecordsAreDeliveredInOrderPerPartitionAndPoisonedOnesDeadLettered) {
+  KafkaBroker broker(KUBEFN_KAFKA_LIBS);
+  broker.create_topic("clicks", 3);
+  broker.create_topic("clicks.deadletter", 1);
+  kafka::ProducerConfig pc;
+  pc.client.bootstrap_servers = broker.bootstrap_servers();
+  auto producer = kafka::make_producer(pc);
+  ASSERT_TRUE(producer.ok()) << producer.status().message();
+  auto produce = [&](int from, int to) {
+    for (int k = from; k <= to; ++k) {
+      kafka::OutgoingMessage m;
+      m.topic = "clicks";
+      m.key = "user-" + std::to_string(k % 5);
+      m.value = std::to_string(k);
+      auto r = producer.value()->produce(m);
+      ASSERT_TRUE(r.ok()) << r.status().message();
+    }
+  };
+  const std::string runs = dir_.file("clicks.runs");
+  const std::vector<std::pair<std::string, std::string>> fns = {
+      {"clicks", kafka_consumer_function(runs, broker.bootstrap_servers())}};
+  auto delivered = [&] {
+    std::map<std::string, int> ok;
+    for (const auto& w : lines_of(runs)) {
+      if (w.size() >= 5 && w[2] == "ok") ++ok[w[4]];
+    }
+    return ok;
+  };
+  auto all_good_delivered = [&](int to) {
+    auto ok = delivered();
+    for (int k = 1; k <= to; ++k) {
+      if (k % 10 != 0 && ok.count(std::to_string(k)) == 0) return false;
+    }
+    return true;
+  };
+  std::map<std::string, std::map<std::string, std::string>> dead;  // value -> headers
+  kafka::ConsumerConfig probe;
+  probe.client.bootstrap_servers = broker.bootstrap_servers();
+  probe.group_id = "probe";
+  auto reader = kafka::make_consumer(probe);
+  ASSERT_TRUE(reader.ok()) << reader.status().message();
+  ASSERT_TRUE(reader.value()->subscribe({"clicks.deadletter"}).ok());
+  auto read_dead = [&](std::size_t want) {
+    return wait_until(
+        [&] {
+          auto m = reader.value()->poll(std::chrono::milliseconds(200));
+          if (m.ok() && m.value()) {
+            auto& h = dead[m.value()->value];
+            for (const auto& x : m.value()->headers)
+              h[x.key] = x.value;
+          }
+          return dead.size() >= want;
+        },
+        seconds(120), std::chrono::milliseconds(1));
+  };
+
+  produce(1, 60);
+  ASSERT_NO_FATAL_FAILURE(up(fns));
+  ASSERT_TRUE(wait_until([&] { return all_good_delivered(60); }, seconds(180)))
+      << read_file(runs) << log();
+  ASSERT_TRUE(read_dead(6)) << log();
+  for (const auto& [value, h] : dead) {
+    EXPECT_EQ(std::stoi(value) % 10, 0) << value;
+    EXPECT_EQ(h.at("kubefn-failure-status"), "500");
+    EXPECT_NE(h.at("kubefn-failure-reason").find("poisoned"), std::string::npos);
+    EXPECT_EQ(h.at("kubefn-attempts"), "3");
+  }
+  // One at a time per partition, in offset order (retries included).
+  std::map<std::string, long> last_offset;
+  for (const auto& w : lines_of(runs)) {
+    EXPECT_EQ(w[3], "dev.kubefn.kafka.message");
+    const auto hash = w[0].find('#');
+    ASSERT_NE(hash, std::string::npos) << w[0];
+    const std::string partition = w[0].substr(0, hash);
+    const long offset = std::stol(w[0].substr(hash + 1));
+    auto it = last_offset.find(partition);
+    if (it != last_offset.end()) {
+      EXPECT_GE(offset, it->second) << "out of order in " << partition;
+    }
+    last_offset[partition] = offset;
+  }
+  EXPECT_EQ(last_offset.size(), 3u);
+
+  // Killed mid-stream: nothing committed that was not done, so nothing is lost.
+  produce(61, 150);
+  ASSERT_TRUE(wait_until([&] { return delivered().size() >= 60; }, seconds(60))) << log();
+  up_->signal(SIGKILL);
+  up_->wait_exit(seconds(30));
+  ASSERT_NO_FATAL_FAILURE(up(fns));
+  ASSERT_TRUE(wait_until([&] { return all_good_delivered(150); }, seconds(240)))
+      << read_file(runs) << log();
+  ASSERT_TRUE(read_dead(15)) << log();
+  int duplicates = 0;
+  for (const auto& [k, n] : delivered())
+    duplicates += n - 1;
+  RecordProperty("duplicate_deliveries", duplicates);
+  std::cout << "Kafka trigger: 150 records, " << duplicates
+            << " delivered twice across a SIGKILL of kubefn up\n";
 }
 
 }  // namespace

@@ -204,6 +204,7 @@ TEST_F(Node, OperatorAndGatewayPodsRunAndAreReady) {
   }
   EXPECT_EQ(ready["operator"], 1);
   EXPECT_EQ(ready["gateway"], 1);
+  EXPECT_EQ(ready["dispatcher"], 1);
 }
 
 // The README's path: the hello example, given as source, built by a Job on the node, run by
@@ -487,6 +488,51 @@ TEST_F(Node, FailuresOnTheNodeReachTheFunctionsConditions) {
 
 // After every other test (a fixture cleanup): helm uninstall takes every object of the
 // release; the Function CRD stays, as helm keeps the CRDs a chart installs.
+// A schedule on the cluster: the dispatcher's Deployment calls the private function through the
+// gateway on time, each run once, also when its pod is deleted and another takes over.
+TEST_F(Node, ASchedulesRunsComeThroughTheGatewayOnceEachAcrossADispatcherRestart) {
+  const std::string ns = "node-schedule";
+  make_namespace(ns);
+  const std::string code =
+      "#include <kubefn/function.hpp>\n#include <string>\n"
+      "std::string handle(const kubefn::Event& e, kubefn::Context& ctx) {\n"
+      "  ctx.log().info(\"run \" + std::string(e.cloud_event.id) + \" \" +\n"
+      "                 std::string(e.header(\"authorization\").empty() ? \"clean\" : \"LEAK\"));\n"
+      "  return \"ok\\n\";\n}\nKUBEFN_HANDLER(handle);\n";
+  json extra = {{"access", "private"},
+                {"scaling", {{"minReplicas", 1}, {"maxReplicas", 1}}},
+                {"triggers", {{"schedules", {{{"name", "tick"}, {"schedule", "@every 3s"}}}}}}};
+  const CommandResult applied =
+      kubectl({"apply", "-f", "-"}, source_function(ns, "tick", code, extra));
+  ASSERT_EQ(applied.exit_code, 0) << applied.err;
+  // The runs the function logged, by event id.
+  auto runs = [&] {
+    std::map<std::string, int> out;
+    const CommandResult logs = kubectl({"-n", ns, "logs", "deployment/tick", "--tail=-1"});
+    static const std::regex run("run ([0-9a-f]+-[0-9]+) (clean|LEAK)");
+    for (std::sregex_iterator it(logs.out.begin(), logs.out.end(), run), end; it != end; ++it) {
+      EXPECT_EQ((*it)[2], "clean") << "a credential reached the function";
+      ++out[(*it)[1]];
+    }
+    return out;
+  };
+  ASSERT_TRUE(wait_until([&] { return runs().size() >= 3; }, 300s, 2s))
+      << get_function(ns, "tick").dump(2);
+  const json entry = get_function(ns, "tick")["status"]["triggers"][0];
+  EXPECT_EQ(entry.value("name", ""), "tick");
+  EXPECT_FALSE(entry.value("lastCompletedTime", "").empty()) << entry.dump();
+
+  const std::size_t before = runs().size();
+  const CommandResult deleted = kubectl(
+      {"-n", kSystemNamespace, "delete", "pod", "-l", "app.kubernetes.io/component=dispatcher"}, {},
+      120s);
+  ASSERT_EQ(deleted.exit_code, 0) << deleted.err;
+  ASSERT_TRUE(wait_until([&] { return runs().size() >= before + 3; }, 180s, 2s));
+  for (const auto& [id, n] : runs())
+    EXPECT_EQ(n, 1) << id << " ran " << n << " times";
+  kubectl({"delete", "namespace", ns, "--wait=false"});
+}
+
 TEST(NodeUninstall, HelmUninstallLeavesNothingOfTheRelease) {
   if (cluster_dir().empty())
     GTEST_FAIL() << "KUBEFN_NODE_CLUSTER_DIR is not set: run under ctest, or set it to a cluster "

@@ -32,6 +32,6 @@ TEST_P(ExampleManifest, DescribesItsSource) {
             std::string::npos);
 }
 
-INSTANTIATE_TEST_SUITE_P(All, ExampleManifest, ::testing::Values("hello", "echo"));
+INSTANTIATE_TEST_SUITE_P(All, ExampleManifest, ::testing::Values("hello", "echo", "report"));
 
 }  // namespace

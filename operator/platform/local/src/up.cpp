@@ -21,10 +21,13 @@
 #include "kubefn/cli/manifest.hpp"
 #include "kubefn/controller/function_controller.hpp"
 #include "kubefn/controller/scaling_status.hpp"
+#include "kubefn/delivery/gateway_caller.hpp"
+#include "kubefn/dispatch/dispatcher.hpp"
 #include "kubefn/emulator/kube_emulator.hpp"
 #include "kubefn/emulator/yaml_to_json.hpp"
 #include "kubefn/gateway/gateway.hpp"
 #include "kubefn/gateway/key_ring.hpp"
+#include "kubefn/http/event_id.hpp"
 #include "kubefn/kube/rest_kube_client.hpp"
 #include "kubefn/platform/local/console.hpp"
 #include "kubefn/platform/local/local_autoscaler.hpp"
@@ -270,6 +273,10 @@ int run_up(const UpOptions& o, std::ostream& out, std::ostream& err) {
   gateway::RouteTable routes;
   gateway::KeyRing keys;
   std::string token_note;
+  // The dispatcher's own key: events reach private functions through the gateway like any
+  // call. Made here, kept in memory only, opening every function.
+  const std::string dispatcher_token = http::make_event_id() + http::make_event_id();
+  std::vector<gateway::Key> ring{gateway::Key{dispatcher_token, {"*"}}};
   if (!o.keys_file.empty()) {
     // The gateway's key-file format: "TOKEN [SCOPE[,SCOPE...]]" per line.
     std::ifstream in(o.keys_file);
@@ -284,11 +291,13 @@ int run_up(const UpOptions& o, std::ostream& out, std::ostream& err) {
           << "\n";
       return 1;
     }
-    keys.set_keys(std::move(parsed).value());
+    for (gateway::Key& k : parsed.value())
+      ring.push_back(std::move(k));
   } else {
-    keys.set({token.value()});
+    ring.push_back(gateway::Key{token.value(), {}});
     token_note = token_file.string();
   }
+  keys.set_keys(std::move(ring));
   gateway::GatewayOptions gw_options;
   gw_options.bind_address = o.bind_address;
   gw_options.port = o.gateway_port;
@@ -367,6 +376,15 @@ int run_up(const UpOptions& o, std::ostream& out, std::ostream& err) {
       &registry);
   scaler.store(&autoscaler);
 
+  // Event triggers (schedules), delivered through the gateway at least once.
+  delivery::GatewayCallerOptions caller_options;
+  caller_options.host = o.bind_address;
+  caller_options.port = gw.port();
+  caller_options.token = dispatcher_token;
+  delivery::GatewayCaller event_caller(caller_options);
+  dispatch::Dispatcher dispatcher(*client, clock, events, event_caller, registry, {});
+  dispatcher.start();
+
   // 6. Stop, however run_up returns from here on: no new work; the builds (their compilers
   // killed, their threads joined, so none calls the controller after); the replicas (each
   // drains); then the servers, as the objects go (the platform before the controller, the
@@ -380,6 +398,7 @@ int run_up(const UpOptions& o, std::ostream& out, std::ostream& err) {
     fs::remove(state_file, ignored);
     fs::remove(kubeconfig_file, ignored);
     scaler.store(nullptr);
+    dispatcher.stop();
     autoscaler.stop();
     controller.stop();
     platform.stop();

@@ -25,12 +25,25 @@ namespace kubefn {
 
 // Bumped whenever a type below changes layout; the runtime refuses a function built
 // against another version instead of crashing on it.
-inline constexpr std::uint32_t kAbiVersion = 1;
+inline constexpr std::uint32_t kAbiVersion = 2;
 inline constexpr std::string_view kSdkVersion = "0.1.0";
 
 struct Header {
   std::string_view name;  // lower-case
   std::string_view value;
+};
+
+// The CloudEvents 1.0 attributes of an event a trigger delivered (binary mode: the ce-*
+// headers), all empty for a plain call. A schedule, queue or asynchronous call sends the same
+// id on every delivery of one event, so a handler can tell a redelivery from a new event.
+struct CloudEvent {
+  std::string_view id;
+  std::string_view source;       // e.g. nats://ORDERS, kafka://clicks, /schedules/ns/fn/name
+  std::string_view type;         // e.g. dev.kubefn.nats.message
+  std::string_view specversion;  // "1.0"
+  std::string_view time;         // RFC 3339
+  std::string_view subject;      // e.g. the NATS subject or the Kafka partition and offset
+  bool present() const { return !specversion.empty(); }
 };
 
 // One invocation, built from the HTTP request (Kubeless-compatible event fields).
@@ -48,6 +61,8 @@ struct Event {
   std::string_view event_type;
   std::string_view event_time;
   std::string_view event_namespace;
+  // From the ce-* headers (a trigger's event); see CloudEvent.
+  CloudEvent cloud_event;
 
   // Raw value of the first `key=value` pair of the query (no percent-decoding), empty when
   // absent.
