@@ -1,0 +1,369 @@
+// bench/events: messages per second through a NATS JetStream trigger and a Kafka trigger of
+// `kubefn up` into a no-op function, against a bare consumer of the same broker in the same run
+// (fetch/poll and acknowledge/commit, no HTTP), and publish-to-handler latency at a fixed rate.
+// Real brokers (nats-server, Apache Kafka in KRaft mode) and the real `kubefn up`; the last line
+// printed is one JSON object of the figures.
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "kubefn/kafka/consumer.hpp"
+#include "kubefn/kafka/producer.hpp"
+#include "kubefn/nats/connection.hpp"
+#include "kubefn/nats/jetstream.hpp"
+#include "kubefn/testing/http_client.hpp"
+#include "kubefn/testing/kafka_broker.hpp"
+#include "kubefn/testing/metrics_text.hpp"
+#include "kubefn/testing/nats_server.hpp"
+#include "kubefn/testing/process.hpp"
+#include "kubefn/testing/temp_dir.hpp"
+#include "kubefn/testing/wait.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+using kubefn::testing::read_file;
+
+[[noreturn]] void die(const std::string& why) {
+  std::cerr << "bench/events: " << why << "\n";
+  std::exit(1);
+}
+
+double seconds_since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+std::int64_t unix_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Publishes messages [0, n) to `subject` from `threads` threads, each waiting for its PubAck.
+void nats_publish(kubefn::nats::JetStream& js, const std::string& subject, int n, int threads) {
+  std::vector<std::thread> ts;
+  std::atomic<int> next{0};
+  for (int t = 0; t < threads; ++t) {
+    ts.emplace_back([&] {
+      for (int i = next++; i < n; i = next++) {
+        if (!js.publish(subject, std::to_string(i)).ok()) die("NATS publish failed");
+      }
+    });
+  }
+  for (auto& t : ts)
+    t.join();
+}
+
+void kafka_produce(kubefn::kafka::Producer& p, const std::string& topic, int n, int threads) {
+  std::vector<std::thread> ts;
+  std::atomic<int> next{0};
+  for (int t = 0; t < threads; ++t) {
+    ts.emplace_back([&] {
+      for (int i = next++; i < n; i = next++) {
+        kubefn::kafka::OutgoingMessage m;
+        m.topic = topic;
+        m.key = std::to_string(i);
+        m.value = std::to_string(i);
+        if (!p.produce(m).ok()) die("Kafka produce failed");
+      }
+    });
+  }
+  for (auto& t : ts)
+    t.join();
+}
+
+// The bare reference: a pull consumer that fetches and acknowledges, nothing else.
+double nats_bare(kubefn::nats::JetStream& js, int n) {
+  kubefn::nats::ConsumerConfig c;
+  c.durable_name = "bare";
+  c.filter_subject = "bare.in";
+  c.max_ack_pending = 10000;
+  if (!js.create_or_update_consumer("BENCH", c).ok()) die("NATS consumer");
+  std::atomic<int> got{0};
+  const auto start = Clock::now();
+  std::thread consumer([&] {
+    while (got < n && seconds_since(start) < 120) {
+      auto batch = js.fetch("BENCH", "bare", 256, 500ms);
+      if (!batch.ok()) continue;
+      for (auto& m : batch.value()) {
+        (void)m.ack();
+        ++got;
+      }
+    }
+  });
+  nats_publish(js, "bare.in", n, 4);
+  consumer.join();
+  if (got < n) die("the bare NATS consumer did not get every message");
+  return n / seconds_since(start);
+}
+
+double kafka_bare(const std::string& brokers, kubefn::kafka::Producer& p, int n) {
+  kubefn::kafka::ConsumerConfig cc;
+  cc.client.bootstrap_servers = brokers;
+  cc.group_id = "bare";
+  auto c = kubefn::kafka::make_consumer(cc);
+  if (!c.ok() || !c.value()->subscribe({"bare"}).ok()) die("Kafka consumer");
+  // Joined (an assignment) before the clock starts, as the trigger is.
+  kubefn::testing::wait_until(
+      [&] {
+        (void)c.value()->poll(100ms);
+        return !c.value()->assignment().empty();
+      },
+      60s);
+  int got = 0;
+  const auto start = Clock::now();
+  std::thread producer([&] { kafka_produce(p, "bare", n, 4); });
+  auto last_commit = Clock::now();
+  while (got < n && seconds_since(start) < 120) {
+    auto m = c.value()->poll(100ms);
+    if (m.ok() && m.value()) {
+      c.value()->done(*m.value());
+      ++got;
+    }
+    if (Clock::now() - last_commit > 1s) {
+      (void)c.value()->commit_async();
+      last_commit = Clock::now();
+    }
+  }
+  producer.join();
+  (void)c.value()->commit();
+  if (got < n) die("the bare Kafka consumer did not get every record");
+  return n / seconds_since(start);
+}
+
+std::string sink_function(const std::string& lat_file, const std::string& nats_url,
+                          const std::string& brokers, int per_partition) {
+  return R"(apiVersion: kubefn.dev/v1alpha1
+kind: Function
+metadata:
+  name: sink
+  namespace: default
+spec:
+  handler: sink.take
+  concurrency: 64
+  env:
+    - {name: LAT, value: ")" +
+         lat_file + R"("}
+  scaling: {minReplicas: 1, maxReplicas: 1}
+  source:
+    inline: |
+      #include <chrono>
+      #include <cstdlib>
+      #include <fstream>
+      #include <kubefn/function.hpp>
+      #include <mutex>
+      #include <string>
+      std::mutex mu;
+      std::string take(const kubefn::Event& e, kubefn::Context&) {
+        // "t=<unix ns>": a latency probe; anything else is only taken.
+        if (e.data.size() > 2 && e.data.substr(0, 2) == "t=") {
+          const long long sent = std::atoll(std::string(e.data.substr(2)).c_str());
+          const long long now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+              std::chrono::system_clock::now().time_since_epoch()).count();
+          std::lock_guard<std::mutex> lock(mu);
+          std::ofstream(std::getenv("LAT"), std::ios::app)
+              << e.cloud_event.type << " " << (now - sent) << std::endl;
+        }
+        return "ok";
+      }
+      KUBEFN_HANDLER(take);
+  triggers:
+    nats:
+      - {name: nats, url: ")" +
+         nats_url + R"(", stream: PLAT, subject: plat.in}
+    kafka:
+      - {name: kafka, bootstrapServers: ")" +
+         brokers + R"(", topic: platform,
+         inFlightPerPartition: )" +
+         std::to_string(per_partition) + R"(}
+)";
+}
+
+class Up {
+ public:
+  Up(const std::string& kubefn, const std::string& runtime, const std::string& manifest) : dir_() {
+    std::filesystem::create_directories(dir_.file("fns"));
+    kubefn::testing::write_file(dir_.file("fns") + "/sink.yaml", manifest);
+    process_ = std::make_unique<kubefn::testing::ChildProcess>(
+        std::vector<std::string>{kubefn, "up", dir_.file("fns"), "--gateway-port", "0",
+                                 "--metrics-port", "0", "--runtime", runtime},
+        std::map<std::string, std::string>{{"KUBEFN_HOME", dir_.file("home")}}, dir_.file("out"),
+        dir_.file("err"));
+    const bool up = kubefn::testing::wait_until(
+        [&] {
+          std::smatch m;
+          const std::string out = read_file(dir_.file("out"));
+          static const std::regex mx("kubefn: metrics http://127\\.0\\.0\\.1:([0-9]+)");
+          if (!std::regex_search(out, m, mx)) return !process_->running();
+          metrics_ = static_cast<std::uint16_t>(std::stoi(m[1]));
+          return true;
+        },
+        180s, 100ms);
+    if (!up || metrics_ == 0) die("kubefn up did not start: " + read_file(dir_.file("err")));
+  }
+  double delivered(const std::string& trigger) {
+    auto r = kubefn::testing::http_request(metrics_, "GET", "/metrics");
+    if (!r) return 0;
+    return kubefn::testing::metric_value(
+               r->body,
+               "kubefn_trigger_events_total{namespace=\"default\",function=\"sink\","
+               "trigger=\"" +
+                   trigger + "\",result=\"delivered\"}")
+        .value_or(0);
+  }
+  bool wait_delivered(const std::string& trigger, double n, std::chrono::seconds timeout) {
+    return kubefn::testing::wait_until([&] { return delivered(trigger) >= n; }, timeout, 20ms);
+  }
+  std::string log() const { return read_file(dir_.file("err")); }
+
+ private:
+  kubefn::testing::TempDir dir_;
+  std::unique_ptr<kubefn::testing::ChildProcess> process_;
+  std::uint16_t metrics_ = 0;
+};
+
+struct Percentiles {
+  double p50 = 0, p99 = 0;
+  std::size_t n = 0;
+};
+
+Percentiles percentiles(std::vector<double> v) {
+  Percentiles p;
+  p.n = v.size();
+  if (v.empty()) return p;
+  std::sort(v.begin(), v.end());
+  p.p50 = v[v.size() / 2];
+  p.p99 = v[std::min(v.size() - 1, v.size() * 99 / 100)];
+  return p;
+}
+
+Percentiles latencies(const std::string& file, const std::string& type) {
+  std::vector<double> ms;
+  std::istringstream in(read_file(file));
+  for (std::string t, ns; in >> t >> ns;) {
+    if (t == type) ms.push_back(std::stod(ns) / 1e6);
+  }
+  return percentiles(std::move(ms));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 4) die("usage: events_bench KUBEFN RUNTIME KAFKA_LIBS [N] [RATE] [SECONDS]");
+  const std::string kubefn = argv[1], runtime = argv[2], kafka_libs = argv[3];
+  const int n = argc > 4 ? std::atoi(argv[4]) : 5000;
+  const int rate = argc > 5 ? std::atoi(argv[5]) : 100;
+  const int probe_seconds = argc > 6 ? std::atoi(argv[6]) : 10;
+
+  kubefn::testing::NatsServer nats_server;
+  kubefn::testing::KafkaBroker broker(kafka_libs);
+  for (const char* t : {"bare", "platform"})
+    broker.create_topic(t, 3);
+  kubefn::nats::Options no;
+  no.url = nats_server.url();
+  auto conn = kubefn::nats::Connection::connect(no);
+  if (!conn.ok()) die(conn.status().message());
+  kubefn::nats::JetStream js(conn.value());
+  for (auto [name, subject] : {std::pair{"BENCH", "bare.>"}, std::pair{"PLAT", "plat.>"}}) {
+    kubefn::nats::StreamConfig s;
+    s.name = name;
+    s.subjects = {subject};
+    if (!js.create_or_update_stream(s).ok()) die("stream");
+  }
+  kubefn::kafka::ProducerConfig pc;
+  pc.client.bootstrap_servers = broker.bootstrap_servers();
+  auto producer = kubefn::kafka::make_producer(pc);
+  if (!producer.ok()) die(producer.status().message());
+
+  std::cout << "bare consumers, " << n << " messages each (4 publishers)\n";
+  const double nats_bare_rate = nats_bare(js, n);
+  std::printf("  NATS JetStream: %.0f msg/s\n", nats_bare_rate);
+  const double kafka_bare_rate = kafka_bare(broker.bootstrap_servers(), *producer.value(), n);
+  std::printf("  Kafka:          %.0f msg/s\n", kafka_bare_rate);
+
+  kubefn::testing::TempDir work;
+  const std::string lat = work.file("latency");
+  const int per_partition = 1;
+  Up up(kubefn, runtime,
+        sink_function(lat, nats_server.url(), broker.bootstrap_servers(), per_partition));
+  // One message each first: the consumers exist and the function answers.
+  nats_publish(js, "plat.in", 1, 1);
+  kafka_produce(*producer.value(), "platform", 1, 1);
+  if (!up.wait_delivered("nats", 1, 180s) || !up.wait_delivered("kafka", 1, 180s)) {
+    die("the triggers did not deliver a first message: " + up.log());
+  }
+  std::cout << "through kubefn up's triggers into a no-op function (gateway, runtime, acks)\n";
+  auto t0 = Clock::now();
+  nats_publish(js, "plat.in", n, 4);
+  if (!up.wait_delivered("nats", n + 1, 180s)) die("NATS trigger: not all delivered");
+  const double nats_rate = n / seconds_since(t0);
+  std::printf("  NATS trigger:  %.0f msg/s (x%.2f of the bare consumer)\n", nats_rate,
+              nats_rate / nats_bare_rate);
+  t0 = Clock::now();
+  kafka_produce(*producer.value(), "platform", n, 4);
+  if (!up.wait_delivered("kafka", n + 1, 180s)) die("Kafka trigger: not all delivered");
+  const double kafka_rate = n / seconds_since(t0);
+  std::printf(
+      "  Kafka trigger: %.0f msg/s (x%.2f of the bare consumer; %d in flight per "
+      "partition, 3 partitions)\n",
+      kafka_rate, kafka_rate / kafka_bare_rate, per_partition);
+
+  // Latency at a fixed rate: publish time to handler, on this machine's one clock.
+  std::cout << "publish-to-handler latency at " << rate << " msg/s for " << probe_seconds << " s\n";
+  const int probes = rate * probe_seconds;
+  for (const char* kind : {"nats", "kafka"}) {
+    const auto start = Clock::now();
+    for (int i = 0; i < probes; ++i) {
+      std::this_thread::sleep_until(start + std::chrono::microseconds(1000000LL * i / rate));
+      const std::string body = "t=" + std::to_string(unix_ns());
+      if (std::string(kind) == "nats") {
+        if (!js.publish("plat.in", body).ok()) die("publish");
+      } else {
+        kubefn::kafka::OutgoingMessage m;
+        m.topic = "platform";
+        m.key = std::to_string(i);
+        m.value = body;
+        if (!producer.value()->produce(m).ok()) die("produce");
+      }
+    }
+  }
+  kubefn::testing::wait_until(
+      [&] {
+        return up.delivered("nats") >= n + 1 + probes && up.delivered("kafka") >= n + 1 + probes;
+      },
+      120s, 50ms);
+  const Percentiles nl = latencies(lat, "dev.kubefn.nats.message");
+  const Percentiles kl = latencies(lat, "dev.kubefn.kafka.message");
+  std::printf("  NATS:  p50 %.2f ms, p99 %.2f ms (%zu probes)\n", nl.p50, nl.p99, nl.n);
+  std::printf("  Kafka: p50 %.2f ms, p99 %.2f ms (%zu probes; each produce waits for acks=all)\n",
+              kl.p50, kl.p99, kl.n);
+
+  nlohmann::json out = {{"messages", n},
+                        {"nats_bare_msgs_per_s", nats_bare_rate},
+                        {"nats_trigger_msgs_per_s", nats_rate},
+                        {"nats_ratio", nats_rate / nats_bare_rate},
+                        {"kafka_bare_msgs_per_s", kafka_bare_rate},
+                        {"kafka_trigger_msgs_per_s", kafka_rate},
+                        {"kafka_ratio", kafka_rate / kafka_bare_rate},
+                        {"kafka_in_flight_per_partition", per_partition},
+                        {"latency_rate_per_s", rate},
+                        {"nats_p50_ms", nl.p50},
+                        {"nats_p99_ms", nl.p99},
+                        {"kafka_p50_ms", kl.p50},
+                        {"kafka_p99_ms", kl.p99}};
+  std::cout << out.dump() << "\n";
+  return 0;
+}
