@@ -11,10 +11,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -37,9 +39,12 @@ using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 using kubefn::testing::read_file;
 
+// Thrown so that the servers and `kubefn up` are stopped on the way out.
+struct Failed : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
 [[noreturn]] void die(const std::string& why) {
-  std::cerr << "bench/events: " << why << "\n";
-  std::exit(1);
+  throw Failed(why);
 }
 
 double seconds_since(Clock::time_point t) {
@@ -85,51 +90,45 @@ void kafka_produce(kubefn::kafka::Producer& p, const std::string& topic, int n, 
     t.join();
 }
 
-// The bare reference: a pull consumer that fetches and acknowledges, nothing else.
+// The bare references: a pull consumer that fetches and acknowledges, a group member that polls
+// and commits, nothing else. The messages are in the broker first; the time runs from the first
+// one taken to the last, as for the triggers.
 double nats_bare(kubefn::nats::JetStream& js, int n) {
   kubefn::nats::ConsumerConfig c;
   c.durable_name = "bare";
   c.filter_subject = "bare.in";
   c.max_ack_pending = 10000;
   if (!js.create_or_update_consumer("BENCH", c).ok()) die("NATS consumer");
-  std::atomic<int> got{0};
-  const auto start = Clock::now();
-  std::thread consumer([&] {
-    while (got < n && seconds_since(start) < 120) {
-      auto batch = js.fetch("BENCH", "bare", 256, 500ms);
-      if (!batch.ok()) continue;
-      for (auto& m : batch.value()) {
-        (void)m.ack();
-        ++got;
-      }
+  int got = 0;
+  Clock::time_point first{};
+  const auto deadline = Clock::now() + 120s;
+  while (got < n && Clock::now() < deadline) {
+    auto batch = js.fetch("BENCH", "bare", 256, 500ms);
+    if (!batch.ok()) continue;
+    for (auto& m : batch.value()) {
+      if (got == 0) first = Clock::now();
+      (void)m.ack();
+      ++got;
     }
-  });
-  nats_publish(js, "bare.in", n, 4);
-  consumer.join();
+  }
   if (got < n) die("the bare NATS consumer did not get every message");
-  return n / seconds_since(start);
+  return (n - 1) / seconds_since(first);
 }
 
-double kafka_bare(const std::string& brokers, kubefn::kafka::Producer& p, int n) {
+double kafka_bare(const std::string& brokers, int n) {
   kubefn::kafka::ConsumerConfig cc;
   cc.client.bootstrap_servers = brokers;
   cc.group_id = "bare";
   auto c = kubefn::kafka::make_consumer(cc);
   if (!c.ok() || !c.value()->subscribe({"bare"}).ok()) die("Kafka consumer");
-  // Joined (an assignment) before the clock starts, as the trigger is.
-  kubefn::testing::wait_until(
-      [&] {
-        (void)c.value()->poll(100ms);
-        return !c.value()->assignment().empty();
-      },
-      60s);
   int got = 0;
-  const auto start = Clock::now();
-  std::thread producer([&] { kafka_produce(p, "bare", n, 4); });
+  Clock::time_point first{};
   auto last_commit = Clock::now();
-  while (got < n && seconds_since(start) < 120) {
+  const auto deadline = Clock::now() + 120s;
+  while (got < n && Clock::now() < deadline) {
     auto m = c.value()->poll(100ms);
     if (m.ok() && m.value()) {
+      if (got == 0) first = Clock::now();
       c.value()->done(*m.value());
       ++got;
     }
@@ -138,14 +137,12 @@ double kafka_bare(const std::string& brokers, kubefn::kafka::Producer& p, int n)
       last_commit = Clock::now();
     }
   }
-  producer.join();
   (void)c.value()->commit();
   if (got < n) die("the bare Kafka consumer did not get every record");
-  return n / seconds_since(start);
+  return (n - 1) / seconds_since(first);
 }
 
-std::string sink_function(const std::string& lat_file, const std::string& nats_url,
-                          const std::string& brokers, int per_partition) {
+std::string sink_function(const std::string& lat_file, const std::string& trigger) {
   return R"(apiVersion: kubefn.dev/v1alpha1
 kind: Function
 metadata:
@@ -174,22 +171,13 @@ spec:
           const long long now = std::chrono::duration_cast<std::chrono::nanoseconds>(
               std::chrono::system_clock::now().time_since_epoch()).count();
           std::lock_guard<std::mutex> lock(mu);
-          std::ofstream(std::getenv("LAT"), std::ios::app)
-              << e.cloud_event.type << " " << (now - sent) << std::endl;
+          std::ofstream(std::getenv("LAT"), std::ios::app) << (now - sent) << std::endl;
         }
         return "ok";
       }
       KUBEFN_HANDLER(take);
   triggers:
-    nats:
-      - {name: nats, url: ")" +
-         nats_url + R"(", stream: PLAT, subject: plat.in}
-    kafka:
-      - {name: kafka, bootstrapServers: ")" +
-         brokers + R"(", topic: platform,
-         inFlightPerPartition: )" +
-         std::to_string(per_partition) + R"(}
-)";
+)" + trigger;
 }
 
 class Up {
@@ -217,11 +205,10 @@ class Up {
   double delivered(const std::string& trigger) {
     auto r = kubefn::testing::http_request(metrics_, "GET", "/metrics");
     if (!r) return 0;
-    return kubefn::testing::metric_value(
-               r->body,
-               "kubefn_trigger_events_total{namespace=\"default\",function=\"sink\","
-               "trigger=\"" +
-                   trigger + "\",result=\"delivered\"}")
+    return kubefn::testing::metric_value(r->body,
+                                         "kubefn_trigger_events_total{function=\"sink\",namespace="
+                                         "\"default\",result=\"delivered\",trigger=\"" +
+                                             trigger + "\"}")
         .value_or(0);
   }
   bool wait_delivered(const std::string& trigger, double n, std::chrono::seconds timeout) {
@@ -250,18 +237,49 @@ Percentiles percentiles(std::vector<double> v) {
   return p;
 }
 
-Percentiles latencies(const std::string& file, const std::string& type) {
+Percentiles latencies(const std::string& file) {
   std::vector<double> ms;
   std::istringstream in(read_file(file));
-  for (std::string t, ns; in >> t >> ns;) {
-    if (t == type) ms.push_back(std::stod(ns) / 1e6);
-  }
+  for (std::string ns; in >> ns;)
+    ms.push_back(std::stod(ns) / 1e6);
   return percentiles(std::move(ms));
+}
+
+// Through `kubefn up`: the backlog drained (time from the first delivery to the last), then
+// probes at a fixed rate. `send(i, body)` puts one message in the broker.
+struct TriggerRun {
+  double rate = 0;
+  Percentiles latency;
+};
+
+TriggerRun through_kubefn(const std::string& kubefn, const std::string& runtime,
+                          const std::string& trigger_name, const std::string& trigger_yaml, int n,
+                          int probe_rate, int probe_seconds,
+                          const std::function<void(int, const std::string&)>& send) {
+  kubefn::testing::TempDir work;
+  const std::string lat = work.file("latency");
+  Up up(kubefn, runtime, sink_function(lat, trigger_yaml));
+  if (!kubefn::testing::wait_until([&] { return up.delivered(trigger_name) >= 1; }, 240s, 5ms)) {
+    die("the " + trigger_name + " trigger delivered nothing: " + up.log());
+  }
+  const auto first = Clock::now();
+  if (!up.wait_delivered(trigger_name, n, 240s)) die(trigger_name + ": not all delivered");
+  TriggerRun r;
+  r.rate = (n - 1) / seconds_since(first);
+  const int probes = probe_rate * probe_seconds;
+  const auto start = Clock::now();
+  for (int i = 0; i < probes; ++i) {
+    std::this_thread::sleep_until(start + std::chrono::microseconds(1000000LL * i / probe_rate));
+    send(i, "t=" + std::to_string(unix_ns()));
+  }
+  if (!up.wait_delivered(trigger_name, n + probes, 120s)) die(trigger_name + ": probes lost");
+  r.latency = latencies(lat);
+  return r;
 }
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   if (argc < 4) die("usage: events_bench KUBEFN RUNTIME KAFKA_LIBS [N] [RATE] [SECONDS]");
   const std::string kubefn = argv[1], runtime = argv[2], kafka_libs = argv[3];
   const int n = argc > 4 ? std::atoi(argv[4]) : 5000;
@@ -288,82 +306,71 @@ int main(int argc, char** argv) {
   auto producer = kubefn::kafka::make_producer(pc);
   if (!producer.ok()) die(producer.status().message());
 
-  std::cout << "bare consumers, " << n << " messages each (4 publishers)\n";
+  std::cout << "putting " << n << " messages in each broker, twice (not timed)\n";
+  nats_publish(js, "bare.in", n, 8);
+  nats_publish(js, "plat.in", n, 8);
+  kafka_produce(*producer.value(), "bare", n, 32);
+  kafka_produce(*producer.value(), "platform", n, 32);
+
+  std::cout << "bare consumers draining them (fetch + ack; poll + commit)\n";
   const double nats_bare_rate = nats_bare(js, n);
   std::printf("  NATS JetStream: %.0f msg/s\n", nats_bare_rate);
-  const double kafka_bare_rate = kafka_bare(broker.bootstrap_servers(), *producer.value(), n);
+  const double kafka_bare_rate = kafka_bare(broker.bootstrap_servers(), n);
   std::printf("  Kafka:          %.0f msg/s\n", kafka_bare_rate);
 
-  kubefn::testing::TempDir work;
-  const std::string lat = work.file("latency");
-  const int per_partition = 1;
-  Up up(kubefn, runtime,
-        sink_function(lat, nats_server.url(), broker.bootstrap_servers(), per_partition));
-  // One message each first: the consumers exist and the function answers.
-  nats_publish(js, "plat.in", 1, 1);
-  kafka_produce(*producer.value(), "platform", 1, 1);
-  if (!up.wait_delivered("nats", 1, 180s) || !up.wait_delivered("kafka", 1, 180s)) {
-    die("the triggers did not deliver a first message: " + up.log());
-  }
-  std::cout << "through kubefn up's triggers into a no-op function (gateway, runtime, acks)\n";
-  auto t0 = Clock::now();
-  nats_publish(js, "plat.in", n, 4);
-  if (!up.wait_delivered("nats", n + 1, 180s)) die("NATS trigger: not all delivered");
-  const double nats_rate = n / seconds_since(t0);
-  std::printf("  NATS trigger:  %.0f msg/s (x%.2f of the bare consumer)\n", nats_rate,
-              nats_rate / nats_bare_rate);
-  t0 = Clock::now();
-  kafka_produce(*producer.value(), "platform", n, 4);
-  if (!up.wait_delivered("kafka", n + 1, 180s)) die("Kafka trigger: not all delivered");
-  const double kafka_rate = n / seconds_since(t0);
+  std::cout << "kubefn up's triggers draining them into a no-op function (the gateway, the "
+               "runtime, an HTTP call and an acknowledgement per message), then "
+            << rate << " msg/s for " << probe_seconds << " s of latency probes\n";
+  const TriggerRun nr =
+      through_kubefn(kubefn, runtime, "nats",
+                     "    nats:\n      - {name: nats, url: \"" + nats_server.url() +
+                         "\", stream: PLAT, subject: plat.in}\n",
+                     n, rate, probe_seconds, [&](int, const std::string& body) {
+                       if (!js.publish("plat.in", body).ok()) die("publish");
+                     });
   std::printf(
-      "  Kafka trigger: %.0f msg/s (x%.2f of the bare consumer; %d in flight per "
-      "partition, 3 partitions)\n",
-      kafka_rate, kafka_rate / kafka_bare_rate, per_partition);
-
-  // Latency at a fixed rate: publish time to handler, on this machine's one clock.
-  std::cout << "publish-to-handler latency at " << rate << " msg/s for " << probe_seconds << " s\n";
-  const int probes = rate * probe_seconds;
-  for (const char* kind : {"nats", "kafka"}) {
-    const auto start = Clock::now();
-    for (int i = 0; i < probes; ++i) {
-      std::this_thread::sleep_until(start + std::chrono::microseconds(1000000LL * i / rate));
-      const std::string body = "t=" + std::to_string(unix_ns());
-      if (std::string(kind) == "nats") {
-        if (!js.publish("plat.in", body).ok()) die("publish");
-      } else {
-        kubefn::kafka::OutgoingMessage m;
-        m.topic = "platform";
-        m.key = std::to_string(i);
-        m.value = body;
-        if (!producer.value()->produce(m).ok()) die("produce");
-      }
-    }
-  }
-  kubefn::testing::wait_until(
-      [&] {
-        return up.delivered("nats") >= n + 1 + probes && up.delivered("kafka") >= n + 1 + probes;
-      },
-      120s, 50ms);
-  const Percentiles nl = latencies(lat, "dev.kubefn.nats.message");
-  const Percentiles kl = latencies(lat, "dev.kubefn.kafka.message");
-  std::printf("  NATS:  p50 %.2f ms, p99 %.2f ms (%zu probes)\n", nl.p50, nl.p99, nl.n);
-  std::printf("  Kafka: p50 %.2f ms, p99 %.2f ms (%zu probes; each produce waits for acks=all)\n",
-              kl.p50, kl.p99, kl.n);
+      "  NATS trigger:  %.0f msg/s (x%.2f of the bare consumer); latency p50 %.2f ms, "
+      "p99 %.2f ms\n",
+      nr.rate, nr.rate / nats_bare_rate, nr.latency.p50, nr.latency.p99);
+  const int per_partition = 1;
+  const TriggerRun kr = through_kubefn(kubefn, runtime, "kafka",
+                                       "    kafka:\n      - {name: kafka, bootstrapServers: \"" +
+                                           broker.bootstrap_servers() + "\", topic: platform}\n",
+                                       n, rate, probe_seconds, [&](int i, const std::string& body) {
+                                         kubefn::kafka::OutgoingMessage m;
+                                         m.topic = "platform";
+                                         m.key = std::to_string(i);
+                                         m.value = body;
+                                         if (!producer.value()->produce(m).ok()) die("produce");
+                                       });
+  std::printf(
+      "  Kafka trigger: %.0f msg/s (x%.2f of the bare consumer; one in flight per "
+      "partition, 3 partitions); latency p50 %.2f ms, p99 %.2f ms (the produce waits "
+      "for acks=all)\n",
+      kr.rate, kr.rate / kafka_bare_rate, kr.latency.p50, kr.latency.p99);
 
   nlohmann::json out = {{"messages", n},
                         {"nats_bare_msgs_per_s", nats_bare_rate},
-                        {"nats_trigger_msgs_per_s", nats_rate},
-                        {"nats_ratio", nats_rate / nats_bare_rate},
+                        {"nats_trigger_msgs_per_s", nr.rate},
+                        {"nats_ratio", nr.rate / nats_bare_rate},
                         {"kafka_bare_msgs_per_s", kafka_bare_rate},
-                        {"kafka_trigger_msgs_per_s", kafka_rate},
-                        {"kafka_ratio", kafka_rate / kafka_bare_rate},
+                        {"kafka_trigger_msgs_per_s", kr.rate},
+                        {"kafka_ratio", kr.rate / kafka_bare_rate},
                         {"kafka_in_flight_per_partition", per_partition},
                         {"latency_rate_per_s", rate},
-                        {"nats_p50_ms", nl.p50},
-                        {"nats_p99_ms", nl.p99},
-                        {"kafka_p50_ms", kl.p50},
-                        {"kafka_p99_ms", kl.p99}};
+                        {"nats_p50_ms", nr.latency.p50},
+                        {"nats_p99_ms", nr.latency.p99},
+                        {"kafka_p50_ms", kr.latency.p50},
+                        {"kafka_p99_ms", kr.latency.p99}};
   std::cout << out.dump() << "\n";
   return 0;
+}
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::cerr << "bench/events: " << e.what() << "\n";
+    return 1;
+  }
 }
