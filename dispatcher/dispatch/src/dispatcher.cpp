@@ -224,7 +224,11 @@ void Dispatcher::sync(const std::string& key, const json* function) {
   }
   for (auto& [name, want] : wanted)
     running_[name] = Running{want.first, want.second()};
-  if (wanted.empty() && running_.lower_bound(prefix) == running_.end()) gates_.erase(key);
+  // A Function with no trigger left running gives up its gate.
+  const auto left = running_.lower_bound(prefix);
+  if (left == running_.end() || left->first.compare(0, prefix.size(), prefix) != 0) {
+    gates_.erase(key);
+  }
 }
 
 }  // namespace kubefn::dispatch
