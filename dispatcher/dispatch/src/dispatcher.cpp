@@ -101,10 +101,24 @@ void Dispatcher::work() {
 }
 
 void Dispatcher::sync(const std::string& key, const json* function) {
+  const bool live =
+      function != nullptr && !function->contains(json::json_pointer("/metadata/deletionTimestamp"));
+  // Status writes (every schedule run's claim among them) change a Function but not its spec:
+  // only a new generation is read again (its Secrets too). A sync that could not read a
+  // trigger's Secret is not remembered, so the next change tries again.
+  std::string version;
+  if (live) {
+    const std::int64_t generation = function->value(json::json_pointer("/metadata/generation"), 0);
+    if (generation != 0) {
+      version = function->value(json::json_pointer("/metadata/uid"), "") + "/" +
+                std::to_string(generation);
+    }
+    if (!version.empty() && synced_[key] == version) return;
+  }
+  bool incomplete = false;
   std::map<std::string, std::pair<std::string, std::function<std::unique_ptr<TriggerRunner>()>>>
       wanted;
-  if (function != nullptr &&
-      !function->contains(json::json_pointer("/metadata/deletionTimestamp"))) {
+  if (live) {
     auto parsed = controller::parse_function(*function);
     if (auto* spec = std::get_if<controller::FunctionSpec>(&parsed)) {
       const json* tr = nullptr;
@@ -144,7 +158,8 @@ void Dispatcher::sync(const std::string& key, const json* function) {
             if (!values.ok()) {
               log_trigger(*ctx_, "error", "the NATS trigger's Secret cannot be read", spec->ns,
                           spec->name, t.name, t.secret.name + ": " + values.status().message());
-              continue;  // tried again when the Function changes or is resynced
+              incomplete = true;  // tried again when the Function changes
+              continue;
             }
             const auto& v = values.value();
             auto pick = [&](const char* k) {
@@ -175,6 +190,7 @@ void Dispatcher::sync(const std::string& key, const json* function) {
             if (!values.ok()) {
               log_trigger(*ctx_, "error", "the Kafka trigger's Secret cannot be read", spec->ns,
                           spec->name, t.name, t.secret.name + ": " + values.status().message());
+              incomplete = true;
               continue;
             }
             const auto& v = values.value();
@@ -193,6 +209,7 @@ void Dispatcher::sync(const std::string& key, const json* function) {
             if (!mechanism.ok()) {
               log_trigger(*ctx_, "error", "the Kafka trigger's Secret has a bad sasl.mechanism",
                           spec->ns, spec->name, t.name, mechanism.status().message());
+              incomplete = true;
               continue;
             }
             client.sasl.mechanism = mechanism.value();
@@ -224,6 +241,11 @@ void Dispatcher::sync(const std::string& key, const json* function) {
   }
   for (auto& [name, want] : wanted)
     running_[name] = Running{want.first, want.second()};
+  if (live && !incomplete && !version.empty()) {
+    synced_[key] = version;
+  } else {
+    synced_.erase(key);
+  }
   // A Function with no trigger left running gives up its gate.
   const auto left = running_.lower_bound(prefix);
   if (left == running_.end() || left->first.compare(0, prefix.size(), prefix) != 0) {

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <prometheus/registry.h>
 
+#include <atomic>
 #include <deque>
 #include <map>
 
@@ -263,6 +264,38 @@ TEST_F(ScheduleTest, DeletingTheFunctionStopsItsSchedules) {
   ASSERT_TRUE(testing::wait_until([&] { return d->running_triggers() == 1; }, 10s));
   ASSERT_TRUE(api_.remove({api::functions(), "shop", "report"}, {}).ok());
   ASSERT_TRUE(testing::wait_until([&] { return d->running_triggers() == 0; }, 10s));
+}
+
+TEST_F(ScheduleTest, StatusWritesDoNotReadATriggersSecretAgainANewGenerationDoes) {
+  std::atomic<int> secret_reads{0};
+  api_.on("get", [&](const testing::FakeKubeClient::Call& c) -> std::optional<kube::Status> {
+    if (c.resource.resource == "secrets") ++secret_reads;
+    return std::nullopt;
+  });
+  api_.put_object(kube::resources::secrets(),
+                  {{"apiVersion", "v1"},
+                   {"kind", "Secret"},
+                   {"metadata", {{"name", "creds"}, {"namespace", "shop"}}},
+                   {"stringData", {{"url", "nats://127.0.0.1:1"}}}});
+  json fn = function_with(json::array());
+  fn["metadata"]["generation"] = 1;
+  fn["spec"]["triggers"] = {{"nats", {{{"name", "in"}, {"secret", "creds"}, {"stream", "S"}}}}};
+  api_.put_object(api::functions(), fn);
+  auto d = dispatcher();
+  ASSERT_TRUE(testing::wait_until([&] { return d->running_triggers() == 1; }, 10s));
+  EXPECT_EQ(secret_reads, 1);
+  for (int i = 0; i < 5; ++i) {  // status writes: the same generation
+    json now = live();
+    now["status"]["replicas"] = i;
+    api_.put_object(api::functions(), now);
+  }
+  json next = live();
+  next["metadata"]["generation"] = 2;
+  next["spec"]["timeout"] = 30;
+  api_.put_object(api::functions(), next);
+  // Events come in order: once generation 2 was read, the status writes were seen before it.
+  ASSERT_TRUE(testing::wait_until([&] { return secret_reads >= 2; }, 10s));
+  EXPECT_EQ(secret_reads, 2);
 }
 
 }  // namespace

@@ -77,6 +77,7 @@ class Dispatcher {
   std::map<std::string, Running> running_;  // by ns/name/trigger
   std::atomic<std::size_t> running_count_{0};
   std::map<std::string, std::shared_ptr<delivery::InFlightGate>> gates_;  // by ns/name
+  std::map<std::string, std::string> synced_;  // by ns/name: the uid/generation last run
 };
 
 }  // namespace kubefn::dispatch
