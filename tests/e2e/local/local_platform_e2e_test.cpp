@@ -350,6 +350,24 @@ std::string kafka_consumer_function(const std::string& runs, const std::string& 
 )");
 }
 
+// A queue consumer function's RUNS file: how many deliveries of each body it answered 2xx (the
+// verdict in column `verdict`, the body last, two columns after it).
+std::map<std::string, int> successes(const std::string& runs, std::size_t verdict) {
+  std::map<std::string, int> ok;
+  for (const auto& w : lines_of(runs)) {
+    if (w.size() == verdict + 3 && w[verdict] == "ok") ++ok[w.back()];
+  }
+  return ok;
+}
+
+// Every body from 1 to `to` that is not poisoned (a multiple of 10) was answered 2xx.
+bool all_good_delivered(const std::map<std::string, int>& ok, int to) {
+  for (int k = 1; k <= to; ++k) {
+    if (k % 10 != 0 && ok.count(std::to_string(k)) == 0) return false;
+  }
+  return true;
+}
+
 class LocalPlatformE2E : public ::testing::Test {
  protected:
   // Starts `kubefn up` on a directory holding `manifests` (and only them), with `extra_env`
@@ -1198,21 +1216,9 @@ TEST_F(LocalPlatformE2E, NatsMessagesAreDeliveredAtLeastOnceAndPoisonedOnesDeadL
       ASSERT_TRUE(ack.ok()) << ack.status().message();
     }
   };
-  // Each message's deliveries: ok when one of them was answered 2xx.
-  auto delivered = [&] {
-    std::map<std::string, int> ok;
-    for (const auto& w : lines_of(runs)) {
-      if (w.size() >= 4 && w[3] == "ok") ++ok[w[5]];
-    }
-    return ok;
-  };
-  auto all_good_delivered = [&](int to) {
-    auto ok = delivered();
-    for (int k = 1; k <= to; ++k) {
-      if (k % 10 != 0 && ok.count(std::to_string(k)) == 0) return false;
-    }
-    return true;
-  };
+  // Each message's deliveries answered 2xx (lines: id subject attempt verdict type body).
+  auto delivered = [&] { return successes(runs, 3); };
+  auto all_good_delivered_by = [&](int to) { return all_good_delivered(delivered(), to); };
   // Every message of the dead-letter stream, read by a consumer of the test's own.
   int probes = 0;
   auto dead_letters = [&] {
@@ -1235,7 +1241,7 @@ TEST_F(LocalPlatformE2E, NatsMessagesAreDeliveredAtLeastOnceAndPoisonedOnesDeadL
 
   publish(1, 40);
   ASSERT_NO_FATAL_FAILURE(up(fns));
-  ASSERT_TRUE(wait_until([&] { return all_good_delivered(40); }, seconds(120)))
+  ASSERT_TRUE(wait_until([&] { return all_good_delivered_by(40); }, seconds(120)))
       << read_file(runs) << log();
   ASSERT_TRUE(wait_until([&] { return dead_letters().size() >= 4; }, seconds(60))) << log();
   for (const auto& w : lines_of(runs)) {
@@ -1263,7 +1269,7 @@ TEST_F(LocalPlatformE2E, NatsMessagesAreDeliveredAtLeastOnceAndPoisonedOnesDeadL
   up_->signal(SIGKILL);
   up_->wait_exit(seconds(30));
   ASSERT_NO_FATAL_FAILURE(up(fns));
-  ASSERT_TRUE(wait_until([&] { return all_good_delivered(120); }, seconds(180)))
+  ASSERT_TRUE(wait_until([&] { return all_good_delivered_by(120); }, seconds(180)))
       << read_file(runs) << log();
   ASSERT_TRUE(wait_until([&] { return dead_letters().size() >= 12; }, seconds(120))) << log();
   std::set<std::string> dead_after;
@@ -1299,20 +1305,9 @@ TEST_F(LocalPlatformE2E, KafkaRecordsAreDeliveredInOrderPerPartitionAndPoisonedO
   const std::string runs = dir_.file("clicks.runs");
   const std::vector<std::pair<std::string, std::string>> fns = {
       {"clicks", kafka_consumer_function(runs, broker.bootstrap_servers())}};
-  auto delivered = [&] {
-    std::map<std::string, int> ok;
-    for (const auto& w : lines_of(runs)) {
-      if (w.size() >= 5 && w[2] == "ok") ++ok[w[4]];
-    }
-    return ok;
-  };
-  auto all_good_delivered = [&](int to) {
-    auto ok = delivered();
-    for (int k = 1; k <= to; ++k) {
-      if (k % 10 != 0 && ok.count(std::to_string(k)) == 0) return false;
-    }
-    return true;
-  };
+  // Lines: partition#offset attempt verdict type body.
+  auto delivered = [&] { return successes(runs, 2); };
+  auto all_good_delivered_by = [&](int to) { return all_good_delivered(delivered(), to); };
   std::map<std::string, std::map<std::string, std::string>> dead;  // value -> headers
   kafka::ConsumerConfig probe;
   probe.client.bootstrap_servers = broker.bootstrap_servers();
@@ -1336,7 +1331,7 @@ TEST_F(LocalPlatformE2E, KafkaRecordsAreDeliveredInOrderPerPartitionAndPoisonedO
 
   produce(1, 60);
   ASSERT_NO_FATAL_FAILURE(up(fns));
-  ASSERT_TRUE(wait_until([&] { return all_good_delivered(60); }, seconds(180)))
+  ASSERT_TRUE(wait_until([&] { return all_good_delivered_by(60); }, seconds(180)))
       << read_file(runs) << log();
   ASSERT_TRUE(read_dead(6)) << log();
   for (const auto& [value, h] : dead) {
@@ -1367,7 +1362,7 @@ TEST_F(LocalPlatformE2E, KafkaRecordsAreDeliveredInOrderPerPartitionAndPoisonedO
   up_->signal(SIGKILL);
   up_->wait_exit(seconds(30));
   ASSERT_NO_FATAL_FAILURE(up(fns));
-  ASSERT_TRUE(wait_until([&] { return all_good_delivered(150); }, seconds(240)))
+  ASSERT_TRUE(wait_until([&] { return all_good_delivered_by(150); }, seconds(240)))
       << read_file(runs) << log();
   ASSERT_TRUE(read_dead(15)) << log();
   int duplicates = 0;
