@@ -182,25 +182,37 @@ spec:
 
 class Up {
  public:
-  Up(const std::string& kubefn, const std::string& runtime, const std::string& manifest) : dir_() {
+  Up(const std::string& kubefn, const std::string& runtime, const std::string& manifest,
+     std::vector<std::string> extra = {})
+      : dir_() {
     std::filesystem::create_directories(dir_.file("fns"));
     kubefn::testing::write_file(dir_.file("fns") + "/sink.yaml", manifest);
+    std::vector<std::string> argv{kubefn,           "up", dir_.file("fns"), "--gateway-port", "0",
+                                  "--metrics-port", "0",  "--runtime",      runtime};
+    argv.insert(argv.end(), extra.begin(), extra.end());
     process_ = std::make_unique<kubefn::testing::ChildProcess>(
-        std::vector<std::string>{kubefn, "up", dir_.file("fns"), "--gateway-port", "0",
-                                 "--metrics-port", "0", "--runtime", runtime},
-        std::map<std::string, std::string>{{"KUBEFN_HOME", dir_.file("home")}}, dir_.file("out"),
-        dir_.file("err"));
+        argv, std::map<std::string, std::string>{{"KUBEFN_HOME", dir_.file("home")}},
+        dir_.file("out"), dir_.file("err"));
     const bool up = kubefn::testing::wait_until(
         [&] {
           std::smatch m;
           const std::string out = read_file(dir_.file("out"));
           static const std::regex mx("kubefn: metrics http://127\\.0\\.0\\.1:([0-9]+)");
+          static const std::regex gw("kubefn: gateway http://127\\.0\\.0\\.1:([0-9]+)");
           if (!std::regex_search(out, m, mx)) return !process_->running();
           metrics_ = static_cast<std::uint16_t>(std::stoi(m[1]));
+          if (std::regex_search(out, m, gw)) gateway_ = static_cast<std::uint16_t>(std::stoi(m[1]));
           return true;
         },
         180s, 100ms);
     if (!up || metrics_ == 0) die("kubefn up did not start: " + read_file(dir_.file("err")));
+  }
+  std::uint16_t gateway() const { return gateway_; }
+  std::string token() const {
+    std::string t = read_file(dir_.file("home") + "/token");
+    while (!t.empty() && t.back() == '\n')
+      t.pop_back();
+    return t;
   }
   double delivered(const std::string& trigger) {
     auto r = kubefn::testing::http_request(metrics_, "GET", "/metrics");
@@ -220,6 +232,7 @@ class Up {
   kubefn::testing::TempDir dir_;
   std::unique_ptr<kubefn::testing::ChildProcess> process_;
   std::uint16_t metrics_ = 0;
+  std::uint16_t gateway_ = 0;
 };
 
 struct Percentiles {
@@ -273,6 +286,86 @@ TriggerRun through_kubefn(const std::string& kubefn, const std::string& runtime,
     send(i, "t=" + std::to_string(unix_ns()));
   }
   if (!up.wait_delivered(trigger_name, n + probes, 120s)) die(trigger_name + ": probes lost");
+  r.latency = latencies(lat);
+  return r;
+}
+
+// Asynchronous calls into the same no-op function: n calls through the gateway as usual
+// (the reference), then n queued with POST /async/ (202 once stored, run by the dispatcher),
+// from `clients` threads each; then probes at a fixed rate for the queue-to-handler latency.
+struct AsyncRun {
+  double sync_rate = 0;    // calls/s answered by the function through the gateway
+  double accept_rate = 0;  // 202s/s
+  double async_rate = 0;   // queued calls/s run to completion (202 of the first to the last run)
+  Percentiles accept;      // time to the 202, ms
+  Percentiles latency;     // queued to handler, ms
+};
+
+AsyncRun async_calls(const std::string& kubefn, const std::string& runtime, const std::string& url,
+                     int n, int probe_rate, int probe_seconds) {
+  kubefn::testing::TempDir work;
+  const std::string lat = work.file("latency");
+  Up up(kubefn, runtime, sink_function(lat, ""), {"--async-nats-url", url});
+  const std::map<std::string, std::string> auth{{"Authorization", "Bearer " + up.token()}};
+  if (!kubefn::testing::wait_until(
+          [&] {
+            auto r =
+                kubefn::testing::http_request(up.gateway(), "POST", "/default/sink/", "x", auth);
+            return r && r->status == 200;
+          },
+          240s, 100ms)) {
+    die("the sink function never answered: " + up.log());
+  }
+  constexpr int kClients = 8;
+  auto drive = [&](const std::string& target, int expect, std::vector<double>* ms) {
+    std::vector<std::thread> threads;
+    std::mutex mu;
+    std::atomic<int> failed{0};
+    const auto start = Clock::now();
+    for (int c = 0; c < kClients; ++c) {
+      threads.emplace_back([&, c] {
+        kubefn::testing::HttpConnection conn(up.gateway());  // keep-alive, as a client would
+        const std::string request = kubefn::testing::build_request("POST", target, "x", auth);
+        std::vector<double> mine;
+        for (int i = c; i < n; i += kClients) {
+          const auto t0 = Clock::now();
+          std::optional<kubefn::testing::HttpReply> r;
+          if (conn.send(request)) r = conn.read_reply();
+          if (!r || r->status != expect) ++failed;
+          mine.push_back(seconds_since(t0) * 1000);
+        }
+        std::lock_guard<std::mutex> lock(mu);
+        if (ms != nullptr) ms->insert(ms->end(), mine.begin(), mine.end());
+      });
+    }
+    for (auto& t : threads)
+      t.join();
+    if (failed > 0)
+      die(target + ": " + std::to_string(failed.load()) + " calls not answered " +
+          std::to_string(expect));
+    return n / seconds_since(start);
+  };
+  AsyncRun r;
+  r.sync_rate = drive("/default/sink/", 200, nullptr);
+  std::vector<double> accept_ms;
+  const auto first = Clock::now();
+  r.accept_rate = drive("/async/default/sink/", 202, &accept_ms);
+  r.accept = percentiles(accept_ms);
+  if (!up.wait_delivered("async", n, 240s)) die("async: not all run: " + up.log());
+  r.async_rate = n / seconds_since(first);
+  const int probes = probe_rate * probe_seconds;
+  const auto start = Clock::now();
+  kubefn::testing::HttpConnection conn(up.gateway());
+  for (int i = 0; i < probes; ++i) {
+    std::this_thread::sleep_until(start + std::chrono::microseconds(1000000LL * i / probe_rate));
+    std::optional<kubefn::testing::HttpReply> reply;
+    if (conn.send(kubefn::testing::build_request("POST", "/async/default/sink/",
+                                                 "t=" + std::to_string(unix_ns()), auth))) {
+      reply = conn.read_reply();
+    }
+    if (!reply || reply->status != 202) die("async probe refused");
+  }
+  if (!up.wait_delivered("async", n + probes, 120s)) die("async: probes lost");
   r.latency = latencies(lat);
   return r;
 }
@@ -349,7 +442,27 @@ int run(int argc, char** argv) {
       "for acks=all)\n",
       kr.rate, kr.rate / kafka_bare_rate, kr.latency.p50, kr.latency.p99);
 
+  std::cout << "asynchronous calls into the same function: " << n
+            << " through the gateway as usual, then " << n
+            << " queued with POST /async/ (8 clients each), then " << rate << " calls/s for "
+            << probe_seconds << " s of latency probes\n";
+  const AsyncRun ar = async_calls(kubefn, runtime, nats_server.url(), n, rate, probe_seconds);
+  std::printf(
+      "  calls:        %.0f calls/s answered through the gateway\n"
+      "  async calls:  %.0f accepted/s (202 p50 %.2f ms, p99 %.2f ms), %.0f run/s to the end "
+      "(x%.2f of the calls); queued to handler p50 %.2f ms, p99 %.2f ms\n",
+      ar.sync_rate, ar.accept_rate, ar.accept.p50, ar.accept.p99, ar.async_rate,
+      ar.async_rate / ar.sync_rate, ar.latency.p50, ar.latency.p99);
+
   nlohmann::json out = {{"messages", n},
+                        {"sync_calls_per_s", ar.sync_rate},
+                        {"async_accepted_per_s", ar.accept_rate},
+                        {"async_run_per_s", ar.async_rate},
+                        {"async_ratio", ar.async_rate / ar.sync_rate},
+                        {"async_accept_p50_ms", ar.accept.p50},
+                        {"async_accept_p99_ms", ar.accept.p99},
+                        {"async_p50_ms", ar.latency.p50},
+                        {"async_p99_ms", ar.latency.p99},
                         {"nats_bare_msgs_per_s", nats_bare_rate},
                         {"nats_trigger_msgs_per_s", nr.rate},
                         {"nats_ratio", nr.rate / nats_bare_rate},

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "kubefn/async/call.hpp"
 #include "kubefn/gateway/http_proxy.hpp"
 
 namespace kubefn::gateway {
@@ -17,6 +18,22 @@ HeadVerdict refused(Reply reply, std::shared_ptr<const FunctionRoute> route = nu
   v.reply = std::move(reply);
   v.route = std::move(route);
   return v;
+}
+
+// The function holding the request's Host, else the one holding the longest prefix of its
+// path: in v.route, with the target its replica gets in v.target.
+bool routed_elsewhere(const http::HttpRequest& req, std::string_view target,
+                      const RouteTable& routes, HeadVerdict& v) {
+  std::string_view host = req.header("host");
+  if (!host.empty() && (v.route = routes.find_host(host))) {
+    v.target.assign(req.path);
+    if (!req.query.empty()) {
+      v.target.push_back('?');
+      v.target.append(req.query);
+    }
+    return true;
+  }
+  return static_cast<bool>(v.route = routes.find_path(target, &v.target));
 }
 
 }  // namespace
@@ -43,6 +60,30 @@ bool builtin_path(std::string_view path) {
   return path == "/healthz" || path == "/readyz";
 }
 
+bool prefers_respond_async(std::string_view prefer) {
+  // Comma-separated preferences, each token [= value] [; params]; tokens case-insensitive.
+  while (!prefer.empty()) {
+    const std::size_t comma = prefer.find(',');
+    std::string_view item = prefer.substr(0, comma);
+    prefer = comma == std::string_view::npos ? std::string_view{} : prefer.substr(comma + 1);
+    item = item.substr(0, item.find_first_of(";="));
+    while (!item.empty() && (item.front() == ' ' || item.front() == '\t'))
+      item.remove_prefix(1);
+    while (!item.empty() && (item.back() == ' ' || item.back() == '\t'))
+      item.remove_suffix(1);
+    static constexpr std::string_view kToken = "respond-async";
+    if (item.size() != kToken.size()) continue;
+    bool same = true;
+    for (std::size_t i = 0; i < item.size(); ++i) {
+      char c = item[i];
+      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+      if (c != kToken[i]) same = false;
+    }
+    if (same) return true;
+  }
+  return false;
+}
+
 std::string_view bearer_token(std::string_view auth) {
   if (auth.size() < 7) return {};
   static constexpr std::string_view kBearer = "bearer ";
@@ -63,7 +104,8 @@ Admission::Admission(const GatewayOptions& options)
     : queue_limit_(options.queue_limit),
       queue_timeout_ns_(to_ns(options.queue_timeout)),
       activation_timeout_ns_(to_ns(options.activation_timeout)),
-      retry_after_(std::to_string(options.retry_after.count())) {}
+      retry_after_(std::to_string(options.retry_after.count())),
+      async_enabled_(options.async_calls != nullptr) {}
 
 Reply Admission::retry_later(int status, std::string message) const {
   return Reply{status, std::move(message), {{"retry-after", retry_after_}}};
@@ -107,29 +149,57 @@ HeadVerdict Admission::head(const HeadFacts& facts, const RouteTable& routes,
   // never held (RouteTable's claim policy).
   HeadVerdict v;
   v.kind = HeadVerdict::Kind::kRouted;
-  const std::string_view target = req.target.front() == '/' ? req.target : req.path;
-  auto split = split_route_path(target);
-  v.route = split ? routes.find(split->ns, split->name) : nullptr;
-  std::string_view host = req.header("host");
-  if (v.route) {
-    v.target = std::move(split->upstream_target);
-  } else if (!host.empty() && (v.route = routes.find_host(host))) {
-    v.target.assign(req.path);
-    if (!req.query.empty()) {
-      v.target.push_back('?');
-      v.target.append(req.query);
+  std::string_view target = req.target.front() == '/' ? req.target : req.path;
+  // /async/ is the gateway's own: /async/{namespace}/{function}/... queues a call of
+  // /{namespace}/{function}/..., /async/{namespace}/{function}/calls/{id} reads one's state.
+  static constexpr std::string_view kAsync = "/async";
+  const bool async_path = req.path.substr(0, kAsync.size()) == kAsync &&
+                          (req.path.size() == kAsync.size() || req.path[kAsync.size()] == '/');
+  if (async_path) {
+    target.remove_prefix(kAsync.size());
+    auto split = split_route_path(target);
+    if (!split) {
+      return refused(Reply{404, "call /async/{namespace}/{function}/... to queue a call"});
     }
-  } else if (!(v.route = routes.find_path(target, &v.target))) {
-    return refused(Reply{404, split
-                                  ? "function not found"
-                                  : "no function at this path; call /{namespace}/{function}/..."});
+    v.route = routes.find(split->ns, split->name);
+    if (!v.route) return refused(Reply{404, "function not found"});
+    v.target = std::move(split->upstream_target);
+    static constexpr std::string_view kCalls = "/calls/";
+    if (v.target.rfind(kCalls, 0) == 0 && (req.method == "GET" || req.method == "HEAD")) {
+      v.async = HeadVerdict::Async::kState;
+      v.call_id = v.target.substr(kCalls.size());
+    } else if (req.method != "POST") {
+      return refused(Reply{405,
+                           "queue an asynchronous call with POST; read one with GET "
+                           "/async/{namespace}/{function}/calls/{id}",
+                           {{"allow", "POST"}}});
+    } else {
+      v.async = HeadVerdict::Async::kCall;
+    }
+  } else {
+    auto split = split_route_path(target);
+    v.route = split ? routes.find(split->ns, split->name) : nullptr;
+    if (v.route) v.target = std::move(split->upstream_target);
+    if (!v.route && !routed_elsewhere(req, target, routes, v)) {
+      return refused(
+          Reply{404, split ? "function not found"
+                           : "no function at this path; call /{namespace}/{function}/..."});
+    }
+    // RFC 7240: a server may ignore the preference, and one with no call queue does.
+    if (async_enabled_ && prefers_respond_async(req.header("prefer"))) {
+      v.async = HeadVerdict::Async::kCall;
+      v.preferred = true;
+    }
   }
   // The runtime's own paths are for the platform, which reaches replicas directly.
   if (is_runtime_reserved(v.target)) return refused(Reply{404, "function not found"});
 
   // Access: a private function needs a bearer token with a scope covering it.
-  if (v.route->access == Access::kPrivate) {
-    std::string_view token = bearer_token(req.header("authorization"));
+  std::string_view token = bearer_token(req.header("authorization"));
+  if (v.route->access == Access::kPublic) {
+    v.credentialed = !token.empty() && keys.allows(token, v.route->ns, v.route->name);
+    v.strip_authorization = !token.empty() && keys.valid(token);
+  } else {
     if (token.empty()) {
       return refused(
           Reply{401, "this function needs a bearer token", {{"www-authenticate", "Bearer"}}},
@@ -137,6 +207,23 @@ HeadVerdict Admission::head(const HeadFacts& facts, const RouteTable& routes,
     }
     if (!keys.allows(token, v.route->ns, v.route->name)) {
       return refused(Reply{403, "the token is not valid for this function"}, std::move(v.route));
+    }
+    v.credentialed = true;
+    v.strip_authorization = true;
+  }
+  if (v.async != HeadVerdict::Async::kNone && !async_enabled_) {
+    return refused(Reply{501,
+                         "asynchronous calls are not enabled on this gateway: it was started "
+                         "without a NATS server for its call queue"},
+                   std::move(v.route));
+  }
+  if (v.async == HeadVerdict::Async::kCall) {
+    std::string_view callback = req.header("x-callback-url");
+    if (!callback.empty()) {
+      if (std::string why = async::callback_url_problem(callback); !why.empty()) {
+        return refused(Reply{400, "X-Callback-Url: " + why}, std::move(v.route));
+      }
+      v.callback_url.assign(callback);
     }
   }
   return v;

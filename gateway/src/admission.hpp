@@ -50,6 +50,20 @@ struct HeadVerdict {
   // 403): the function the answer counts against.
   std::shared_ptr<const FunctionRoute> route;
   std::string target;  // kRouted: the request target to send the replica
+  // kRouted: an asynchronous call to queue (target is what the function will get), or a
+  // look at one's state (call_id) instead of a call.
+  enum class Async { kNone, kCall, kState };
+  Async async = Async::kNone;
+  std::string call_id;       // kState
+  std::string callback_url;  // kCall: X-Callback-Url, checked
+  bool preferred = false;    // kCall asked for with Prefer: respond-async
+  // kRouted: the caller showed a key of the gateway's that opens this function (a private
+  // function's caller always does). Such a key never reaches the function, and only such a
+  // caller's kubefn-trigger header is metered.
+  bool credentialed = false;
+  // The Authorization header is not passed on: a private function's caller's, or any key of
+  // the gateway's shown to a public function (a platform credential never reaches code).
+  bool strip_authorization = false;
 };
 
 struct HeadFacts {
@@ -109,6 +123,8 @@ std::vector<std::size_t> probe_candidates(const FunctionRoute& route, int activa
 // The gateway's own paths on the public port (GET and HEAD). /metrics is not one: it is served
 // on the metrics listener only.
 bool builtin_path(std::string_view path);
+// Whether a Prefer header value asks for respond-async (RFC 7240).
+bool prefers_respond_async(std::string_view prefer);
 // "Bearer <token>" (scheme case-insensitive); empty when absent or another scheme.
 std::string_view bearer_token(std::string_view authorization);
 
@@ -119,7 +135,9 @@ class Admission {
   explicit Admission(const GatewayOptions& options);
 
   // From a request's head: the gateway's own paths, a head too large once forwarded (431),
-  // the function (404 when none, or for the runtime's own paths), access (401, 403).
+  // the function (404 when none, or for the runtime's own paths), access (401, 403); for
+  // /async/{namespace}/{function}/..., an asynchronous call (POST; a bad X-Callback-Url is
+  // 400, another method 405, 501 with no call queue) or GET .../calls/{id} of one.
   HeadVerdict head(const HeadFacts& facts, const RouteTable& routes, const KeyRing& keys) const;
 
   // A call whose request is whole, on each step until it goes or is answered: no ready
@@ -143,6 +161,7 @@ class Admission {
   std::int64_t queue_timeout_ns_;
   std::int64_t activation_timeout_ns_;
   std::string retry_after_;  // seconds
+  bool async_enabled_;
 };
 
 }  // namespace kubefn::gateway

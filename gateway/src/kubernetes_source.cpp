@@ -97,7 +97,19 @@ std::optional<FunctionRoute> route_from_function(const json& function) {
   r.host = string_field(http, "host");
   r.path = string_field(http, "path");
   r.created = string_field(meta, "creationTimestamp");
+  r.event_triggers = event_trigger_names(field(spec, "triggers"));
   return r;
+}
+
+std::vector<std::string> event_trigger_names(const json& triggers) {
+  std::vector<std::string> out;
+  for (const char* kind : {"schedules", "nats", "kafka"}) {
+    for (const json& t : field(triggers, kind)) {
+      std::string name = string_field(t, "name");
+      if (!name.empty()) out.push_back(std::move(name));
+    }
+  }
+  return out;
 }
 
 std::optional<Endpoint> endpoint_from_pod(const json& pod, std::uint16_t default_port) {

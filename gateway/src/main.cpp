@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "kubefn/async/call_store.hpp"
 #include "kubefn/gateway/gateway.hpp"
 #include "kubefn/gateway/kubernetes_source.hpp"
 #include "kubefn/kube/in_cluster_config.hpp"
@@ -189,7 +190,31 @@ int main(int argc, char** argv) {
   app.add_option("--prices", prices_file,
                  "price sheet file (YAML or JSON) calls are priced with; read again when it "
                  "changes (default: the built-in sheet)");
+  std::string async_nats_url, async_nats_credentials;
+  app.add_option("--async-nats-url", async_nats_url,
+                 "NATS server(s) with JetStream of the asynchronous call queue, "
+                 "nats://host:port[,...] (empty: /async/ answers 501)")
+      ->envname("KUBEFN_ASYNC_NATS_URL");
+  app.add_option("--async-nats-credentials", async_nats_credentials,
+                 "file holding the NATS credentials of the call queue: 'USER:PASSWORD' or a "
+                 "token, on its first line");
   CLI11_PARSE(app, argc, argv);
+  if (!async_nats_url.empty()) {
+    async::CallFrontOptions a;
+    a.url = async_nats_url;
+    if (!async_nats_credentials.empty()) {
+      auto c = async::read_queue_credentials(async_nats_credentials);
+      if (!c) {
+        std::cerr << "kubefn-gateway: cannot read --async-nats-credentials "
+                  << async_nats_credentials << "\n";
+        return 2;
+      }
+      a.user = c->user;
+      a.password = c->password;
+      a.token = c->token;
+    }
+    options.async_calls = std::make_shared<async::CallFront>(std::move(a));
+  }
   options.port = static_cast<std::uint16_t>(port);
   options.queue_timeout = seconds_to_ms(queue_timeout);
   options.activation_timeout = seconds_to_ms(activation_timeout);

@@ -9,6 +9,7 @@
 #include <variant>
 
 #include "activation_probe.hpp"
+#include "kubefn/async/call_store.hpp"
 #include "kubefn/http/event_id.hpp"
 #include "kubefn/http/response.hpp"
 #include "kubefn/metering/meter.hpp"
@@ -152,6 +153,12 @@ bool Session::on_head(bool body_pending) {
     case HeadVerdict::Kind::kRouted:
       route_ = std::move(v.route);
       target_ = std::move(v.target);
+      async_ = v.async;
+      call_id_ = std::move(v.call_id);
+      callback_url_ = std::move(v.callback_url);
+      async_preferred_ = v.preferred;
+      credentialed_ = v.credentialed;
+      strip_authorization_ = v.strip_authorization;
       break;
   }
   return reserve_body(req);
@@ -180,6 +187,10 @@ void Session::out_of_buffers() {
 }
 
 void Session::handle() {
+  if (async_ != HeadVerdict::Async::kNone) {
+    handle_async();
+    return;
+  }
   t_start_ = now_ns();
   waited_ns_ = 0;
   phase_ = Phase::kBusy;
@@ -197,6 +208,98 @@ void Session::handle() {
   replica_wait_ns_ = 0;
   metered_ = false;
   admit(CallFacts{route_.get(), false, 0, std::nullopt, t_start_});
+}
+
+void Session::handle_async() {
+  t_start_ = now_ns();
+  phase_ = Phase::kBusy;
+  since_ns_ = t_start_;
+  ++gen_;
+  body_unread_ = false;
+  metered_ = true;  // queuing is not an invocation: the call is metered when it runs
+  const std::uint64_t gen = gen_;
+  // The session lives until the queue answers: no socket operation holds it meanwhile.
+  std::shared_ptr<Session> self = shared_from_this();
+  asio::io_context* io = &w_.io;
+  auto answer = [self, io, gen](int status, std::string body,
+                                std::vector<std::pair<std::string, std::string>> headers) {
+    asio::post(*io, [self, gen, status, body = std::move(body), headers = std::move(headers)] {
+      if (self->closed_ || self->gen_ != gen) return;
+      self->async_answered(status, std::move(body), std::move(headers));
+    });
+  };
+  const std::string retry_after = std::to_string(core_.options.retry_after.count());
+  const http::HttpRequest& req = parser_.request();
+  const std::string ns = route_->ns, name = route_->name;
+  if (async_ == HeadVerdict::Async::kState) {
+    if (!async::valid_call_id(call_id_)) {
+      reply(404, "no such call: a call id is 32 hex digits");
+      return;
+    }
+    core_.options.async_calls->lookup(
+        ns, name, call_id_, [answer, retry_after](nats::Result<async::CallState> state) {
+          if (state.ok()) {
+            answer(200, async::to_json(state.value()).dump(), {});
+          } else if (state.status().is_not_found()) {
+            answer(404, json_error_body(404, "no such call (a call's state is kept for a day)"),
+                   {});
+          } else {
+            answer(503,
+                   json_error_body(503, "the asynchronous call queue cannot be read now: " +
+                                            state.status().message()),
+                   {{"retry-after", retry_after}});
+          }
+        });
+    return;
+  }
+  async::Call call;
+  call.id = async::new_call_id();
+  call.ns = ns;
+  call.function = name;
+  call.method = std::string(async_preferred_ ? req.method : std::string_view("POST"));
+  call.target = target_;
+  call.callback_url = callback_url_;
+  for (const auto& h : req.headers) {
+    if (async::forwarded_header(h.name)) call.headers.emplace_back(h.name, h.value);
+  }
+  call.body.assign(req.body);
+  call.queued_at = std::chrono::system_clock::now();
+  const std::int64_t max_payload = core_.options.async_calls->max_payload();
+  if (max_payload > 0 && static_cast<std::int64_t>(call.body.size()) > max_payload - 4096) {
+    reply(413, "an asynchronous call's body is limited to " + std::to_string(max_payload - 4096) +
+                   " bytes by the call queue");
+    return;
+  }
+  const std::string location = "/async/" + ns + "/" + name + "/calls/" + call.id;
+  const bool preferred = async_preferred_;
+  std::string id = call.id;
+  core_.options.async_calls->enqueue(std::move(call), [answer, retry_after, location, preferred,
+                                                       id = std::move(id)](nats::Status st) {
+    if (st.ok()) {
+      nlohmann::json body{{"id", id}, {"state", "queued"}, {"location", location}};
+      std::vector<std::pair<std::string, std::string>> headers{{"location", location}};
+      if (preferred) headers.emplace_back("preference-applied", "respond-async");
+      answer(202, body.dump(), std::move(headers));
+    } else if (st.code() == nats::ErrorCode::kMaxPayload) {
+      answer(413, json_error_body(413, "the call is too large for the call queue"), {});
+    } else {
+      answer(503,
+             json_error_body(503, "the asynchronous call could not be queued: " + st.message()),
+             {{"retry-after", retry_after}});
+    }
+  });
+}
+
+void Session::async_answered(int status, std::string body,
+                             std::vector<std::pair<std::string, std::string>> headers) {
+  t_answered_ns_ = now_ns();
+  status_ = status;
+  if (core_.draining.load(std::memory_order_relaxed)) close_after_ = true;
+  async_body_ = std::move(body);
+  head_ = simple_reply(status, "application/json", async_body_, close_after_, headers,
+                       parser_.request().method == "HEAD");
+  body_ = {};
+  write_out();
 }
 
 // Acts on Admission's verdict for the call in hand, asking the function's limiter when the
@@ -328,8 +431,9 @@ void Session::dispatch() {
   std::string event_id;
   if (req.header("event-id").empty()) event_id = make_event_id();
   ForwardInfo info{client_ip_, "http", event_id};
-  // The gateway consumed a private function's credential; a public one's passes as sent.
-  info.strip_authorization = route_->access == Access::kPrivate;
+  // The gateway consumed a private function's credential, and never passes on a key of its
+  // own; a public function gets any other Authorization as sent.
+  info.strip_authorization = strip_authorization_;
   build_upstream_head(out_, req, target_, info);
   hold_exactly(std::max(held_, buffered_now()));
   resp_.reset(req.method == "HEAD");
@@ -791,6 +895,9 @@ void Session::finish_exchange() {
   if (out_.capacity() > kKeptHeadBytes) std::string().swap(out_);
   out_.clear();
   if (head_.capacity() > kKeptHeadBytes) std::string().swap(head_);
+  async_ = HeadVerdict::Async::kNone;
+  if (async_body_.capacity() > kKeptHeadBytes) std::string().swap(async_body_);
+  async_body_.clear();
   route_.reset();
   status_ = 0;
   body_ = {};
@@ -937,6 +1044,18 @@ void Session::meter_call(std::int64_t end, bool hung_up) {
   call.latency_seconds = static_cast<double>(end - t_start_) / 1e9;
   if (waited_for_replica_) call.replica_wait_seconds = static_cast<double>(replica_wait_ns_) / 1e9;
   call.memory_bytes = route_->memory_bytes;
+  // An event trigger's call, as the platform's own caller (the dispatcher) says, when it names
+  // one of the function's triggers: the split stays bounded by what the Function declares.
+  if (credentialed_) {
+    const std::string_view trigger = parser_.request().header("kubefn-trigger");
+    if (trigger == "async") {
+      call.trigger = trigger;
+    } else if (!trigger.empty()) {
+      for (const std::string& t : route_->event_triggers) {
+        if (t == trigger) call.trigger = trigger;
+      }
+    }
+  }
   FunctionState& state = *route_->state;
   metering::FunctionMeter* m = state.meter.load(std::memory_order_acquire);
   if (m == nullptr) {

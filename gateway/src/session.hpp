@@ -68,6 +68,11 @@ class Session : public std::enable_shared_from_this<Session> {
   void send_continue();
   // Admission of a whole request.
   void handle();
+  // An asynchronous call to queue, or a look at one's state: answered once the call queue
+  // answers (on its thread, posted back here).
+  void handle_async();
+  void async_answered(int status, std::string body,
+                      std::vector<std::pair<std::string, std::string>> headers);
   void serve_builtin(const Reply& answer);
   void admit(CallFacts facts);
   void wait(const Queue& q);
@@ -157,6 +162,13 @@ class Session : public std::enable_shared_from_this<Session> {
   std::uint64_t gen_ = 0;
   std::shared_ptr<const FunctionRoute> route_;
   std::string target_;
+  HeadVerdict::Async async_ = HeadVerdict::Async::kNone;
+  std::string call_id_;       // kState
+  std::string callback_url_;  // kCall
+  bool async_preferred_ = false;
+  bool credentialed_ = false;         // HeadVerdict::credentialed
+  bool strip_authorization_ = false;  // HeadVerdict::strip_authorization
+  std::string async_body_;            // the answer's JSON, while it is written
   std::string out_;
   std::vector<int> tried_;
   int attempts_ = 0;

@@ -92,6 +92,9 @@ struct FunctionMeter::State {
   std::atomic<double> cpu_core_seconds{0}, memory_gb_seconds{0};
   std::atomic<double> cost_requests{0}, cost_cpu{0}, cost_memory{0}, cost_idle{0};
   std::atomic<int> replicas_starting{0}, replicas_ready{0};
+  // Calls of event triggers only (a lock per such call; HTTP calls never take it).
+  mutable std::mutex triggers_mu;
+  std::map<std::string, TriggerTotals, std::less<>> by_trigger;
 
   Totals snapshot() const {
     Totals t;
@@ -115,6 +118,10 @@ struct FunctionMeter::State {
     t.cost_idle = cost_idle.load(kRelaxed);
     t.replicas_starting = replicas_starting.load(kRelaxed);
     t.replicas_ready = replicas_ready.load(kRelaxed);
+    {
+      std::lock_guard lock(triggers_mu);
+      t.by_trigger.insert(by_trigger.begin(), by_trigger.end());
+    }
     return t;
   }
 };
@@ -154,10 +161,20 @@ void FunctionMeter::record(const CallRecord& call) {
     s.cold_starts.fetch_add(1, kRelaxed);
     s.wait.observe(call.replica_wait_seconds);
   }
-  if (call.outcome == Outcome::kThrottled) return;  // never billed, never charged
-  const double billed = p.billed(call.execution_seconds);
+  const bool throttled = call.outcome == Outcome::kThrottled;  // never billed, never charged
+  const double billed = throttled ? 0 : p.billed(call.execution_seconds);
   const double bytes =
       static_cast<double>(call.memory_bytes > 0 ? call.memory_bytes : p.default_memory_bytes);
+  if (!call.trigger.empty()) {
+    std::lock_guard lock(s.triggers_mu);
+    auto it = s.by_trigger.find(call.trigger);
+    if (it == s.by_trigger.end())
+      it = s.by_trigger.emplace(std::string(call.trigger), TriggerTotals{}).first;
+    ++it->second.invocations[outcome];
+    it->second.billed_seconds += billed;
+    it->second.gb_seconds += billed * bytes / kBytesPerGB;
+  }
+  if (throttled) return;
   add(s.billed_seconds, billed);
   add(s.gb_seconds, billed * bytes / kBytesPerGB);
   add(s.cost_requests, p.requests_per_million / 1e6);
@@ -289,6 +306,17 @@ std::vector<prometheus::MetricFamily> Meter::Collect() const {
     auto cost = family("kubefn_function_cost_total",
                        "Cost by component at the prices in force when each part was used.",
                        MetricType::Counter);
+    auto trigger_invocations =
+        family("kubefn_function_trigger_invocations_total",
+               "The calls event triggers made (a part of kubefn_function_invocations_total), by "
+               "trigger and outcome.",
+               MetricType::Counter);
+    auto trigger_billed = family("kubefn_function_trigger_billed_seconds_total",
+                                 "The billed seconds of the calls event triggers made, by trigger.",
+                                 MetricType::Counter);
+    auto trigger_gb =
+        family("kubefn_function_trigger_gb_seconds_total",
+               "The GB-seconds of the calls event triggers made, by trigger.", MetricType::Counter);
     auto replicas = family("kubefn_function_replicas", "The function's replicas now, by state.",
                            MetricType::Gauge);
 
@@ -351,10 +379,17 @@ std::vector<prometheus::MetricFamily> Meter::Collect() const {
         counter(cost, v, {label("component", component), label("currency", p.currency)});
       gauge(replicas, t.replicas_starting, {label("state", "starting")});
       gauge(replicas, t.replicas_ready, {label("state", "ready")});
+      for (const auto& [trigger, tt] : t.by_trigger) {
+        for (std::size_t i = 0; i < kOutcomeNames.size(); ++i)
+          counter(trigger_invocations, static_cast<double>(tt.invocations[i]),
+                  {label("trigger", trigger), label("outcome", kOutcomeNames[i])});
+        counter(trigger_billed, tt.billed_seconds, {label("trigger", trigger)});
+        counter(trigger_gb, tt.gb_seconds, {label("trigger", trigger)});
+      }
     }
     for (auto* f : {&invocations, &billed, &gb, &cold, &wait, &latency, &replica_seconds, &cpu,
-                    &memory, &cost, &replicas})
-      out.push_back(std::move(*f));
+                    &memory, &cost, &replicas, &trigger_invocations, &trigger_billed, &trigger_gb})
+      if (!f->metric.empty()) out.push_back(std::move(*f));
   }
 
   const std::pair<const char*, std::pair<const char*, double>> price_gauges[] = {

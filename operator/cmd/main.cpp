@@ -58,6 +58,9 @@ class StatsTee final : public kubefn::autoscaler::StatsSink {
     meter_->on_stats(second);
   }
   void on_gateway(const kubefn::autoscaler::GatewayReport& g) override { scaler_.on_gateway(g); }
+  void on_dispatcher(const kubefn::autoscaler::DispatcherReport& d) override {
+    scaler_.on_dispatcher(d);
+  }
 
  private:
   kubefn::autoscaler::StatsSink& scaler_;

@@ -165,3 +165,32 @@ selector:
 {{- define "kubefn.gatewayUrl" -}}
 {{- printf "http://%s.%s.svc.%s:%d" (include "kubefn.gatewayName" .) .Release.Namespace .Values.clusterDomain (int .Values.gateway.service.port) }}
 {{- end }}
+
+{{/* The asynchronous call queue's arguments (gateway and dispatcher alike). */}}
+{{- define "kubefn.asyncArgs" -}}
+{{- if .Values.async.natsUrl -}}
+- --async-nats-url={{ .Values.async.natsUrl }}
+{{- if .Values.async.credentialsSecret }}
+- --async-nats-credentials=/etc/kubefn/async/credentials
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* The call queue's credentials: the mount (volumeMounts) and the volume (volumes). */}}
+{{- define "kubefn.asyncMount" -}}
+{{- if and .Values.async.natsUrl .Values.async.credentialsSecret -}}
+- name: async-credentials
+  mountPath: /etc/kubefn/async
+  readOnly: true
+{{- end }}
+{{- end }}
+{{- define "kubefn.asyncVolume" -}}
+{{- if and .Values.async.natsUrl .Values.async.credentialsSecret -}}
+- name: async-credentials
+  secret:
+    secretName: {{ .Values.async.credentialsSecret }}
+    items:
+      - key: credentials
+        path: credentials
+{{- end }}
+{{- end }}

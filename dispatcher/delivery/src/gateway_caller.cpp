@@ -173,7 +173,34 @@ CallResult GatewayCaller::call(const std::string& ns, const std::string& functio
   }
   request += "Content-Length: " + std::to_string(event.body.size()) + "\r\n\r\n";
   request += event.body;
+  return exchange(request, timeout, false);
+}
 
+CallResult FunctionCaller::send(const std::string&, const std::string&, const Request&,
+                                std::chrono::milliseconds) {
+  return CallResult{0, "this caller cannot send requests", std::nullopt};
+}
+
+CallResult GatewayCaller::send(const std::string& ns, const std::string& function,
+                               const Request& req, std::chrono::milliseconds timeout) {
+  std::string request;
+  request.reserve(512 + req.body.size());
+  request += req.method + " /" + ns + "/" + function + req.target +
+             " HTTP/1.1\r\nHost: " + options_.host + ":" + std::to_string(options_.port) + "\r\n";
+  if (!options_.token.empty()) request += "Authorization: Bearer " + options_.token + "\r\n";
+  for (const auto& [name, value] : req.headers) {
+    request += name;
+    request += ": ";
+    request += value;
+    request += "\r\n";
+  }
+  request += "Content-Length: " + std::to_string(req.body.size()) + "\r\n\r\n";
+  request += req.body;
+  return exchange(request, timeout, true);
+}
+
+CallResult GatewayCaller::exchange(const std::string& request, std::chrono::milliseconds timeout,
+                                   bool keep_body) {
   const auto deadline = Clock::now() + timeout;
   // A pooled connection the gateway closed while idle fails before any answer: once more on a
   // new one (the gateway had not taken the event).
@@ -229,6 +256,7 @@ CallResult GatewayCaller::call(const std::string& ns, const std::string& functio
     CallResult r;
     r.status = parser.status();
     for (const auto& h : parser.headers()) {
+      if (keep_body && h.name == "content-type") r.content_type = std::string(h.value);
       if (h.name == "retry-after") {
         int secs = 0;
         auto [p, ec] = std::from_chars(h.value.data(), h.value.data() + h.value.size(), secs);
@@ -239,6 +267,7 @@ CallResult GatewayCaller::call(const std::string& ns, const std::string& functio
       r.reason = "HTTP " + std::to_string(r.status);
       if (std::string line = first_line(parser.body()); !line.empty()) r.reason += ": " + line;
     }
+    if (keep_body) r.body = std::string(parser.body());
     if (parser.keep_alive() && parser.consumed() == buf.size()) {
       give_back(fd);
     } else {
@@ -247,6 +276,37 @@ CallResult GatewayCaller::call(const std::string& ns, const std::string& functio
     return r;
   }
   return CallResult{0, "the gateway closed the connection without answering", std::nullopt};
+}
+
+CallResult post_to_url(const std::string& url, const HeaderList& headers, const std::string& body,
+                       std::chrono::milliseconds timeout) {
+  // http://authority[/path][?query]
+  constexpr std::string_view kScheme = "http://";
+  if (url.rfind(kScheme, 0) != 0) return CallResult{0, "not an http:// URL", std::nullopt};
+  const std::size_t path_at = url.find_first_of("/?", kScheme.size());
+  GatewayCallerOptions o;
+  if (!parse_gateway_url(url.substr(0, path_at), o)) {
+    return CallResult{0, "the URL's host or port is malformed", std::nullopt};
+  }
+  std::string target = path_at == std::string::npos ? "/" : url.substr(path_at);
+  if (target.front() == '?') target.insert(0, "/");
+  o.max_idle_connections = 0;
+  GatewayCaller one(o);
+  // The authority as written goes in Host (the callback's server may route on it).
+  std::string request =
+      "POST " + target + " HTTP/1.1\r\nHost: " +
+      url.substr(kScheme.size(),
+                 path_at == std::string::npos ? std::string::npos : path_at - kScheme.size()) +
+      "\r\nUser-Agent: kubefn-dispatcher\r\nConnection: close\r\n";
+  for (const auto& [name, value] : headers) {
+    request += name;
+    request += ": ";
+    request += value;
+    request += "\r\n";
+  }
+  request += "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n";
+  request += body;
+  return one.exchange(request, timeout, false);
 }
 
 }  // namespace kubefn::delivery

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -17,6 +18,7 @@
 #include "kubefn/controller/event_recorder.hpp"
 #include "kubefn/delivery/gateway_caller.hpp"
 #include "kubefn/delivery/in_flight_gate.hpp"
+#include "kubefn/dispatch/dispatcher.hpp"
 #include "kubefn/kube/clock.hpp"
 #include "kubefn/kube/kube_client.hpp"
 #include "kubefn/schedule/time_zone_database.hpp"
@@ -37,6 +39,38 @@ struct DispatchMetrics {
   prometheus::Family<prometheus::Gauge>& pending;
 };
 
+// The queue triggers' backlogs as their runners last measured them, by ns/function/trigger
+// (the key of Dispatcher's runners). Thread-safe.
+class BacklogBoard {
+ public:
+  void set(const std::string& ns, const std::string& function, const std::string& trigger,
+           double pending, kube::Clock::TimePoint updated) {
+    std::lock_guard<std::mutex> lock(mu_);
+    entries_[ns + "/" + function + "/" + trigger] =
+        Backlog{ns, function, trigger, pending, updated};
+  }
+  void erase(const std::string& key) {
+    std::lock_guard<std::mutex> lock(mu_);
+    entries_.erase(key);
+  }
+  void clear() {
+    std::lock_guard<std::mutex> lock(mu_);
+    entries_.clear();
+  }
+  std::vector<Backlog> all() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<Backlog> out;
+    out.reserve(entries_.size());
+    for (const auto& [key, b] : entries_)
+      out.push_back(b);
+    return out;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::map<std::string, Backlog> entries_;
+};
+
 struct Context {
   kube::KubeClient& client;
   kube::Clock& clock;
@@ -46,6 +80,7 @@ struct Context {
   schedule::TimeZoneDatabase zones;
   std::string field_manager;
   telemetry::LineWriter& log;
+  BacklogBoard backlog;  // what the queue triggers measure of their sources
 };
 
 // A JSON log line naming the function and trigger, with `error`.

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include "async_calls.hpp"
 #include "context.hpp"
 #include "kafka_runner.hpp"
 #include "kubefn/api/function.hpp"
@@ -19,9 +20,10 @@ Dispatcher::Dispatcher(kube::KubeClient& client, kube::Clock& clock,
                        prometheus::Registry& registry, DispatcherOptions options)
     : options_(std::move(options)),
       log_(std::make_unique<telemetry::LineWriter>(STDERR_FILENO, 0)) {
-  ctx_ = std::unique_ptr<Context>(new Context{
-      client, clock, events, caller, DispatchMetrics(registry),
-      schedule::TimeZoneDatabase(options_.zone_directory), options_.field_manager, *log_});
+  ctx_ =
+      std::unique_ptr<Context>(new Context{client, clock, events, caller, DispatchMetrics(registry),
+                                           schedule::TimeZoneDatabase(options_.zone_directory),
+                                           options_.field_manager, *log_, BacklogBoard()});
   auto changed = [this](const json& fn) {
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -79,10 +81,15 @@ void Dispatcher::stop() {
     g->close();
   running_.clear();  // each runner stops and joins
   running_count_ = 0;
+  ctx_->backlog.clear();
 }
 
 std::size_t Dispatcher::running_triggers() const {
   return running_count_.load();
+}
+
+std::vector<Backlog> Dispatcher::backlog() const {
+  return ctx_->backlog.all();
 }
 
 void Dispatcher::work() {
@@ -126,7 +133,10 @@ void Dispatcher::sync(const std::string& key, const json* function) {
         if (auto t = s->find("triggers"); t != s->end()) tr = &*t;
       }
       auto events = triggers::parse_triggers(tr, spec->ns, spec->name);
-      if (auto* set = std::get_if<triggers::Triggers>(&events); set != nullptr && !set->empty()) {
+      const triggers::Triggers* set = std::get_if<triggers::Triggers>(&events);
+      const triggers::Triggers no_triggers;
+      const bool async_calls = !options_.async_nats_url.empty();
+      if ((set != nullptr && !set->empty()) || async_calls) {
         const int capacity = static_cast<int>(std::min<std::int64_t>(
             spec->concurrency * std::max<std::int64_t>(1, spec->max_replicas), 1 << 20));
         auto& gate = gates_[key];
@@ -135,7 +145,21 @@ void Dispatcher::sync(const std::string& key, const json* function) {
         FunctionInfo info{spec->ns, spec->name, std::chrono::seconds(spec->timeout_seconds), gate};
         const std::string fn_part = std::to_string(spec->timeout_seconds) + "/" +
                                     function->value(json::json_pointer("/metadata/uid"), "");
-        const json& list = tr->contains("schedules") ? (*tr)["schedules"] : json::array();
+        if (async_calls) {
+          AsyncSettings a;
+          a.nats = {options_.async_nats_url, options_.async_nats_user, options_.async_nats_password,
+                    options_.async_nats_token};
+          // Named like a trigger ("async" is refused as a trigger's name), so its backlog
+          // and metrics are the function's like any queue trigger's.
+          wanted[key + "/async"] = {fn_part + "/" + std::to_string(capacity), [this, info, a]() {
+                                      return std::unique_ptr<TriggerRunner>(new NatsRunner(
+                                          *ctx_, info, async_trigger(info.ns, info.name, a), a.nats,
+                                          async_handling(*ctx_, info, a)));
+                                    }};
+        }
+        if (set == nullptr) set = &no_triggers;
+        const json& list =
+            tr != nullptr && tr->contains("schedules") ? (*tr)["schedules"] : json::array();
         for (std::size_t i = 0; i < set->schedules.size(); ++i) {
           const triggers::ScheduleTrigger& t = set->schedules[i];
           auto parsed_schedule = schedule::Schedule::parse(t.schedule, t.time_zone, ctx_->zones);
@@ -147,7 +171,8 @@ void Dispatcher::sync(const std::string& key, const json* function) {
                     new ScheduleRunner(*ctx_, info, t, std::move(s)));
               }};
         }
-        const json& nats_list = tr->contains("nats") ? (*tr)["nats"] : json::array();
+        const json& nats_list =
+            tr != nullptr && tr->contains("nats") ? (*tr)["nats"] : json::array();
         for (std::size_t i = 0; i < set->nats.size(); ++i) {
           const triggers::NatsTrigger& t = set->nats[i];
           NatsCredentials cred;
@@ -178,7 +203,8 @@ void Dispatcher::sync(const std::string& key, const json* function) {
                 return std::unique_ptr<TriggerRunner>(new NatsRunner(*ctx_, info, t, cred));
               }};
         }
-        const json& kafka_list = tr->contains("kafka") ? (*tr)["kafka"] : json::array();
+        const json& kafka_list =
+            tr != nullptr && tr->contains("kafka") ? (*tr)["kafka"] : json::array();
         for (std::size_t i = 0; i < set->kafka.size(); ++i) {
           const triggers::KafkaTrigger& t = set->kafka[i];
           kafka::ClientConfig client;
@@ -233,7 +259,9 @@ void Dispatcher::sync(const std::string& key, const json* function) {
        it != running_.end() && it->first.compare(0, prefix.size(), prefix) == 0;) {
     auto w = wanted.find(it->first);
     if (w == wanted.end() || w->second.first != it->second.spec) {
-      it = running_.erase(it);  // stops and joins it
+      const std::string name = it->first;
+      it = running_.erase(it);    // stops and joins it
+      ctx_->backlog.erase(name);  // what it measured goes with it
     } else {
       wanted.erase(w);
       ++it;

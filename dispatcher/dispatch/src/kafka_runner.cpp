@@ -148,6 +148,8 @@ void KafkaRunner::poll_loop() {
         ctx_.metrics.pending
             .Add({{"namespace", fn_.ns}, {"function", fn_.name}, {"trigger", trigger_.name}})
             .Set(static_cast<double>(total));
+        ctx_.backlog.set(fn_.ns, fn_.name, trigger_.name, static_cast<double>(total),
+                         ctx_.clock.now());
       }
     }
   }

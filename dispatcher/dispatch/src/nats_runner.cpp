@@ -2,6 +2,7 @@
 
 #include <random>
 
+#include "kubefn/async/call.hpp"
 #include "kubefn/delivery/backoff.hpp"
 
 namespace kubefn::dispatch {
@@ -9,19 +10,33 @@ namespace {
 
 using namespace std::chrono_literals;
 
-constexpr const char* kDeadLetterStream = "KUBEFN_DEADLETTER";
-constexpr const char* kDeadLetterSubjects = "kubefn.deadletter.>";
+constexpr std::string_view kDeadLetterStream = async::kDeadLetterStream;
 constexpr auto kAckWait = 30s;
 constexpr auto kHeartbeat = 10s;
+
+// A double ack, tried again while the server is away (a restart: each try waits for the client
+// to reconnect) until the ack wait has passed, when the server delivers the message again anyway.
+nats::Status acknowledge(nats::JsMessage& m, Stopper& stopper) {
+  const auto give_up = std::chrono::steady_clock::now() + kAckWait;
+  nats::Status s = m.ack_sync(5s);
+  while (!s.ok() && !stopper.stopped() && std::chrono::steady_clock::now() < give_up &&
+         (s.code() == nats::ErrorCode::kDisconnected ||
+          s.code() == nats::ErrorCode::kConnectionLost || s.code() == nats::ErrorCode::kTimeout ||
+          s.code() == nats::ErrorCode::kNoResponders)) {
+    s = m.ack_sync(5s);
+  }
+  return s;
+}
 
 }  // namespace
 
 NatsRunner::NatsRunner(Context& ctx, FunctionInfo fn, triggers::NatsTrigger trigger,
-                       NatsCredentials credentials)
+                       NatsCredentials credentials, NatsHandling handling)
     : ctx_(ctx),
       fn_(std::move(fn)),
       trigger_(std::move(trigger)),
       credentials_(std::move(credentials)),
+      handling_(std::move(handling)),
       stopper_(ctx.clock) {
   loop_ = std::thread([this] { loop(); });
 }
@@ -54,6 +69,12 @@ void NatsRunner::fail(const std::string& error) {
 }
 
 bool NatsRunner::prepare(nats::JetStream& js, std::string& error) {
+  if (handling_.prepare) {
+    if (nats::Status s = handling_.prepare(*connection_); !s.ok()) {
+      error = s.message();
+      return false;
+    }
+  }
   nats::ConsumerConfig c;
   c.durable_name = trigger_.consumer;
   c.description = "kubefn trigger " + fn_.ns + "/" + fn_.name + "/" + trigger_.name;
@@ -72,11 +93,7 @@ bool NatsRunner::prepare(nats::JetStream& js, std::string& error) {
   }
   if (trigger_.dead_letter_subject.rfind("kubefn.deadletter.", 0) == 0) {
     // The default dead-letter subjects have a stream of their own, made here (kept 14 days).
-    nats::StreamConfig s;
-    s.name = kDeadLetterStream;
-    s.subjects = {kDeadLetterSubjects};
-    s.description = "Events kubefn triggers gave up on, with the failure";
-    s.max_age = std::chrono::hours(24 * 14);
+    const nats::StreamConfig s = async::dead_letter_stream_config();
     auto info = js.stream_info(kDeadLetterStream);
     if (!info.ok()) {
       auto dl = js.create_or_update_stream(s);
@@ -93,9 +110,11 @@ bool NatsRunner::prepare(nats::JetStream& js, std::string& error) {
 void NatsRunner::report_pending(nats::JetStream& js) {
   auto info = js.consumer_info(trigger_.stream, trigger_.consumer);
   if (!info.ok()) return;
+  const double pending = static_cast<double>(info.value().backlog());
   ctx_.metrics.pending
       .Add({{"namespace", fn_.ns}, {"function", fn_.name}, {"trigger", trigger_.name}})
-      .Set(static_cast<double>(info.value().backlog()));
+      .Set(pending);
+  ctx_.backlog.set(fn_.ns, fn_.name, trigger_.name, pending, ctx_.clock.now());
 }
 
 void NatsRunner::loop() {
@@ -120,6 +139,14 @@ void NatsRunner::loop() {
     std::string error;
     if (!prepare(*js_, error)) {
       fail(error);
+      if (connection_->state() == nats::ConnectionState::kDisconnected) {
+        // The server is away (a restart) and the client reconnects by itself: prepare again as
+        // soon as it is back, not after a backoff grown all the while it was away.
+        while (connection_->state() == nats::ConnectionState::kDisconnected) {
+          if (!stopper_.wait(200ms)) return;
+        }
+        continue;
+      }
       if (!stopper_.wait(delivery::backoff_delay({1s, 30s}, ++attempt, 0.5))) return;
       continue;
     }
@@ -132,7 +159,7 @@ void NatsRunner::loop() {
     auto last_report = ctx_.clock.now() - 10s;
     auto last_beat = ctx_.clock.now();
     while (!stopper_.stopped()) {
-      if (ctx_.clock.now() - last_report >= 5s) {
+      if (ctx_.clock.now() - last_report >= 2s) {  // the autoscaler scales on it
         report_pending(*js_);
         last_report = ctx_.clock.now();
       }
@@ -185,7 +212,11 @@ void NatsRunner::work() {
       ++busy_;
       held_.insert(&*m);
     }
-    handle(*m);
+    if (handling_.handle) {
+      handling_.handle(*m, *js_, stopper_);
+    } else {
+      handle(*m);
+    }
     {
       std::lock_guard<std::mutex> lock(mu_);
       held_.erase(&*m);
@@ -230,7 +261,7 @@ void NatsRunner::handle(nats::JsMessage& m) {
     count(ctx_.metrics.attempts, "verdict", delivery::to_string(v));
     if (v == delivery::Verdict::kDelivered) {
       // A double ack: the message is done only when the server says it took the ack.
-      if (nats::Status s = m.ack_sync(5s); !s.ok()) {
+      if (nats::Status s = acknowledge(m, stopper_); !s.ok()) {
         log_trigger(ctx_, "warn", "an acknowledgement was not confirmed; the event may come again",
                     fn_.ns, fn_.name, trigger_.name, s.message());
       }
@@ -276,7 +307,7 @@ void NatsRunner::handle(nats::JsMessage& m) {
     (void)m.nak(std::chrono::duration_cast<std::chrono::nanoseconds>(trigger_.retry.max_backoff));
     return;
   }
-  if (nats::Status s = m.ack_sync(5s); !s.ok()) {
+  if (nats::Status s = acknowledge(m, stopper_); !s.ok()) {
     log_trigger(ctx_, "warn", "an acknowledgement was not confirmed; the event may come again",
                 fn_.ns, fn_.name, trigger_.name, s.message());
   }

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <deque>
+#include <functional>
 #include <optional>
 #include <set>
 #include <thread>
@@ -25,10 +26,18 @@ struct NatsCredentials {
   std::string token;
 };
 
+// In place of delivering messages as events (asynchronous calls use it): `prepare` runs on
+// each (re)connect before the consumer is made, `handle` takes each message and must ack,
+// nak or leave it as the event delivery does.
+struct NatsHandling {
+  std::function<nats::Status(const nats::Connection&)> prepare;
+  std::function<void(nats::JsMessage& m, nats::JetStream& js, Stopper& stopper)> handle;
+};
+
 class NatsRunner final : public TriggerRunner {
  public:
   NatsRunner(Context& ctx, FunctionInfo fn, triggers::NatsTrigger trigger,
-             NatsCredentials credentials);
+             NatsCredentials credentials, NatsHandling handling = {});
   ~NatsRunner() override;
 
  private:
@@ -44,6 +53,7 @@ class NatsRunner final : public TriggerRunner {
   const FunctionInfo fn_;
   const triggers::NatsTrigger trigger_;
   const NatsCredentials credentials_;
+  const NatsHandling handling_;
   Stopper stopper_;
   std::optional<nats::Connection> connection_;
   std::optional<nats::JetStream> js_;

@@ -57,6 +57,10 @@ void check_name(const std::string& name, const std::string& path, std::set<std::
         " must be a lower-case DNS label: letters, digits and '-', at most 63, not starting or "
         "ending with '-'");
   }
+  if (name == "async") {
+    bad(path + ".name \"async\" is the platform's own (asynchronous calls are metered and "
+               "scaled as the trigger async): choose another name");
+  }
   if (!seen.insert(name).second) {
     bad(path + ".name " + show(name) + " is taken by another trigger of this Function");
   }

@@ -145,6 +145,11 @@ void Autoscaler::record_queued(TimePoint time, double queued) {
   if (queued > 0) note_activity(s);
 }
 
+void Autoscaler::record_backlog(TimePoint time, double pending) {
+  backlog_ = pending > 0 ? pending : 0;  // NaN and negatives are nothing pending
+  backlog_at_ = time;
+}
+
 void Autoscaler::forget_replica(const std::string& replica) {
   auto it = replicas_.find(replica);
   forgotten_[replica] = it != replicas_.end() ? it->second.last_second : 0;
@@ -234,6 +239,11 @@ Decision Autoscaler::decide(TimePoint now, int current_replicas) {
   const int starting = std::min(asked, std::max(0, d.current - fresh));
   if (starting > 0) absorbed_[now_s - 1] = starting * sp.target;
   averages(now_s, &d.stable_value, &d.panic_value, &reporting_stale, &d.queued);
+  // The queue triggers' backlog, unless its report is too old to trust (a dispatcher gone).
+  if (backlog_at_ && now - *backlog_at_ <= sp.backlog_stale_after) d.backlog = backlog_;
+  // Events waiting or being delivered are activity, as calls are: the idle time (and the
+  // keep-alive) starts when the backlog is empty.
+  if (d.backlog > 0) note_activity(now_s - 1);
 
   // Replicas that should report but do not: tracked ones gone silent, and any the function has
   // beyond those that reported recently (still starting, or never heard of).
@@ -270,6 +280,12 @@ Decision Autoscaler::decide(TimePoint now, int current_replicas) {
     desired = std::max({desired_stable, desired_panic, max_panic_pods_, d.current});
     max_panic_pods_ = desired;
   }
+
+  // The backlog: ceil(pending / target) replicas, the larger of that and what the windows say
+  // (the same target for rps: a replica is asked to take `target` waiting events at once).
+  const int want_backlog_raw = ceil_div(d.backlog, sp.target);
+  const int want_backlog = std::min({want_backlog_raw, sp.max_replicas, max_up});
+  desired = std::max(desired, want_backlog);
 
   if (sp.scale_down_delay > Duration::zero()) {
     const std::int64_t delay = whole_seconds(sp.scale_down_delay);
@@ -392,6 +408,16 @@ Decision Autoscaler::decide(TimePoint now, int current_replicas) {
   d.reason = head;
   if (d.panic) d.reason += "; panic mode";
   if (d.queued > 0) d.reason += "; " + std::to_string(static_cast<long long>(d.queued)) + " queued";
+  if (d.backlog > 0) {
+    char note[96];
+    std::snprintf(note, sizeof note, "; backlog %.0f pending in queue triggers", d.backlog);
+    d.reason += note;
+    // Named as what decided when it asks for more than the windows do and its replicas (at
+    // most maxReplicas) are the decision.
+    if (want_backlog == d.desired && want_backlog_raw > std::max(want_stable, want_panic)) {
+      d.reason += ": " + std::to_string(want_backlog) + " replicas";
+    }
+  }
   if (d.unknown_replicas > 0) {
     d.reason +=
         "; " + std::to_string(d.unknown_replicas) + " replica(s) not reporting: no scale-down";
@@ -409,7 +435,8 @@ Decision Autoscaler::decide(TimePoint now, int current_replicas) {
     d.reason += d.keep_alive.learned ? "; learned keep-alive (" : "; fixed keep-alive (";
     d.reason += d.keep_alive.why + ")";
   }
-  if (d.desired == sp.max_replicas && d.desired < std::max(want_stable, want_panic)) {
+  if (d.desired == sp.max_replicas &&
+      d.desired < std::max({want_stable, want_panic, want_backlog_raw})) {
     d.reason += "; capped at maxReplicas";
   }
   return d;

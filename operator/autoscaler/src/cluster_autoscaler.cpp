@@ -117,6 +117,67 @@ void ClusterAutoscaler::on_gateway(const GatewayReport& report) {
   run_cv_.notify_all();
 }
 
+void ClusterAutoscaler::on_dispatcher(const DispatcherReport& report) {
+  bool poke = false;
+  {
+    std::lock_guard<std::mutex> lock(in_mu_);
+    std::set<std::pair<std::string, std::string>> reported;
+    for (const auto& t : report.triggers)
+      reported.emplace(key_of(t.ns, t.function), t.trigger);
+    // What this dispatcher reported last and no longer runs is gone.
+    for (auto f = backlog_in_.begin(); f != backlog_in_.end();) {
+      for (auto e = f->second.begin(); e != f->second.end();) {
+        const bool gone =
+            e->second.dispatcher == report.dispatcher && reported.count({f->first, e->first}) == 0;
+        e = gone ? f->second.erase(e) : std::next(e);
+      }
+      f = f->second.empty() ? backlog_in_.erase(f) : std::next(f);
+    }
+    for (const auto& t : report.triggers) {
+      const std::string key = key_of(t.ns, t.function);
+      auto [e, added] = backlog_in_[key].try_emplace(t.trigger);
+      // The latest report per trigger, whichever dispatcher sent it.
+      if (!added && report.second_start_unix_ms < e->second.unix_ms) continue;
+      e->second = TriggerBacklog{t.pending, report.second_start_unix_ms, report.dispatcher};
+      if (t.pending > 0) {
+        backlog_keys_.insert(key);
+        poke = true;
+      }
+    }
+    if (poke) poked_ = true;
+  }
+  if (poke) run_cv_.notify_all();
+}
+
+void ClusterAutoscaler::feed_backlog(const std::string& key, Tracked& t, TimePoint now) {
+  const Duration stale = t.scaler->spec().backlog_stale_after;
+  const auto wall_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(clock_.wall_now().time_since_epoch())
+          .count();
+  double pending = 0;
+  std::optional<TimePoint> oldest;
+  {
+    std::lock_guard<std::mutex> in(in_mu_);
+    auto f = backlog_in_.find(key);
+    if (f != backlog_in_.end()) {
+      for (auto e = f->second.begin(); e != f->second.end();) {
+        // A reporter whose clock runs ahead does not report the future.
+        const TimePoint at =
+            std::min<TimePoint>(now, now - std::chrono::milliseconds(wall_ms - e->second.unix_ms));
+        if (now - at > stale) {  // its dispatcher stopped reporting it
+          e = f->second.erase(e);
+          continue;
+        }
+        pending += e->second.pending;
+        oldest = oldest ? std::min(*oldest, at) : at;
+        ++e;
+      }
+      if (f->second.empty()) backlog_in_.erase(f);
+    }
+  }
+  t.scaler->record_backlog(oldest.value_or(now), pending);
+}
+
 TimePoint ClusterAutoscaler::time_of(std::int64_t unix_ms, TimePoint now) const {
   const auto wall_ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(clock_.wall_now().time_since_epoch())
@@ -298,7 +359,23 @@ void ClusterAutoscaler::tick() {
     replicas.swap(replica_in_);
     gateways.swap(gateway_in_);
     queued_keys_.clear();
+    backlog_keys_.clear();
     poked_ = false;
+    // Reports of Functions not tracked (deleted, pinned, not seen yet) go once stale.
+    const auto wall_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(clock_.wall_now().time_since_epoch())
+            .count();
+    const auto stale_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(ScalingSpec{}.backlog_stale_after)
+            .count();
+    for (auto f = backlog_in_.begin(); f != backlog_in_.end();) {
+      if (tracked_.count(f->first) == 0) {
+        for (auto e = f->second.begin(); e != f->second.end();) {
+          e = wall_ms - e->second.unix_ms > stale_ms ? f->second.erase(e) : std::next(e);
+        }
+      }
+      f = f->second.empty() ? backlog_in_.erase(f) : std::next(f);
+    }
   }
   for (const auto& r : replicas) {
     auto it = tracked_.find(key_of(r.ns, r.function));
@@ -322,6 +399,7 @@ void ClusterAutoscaler::tick() {
     auto dep = deployments_.find(key);
     if (dep == deployments_.end()) continue;  // no Deployment yet
     const int current = dep->second;
+    feed_backlog(key, t, now);
     Decision d = t.scaler->decide(now, current);
     int ready = 0;
     if (auto p = pods_.find(key); p != pods_.end()) {
@@ -336,10 +414,11 @@ void ClusterAutoscaler::tick() {
 
 void ClusterAutoscaler::poke_queued() {
   std::lock_guard<std::mutex> lock(mu_);
-  std::set<std::string> keys;
+  std::set<std::string> keys, backlogged;
   {
     std::lock_guard<std::mutex> in(in_mu_);
     keys = queued_keys_;
+    backlogged.swap(backlog_keys_);
     poked_ = false;
   }
   const TimePoint now = clock_.now();
@@ -347,7 +426,19 @@ void ClusterAutoscaler::poke_queued() {
     auto it = tracked_.find(key);
     auto dep = deployments_.find(key);
     if (it == tracked_.end() || dep == deployments_.end() || dep->second != 0) continue;
+    feed_backlog(key, it->second, now);
     Decision d = it->second.scaler->poke(now, 0, 1);
+    if (d.desired > 0) scale(key, it->second, d, 0);
+    it->second.last = std::move(d);
+  }
+  // Events wait in a queue trigger of a function at zero: its replicas now, as many as the
+  // backlog asks for.
+  for (const auto& key : backlogged) {
+    auto it = tracked_.find(key);
+    auto dep = deployments_.find(key);
+    if (it == tracked_.end() || dep == deployments_.end() || dep->second != 0) continue;
+    feed_backlog(key, it->second, now);
+    Decision d = it->second.scaler->decide(now, 0);
     if (d.desired > 0) scale(key, it->second, d, 0);
     it->second.last = std::move(d);
   }

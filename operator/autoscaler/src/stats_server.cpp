@@ -43,6 +43,16 @@ void deliver(StatsSink& sink, const kubefn::v1::StatsSample& sample) {
       out.ready_endpoints = f.ready_endpoints();
       if (!out.ns.empty() && !out.function.empty()) sink.on_gateway(out);
     }
+  } else if (sample.has_dispatcher()) {
+    const auto& d = sample.dispatcher();
+    DispatcherReport out;
+    out.dispatcher = d.dispatcher();
+    out.second_start_unix_ms = d.second_start_unix_ms();
+    for (const auto& t : d.triggers()) {
+      if (t.namespace_().empty() || t.function().empty() || t.trigger().empty()) continue;
+      out.triggers.push_back({t.namespace_(), t.function(), t.trigger(), t.pending()});
+    }
+    sink.on_dispatcher(out);
   }
 }
 

@@ -31,6 +31,7 @@ ScalingSpec ScalingSpec::normalized() const {
   if (s.scale_down_delay < Duration::zero()) s.scale_down_delay = Duration::zero();
   if (s.scale_to_zero_grace < Duration::zero()) s.scale_to_zero_grace = Duration::zero();
   if (s.stale_after < s.tick) s.stale_after = s.tick;
+  if (s.backlog_stale_after < s.tick) s.backlog_stale_after = s.tick;
   KeepAliveSettings& k = s.keep_alive;
   k.bins = std::max(1, k.bins);
   k.recent = std::max(1, k.recent);

@@ -9,7 +9,7 @@ namespace {
 
 using nlohmann::json;
 
-constexpr std::string_view kGatewayPaths[] = {"/healthz", "/readyz", "/metrics"};
+constexpr std::string_view kGatewayPaths[] = {"/healthz", "/readyz", "/metrics", "/async"};
 
 std::string json_quoted(std::string_view s) {
   return json(std::string(s)).dump();

@@ -533,5 +533,119 @@ TEST(Autoscaler, SameInputsSameDecisions) {
   EXPECT_EQ(run(), run());
 }
 
+// Seconds [from, to) with `pending` events in the queue triggers, measured at each second's
+// start; the replicas report nothing in flight (the backlog alone asks).
+Decision run_with_backlog(Driver& d, int from, int to, double pending) {
+  Decision last;
+  for (int s = from; s < to; ++s) {
+    d.scaler().record_backlog(d.at(s), pending);
+    last = d.run(s, s + 1, 0.0);
+  }
+  return last;
+}
+
+TEST(Autoscaler, ABacklogAtZeroAsksForBacklogOverTargetReplicasAtOnce) {
+  Driver d(concurrency_spec(0, 10, 2.0));
+  d.set_replicas(0);
+  d.run(0, 100, 0.0);
+  ASSERT_EQ(d.replicas(), 0);
+  // The first report mid-second: decided at once, not at the next tick.
+  const TimePoint t = d.at(100) + std::chrono::milliseconds(300);
+  d.scaler().record_backlog(t, 7);
+  const Decision first = d.scaler().decide(t, 0);
+  EXPECT_EQ(first.desired, 4) << first.reason;  // ceil(7 / 2)
+  EXPECT_DOUBLE_EQ(first.backlog, 7);
+  EXPECT_NE(first.reason.find("backlog 7 pending in queue triggers: 4 replicas"), std::string::npos)
+      << first.reason;
+
+  // rps: the same target, the same replicas.
+  ScalingSpec rps = concurrency_spec(0, 10, 10.0);
+  rps.metric = Metric::kRps;
+  Driver r(rps);
+  r.set_replicas(0);
+  r.scaler().record_backlog(r.at(5), 35);
+  EXPECT_EQ(r.scaler().decide(r.at(5), 0).desired, 4);
+}
+
+TEST(Autoscaler, ABacklogIsCappedAtMaxReplicas) {
+  Driver d(concurrency_spec(0, 3, 1.0));
+  d.set_replicas(0);
+  d.run(0, 10, 0.0);
+  const Decision capped = run_with_backlog(d, 10, 11, 50);
+  EXPECT_EQ(capped.desired, 3) << capped.reason;
+  EXPECT_NE(capped.reason.find("capped at maxReplicas"), std::string::npos) << capped.reason;
+  EXPECT_EQ(run_with_backlog(d, 11, 20, 50).desired, 3);
+}
+
+TEST(Autoscaler, ABacklogBackToZeroThenIdleScalesToZeroAfterTheKeepAlive) {
+  ScalingSpec spec = concurrency_spec(0, 10, 1.0);
+  spec.keep_alive.mode = KeepAliveMode::kFixed;  // the 30 s grace
+  Driver d(spec);
+  d.set_replicas(0);
+  d.run(0, 100, 0.0);
+  ASSERT_EQ(d.replicas(), 0);
+  // Events waiting, nothing in flight reported: the backlog holds the replicas, for longer than
+  // any keep-alive would.
+  const Decision busy = run_with_backlog(d, 100, 160, 5);
+  EXPECT_EQ(busy.desired, 5) << busy.reason;
+  EXPECT_FALSE(busy.scale_to_zero_at.has_value()) << busy.reason;
+  for (std::size_t i = 100; i < d.history().size(); ++i)
+    ASSERT_EQ(d.history()[i], 5) << i;
+  // Drained: the windows let the replicas go down to the last one, which the keep-alive holds
+  // for its grace from the first second without a backlog, then goes.
+  const Decision during = run_with_backlog(d, 160, 185, 0);
+  EXPECT_EQ(during.desired, 1) << during.reason;
+  EXPECT_DOUBLE_EQ(during.backlog, 0);
+  ASSERT_TRUE(during.scale_to_zero_at.has_value()) << during.reason;
+  EXPECT_EQ(*during.scale_to_zero_at, d.at(160 + 30));
+  const Decision after = run_with_backlog(d, 185, 195, 0);
+  EXPECT_EQ(after.desired, 0) << after.reason;
+}
+
+TEST(Autoscaler, AStaleBacklogIsIgnored) {
+  ScalingSpec spec = concurrency_spec(0, 10, 1.0);
+  spec.keep_alive.mode = KeepAliveMode::kFixed;
+  Driver d(spec);
+  d.set_replicas(0);
+  // One report, then the dispatcher goes silent.
+  d.scaler().record_backlog(d.at(100), 5);
+  const Decision fresh = d.run(100, 130, 0.0);  // decided at 101..130: within 30 s
+  EXPECT_EQ(fresh.desired, 5) << fresh.reason;
+  EXPECT_DOUBLE_EQ(fresh.backlog, 5);
+  const Decision stale = d.run(130, 131, 0.0);  // at 131: 31 s old
+  EXPECT_DOUBLE_EQ(stale.backlog, 0) << stale.reason;
+  EXPECT_LT(stale.desired, 5) << stale.reason;
+  EXPECT_EQ(stale.reason.find("backlog"), std::string::npos) << stale.reason;
+  // Gone for good: down to zero after the keep-alive.
+  EXPECT_EQ(d.run(131, 200, 0.0).desired, 0);
+
+  // The staleness is the spec's.
+  spec.backlog_stale_after = seconds(10);
+  Driver quick(spec);
+  quick.set_replicas(0);
+  quick.scaler().record_backlog(quick.at(0), 4);
+  EXPECT_EQ(quick.scaler().decide(quick.at(10), 0).desired, 4);
+  EXPECT_DOUBLE_EQ(quick.scaler().decide(quick.at(11), 4).backlog, 0);
+}
+
+TEST(Autoscaler, WindowsAskingForMoreThanTheBacklogWin) {
+  Driver d(concurrency_spec(1, 20, 1.0));
+  d.set_replicas(8);
+  Decision steady;
+  for (int s = 0; s < 120; ++s) {
+    d.scaler().record_backlog(d.at(s), 2);
+    steady = d.run(s, s + 1, 8.0);
+  }
+  EXPECT_EQ(steady.desired, 8) << steady.reason;
+  EXPECT_DOUBLE_EQ(steady.backlog, 2);
+  // Named, but not as what decided.
+  EXPECT_NE(steady.reason.find("backlog 2 pending in queue triggers"), std::string::npos)
+      << steady.reason;
+  EXPECT_EQ(steady.reason.find("queue triggers: "), std::string::npos) << steady.reason;
+  // A backlog larger than the windows' need takes over.
+  const Decision more = run_with_backlog(d, 120, 121, 12);
+  EXPECT_EQ(more.desired, 12) << more.reason;
+}
+
 }  // namespace
 }  // namespace kubefn::autoscaler

@@ -409,5 +409,51 @@ TEST_F(ClusterAutoscalerTest, DeletedOrPinnedFunctionsAreDroppedWithTheirSeries)
                                               : "no decision");
 }
 
+TEST_F(ClusterAutoscalerTest, BacklogsAreSummedOverTriggersTakenLatestPerTriggerAndGoWhenStale) {
+  api.put_object(kFunctions,
+                 function("orders", {{"minReplicas", 1}, {"maxReplicas", 10}, {"target", 1}}));
+  api.put_object(kDeployments, deployment("orders", 1));
+  ClusterAutoscaler scaler(api, clock, events, registry, options);
+  watch(scaler);
+  scaler.tick();
+  auto report = [&](const std::string& dispatcher,
+                    const std::vector<std::pair<std::string, double>>& triggers) {
+    DispatcherReport r;
+    r.dispatcher = dispatcher;
+    r.second_start_unix_ms = unix_ms();
+    for (const auto& [trigger, pending] : triggers)
+      r.triggers.push_back({"team", "orders", trigger, pending});
+    scaler.on_dispatcher(r);
+  };
+  auto backlog = [&] {
+    const auto d = scaler.last_decision("team", "orders");
+    return d ? d->backlog : -1;
+  };
+  // Two triggers of one function: added up.
+  report("dispatcher-0", {{"created", 3}, {"paid", 2}});
+  second(scaler, "orders", {"orders-a"}, 0);
+  EXPECT_DOUBLE_EQ(backlog(), 5);
+  EXPECT_EQ(replicas("team", "orders"), 5) << scaler.last_decision("team", "orders")->reason;
+  // A second dispatcher sharing the consumer reports the same backlog: the latest, not a sum.
+  report("dispatcher-1", {{"created", 3}});
+  second(scaler, "orders", {"orders-a"}, 0);
+  EXPECT_DOUBLE_EQ(backlog(), 5);
+  // dispatcher-0 no longer runs `created`; dispatcher-1's report of it stays.
+  report("dispatcher-0", {{"paid", 2}});
+  second(scaler, "orders", {"orders-a"}, 0);
+  EXPECT_DOUBLE_EQ(backlog(), 5);
+  // Nor does dispatcher-1 now: gone.
+  report("dispatcher-1", {});
+  second(scaler, "orders", {"orders-a"}, 0);
+  EXPECT_DOUBLE_EQ(backlog(), 2);
+  // dispatcher-0 stops reporting: its figure holds for 30 s, then counts as nothing.
+  for (int i = 0; i < 27; ++i)
+    second(scaler, "orders", {"orders-a"}, 0);
+  EXPECT_DOUBLE_EQ(backlog(), 2);
+  for (int i = 0; i < 3; ++i)
+    second(scaler, "orders", {"orders-a"}, 0);
+  EXPECT_DOUBLE_EQ(backlog(), 0);
+}
+
 }  // namespace
 }  // namespace kubefn::autoscaler

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "activation_probe.hpp"
+#include "kubefn/async/call_store.hpp"
 #include "kubefn/gateway/http_proxy.hpp"
 
 namespace kubefn::gateway {
@@ -332,6 +333,127 @@ TEST(Admission, HeadVerdicts) {
     }
     EXPECT_EQ(v.route ? v.route->name : "", row.counts_for);
   }
+}
+
+HeadVerdict head_of(const Admission& admission, const Tables& tables, const std::string& method,
+                    const std::string& target, const Headers& headers = {}) {
+  std::string raw = method + " " + target + " HTTP/1.1\r\nHost: gw.example.com\r\n";
+  for (const auto& [k, v] : headers)
+    raw += k + ": " + v + "\r\n";
+  raw += "\r\n";
+  http::HttpRequestParser parser(http::HttpLimits{});
+  EXPECT_EQ(parser.parse(raw), http::ParseState::kComplete);
+  return admission.head(HeadFacts{parser.request(), raw.size(), false}, tables.routes(),
+                        tables.keys());
+}
+
+TEST(Admission, AsynchronousCallsAndTheirStates) {
+  using A = HeadVerdict::Async;
+  using K = HeadVerdict::Kind;
+  Tables tables;
+  GatewayOptions options;
+  async::CallFrontOptions front;
+  front.url = "nats://127.0.0.1:1";  // never reached: admission only looks at the pointer
+  options.async_calls = std::make_shared<async::CallFront>(front);
+  const Admission admission(options);
+
+  HeadVerdict v = head_of(admission, tables, "POST", "/async/default/pub/orders?x=1");
+  EXPECT_EQ(v.kind, K::kRouted);
+  EXPECT_EQ(v.async, A::kCall);
+  EXPECT_EQ(v.target, "/orders?x=1");
+  EXPECT_EQ(v.route->name, "pub");
+  EXPECT_FALSE(v.preferred);
+
+  v = head_of(admission, tables, "POST", "/async/default/pub",
+              {{"X-Callback-Url", "http://127.0.0.1:9/done?k=v"}});
+  EXPECT_EQ(v.async, A::kCall);
+  EXPECT_EQ(v.target, "/");
+  EXPECT_EQ(v.callback_url, "http://127.0.0.1:9/done?k=v");
+
+  v = head_of(admission, tables, "GET",
+              "/async/default/pub/calls/0123456789abcdef0123456789abcdef");
+  EXPECT_EQ(v.kind, K::kRouted);
+  EXPECT_EQ(v.async, A::kState);
+  EXPECT_EQ(v.call_id, "0123456789abcdef0123456789abcdef");
+
+  // The normal route with Prefer: respond-async, any method.
+  v = head_of(admission, tables, "PUT", "/default/pub/x", {{"Prefer", "wait=5, Respond-Async"}});
+  EXPECT_EQ(v.async, A::kCall);
+  EXPECT_TRUE(v.preferred);
+  EXPECT_EQ(v.target, "/x");
+  v = head_of(admission, tables, "PUT", "/default/pub/x", {{"Prefer", "return=minimal"}});
+  EXPECT_EQ(v.async, A::kNone);
+
+  // Refusals: with the function they count against.
+  v = head_of(admission, tables, "PUT", "/async/default/pub/x");
+  EXPECT_EQ(v.kind, K::kRefused);
+  EXPECT_EQ(v.reply.status, 405);
+  EXPECT_EQ(header(v.reply, "allow"), "POST");
+  v = head_of(admission, tables, "POST", "/async/default/missing");
+  EXPECT_EQ(v.reply.status, 404);
+  v = head_of(admission, tables, "POST", "/async/");
+  EXPECT_EQ(v.reply.status, 404);
+  v = head_of(admission, tables, "POST", "/async/default/priv/x");
+  EXPECT_EQ(v.reply.status, 401);
+  v = head_of(admission, tables, "GET",
+              "/async/default/priv/calls/0123456789abcdef0123456789abcdef",
+              {{"Authorization", "Bearer tok-team"}});
+  EXPECT_EQ(v.reply.status, 403);
+  v = head_of(admission, tables, "POST", "/async/default/priv/x",
+              {{"Authorization", "Bearer tok-all"}});
+  EXPECT_EQ(v.kind, K::kRouted);
+  EXPECT_EQ(v.async, A::kCall);
+  v = head_of(admission, tables, "POST", "/async/default/pub",
+              {{"X-Callback-Url", "ftp://example.com/"}});
+  EXPECT_EQ(v.reply.status, 400);
+  EXPECT_EQ(v.reply.message, "X-Callback-Url: the callback URL must start with http://");
+  EXPECT_EQ(v.route->name, "pub");
+  v = head_of(admission, tables, "POST", "/async/default/pub/healthz");
+  EXPECT_EQ(v.reply.status, 404);
+}
+
+TEST(Admission, WithoutACallQueueAsyncIs501AndPreferIsIgnored) {
+  Tables tables;
+  const Admission admission{GatewayOptions{}};
+  HeadVerdict v = head_of(admission, tables, "POST", "/async/default/pub/x");
+  EXPECT_EQ(v.kind, HeadVerdict::Kind::kRefused);
+  EXPECT_EQ(v.reply.status, 501);
+  EXPECT_NE(v.reply.message.find("NATS"), std::string::npos) << v.reply.message;
+  v = head_of(admission, tables, "POST", "/default/pub/x", {{"Prefer", "respond-async"}});
+  EXPECT_EQ(v.kind, HeadVerdict::Kind::kRouted);
+  EXPECT_EQ(v.async, HeadVerdict::Async::kNone);
+}
+
+TEST(Admission, APlatformKeyNeverReachesAFunctionAndOnlyItsCallsMayNameATrigger) {
+  Tables tables;
+  const Admission admission{GatewayOptions{}};
+  // A public function: a key of the gateway's is taken off; anything else passes as sent.
+  HeadVerdict v =
+      head_of(admission, tables, "GET", "/default/pub/x", {{"Authorization", "Bearer tok-all"}});
+  EXPECT_TRUE(v.credentialed);
+  EXPECT_TRUE(v.strip_authorization);
+  v = head_of(admission, tables, "GET", "/default/pub/x", {{"Authorization", "Bearer tok-team"}});
+  EXPECT_FALSE(v.credentialed);  // a key, but not one for default/pub
+  EXPECT_TRUE(v.strip_authorization);
+  v = head_of(admission, tables, "GET", "/default/pub/x", {{"Authorization", "Bearer users-own"}});
+  EXPECT_FALSE(v.credentialed);
+  EXPECT_FALSE(v.strip_authorization);
+  v = head_of(admission, tables, "GET", "/default/pub/x");
+  EXPECT_FALSE(v.credentialed);
+  EXPECT_FALSE(v.strip_authorization);
+  // A private function's caller is always credentialed, and its key always consumed.
+  v = head_of(admission, tables, "GET", "/default/priv/x", {{"Authorization", "Bearer tok-all"}});
+  EXPECT_TRUE(v.credentialed);
+  EXPECT_TRUE(v.strip_authorization);
+}
+
+TEST(Admission, PreferRespondAsync) {
+  EXPECT_TRUE(prefers_respond_async("respond-async"));
+  EXPECT_TRUE(prefers_respond_async(" RESPOND-ASYNC ; x=1"));
+  EXPECT_TRUE(prefers_respond_async("return=minimal, respond-async, wait=10"));
+  EXPECT_FALSE(prefers_respond_async(""));
+  EXPECT_FALSE(prefers_respond_async("respond-asynchronously"));
+  EXPECT_FALSE(prefers_respond_async("wait=respond-async"));
 }
 
 // ---------------------------------------------------------------------------------------

@@ -70,6 +70,50 @@ TEST(Meter, CountsOutcomes) {
   EXPECT_DOUBLE_EQ(t.latency_sum, 5 * 0.002);
 }
 
+TEST(Meter, CallsOfEventTriggersAreSplitOutByTrigger) {
+  Meter m;
+  auto& f = m.function("default", "report");
+  auto event = [](Outcome o, double seconds, const char* trigger) {
+    CallRecord c = call(o, seconds);
+    c.trigger = trigger;
+    return c;
+  };
+  f.record(event(Outcome::kSuccess, 0.0011, "nightly"));  // billed 0.002 s
+  f.record(event(Outcome::kError, 0.0004, "nightly"));    // 0.001 s
+  f.record(event(Outcome::kSuccess, 0.0004, "async"));
+  f.record(event(Outcome::kThrottled, 0, "async"));  // counted, never billed
+  f.record(call(Outcome::kSuccess, 0.0004));         // an HTTP call: in the totals only
+  const auto t = only(m);
+  EXPECT_EQ(t.invocations_total(), 5u);
+  ASSERT_EQ(t.by_trigger.size(), 2u);
+  EXPECT_EQ(t.by_trigger.at("nightly").invocations, (std::array<std::uint64_t, 4>{1, 1, 0, 0}));
+  EXPECT_DOUBLE_EQ(t.by_trigger.at("nightly").billed_seconds, 0.003);
+  EXPECT_DOUBLE_EQ(t.by_trigger.at("nightly").gb_seconds, 0.003 * 0.125);
+  EXPECT_EQ(t.by_trigger.at("async").invocations, (std::array<std::uint64_t, 4>{1, 0, 0, 1}));
+  EXPECT_DOUBLE_EQ(t.by_trigger.at("async").billed_seconds, 0.001);
+  EXPECT_DOUBLE_EQ(t.billed_seconds, 0.005);
+
+  const std::string out = text(m);
+  EXPECT_EQ(testing::metric_value(out,
+                                  "kubefn_function_trigger_invocations_total{namespace=\"default\","
+                                  "function=\"report\",trigger=\"nightly\",outcome=\"success\"}"),
+            1.0)
+      << out;
+  EXPECT_EQ(testing::metric_value(out,
+                                  "kubefn_function_trigger_invocations_total{namespace=\"default\","
+                                  "function=\"report\",trigger=\"async\",outcome=\"throttled\"}"),
+            1.0);
+  EXPECT_EQ(
+      testing::metric_value(out,
+                            "kubefn_function_trigger_billed_seconds_total{namespace=\"default\","
+                            "function=\"report\",trigger=\"nightly\"}"),
+      0.003);
+  // No event trigger called: no trigger families at all.
+  Meter quiet;
+  quiet.function("default", "hello").record(call(Outcome::kSuccess, 0.001));
+  EXPECT_EQ(text(quiet).find("kubefn_function_trigger_"), std::string::npos);
+}
+
 TEST(Meter, FunctionIsOnePerName) {
   Meter m;
   auto& a = m.function("default", "hello");

@@ -32,6 +32,10 @@ namespace kubefn::metering {
 class Meter;
 }
 
+namespace kubefn::async {
+class CallFront;
+}
+
 namespace kubefn::gateway {
 
 struct GatewayOptions {
@@ -77,6 +81,10 @@ struct GatewayOptions {
   // Where every call is metered (kubefn_function_* of the calls); null: a meter of the
   // gateway's own, with the default price sheet, served on its metrics listener.
   std::shared_ptr<metering::Meter> meter;
+  // Asynchronous calls (POST /async/{namespace}/{function}/..., or Prefer: respond-async):
+  // queued here and answered 202. Null: /async/ answers 501 and Prefer: respond-async is
+  // ignored (the call is served as usual).
+  std::shared_ptr<async::CallFront> async_calls;
 };
 
 // Load of one function since the previous take_load().

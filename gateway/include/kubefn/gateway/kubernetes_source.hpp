@@ -37,6 +37,8 @@ struct KubernetesSourceOptions {
 // Route of a Function object (no endpoints; its trigger claims and creationTimestamp, which
 // the RouteTable resolves); nullopt when it has no name.
 std::optional<FunctionRoute> route_from_function(const nlohmann::json& function);
+// The names of the event triggers of a Function's spec.triggers (schedules, nats, kafka).
+std::vector<std::string> event_trigger_names(const nlohmann::json& triggers);
 // The endpoint a Pod provides (ready when it has an IP, Ready=True and no deletion pending;
 // started when its function container -- the one declaring the "http" port, else the one
 // named "function", else the only one -- is running and no deletion is pending, which is when

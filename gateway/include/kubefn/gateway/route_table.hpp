@@ -122,6 +122,9 @@ struct FunctionRoute {
   std::string host;     // a host name, any case; empty: none
   std::string path;     // a path prefix such as /hello; empty: none
   std::string created;  // metadata.creationTimestamp; empty (a route given by hand) sorts first
+  // The names of its event triggers (spec.triggers.schedules/nats/kafka): a platform caller's
+  // kubefn-trigger header names one of them, or "async", for metering.
+  std::vector<std::string> event_triggers;
   std::vector<Endpoint> endpoints;
 
   // Filled by the RouteTable (values given to upsert() are ignored): the live state shared

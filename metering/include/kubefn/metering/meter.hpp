@@ -1,7 +1,8 @@
 // Per-function metering: what callers used (invocations, billed time, GB-seconds, cold starts,
 // waits, latency) and what replicas held (starting, busy and idle seconds, the integral of
 // max(request, usage) of CPU and memory), priced as it happens at the prices in force at that
-// moment, exported as Prometheus families named kubefn_function_* and kubefn_price_*.
+// moment, exported as Prometheus families named kubefn_function_* and kubefn_price_*; the
+// calls event triggers made are split out by trigger (kubefn_function_trigger_*).
 //
 // Thread-safe. record() is the gateway's hot path: after a function's first call it takes no
 // lock and allocates nothing (relaxed atomics only).
@@ -43,6 +44,16 @@ struct CallRecord {
   double replica_wait_seconds = -1;
   // The function's memory size in bytes; <= 0: the price sheet's default.
   std::int64_t memory_bytes = 0;
+  // The event trigger that made the call (a schedule's, a queue's, or "async"); empty: an
+  // HTTP call. The gateway takes it only from the platform's own callers.
+  std::string_view trigger = {};
+};
+
+// A function's calls made by one event trigger (since this process started metering).
+struct TriggerTotals {
+  std::array<std::uint64_t, 4> invocations{};  // by Outcome
+  double billed_seconds = 0;
+  double gb_seconds = 0;
 };
 
 // What one replica held over an interval (a delta, added to the totals).
@@ -76,6 +87,9 @@ struct Totals {
   double cost_requests = 0, cost_cpu = 0, cost_memory = 0, cost_idle = 0;
   // Replicas now (gauges, not totals).
   int replicas_starting = 0, replicas_ready = 0;
+  // The part of the calls above that event triggers made, by trigger name (not kept in the
+  // history: since this process started).
+  std::map<std::string, TriggerTotals> by_trigger;
 
   std::uint64_t invocations_total() const;
 };

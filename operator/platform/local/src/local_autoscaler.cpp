@@ -44,6 +44,11 @@ void LocalAutoscaler::poke(const std::string& ns, const std::string& name) {
   cv_.notify_all();
 }
 
+void LocalAutoscaler::set_backlog(BacklogProvider provider) {
+  std::lock_guard<std::mutex> lock(mu_);
+  backlog_ = std::move(provider);
+}
+
 void LocalAutoscaler::loop() {
   using Clock = std::chrono::steady_clock;
   auto next = Clock::now() + tick_;
@@ -118,6 +123,23 @@ void LocalAutoscaler::tick(autoscaler::TimePoint now, bool full) {
   std::map<std::string, gateway::FunctionLoad> loads;
   for (auto& l : gateway_.take_load())
     loads[l.ns + "/" + l.name] = l;
+  // Each function's queue triggers, summed: their fresh figures, as old as the oldest of them.
+  BacklogProvider provider;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    provider = backlog_;
+  }
+  std::map<std::string, std::pair<double, autoscaler::TimePoint>> backlogs;
+  if (provider) {
+    for (const auto& b : provider()) {
+      auto it = tracked_.find(b.ns + "/" + b.function);
+      if (it == tracked_.end() || now - b.updated > it->second.scaler->spec().backlog_stale_after)
+        continue;
+      auto [sum, added] = backlogs.try_emplace(it->first, 0.0, b.updated);
+      sum->second.first += b.pending;
+      sum->second.second = std::min(sum->second.second, b.updated);
+    }
+  }
   for (auto& [key, t] : tracked_) {
     const auto slash = key.find('/');
     const std::string ns = key.substr(0, slash), name = key.substr(slash + 1);
@@ -134,6 +156,11 @@ void LocalAutoscaler::tick(autoscaler::TimePoint now, bool full) {
         load.requests > 0 ? (load.inflight + load.peak_inflight) / 2.0 : load.inflight;
     t.scaler->record(sample);
     t.scaler->record_queued(now, load.queued);
+    if (auto b = backlogs.find(key); b != backlogs.end()) {
+      t.scaler->record_backlog(b->second.second, b->second.first);
+    } else {
+      t.scaler->record_backlog(now, 0);
+    }
     const int current = static_cast<int>(*wanted);
     autoscaler::Decision d = t.scaler->decide(now, current);
     autoscaler::AutoscalerMetrics::set(t.series, d, load.ready_endpoints);

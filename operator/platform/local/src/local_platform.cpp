@@ -8,6 +8,7 @@
 #include "kubefn/builder/process.hpp"
 #include "kubefn/controller/runtime_env.hpp"
 #include "kubefn/controller/source_digest.hpp"
+#include "kubefn/gateway/kubernetes_source.hpp"
 #include "kubefn/metering/sizing.hpp"
 
 namespace kubefn::platform::local {
@@ -33,6 +34,9 @@ gateway::FunctionRoute route_of(const controller::FunctionSpec& spec, const nloh
   r.host = spec.http_host;
   r.path = spec.http_path;
   r.created = kube::claimant_of(fn).created;
+  if (auto spec_it = fn.find("spec"); spec_it != fn.end() && spec_it->contains("triggers")) {
+    r.event_triggers = gateway::event_trigger_names((*spec_it)["triggers"]);
+  }
   return r;
 }
 

@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "kubefn/api/function.hpp"
+#include "kubefn/async/call_store.hpp"
 #include "kubefn/builder/image_build.hpp"
 #include "kubefn/cli/manifest.hpp"
 #include "kubefn/controller/function_controller.hpp"
@@ -309,6 +310,11 @@ int run_up(const UpOptions& o, std::ostream& out, std::ostream& err) {
   gw_options.on_demand = [&scaler](const std::string& ns, const std::string& name) {
     if (LocalAutoscaler* s = scaler.load()) s->poke(ns, name);
   };
+  if (!o.async_nats_url.empty()) {
+    async::CallFrontOptions a;
+    a.url = o.async_nats_url;
+    gw_options.async_calls = std::make_shared<async::CallFront>(std::move(a));
+  }
   // Every call and every replica is metered; the totals survive a restart (the history).
   auto meter = std::make_shared<metering::Meter>();
   gw_options.meter = meter;
@@ -382,7 +388,16 @@ int run_up(const UpOptions& o, std::ostream& out, std::ostream& err) {
   caller_options.port = gw.port();
   caller_options.token = dispatcher_token;
   delivery::GatewayCaller event_caller(caller_options);
-  dispatch::Dispatcher dispatcher(*client, clock, events, event_caller, registry, {});
+  dispatch::DispatcherOptions dispatch_options;
+  dispatch_options.async_nats_url = o.async_nats_url;
+  dispatch::Dispatcher dispatcher(*client, clock, events, event_caller, registry, dispatch_options);
+  // What waits in the queue triggers scales their functions too (0 -> N -> 0).
+  autoscaler.set_backlog([&dispatcher] {
+    std::vector<LocalAutoscaler::TriggerBacklog> out;
+    for (const auto& b : dispatcher.backlog())
+      out.push_back({b.ns, b.function, b.pending, b.updated});
+    return out;
+  });
   dispatcher.start();
 
   // 6. Stop, however run_up returns from here on: no new work; the builds (their compilers

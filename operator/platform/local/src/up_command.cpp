@@ -28,6 +28,10 @@ void add_up_command(CLI::App& app) {
       "--keys-file", options->keys_file,
       "tokens private functions accept, one per line: TOKEN [SCOPE[,SCOPE...]] with SCOPE *, "
       "NAMESPACE/* or NAMESPACE/NAME (default: the platform token, generated in the home)");
+  up->add_option("--async-nats-url", options->async_nats_url,
+                 "NATS server(s) with JetStream for asynchronous calls, nats://host:port "
+                 "(empty: /async/ answers 501)")
+      ->envname("KUBEFN_ASYNC_NATS_URL");
   up->add_option("--workers", options->workers, "concurrent reconciles")->check(CLI::Range(1, 64));
   up->add_option("--ready-timeout", options->ready_timeout_seconds,
                  "seconds to wait for the first Functions before printing the gateway URL")

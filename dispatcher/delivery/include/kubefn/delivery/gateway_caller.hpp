@@ -28,6 +28,15 @@ struct GatewayCallerOptions {
 // "http://host:port" (no path) into options; false if it is not that.
 bool parse_gateway_url(const std::string& url, GatewayCallerOptions& out);
 
+// A request other than an event's (an asynchronous call's): sent to
+// /{ns}/{function}{target} as given, with the caller's own Authorization added.
+struct Request {
+  std::string method = "POST";
+  std::string target = "/";  // path and query after /{ns}/{function}
+  HeaderList headers;        // no Host, Authorization or Content-Length: the caller's
+  std::string body;
+};
+
 // The seam the trigger sources call through (a fake in tests).
 class FunctionCaller {
  public:
@@ -35,7 +44,16 @@ class FunctionCaller {
   // POSTs the event to /{ns}/{function}/ and waits for the answer up to `timeout`.
   virtual CallResult call(const std::string& ns, const std::string& function, const Event& event,
                           int attempt, std::chrono::milliseconds timeout) = 0;
+  // Sends `request` and waits for the answer up to `timeout`, keeping its body and
+  // Content-Type. This default answers status 0 ("cannot send requests").
+  virtual CallResult send(const std::string& ns, const std::string& function,
+                          const Request& request, std::chrono::milliseconds timeout);
 };
+
+// POSTs `body` to an http:// URL (a callback) on a connection of its own, waiting up to
+// `timeout`; the answer's status and reason as CallResult (0: no answer).
+CallResult post_to_url(const std::string& url, const HeaderList& headers, const std::string& body,
+                       std::chrono::milliseconds timeout);
 
 class GatewayCaller final : public FunctionCaller {
  public:
@@ -46,10 +64,18 @@ class GatewayCaller final : public FunctionCaller {
 
   CallResult call(const std::string& ns, const std::string& function, const Event& event,
                   int attempt, std::chrono::milliseconds timeout) override;
+  CallResult send(const std::string& ns, const std::string& function, const Request& request,
+                  std::chrono::milliseconds timeout) override;
 
   std::uint64_t connections_opened() const;
 
  private:
+  friend CallResult post_to_url(const std::string&, const HeaderList&, const std::string&,
+                                std::chrono::milliseconds);
+  // Writes `request` on a pooled connection (once more on a new one when the pooled one was
+  // closed before answering) and reads the answer, keeping its body when asked.
+  CallResult exchange(const std::string& request, std::chrono::milliseconds timeout,
+                      bool keep_body);
   int take_connection(std::string& error);
   void give_back(int fd);
 

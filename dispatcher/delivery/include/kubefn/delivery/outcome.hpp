@@ -14,6 +14,9 @@ struct CallResult {
   int status = 0;      // 0: no answer (connection refused or reset, timed out)
   std::string reason;  // why, in words: the transport error or the answer's first line of body
   std::optional<std::chrono::milliseconds> retry_after;  // from Retry-After (seconds)
+  // The answer's body and Content-Type (FunctionCaller::send keeps them; call() does not).
+  std::string content_type{};
+  std::string body{};
 };
 
 // 2xx: delivered. 429, and 503 with Retry-After (what the gateway answers when the function's

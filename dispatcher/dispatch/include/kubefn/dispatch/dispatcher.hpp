@@ -31,6 +31,21 @@ struct DispatcherOptions {
   std::vector<std::string> namespaces;  // empty: every namespace
   // The zone files schedules are read with.
   std::string zone_directory = "/usr/share/zoneinfo";
+  // Asynchronous calls: the NATS server(s) of the gateway's call queue (nats://host:port[,...])
+  // and their credentials. Empty: no asynchronous calls run here.
+  std::string async_nats_url;
+  std::string async_nats_user, async_nats_password, async_nats_token;
+};
+
+// What a queue trigger's source holds for its function, as last measured: NATS, the
+// consumer's messages not delivered plus those delivered and not acknowledged (every 2 s);
+// Kafka, the consumer group's lag over the topic's partitions (every 5 s).
+struct Backlog {
+  std::string ns;
+  std::string function;
+  std::string trigger;
+  double pending = 0;
+  kube::Clock::TimePoint updated;  // when it was measured, on the dispatcher's clock
 };
 
 class TriggerRunner;
@@ -52,6 +67,9 @@ class Dispatcher {
   bool synced() const;
   // Triggers running now (for tests and logs).
   std::size_t running_triggers() const;
+  // The backlog of every running queue trigger that has measured one (from any thread); a
+  // trigger that stops leaves it.
+  std::vector<Backlog> backlog() const;
 
  private:
   void work();

@@ -1,5 +1,6 @@
 // The per-function scaling decision: Knative-style stable and panic windows over per-second
-// samples, the gateway's queue as the signal at zero, and a learned keep-alive and pre-warm.
+// samples, the gateway's queue as the signal at zero, the queue triggers' backlog, and a
+// learned keep-alive and pre-warm.
 //
 // Deterministic: the result depends only on the samples and the times passed in. No threads,
 // no clock reads; one instance per function, driven by one caller.
@@ -24,6 +25,7 @@ struct Decision {
   double stable_value = 0;   // observed metric (whole function) averaged over the stable window
   double panic_value = 0;    // ... and over the panic window
   double queued = 0;         // requests waiting at the gateway, last second
+  double backlog = 0;        // events pending in the queue triggers (0: none, or stale)
   int unknown_replicas = 0;  // replicas that stopped reporting (counted, never as idle)
   std::optional<TimePoint> scale_to_zero_at;  // when the last replica goes if calls stay away
   std::optional<TimePoint> prewarm_at;        // when a replica is brought back before a call
@@ -46,6 +48,13 @@ class Autoscaler {
   // Requests waiting at the gateway for this function at `time` (the largest value reported
   // within a second is kept).
   void record_queued(TimePoint time, double queued);
+  // The events pending in the function's queue triggers (NATS backlog, Kafka lag; summed over
+  // its triggers by the caller) as measured at `time`. The latest call replaces the earlier
+  // figure; one older than spec.backlog_stale_after at a decision counts as 0. The backlog
+  // asks for ceil(pending / target) replicas (at most maxReplicas), and while it is above 0
+  // the function is active (never scaled to zero). A function at zero gets its replicas at
+  // the next decide(): the caller decides at once when it sees the first pending event.
+  void record_backlog(TimePoint time, double pending);
   // The replica is gone (deleted by a scale-down): stop carrying its figures. Samples that
   // still arrive for it afterwards (a last report in flight) are ignored.
   void forget_replica(const std::string& replica);
@@ -98,6 +107,8 @@ class Autoscaler {
   // when a replica goes.
   std::map<std::int64_t, double> totals_;
   std::map<std::int64_t, double> queued_;  // by second
+  double backlog_ = 0;                     // the queue triggers' pending events...
+  std::optional<TimePoint> backlog_at_;    // ...as measured then (none: never reported)
   // Queued calls that replicas still starting will take, by second: not load for more.
   std::map<std::int64_t, double> absorbed_;
   std::deque<std::pair<std::int64_t, int>> asked_;  // (second, replicas added) by decisions

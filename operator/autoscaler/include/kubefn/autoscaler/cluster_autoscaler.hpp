@@ -1,6 +1,7 @@
 // The autoscaler in the operator: one Autoscaler per Function, fed with the samples the
-// replicas and the gateway stream (see StatsServer), deciding every tick and writing the
-// Deployment's scale subresource when the decision differs from what the Deployment has.
+// replicas, the gateway and the dispatchers stream (see StatsServer), deciding every tick and
+// writing the Deployment's scale subresource when the decision differs from what the
+// Deployment has.
 //
 // Functions (their spec.scaling), Deployments (their spec.replicas) and Pods (to forget
 // replicas that are gone) are watched by the autoscaler's own informers, trimmed to what it
@@ -56,6 +57,12 @@ class ClusterAutoscaler final : public StatsSink {
 
   void on_replica(const ReplicaReport& report) override;
   void on_gateway(const GatewayReport& report) override;
+  // The latest report of each queue trigger is kept (dispatcher replicas share a consumer and
+  // report the same backlog: the latest wins, they are not added up); each tick feeds the sum
+  // over a Function's triggers to its Autoscaler. A report older than the Function's
+  // backlog_stale_after counts as 0 (a dispatcher gone), and a trigger a dispatcher stops
+  // reporting is dropped with its figure. Pending events for a function at zero poke.
+  void on_dispatcher(const DispatcherReport& report) override;
 
   // Starts the informers (start() does too; idempotent). Until they have synced, ticks decide
   // only for what they have seen.
@@ -66,7 +73,8 @@ class ClusterAutoscaler final : public StatsSink {
   // One pass at clock.now(): feeds the samples received since the last pass, decides for every
   // Function and writes the scale where the decision differs. Reads nothing from the API.
   void tick();
-  // Decides at once for Functions at zero whose calls the gateway queues.
+  // Decides at once for Functions at zero whose calls the gateway queues, or whose queue
+  // triggers have events pending.
   void poke_queued();
 
   // The informers and a thread ticking on the clock (and poking as soon as the gateway queues
@@ -103,6 +111,9 @@ class ClusterAutoscaler final : public StatsSink {
 
   void scale(const std::string& key, Tracked& t, const Decision& d, int current);
   TimePoint time_of(std::int64_t unix_ms, TimePoint now) const;
+  // Feeds ns/name's backlog: the sum of its triggers' fresh reports, at the oldest of their
+  // times (0 now when there is none); drops the stale ones. Takes in_mu_.
+  void feed_backlog(const std::string& key, Tracked& t, TimePoint now);
   void drop_gauges(Tracked& t);
 
   kube::KubeClient& client_;
@@ -118,6 +129,14 @@ class ClusterAutoscaler final : public StatsSink {
   std::vector<ReplicaReport> replica_in_;
   std::vector<GatewayReport> gateway_in_;
   std::set<std::string> queued_keys_;  // functions the gateway queues calls for
+  // The latest backlog report of each queue trigger: "ns/name" -> trigger -> report.
+  struct TriggerBacklog {
+    double pending = 0;
+    std::int64_t unix_ms = 0;
+    std::string dispatcher;  // who sent it
+  };
+  std::map<std::string, std::map<std::string, TriggerBacklog>> backlog_in_;
+  std::set<std::string> backlog_keys_;  // functions with events pending since the last poke
   bool poked_ = false;
   std::uint64_t dropped_ = 0;
 

@@ -1,10 +1,12 @@
 // The operator's end of the kubefn.v1.Stats stream: a gRPC server that takes the per-second
-// samples replicas and gateways send and hands them, as plain values, to a StatsSink.
+// samples replicas, gateways and dispatchers send and hands them, as plain values, to a
+// StatsSink.
 #pragma once
 
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "kubefn/kube/status.hpp"
 
@@ -36,12 +38,27 @@ struct GatewayReport {
   int ready_endpoints = 0;
 };
 
+// What one dispatcher measured of its queue triggers' backlogs (NATS: not delivered plus not
+// acknowledged; Kafka: the consumer group's lag), all of them in each report: a trigger that
+// is not in it is no longer run by that dispatcher. Dispatcher replicas share one consumer
+// per trigger, so they report the same backlog.
+struct DispatcherReport {
+  struct Trigger {
+    std::string ns, function, trigger;
+    double pending = 0;
+  };
+  std::string dispatcher;
+  std::int64_t second_start_unix_ms = 0;  // when the figures were taken
+  std::vector<Trigger> triggers;
+};
+
 // Called from the server's threads, possibly concurrently: implementations lock.
 class StatsSink {
  public:
   virtual ~StatsSink() = default;
   virtual void on_replica(const ReplicaReport& report) = 0;
   virtual void on_gateway(const GatewayReport& report) = 0;
+  virtual void on_dispatcher(const DispatcherReport&) {}
 };
 
 class StatsServer {

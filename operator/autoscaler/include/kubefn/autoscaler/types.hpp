@@ -71,12 +71,17 @@ struct ScalingSpec {
   Duration tick = std::chrono::seconds(1);
   // A replica with no sample for longer than this is unknown (not idle).
   Duration stale_after = std::chrono::seconds(3);
+  // A queue triggers' backlog figure older than this is gone (counts as 0): a dispatcher that
+  // stopped reporting does not hold replicas. Dispatchers measure every 2 s (NATS) to 5 s
+  // (Kafka) and stream every second: 30 s is several missed reports of the slowest.
+  Duration backlog_stale_after = std::chrono::seconds(30);
   KeepAliveSettings keep_alive;
 
   Duration panic_window() const;
   // The same spec with out-of-range values replaced by the nearest sensible one (target > 0,
   // max >= max(min, 1), windows at least one second and one tick, rates above 1, a cold
-  // start's price within 0..kMaxColdStartCost, the default for NaN).
+  // start's price within 0..kMaxColdStartCost, the default for NaN, a backlog's staleness
+  // at least one tick).
   ScalingSpec normalized() const;
 };
 

@@ -1,7 +1,9 @@
 // Scaling on the local platform: every tick, the gateway's per-function load goes into the
 // autoscaler's decision code (the same code the cluster's autoscaler runs), and its decision
 // becomes the local replica count. A request that finds no ready replica pokes it at once,
-// so a function at zero gets a replica without waiting for the tick.
+// so a function at zero gets a replica without waiting for the tick. With a backlog provider
+// (the in-process dispatcher's), the events pending in each function's queue triggers go in
+// too, read every tick.
 #pragma once
 
 #include <chrono>
@@ -32,6 +34,13 @@ class LocalAutoscaler {
   // (kubefn up writes them to the Function's status.scaling).
   using ScaledHook = std::function<void(const std::string& ns, const std::string& name, int desired,
                                         const std::string& reason)>;
+  // One queue trigger's pending events, as measured at `updated`.
+  struct TriggerBacklog {
+    std::string ns, function;
+    double pending = 0;
+    autoscaler::TimePoint updated;
+  };
+  using BacklogProvider = std::function<std::vector<TriggerBacklog>()>;
 
   LocalAutoscaler(gateway::Gateway& gateway, LocalPlatform& platform,
                   std::function<std::vector<nlohmann::json>()> functions,
@@ -44,6 +53,9 @@ class LocalAutoscaler {
 
   // A request is waiting for a replica of ns/name: decide now (from any thread).
   void poke(const std::string& ns, const std::string& name);
+  // Where the queue triggers' backlogs come from (any thread; null: none). Called on the
+  // autoscaler's thread every tick.
+  void set_backlog(BacklogProvider provider);
   void stop();
 
  private:
@@ -62,6 +74,7 @@ class LocalAutoscaler {
   std::ostream& log_;
   const std::chrono::milliseconds tick_;
   const ScaledHook on_scaled_;
+  BacklogProvider backlog_;                                 // guarded by mu_
   std::unique_ptr<autoscaler::AutoscalerMetrics> metrics_;  // with a registry
 
   std::mutex mu_;

@@ -35,6 +35,10 @@ struct UpOptions {
   // (--price cpuCoreHour=0.05); neither: the built-in sheet.
   std::string prices_file;
   std::vector<std::string> price_flags;
+  // Asynchronous calls (POST /async/{namespace}/{function}/...): the NATS server(s) with
+  // JetStream of the call queue, nats://[user:pass@]host:port[,...]. Empty: /async/ answers
+  // 501 and Prefer: respond-async is ignored.
+  std::string async_nats_url;
 };
 
 // Runs until SIGTERM or SIGINT; returns the process exit code. Progress goes to `err`; the
