@@ -152,10 +152,6 @@ void NatsRunner::loop() {
     }
     attempt = 0;
     last_error_.clear();
-    if (workers_.empty()) {
-      for (int i = 0; i < workers(); ++i)
-        workers_.emplace_back([this] { work(); });
-    }
     auto last_report = ctx_.clock.now() - 10s;
     auto last_beat = ctx_.clock.now();
     while (!stopper_.stopped()) {
@@ -182,10 +178,17 @@ void NatsRunner::loop() {
       if (room <= 0) continue;
       auto got =
           js_->fetch_each(trigger_.stream, trigger_.consumer, room, 1s, [&](nats::JsMessage&& m) {
+            bool more_workers = false;
             {
               std::lock_guard<std::mutex> lock(mu_);
               queue_.push_back(std::move(m));
+              // Workers start as the queue needs them (a quiet trigger keeps one thread, not
+              // its function's whole capacity), up to workers().
+              more_workers =
+                  static_cast<int>(queue_.size()) + busy_ > static_cast<int>(workers_.size()) &&
+                  static_cast<int>(workers_.size()) < workers();
             }
+            if (more_workers) workers_.emplace_back([this] { work(); });
             cv_.notify_one();
           });
       if (!got.ok()) {
