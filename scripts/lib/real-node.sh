@@ -442,3 +442,86 @@ node_uninstall() {
   "$BIN/helm" --kubeconfig "$STATE/admin.kubeconfig" uninstall "$KUBEFN_RELEASE" \
     --namespace "$KUBEFN_NAMESPACE" --wait >&2
 }
+
+# --- a NATS server in the cluster (the node tests' queue triggers and asynchronous calls) ------
+
+NODE_NATS_NAMESPACE=messaging
+NODE_NATS_URL="nats://nats.$NODE_NATS_NAMESPACE.svc.cluster.local:4222"
+
+# scripts/cluster nats: this machine's nats-server as an image (scripts/images --only nats),
+# pushed to the node's registry and run as a Deployment (JetStream on, its storage in an
+# emptyDir, so a new pod starts empty) with a Service `nats` in $NODE_NATS_NAMESPACE: port 4222
+# inside the cluster, and a node port on the node's address for this machine. Prints its
+# in-cluster URL last (what a Function's trigger and the chart's async.natsUrl name).
+node_nats() {
+  local out image port
+  real_node || die "nats needs a real node: scripts/cluster up --real-node"
+  running || die "the cluster in $STATE is not running"
+  local version
+  version="$("${KUBEFN_NATS_SERVER:-nats-server}" --version | sed -n 's/^nats-server: v\{0,1\}//p')"
+  [[ -n "$version" ]] || die "nats-server is missing (scripts/setup installs it)"
+  out="$(node_images --only nats --tag "$version-kubefn")" || die "the nats image could not be built and pushed"
+  image="$(sed -n 's/^nats=//p' <<<"$out")"
+  kubectl apply -f - >/dev/null <<EOC
+apiVersion: v1
+kind: Namespace
+metadata: {name: $NODE_NATS_NAMESPACE}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: nats
+  namespace: $NODE_NATS_NAMESPACE
+  labels: {app.kubernetes.io/name: nats}
+spec:
+  replicas: 1
+  strategy: {type: Recreate}
+  selector:
+    matchLabels: {app.kubernetes.io/name: nats}
+  template:
+    metadata:
+      labels: {app.kubernetes.io/name: nats}
+    spec:
+      automountServiceAccountToken: false
+      securityContext: {runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532}
+      containers:
+        - name: nats
+          image: $image
+          # 0.0.0.0 of the pod's own network namespace: the pod's address, nothing else.
+          args: [--addr=0.0.0.0, --port=4222, --http_port=8222, --jetstream,
+                 --store_dir=/data, --server_name=nats-0]
+          ports:
+            - {name: client, containerPort: 4222}
+            - {name: monitor, containerPort: 8222}
+          readinessProbe:
+            httpGet: {path: /healthz, port: monitor}
+            periodSeconds: 2
+          securityContext:
+            allowPrivilegeEscalation: false
+            readOnlyRootFilesystem: true
+            capabilities: {drop: [ALL]}
+          resources:
+            requests: {cpu: 50m, memory: 64Mi}
+          volumeMounts:
+            - {name: data, mountPath: /data}
+      volumes:
+        - name: data
+          emptyDir: {}
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: nats
+  namespace: $NODE_NATS_NAMESPACE
+spec:
+  type: NodePort
+  selector: {app.kubernetes.io/name: nats}
+  ports:
+    - {name: client, port: 4222, targetPort: client}
+EOC
+  kubectl -n "$NODE_NATS_NAMESPACE" rollout status deployment/nats --timeout=3m >&2 ||
+    die "the NATS server did not become ready"
+  port="$(kubectl -n "$NODE_NATS_NAMESPACE" get service nats -o jsonpath='{.spec.ports[0].nodePort}')"
+  say "NATS (JetStream) runs in $NODE_NATS_NAMESPACE: $NODE_NATS_URL; from this machine nats://$NODE_IP:$port"
+  echo "KUBEFN_NATS_URL=$NODE_NATS_URL"
+}

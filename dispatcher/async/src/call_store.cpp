@@ -142,6 +142,10 @@ nats::Result<CallStore*> CallFront::store() {
     store_.reset();
     connection_.reset();
   }
+  if (!connection_ && !failure_.ok() &&
+      std::chrono::steady_clock::now() - failed_at_ < std::chrono::seconds(1)) {
+    return failure_;
+  }
   if (!connection_) {
     nats::Options o;
     o.url = options_.url;
@@ -151,7 +155,12 @@ nats::Result<CallStore*> CallFront::store() {
     o.name = options_.name;
     o.connect_timeout = std::min(options_.timeout, std::chrono::milliseconds(2000));
     auto c = nats::Connection::connect(o);
-    if (!c.ok()) return c.status();
+    if (!c.ok()) {
+      failure_ = c.status();
+      failed_at_ = std::chrono::steady_clock::now();
+      return c.status();
+    }
+    failure_ = nats::Status();
     connection_.emplace(std::move(c).value());
     max_payload_ = connection_->max_payload();
   }

@@ -522,6 +522,12 @@ TEST_F(GatewaySession, TheTokenAPrivateFunctionWasCalledWithNeverReachesIt) {
   r = http_request(port(), "GET", "/default/open", "", {{"Authorization", "Bearer its-own"}});
   ASSERT_TRUE(r);
   EXPECT_NE(r->body.find("authorization: Bearer its-own\r\n"), std::string::npos) << r->body;
+  // ... but a key of the gateway's own (the dispatcher's, say) is a platform credential: it
+  // never reaches code, public or not.
+  r = http_request(port(), "GET", "/default/open", "", {{"Authorization", "Bearer good-token"}});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body.find("good-token"), std::string::npos) << r->body;
 }
 
 TEST_F(GatewaySession, ConnectionCannotStripHost) {

@@ -2,7 +2,8 @@
 // --real-node runs (a kubelet on containerd and runc, kube-proxy, CoreDNS, the node's
 // registry), with kubefn installed by scripts/cluster install (its images built here, pushed
 // to that registry, the chart installed by helm). Everything goes through what a user has:
-// kubectl, the gateway's node port, curl and a load generator.
+// kubectl, the gateway's node port, curl and a load generator; and, to publish to the suite's
+// NATS server (scripts/cluster nats), kubefn's NATS client on that server's node port.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -15,6 +16,8 @@
 #include <string>
 #include <vector>
 
+#include "kubefn/nats/connection.hpp"
+#include "kubefn/nats/jetstream.hpp"
 #include "kubefn/testing/command.hpp"
 #include "kubefn/testing/wait.hpp"
 
@@ -71,19 +74,60 @@ Reply curl(const std::string& url, const std::vector<std::string>& headers = {},
   return reply;
 }
 
+// SCHEME://NODE-ADDRESS:NODE-PORT of a NodePort Service (empty when there is none).
+std::string node_port_url(const std::string& scheme, const std::string& ns,
+                          const std::string& service) {
+  const json svc = kubectl_json({"-n", ns, "get", "service", service});
+  const json nodes = kubectl_json({"get", "nodes"});
+  if (!svc.is_object() || !nodes.is_object() || nodes["items"].empty()) return std::string();
+  std::string address;
+  for (const auto& a : nodes["items"][0]["status"]["addresses"]) {
+    if (a.value("type", "") == "InternalIP") address = a.value("address", "");
+  }
+  return scheme + "://" + address + ":" +
+         std::to_string(svc["spec"]["ports"][0].value("nodePort", 0));
+}
+
 // http://NODE-ADDRESS:NODE-PORT of the gateway Service.
 std::string gateway_url() {
-  static const std::string url = [] {
-    const json svc = kubectl_json({"-n", kSystemNamespace, "get", "service", "kubefn-gateway"});
-    const json nodes = kubectl_json({"get", "nodes"});
-    if (!svc.is_object() || !nodes.is_object() || nodes["items"].empty()) return std::string();
-    std::string address;
-    for (const auto& a : nodes["items"][0]["status"]["addresses"]) {
-      if (a.value("type", "") == "InternalIP") address = a.value("address", "");
-    }
-    return "http://" + address + ":" + std::to_string(svc["spec"]["ports"][0].value("nodePort", 0));
-  }();
+  static const std::string url = node_port_url("http", kSystemNamespace, "kubefn-gateway");
   return url;
+}
+
+// The suite's NATS server (scripts/cluster nats): its Service in the cluster, and its node port
+// for the test's own client.
+const char* kNatsNamespace = "messaging";
+
+std::string nats_node_url() {
+  static const std::string url = node_port_url("nats", kNatsNamespace, "nats");
+  return url;
+}
+
+// What the release's gateway and dispatcher said last, and the pods of the system namespace:
+// for a failure's message.
+std::string release_logs() {
+  std::string out = kubectl({"-n", kSystemNamespace, "get", "pods", "-o", "wide"}).out;
+  for (const char* d : {"kubefn-gateway", "kubefn-dispatcher"}) {
+    out +=
+        std::string("--- ") + d + "\n" +
+        kubectl({"-n", kSystemNamespace, "logs", std::string("deployment/") + d, "--tail=20"}).out;
+  }
+  return out;
+}
+
+// Lines of `kubectl logs` of a Deployment's pod that match `re`, as their groups.
+std::vector<std::vector<std::string>> log_matches(const std::string& ns,
+                                                  const std::string& deployment,
+                                                  const std::regex& re) {
+  std::vector<std::vector<std::string>> out;
+  const CommandResult logs = kubectl({"-n", ns, "logs", "deployment/" + deployment, "--tail=-1"});
+  for (std::sregex_iterator it(logs.out.begin(), logs.out.end(), re), end; it != end; ++it) {
+    std::vector<std::string> groups;
+    for (std::size_t i = 1; i < it->size(); ++i)
+      groups.push_back((*it)[i]);
+    out.push_back(std::move(groups));
+  }
+  return out;
 }
 
 std::string gateway_token() {
@@ -486,8 +530,6 @@ TEST_F(Node, FailuresOnTheNodeReachTheFunctionsConditions) {
   kubectl({"delete", "namespace", ns, "--wait=false"});
 }
 
-// After every other test (a fixture cleanup): helm uninstall takes every object of the
-// release; the Function CRD stays, as helm keeps the CRDs a chart installs.
 // A schedule on the cluster: the dispatcher's Deployment calls the private function through the
 // gateway on time, each run once, also when its pod is deleted and another takes over.
 TEST_F(Node, ASchedulesRunsComeThroughTheGatewayOnceEachAcrossADispatcherRestart) {
@@ -533,6 +575,224 @@ TEST_F(Node, ASchedulesRunsComeThroughTheGatewayOnceEachAcrossADispatcherRestart
   kubectl({"delete", "namespace", ns, "--wait=false"});
 }
 
+// A NATS trigger on the cluster: the chart's dispatcher reads a stream of the suite's NATS
+// server (in the cluster, by its Service name) and calls the private function through the
+// gateway: every message on the trigger's subject once, none of another subject, and no
+// credential reaching the function.
+TEST_F(Node, ANatsTriggersMessagesReachTheFunctionOnceEachThroughTheGateway) {
+  const std::string ns = "node-nats";
+  make_namespace(ns);
+  ASSERT_FALSE(nats_node_url().empty()) << "no NATS Service: was scripts/cluster nats run?";
+  auto conn = nats::Connection::connect([] {
+    nats::Options o;
+    o.url = nats_node_url();
+    return o;
+  }());
+  ASSERT_TRUE(conn.ok()) << nats_node_url() << ": " << conn.status().message();
+  nats::JetStream js(conn.value());
+  (void)js.delete_stream("NODE_ORDERS");  // a run before this one
+  nats::StreamConfig stream;
+  stream.name = "NODE_ORDERS";
+  stream.subjects = {"node.orders.>"};
+  auto made = js.create_or_update_stream(stream);
+  ASSERT_TRUE(made.ok()) << made.status().message();
+
+  const std::string code =
+      "#include <kubefn/function.hpp>\n#include <string>\n"
+      "std::string handle(const kubefn::Event& e, kubefn::Context& ctx) {\n"
+      "  ctx.log().info(\"message \" + std::string(e.cloud_event.id) + \" \" +\n"
+      "                 std::string(e.cloud_event.type) + \" \" + "
+      "std::string(e.cloud_event.subject) +\n"
+      "                 \" \" + std::string(e.header(\"authorization\").empty() ? \"clean\" : "
+      "\"LEAK\") +\n"
+      "                 \" body=\" + std::string(e.data) + \";\");\n"
+      "  return \"ok\\n\";\n}\nKUBEFN_HANDLER(handle);\n";
+  const json extra = {{"access", "private"},
+                      {"scaling", {{"minReplicas", 1}, {"maxReplicas", 1}}},
+                      {"triggers",
+                       {{"nats",
+                         {{{"name", "created"},
+                           {"url", KUBEFN_NODE_NATS_URL},
+                           {"stream", "NODE_ORDERS"},
+                           {"subject", "node.orders.created"}}}}}}};
+  const CommandResult applied =
+      kubectl({"apply", "-f", "-"}, source_function(ns, "orders", code, extra));
+  ASSERT_EQ(applied.exit_code, 0) << applied.err;
+  ASSERT_EQ(wait_condition(ns, "orders", "Ready", "True", "", 240s).value("status", ""), "True")
+      << get_function(ns, "orders").dump(2);
+  // The dispatcher made its durable consumer on the stream.
+  const std::string consumer = "kubefn-" + ns + "-orders-created";
+  ASSERT_TRUE(wait_until([&] { return js.consumer_info("NODE_ORDERS", consumer).ok(); }, 120s, 1s))
+      << "no consumer " << consumer;
+
+  constexpr int kMessages = 50;
+  const auto published = std::chrono::steady_clock::now();
+  for (int k = 1; k <= kMessages; ++k) {
+    auto ack = js.publish("node.orders.created", std::to_string(k));
+    ASSERT_TRUE(ack.ok()) << ack.status().message();
+    if (k % 10 == 0) {  // another subject of the stream: not the trigger's
+      auto other = js.publish("node.orders.cancelled", "other-" + std::to_string(k));
+      ASSERT_TRUE(other.ok()) << other.status().message();
+    }
+  }
+  static const std::regex line(
+      R"(message (NODE_ORDERS:[0-9]+) (\S+) (\S+) (clean|LEAK) body=([^;]*);)");
+  std::map<std::string, int> bodies;
+  std::map<std::string, int> ids;
+  auto read_back = [&] {
+    bodies.clear();
+    ids.clear();
+    for (const auto& m : log_matches(ns, "orders", line)) {
+      ++ids[m[0]];
+      ++bodies[m[4]];
+      EXPECT_EQ(m[1], "dev.kubefn.nats.message");
+      EXPECT_EQ(m[2], "node.orders.created");
+      EXPECT_EQ(m[3], "clean") << "a credential reached the function";
+    }
+    return bodies.size() >= static_cast<std::size_t>(kMessages);
+  };
+  EXPECT_TRUE(wait_until(read_back, 180s, 2s)) << bodies.size() << " of " << kMessages << "\n"
+                                               << release_logs();
+  const auto took = std::chrono::steady_clock::now() - published;
+  for (int k = 1; k <= kMessages; ++k)
+    EXPECT_EQ(bodies[std::to_string(k)], 1) << "message " << k;
+  EXPECT_EQ(bodies.size(), static_cast<std::size_t>(kMessages)) << "a message of another subject";
+  for (const auto& [id, n] : ids)
+    EXPECT_EQ(n, 1) << id << " delivered " << n << " times";
+  std::cout << kMessages << " NATS messages delivered in "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms\n";
+  // Acknowledged, all of them: nothing left for the consumer.
+  nats::Result<nats::ConsumerInfo> info = js.consumer_info("NODE_ORDERS", consumer);
+  EXPECT_TRUE(wait_until(
+      [&] {
+        info = js.consumer_info("NODE_ORDERS", consumer);
+        return info.ok() && info.value().num_pending == 0 && info.value().num_ack_pending == 0;
+      },
+      60s, 1s));
+  kubectl({"delete", "namespace", ns, "--wait=false"});
+  (void)js.delete_stream("NODE_ORDERS");
+}
+
+// An asynchronous call on the cluster: the gateway queues it on the suite's NATS server (the
+// release's async.natsUrl) and answers 202; the chart's dispatcher runs it through the gateway
+// and POSTs the outcome to the callback URL, here another function behind the gateway's
+// Service; the call's state reads back succeeded with the worker's result.
+TEST_F(Node, AnAsyncCallIsQueuedRunAndCalledBackInsideTheCluster) {
+  const std::string ns = "node-async";
+  make_namespace(ns);
+  const std::string worker =
+      "#include <kubefn/function.hpp>\n#include <string>\n"
+      "kubefn::Response handle(const kubefn::Event& e, kubefn::Context& ctx) {\n"
+      "  ctx.log().info(\"work \" + std::string(e.header(\"kubefn-call-id\")) + \" \" +\n"
+      "                 std::string(e.header(\"authorization\").empty() ? \"clean\" : \"LEAK\"));\n"
+      "  return kubefn::Response{200, {{\"Content-Type\", \"text/plain\"}},\n"
+      "                          \"worked \" + std::string(e.data)};\n}\n"
+      "KUBEFN_HANDLER(handle);\n";
+  const std::string receiver =
+      "#include <kubefn/function.hpp>\n#include <string>\n"
+      "std::string handle(const kubefn::Event& e, kubefn::Context& ctx) {\n"
+      "  ctx.log().info(\"callback \" + std::string(e.header(\"kubefn-call-id\")) + \" \" +\n"
+      "                 std::string(e.header(\"kubefn-call-state\")) + \" \" +\n"
+      "                 std::string(e.header(\"kubefn-call-status\")) + \" \" +\n"
+      "                 std::string(e.header(\"kubefn-function\")) + \" body=\" +\n"
+      "                 std::string(e.data) + \";\");\n"
+      "  return \"thanks\\n\";\n}\nKUBEFN_HANDLER(handle);\n";
+  const json one = {{"scaling", {{"minReplicas", 1}, {"maxReplicas", 1}}}};
+  json private_one = one;
+  private_one["access"] = "private";
+  ASSERT_EQ(
+      kubectl({"apply", "-f", "-"}, source_function(ns, "worker", worker, private_one)).exit_code,
+      0);
+  ASSERT_EQ(kubectl({"apply", "-f", "-"}, source_function(ns, "receiver", receiver, one)).exit_code,
+            0);
+  ASSERT_EQ(wait_condition(ns, "worker", "Ready", "True", "", 240s).value("status", ""), "True")
+      << get_function(ns, "worker").dump(2);
+  ASSERT_EQ(wait_condition(ns, "receiver", "Ready", "True", "", 240s).value("status", ""), "True")
+      << get_function(ns, "receiver").dump(2);
+
+  // The callback goes to the gateway's Service, by its cluster DNS name (the chart's
+  // kubefn.gatewayUrl), as a function inside the cluster would give it.
+  const json svc = kubectl_json({"-n", kSystemNamespace, "get", "service", "kubefn-gateway"});
+  ASSERT_TRUE(svc.is_object());
+  const std::string callback =
+      "http://kubefn-gateway." + std::string(kSystemNamespace) +
+      ".svc.cluster.local:" + std::to_string(svc["spec"]["ports"][0].value("port", 0)) + "/" + ns +
+      "/receiver/";
+  const std::string auth = "Authorization: Bearer " + gateway_token();
+  const std::string queue = gateway_url() + "/async/" + ns + "/worker/";
+  // Queuing needs what calling needs; a callback must be http://.
+  EXPECT_EQ(curl(queue, {}, "POST", "job-1").status, 401);
+  EXPECT_EQ(
+      curl(queue, {auth, "X-Callback-Url: https://receiver.example/"}, "POST", "job-1").status,
+      400);
+
+  const auto queued_at = std::chrono::steady_clock::now();
+  const Reply accepted = curl(queue, {auth, "X-Callback-Url: " + callback}, "POST", "job-1");
+  ASSERT_EQ(accepted.status, 202) << accepted.body << "\n" << release_logs();
+  const json answer = json::parse(accepted.body, nullptr, false);
+  ASSERT_TRUE(answer.is_object()) << accepted.body;
+  const std::string id = answer.value("id", "");
+  ASSERT_EQ(id.size(), 32u) << accepted.body;
+  EXPECT_EQ(answer.value("state", ""), "queued");
+  const std::string location = "/async/" + ns + "/worker/calls/" + id;
+  EXPECT_EQ(answer.value("location", ""), location);
+
+  json state;
+  EXPECT_TRUE(wait_until(
+      [&] {
+        const Reply r = curl(gateway_url() + location, {auth});
+        if (r.status != 200) return false;
+        state = json::parse(r.body, nullptr, false);
+        return state.is_object() && state.value("state", "") == "succeeded" &&
+               state.contains("callback");
+      },
+      120s, 1s))
+      << state.dump() << "\n"
+      << release_logs();
+  const auto took = std::chrono::steady_clock::now() - queued_at;
+  EXPECT_EQ(state.value("id", ""), id);
+  EXPECT_EQ(state.value("state", ""), "succeeded") << state.dump();
+  EXPECT_EQ(state.value("status", 0), 200) << state.dump();
+  EXPECT_EQ(state.value("result", ""), "worked job-1") << state.dump();
+  EXPECT_EQ(state.value("attempts", 0), 1) << state.dump();
+  EXPECT_EQ(state.value("callbackUrl", ""), callback) << state.dump();
+  EXPECT_EQ(state.value("callback", ""), "delivered") << state.dump();
+  std::cout << "asynchronous call queued, run and called back in "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms\n";
+  // Without the token its state is not shown.
+  EXPECT_EQ(curl(gateway_url() + location).status, 401);
+
+  // The worker ran it once, without the caller's credential; the receiver got the outcome.
+  static const std::regex work("work ([0-9a-f]{32}) (clean|LEAK)");
+  std::vector<std::vector<std::string>> runs;
+  EXPECT_TRUE(wait_until(
+      [&] {
+        runs = log_matches(ns, "worker", work);
+        return !runs.empty();
+      },
+      60s, 1s));
+  ASSERT_EQ(runs.size(), 1u);
+  EXPECT_EQ(runs[0][0], id);
+  EXPECT_EQ(runs[0][1], "clean") << "a caller's credential reached the function";
+  static const std::regex called("callback ([0-9a-f]{32}) (\\S+) (\\S+) (\\S+) body=([^;]*);");
+  std::vector<std::vector<std::string>> callbacks;
+  EXPECT_TRUE(wait_until(
+      [&] {
+        callbacks = log_matches(ns, "receiver", called);
+        return !callbacks.empty();
+      },
+      60s, 1s));
+  ASSERT_EQ(callbacks.size(), 1u);
+  EXPECT_EQ(callbacks[0][0], id);
+  EXPECT_EQ(callbacks[0][1], "succeeded");
+  EXPECT_EQ(callbacks[0][2], "200");
+  EXPECT_EQ(callbacks[0][3], ns + "/worker");
+  EXPECT_EQ(callbacks[0][4], "worked job-1");
+  kubectl({"delete", "namespace", ns, "--wait=false"});
+}
+
+// After every other test (a fixture cleanup): helm uninstall takes every object of the
+// release; the Function CRD stays, as helm keeps the CRDs a chart installs.
 TEST(NodeUninstall, HelmUninstallLeavesNothingOfTheRelease) {
   if (cluster_dir().empty())
     GTEST_FAIL() << "KUBEFN_NODE_CLUSTER_DIR is not set: run under ctest, or set it to a cluster "

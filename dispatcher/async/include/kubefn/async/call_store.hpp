@@ -63,8 +63,9 @@ struct CallFrontOptions {
   std::size_t max_waiting = 10000;
 };
 
-// Connects on first use and again after the connection is closed; the streams are ensured
-// once per connection. Callbacks run on the front's threads.
+// Connects on first use and again after the connection is closed (a failed connect is not
+// tried again for a second); the streams are ensured once per connection. Callbacks run on
+// the front's threads.
 class CallFront {
  public:
   explicit CallFront(CallFrontOptions options);
@@ -89,6 +90,10 @@ class CallFront {
   std::optional<nats::Connection> connection_;
   std::unique_ptr<CallStore> store_;
   std::atomic<std::int64_t> max_payload_{0};
+  // After a failed connect, calls fail at once with its error for a second, so a broker
+  // that is down costs each caller nothing but that answer (guarded by connect_mu_).
+  std::chrono::steady_clock::time_point failed_at_{};
+  nats::Status failure_;
 
   std::mutex mu_;
   std::condition_variable cv_;
