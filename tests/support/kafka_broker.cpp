@@ -3,7 +3,9 @@
 #include <librdkafka/rdkafka.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <array>
+#include <cctype>
 #include <filesystem>
 #include <map>
 #include <random>
@@ -91,34 +93,124 @@ bool has_broker_jar(const std::string& libs_dir) {
   return false;
 }
 
+// Runs openssl with `args`; throws with its output when it fails.
+void openssl(const std::filesystem::path& dir, const std::string& step,
+             std::vector<std::string> args) {
+  args.insert(args.begin(), "openssl");
+  const std::string out = (dir / (step + ".out")).string();
+  ChildProcess tool(args, {}, out, out);
+  const auto code = tool.wait_exit(std::chrono::seconds(60));
+  if (code == 127) throw std::runtime_error("make_test_certificates: openssl is not on PATH");
+  if (code != 0)
+    throw std::runtime_error(
+        "make_test_certificates: openssl " + args[1] + " (" + step + ") failed (" +
+        (code ? "exit " + std::to_string(*code) : std::string("timeout")) + "): " + read_file(out));
+}
+
+// Names and passwords go into JAAS and --add-scram syntax unquoted: keep them plain.
+void check_user(const KafkaUser& user) {
+  for (const std::string& s : {user.name, user.password}) {
+    const bool plain = !s.empty() && std::all_of(s.begin(), s.end(), [](unsigned char c) {
+      return std::isalnum(c) || c == '-' || c == '_' || c == '.';
+    });
+    if (!plain)
+      throw std::invalid_argument("KafkaBroker: SASL user \"" + user.name +
+                                  "\": names and passwords are [A-Za-z0-9._-]+");
+  }
+}
+
 }  // namespace
 
+TestCertificates make_test_certificates(const std::filesystem::path& dir, const std::string& name) {
+  const auto at = [&](const std::string& suffix) { return (dir / (name + suffix)).string(); };
+  openssl(
+      dir, name + "-ca",
+      {"req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", at("-ca.key"), "-out",
+       at("-ca.crt"), "-days", "7", "-subj", "/CN=kubefn test CA " + name, "-addext",
+       "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"});
+  openssl(dir, name + "-csr",
+          {"req", "-newkey", "rsa:2048", "-nodes", "-keyout", at(".key"), "-out", at(".csr"),
+           "-subj", "/CN=127.0.0.1"});
+  write_file(at(".ext"),
+             "subjectAltName=IP:127.0.0.1,DNS:localhost\n"
+             "basicConstraints=CA:FALSE\n"
+             "keyUsage=critical,digitalSignature,keyEncipherment\n"
+             "extendedKeyUsage=serverAuth\n");
+  openssl(dir, name + "-sign",
+          {"x509", "-req", "-in", at(".csr"), "-CA", at("-ca.crt"), "-CAkey", at("-ca.key"),
+           "-CAcreateserial", "-out", at(".crt"), "-days", "7", "-extfile", at(".ext")});
+  TestCertificates out;
+  out.ca_pem = read_file(at("-ca.crt"));
+  out.cert_pem = read_file(at(".crt"));
+  out.key_pem = read_file(at(".key"));
+  out.keystore_path = at("-keystore.pem");
+  write_file(out.keystore_path, out.key_pem + out.cert_pem);
+  return out;
+}
+
 KafkaBroker::KafkaBroker(std::string libs_dir, std::chrono::seconds start_timeout)
-    : libs_dir_(std::move(libs_dir)), start_timeout_(start_timeout) {
+    : KafkaBroker(std::move(libs_dir), [&] {
+        KafkaBrokerOptions options;
+        options.start_timeout = start_timeout;
+        return options;
+      }()) {}
+
+KafkaBroker::KafkaBroker(std::string libs_dir, KafkaBrokerOptions options)
+    : libs_dir_(std::move(libs_dir)),
+      options_(std::move(options)),
+      start_timeout_(options_.start_timeout) {
   if (!has_broker_jar(libs_dir_))
     throw std::runtime_error("KafkaBroker: no Apache Kafka jars (kafka_2.13-*.jar) in " +
                              libs_dir_ +
                              ": run scripts/setup, which fetches them with scripts/tools/kafka");
-  port_ = free_port();
-  do {
-    controller_port_ = free_port();
-  } while (controller_port_ == port_ && port_ != 0);
-  if (port_ == 0 || controller_port_ == 0)
+  const bool any_sasl = options_.sasl_plaintext || options_.sasl_ssl;
+  if (any_sasl && options_.plain_users.empty() && options_.scram_sha256_users.empty())
+    throw std::invalid_argument("KafkaBroker: a SASL listener needs PLAIN or SCRAM-SHA-256 users");
+  for (const auto& u : options_.plain_users)
+    check_user(u);
+  for (const auto& u : options_.scram_sha256_users)
+    check_user(u);
+
+  std::vector<std::uint16_t> taken;
+  auto next_address = [&taken] {
+    for (int attempt = 0; attempt < 100; ++attempt) {
+      const std::uint16_t p = free_port();
+      if (p == 0) break;
+      if (std::find(taken.begin(), taken.end(), p) != taken.end()) continue;
+      taken.push_back(p);
+      return "127.0.0.1:" + std::to_string(p);
+    }
     throw std::runtime_error("KafkaBroker: no free port on 127.0.0.1");
-  bootstrap_ = "127.0.0.1:" + std::to_string(port_);
-  const std::string controller = "127.0.0.1:" + std::to_string(controller_port_);
+  };
+  bootstrap_ = next_address();
+  port_ = taken.back();
+  const std::string controller = next_address();
+  controller_port_ = taken.back();
+
+  // The PLAINTEXT listener, then those the options ask for: name (= protocol) and address.
+  std::vector<std::pair<std::string, std::string>> listeners = {{"PLAINTEXT", bootstrap_}};
+  if (options_.sasl_plaintext)
+    listeners.emplace_back("SASL_PLAINTEXT", sasl_plaintext_ = next_address());
+  if (options_.ssl) listeners.emplace_back("SSL", ssl_ = next_address());
+  if (options_.sasl_ssl) listeners.emplace_back("SASL_SSL", sasl_ssl_ = next_address());
+  std::string listener_list, advertised, protocols;
+  for (const auto& [listener, address] : listeners) {
+    listener_list += listener + "://" + address + ",";
+    advertised += (advertised.empty() ? "" : ",") + listener + "://" + address;
+    protocols += listener + ":" + listener + ",";
+  }
 
   // Combined broker and controller, one node: every replication factor and quorum is 1, groups
   // rebalance at once, topics exist only when created. Few threads: the machine is small.
-  const std::vector<std::pair<std::string, std::string>> settings = {
+  std::vector<std::pair<std::string, std::string>> settings = {
       {"process.roles", "broker,controller"},
       {"node.id", "1"},
       {"controller.quorum.voters", "1@" + controller},
-      {"listeners", "PLAINTEXT://" + bootstrap_ + ",CONTROLLER://" + controller},
-      {"advertised.listeners", "PLAINTEXT://" + bootstrap_},
+      {"listeners", listener_list + "CONTROLLER://" + controller},
+      {"advertised.listeners", advertised},
       {"controller.listener.names", "CONTROLLER"},
       {"inter.broker.listener.name", "PLAINTEXT"},
-      {"listener.security.protocol.map", "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"},
+      {"listener.security.protocol.map", protocols + "CONTROLLER:PLAINTEXT"},
       {"log.dirs", dir_.file("data")},
       {"num.partitions", "1"},
       {"auto.create.topics.enable", "false"},
@@ -140,6 +232,31 @@ KafkaBroker::KafkaBroker(std::string libs_dir, std::chrono::seconds start_timeou
       {"num.recovery.threads.per.data.dir", "1"},
       {"log.cleaner.threads", "1"},
   };
+  if (any_sasl) {
+    std::string mechanisms;
+    if (!options_.plain_users.empty()) mechanisms = "PLAIN";
+    if (!options_.scram_sha256_users.empty())
+      mechanisms += std::string(mechanisms.empty() ? "" : ",") + "SCRAM-SHA-256";
+    settings.emplace_back("sasl.enabled.mechanisms", mechanisms);
+    std::string plain_jaas = "org.apache.kafka.common.security.plain.PlainLoginModule required";
+    for (const auto& u : options_.plain_users)
+      plain_jaas += " user_" + u.name + "=\"" + u.password + "\"";
+    plain_jaas += ";";
+    for (const char* listener : {"sasl_plaintext", "sasl_ssl"}) {
+      const std::string prefix = std::string("listener.name.") + listener + ".";
+      if (!options_.plain_users.empty())
+        settings.emplace_back(prefix + "plain.sasl.jaas.config", plain_jaas);
+      if (!options_.scram_sha256_users.empty())
+        settings.emplace_back(prefix + "scram-sha-256.sasl.jaas.config",
+                              "org.apache.kafka.common.security.scram.ScramLoginModule required;");
+    }
+  }
+  if (options_.ssl || options_.sasl_ssl) {
+    certificates_ = make_test_certificates(dir_.path(), "broker");
+    settings.emplace_back("ssl.keystore.type", "PEM");
+    settings.emplace_back("ssl.keystore.location", certificates_.keystore_path);
+    settings.emplace_back("ssl.client.auth", "none");
+  }
   std::string text;
   for (const auto& [key, value] : settings)
     text.append(key).append("=").append(value).append("\n");
@@ -184,10 +301,15 @@ std::vector<std::string> java_command(const std::string& libs_dir, const std::st
 void KafkaBroker::format() {
   const std::string out = dir_.file("format.out");
   const std::string err = dir_.file("format.err");
-  ChildProcess tool(java_command(libs_dir_, log_config_,
-                                 {"kafka.tools.StorageTool", "format", "--config", properties_,
-                                  "--cluster-id", random_cluster_id()}),
-                    {}, out, err);
+  std::vector<std::string> args = {
+      "kafka.tools.StorageTool", "format", "--config", properties_, "--cluster-id",
+      random_cluster_id()};
+  // SCRAM credentials live in the cluster metadata: written there as the storage is formatted.
+  for (const auto& u : options_.scram_sha256_users) {
+    args.emplace_back("--add-scram");
+    args.push_back("SCRAM-SHA-256=[name=" + u.name + ",password=" + u.password + "]");
+  }
+  ChildProcess tool(java_command(libs_dir_, log_config_, std::move(args)), {}, out, err);
   const auto code = tool.wait_exit(std::chrono::seconds(120));
   if (code == 127)
     throw std::runtime_error(

@@ -220,27 +220,14 @@ void Dispatcher::sync(const std::string& key, const json* function) {
               continue;
             }
             const auto& v = values.value();
-            auto pick = [&](const char* k) {
-              auto it = v.find(k);
-              return it == v.end() ? std::string() : it->second;
-            };
-            if (client.bootstrap_servers.empty())
-              client.bootstrap_servers = pick("bootstrapServers");
-            client.tls.ca_pem = pick("ca.crt");
-            client.tls.cert_pem = pick("tls.crt");
-            client.tls.key_pem = pick("tls.key");
-            client.tls.enabled =
-                !client.tls.ca_pem.empty() || !client.tls.cert_pem.empty() || pick("tls") == "true";
-            auto mechanism = kafka::parse_sasl_mechanism(pick("sasl.mechanism"));
-            if (!mechanism.ok()) {
+            auto from_secret = kafka::client_config_from_secret(v, client);
+            if (!from_secret.ok()) {
               log_trigger(*ctx_, "error", "the Kafka trigger's Secret has a bad sasl.mechanism",
-                          spec->ns, spec->name, t.name, mechanism.status().message());
+                          spec->ns, spec->name, t.name, from_secret.status().message());
               incomplete = true;
               continue;
             }
-            client.sasl.mechanism = mechanism.value();
-            client.sasl.username = pick("sasl.username");
-            client.sasl.password = pick("sasl.password");
+            client = std::move(from_secret).value();
             std::string all;
             for (const auto& [k, val] : v)
               all += k + "=" + val + "\n";

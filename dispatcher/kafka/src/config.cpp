@@ -221,6 +221,26 @@ Result<SaslMechanism> parse_sasl_mechanism(std::string_view text) {
                  "\" is not supported: use PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512");
 }
 
+Result<ClientConfig> client_config_from_secret(const std::map<std::string, std::string>& values,
+                                               ClientConfig base) {
+  auto pick = [&](const char* key) {
+    auto it = values.find(key);
+    return it == values.end() ? std::string() : it->second;
+  };
+  if (base.bootstrap_servers.empty()) base.bootstrap_servers = pick("bootstrapServers");
+  base.tls.ca_pem = pick("ca.crt");
+  base.tls.cert_pem = pick("tls.crt");
+  base.tls.key_pem = pick("tls.key");
+  base.tls.enabled =
+      !base.tls.ca_pem.empty() || !base.tls.cert_pem.empty() || pick("tls") == "true";
+  auto mechanism = parse_sasl_mechanism(pick("sasl.mechanism"));
+  if (!mechanism.ok()) return mechanism.status();
+  base.sasl.mechanism = mechanism.value();
+  base.sasl.username = pick("sasl.username");
+  base.sasl.password = pick("sasl.password");
+  return base;
+}
+
 Result<Properties> client_properties(const ClientConfig& config) {
   auto p = base_properties(config);
   if (!p.ok()) return p;

@@ -368,5 +368,72 @@ INSTANTIATE_TEST_SUITE_P(
                       MechanismCase{"Sha512", "SCRAM-SHA-512", true, SaslMechanism::kScramSha512}),
     [](const auto& info) { return info.param.name; });
 
+TEST(ClientConfigFromSecret, MapsEveryKeyOfTheSecret) {
+  ClientConfig base;
+  base.client_id = "kubefn-dispatcher";
+  auto c = client_config_from_secret({{"bootstrapServers", "kafka-0:9093,kafka-1:9093"},
+                                      {"ca.crt", kCa},
+                                      {"tls.crt", kCert},
+                                      {"tls.key", kKey},
+                                      {"sasl.mechanism", "scram-sha-512"},
+                                      {"sasl.username", "orders"},
+                                      {"sasl.password", "s3cret"},
+                                      {"unrelated", "ignored"}},
+                                     base);
+  ASSERT_TRUE(c.ok()) << c.status().to_string();
+  EXPECT_EQ(c->bootstrap_servers, "kafka-0:9093,kafka-1:9093");
+  EXPECT_EQ(c->client_id, "kubefn-dispatcher");
+  EXPECT_TRUE(c->tls.enabled);
+  EXPECT_EQ(c->tls.ca_pem, kCa);
+  EXPECT_EQ(c->tls.cert_pem, kCert);
+  EXPECT_EQ(c->tls.key_pem, kKey);
+  EXPECT_FALSE(c->tls.skip_verify);
+  EXPECT_EQ(c->sasl.mechanism, SaslMechanism::kScramSha512);
+  EXPECT_EQ(c->sasl.username, "orders");
+  EXPECT_EQ(c->sasl.password, "s3cret");
+  auto p = client_properties(*c);
+  ASSERT_TRUE(p.ok()) << p.status().to_string();
+  EXPECT_EQ(value_of(*p, "security.protocol"), "sasl_ssl");
+}
+
+TEST(ClientConfigFromSecret, TheTriggersBootstrapServersWin) {
+  auto c = client_config_from_secret({{"bootstrapServers", "from-secret:9092"}},
+                                     plain("from-trigger:9092"));
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->bootstrap_servers, "from-trigger:9092");
+  EXPECT_FALSE(c->tls.enabled);
+  EXPECT_EQ(c->sasl.mechanism, SaslMechanism::kNone);
+}
+
+TEST(ClientConfigFromSecret, TlsIsOnWithACaACertificateOrTlsTrue) {
+  EXPECT_TRUE(client_config_from_secret({{"tls", "true"}}, plain())->tls.enabled);
+  EXPECT_TRUE(client_config_from_secret({{"ca.crt", kCa}}, plain())->tls.enabled);
+  EXPECT_TRUE(
+      client_config_from_secret({{"tls.crt", kCert}, {"tls.key", kKey}}, plain())->tls.enabled);
+  EXPECT_FALSE(client_config_from_secret({{"tls", "false"}}, plain())->tls.enabled);
+  // A key alone does not turn TLS on: client_properties then names the missing certificate.
+  auto key_only = client_config_from_secret({{"tls.key", kKey}}, plain());
+  ASSERT_TRUE(key_only.ok());
+  EXPECT_FALSE(key_only->tls.enabled);
+  EXPECT_THAT(client_properties(*key_only).status().message(), HasSubstr("TLS is off"));
+}
+
+TEST(ClientConfigFromSecret, PlainSaslWithoutTls) {
+  auto c = client_config_from_secret(
+      {{"sasl.mechanism", "PLAIN"}, {"sasl.username", "u"}, {"sasl.password", "p"}}, plain());
+  ASSERT_TRUE(c.ok());
+  auto p = client_properties(*c);
+  ASSERT_TRUE(p.ok()) << p.status().to_string();
+  EXPECT_EQ(value_of(*p, "security.protocol"), "sasl_plaintext");
+  EXPECT_EQ(value_of(*p, "sasl.mechanisms"), "PLAIN");
+}
+
+TEST(ClientConfigFromSecret, ABadMechanismIsRefused) {
+  auto c = client_config_from_secret({{"sasl.mechanism", "GSSAPI"}}, plain());
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.status().code(), ErrorCode::kInvalidConfig);
+  EXPECT_THAT(c.status().message(), HasSubstr("\"GSSAPI\" is not supported"));
+}
+
 }  // namespace
 }  // namespace kubefn::kafka

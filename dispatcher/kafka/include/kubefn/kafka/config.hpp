@@ -63,6 +63,14 @@ struct ProducerConfig {
   std::chrono::milliseconds delivery_timeout{30000};
 };
 
+// A trigger's Secret (its keys decoded) over `base`, as the dispatcher reads it: bootstrapServers
+// only when `base` has none (the trigger's own field wins); ca.crt, tls.crt, tls.key; TLS on
+// when ca.crt or tls.crt is given or `tls` is "true"; sasl.mechanism (see
+// parse_sasl_mechanism), sasl.username, sasl.password. Other keys are ignored. kInvalidConfig for
+// a bad sasl.mechanism; the rest is checked by client_properties.
+Result<ClientConfig> client_config_from_secret(const std::map<std::string, std::string>& values,
+                                               ClientConfig base);
+
 // librdkafka properties, in the order they are set.
 using Properties = std::vector<std::pair<std::string, std::string>>;
 
