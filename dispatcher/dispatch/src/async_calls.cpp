@@ -15,10 +15,13 @@ std::string now_text() {
   return async::CallStore::time_text(std::chrono::system_clock::now());
 }
 
-// The state the call had (its start and callback carried on), or a fresh one.
-async::CallState state_before(async::CallStore& store, const async::Call& call) {
-  auto before = store.state(call.ns, call.function, call.id);
-  if (before.ok()) return std::move(before).value();
+// The state the call had (its start and callback carried on), or a fresh one. A first
+// delivery has nothing to carry on (only the gateway's `queued`): the read is saved.
+async::CallState state_before(async::CallStore& store, const async::Call& call, int attempt) {
+  if (attempt > 1) {
+    auto before = store.state(call.ns, call.function, call.id);
+    if (before.ok()) return std::move(before).value();
+  }
   async::CallState s;
   s.id = call.id;
   s.ns = call.ns;
@@ -119,7 +122,7 @@ NatsHandling async_handling(Context& ctx, FunctionInfo fn, AsyncSettings setting
     }
     const async::Call& call = parsed.value();
     const int attempt = static_cast<int>(m.metadata().num_delivered);
-    async::CallState s = state_before(store, call);
+    async::CallState s = state_before(store, call, attempt);
     if (s.state == async::State::kSucceeded || s.state == async::State::kFailed) {
       // Finished before a restart cut the acknowledgement short: not run again, but a
       // callback that was not made yet is made now.
