@@ -4,6 +4,7 @@
 
 #include "kubefn/async/call.hpp"
 #include "kubefn/gateway/http_proxy.hpp"
+#include "kubefn/kube/trigger_claims.hpp"
 
 namespace kubefn::gateway {
 namespace {
@@ -105,7 +106,8 @@ Admission::Admission(const GatewayOptions& options)
       queue_timeout_ns_(to_ns(options.queue_timeout)),
       activation_timeout_ns_(to_ns(options.activation_timeout)),
       retry_after_(std::to_string(options.retry_after.count())),
-      async_enabled_(options.async_calls != nullptr) {}
+      async_enabled_(options.async_calls != nullptr),
+      callback_hosts_(options.callback_hosts) {}
 
 Reply Admission::retry_later(int status, std::string message) const {
   return Reply{status, std::move(message), {{"retry-after", retry_after_}}};
@@ -222,6 +224,19 @@ HeadVerdict Admission::head(const HeadFacts& facts, const RouteTable& routes,
     if (!callback.empty()) {
       if (std::string why = async::callback_url_problem(callback); !why.empty()) {
         return refused(Reply{400, "X-Callback-Url: " + why}, std::move(v.route));
+      }
+      if (!callback_hosts_.empty()) {
+        const std::string host = async::callback_host(callback);
+        bool allowed = false;
+        for (const std::string& pattern : callback_hosts_)
+          allowed = allowed || kube::host_matches(pattern, host);
+        if (!allowed) {
+          return refused(Reply{400,
+                               "X-Callback-Url: this gateway sends callbacks only to its "
+                               "allowed hosts, and " +
+                                   host + " is not one of them"},
+                         std::move(v.route));
+        }
       }
       v.callback_url.assign(callback);
     }

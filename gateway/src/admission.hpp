@@ -162,6 +162,7 @@ class Admission {
   std::int64_t activation_timeout_ns_;
   std::string retry_after_;  // seconds
   bool async_enabled_;
+  std::vector<std::string> callback_hosts_;
 };
 
 }  // namespace kubefn::gateway

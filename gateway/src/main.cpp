@@ -198,6 +198,9 @@ int main(int argc, char** argv) {
   app.add_option("--async-nats-credentials", async_nats_credentials,
                  "file holding the NATS credentials of the call queue: 'USER:PASSWORD' or a "
                  "token, on its first line");
+  app.add_option("--async-callback-host", options.callback_hosts,
+                 "a host asynchronous calls' X-Callback-Url may name (a host, *.suffix or *; "
+                 "repeatable); none: any");
   CLI11_PARSE(app, argc, argv);
   if (!async_nats_url.empty()) {
     async::CallFrontOptions a;

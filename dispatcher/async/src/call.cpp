@@ -177,6 +177,17 @@ std::string callback_url_problem(std::string_view url) {
   return {};
 }
 
+std::string callback_host(std::string_view url) {
+  std::string_view rest = url.size() > 7 ? url.substr(7) : std::string_view{};
+  std::string_view host = rest.substr(0, rest.find_first_of("/?#"));
+  if (!host.empty() && host.front() == '[') {
+    host = host.substr(1, host.find(']') - 1);
+  } else if (const std::size_t colon = host.rfind(':'); colon != std::string_view::npos) {
+    host = host.substr(0, colon);
+  }
+  return lower(host);
+}
+
 bool forwarded_header(std::string_view name) {
   static constexpr std::array<std::string_view, 17> kDropped = {"authorization",
                                                                 "cookie",

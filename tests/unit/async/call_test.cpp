@@ -45,13 +45,21 @@ TEST(CallbackUrl, OnlyPlainHttpWithAHostAndNoCredentials) {
             "the callback URL is longer than 2048 characters");
 }
 
+TEST(CallbackUrl, ItsHostInLowerCaseWithoutPortOrBrackets) {
+  EXPECT_EQ(callback_host("http://Hooks.Example.com:8080/x?y"), "hooks.example.com");
+  EXPECT_EQ(callback_host("http://h"), "h");
+  EXPECT_EQ(callback_host("http://h?q=1"), "h");
+  EXPECT_EQ(callback_host("http://[::1]:9000/x"), "::1");
+  EXPECT_EQ(callback_host("http://[fe80::1]"), "fe80::1");
+}
+
 TEST(ForwardedHeaders, NeverCredentialsFramingOrThePlatformsOwn) {
   for (const char* kept : {"content-type", "accept", "x-request-id", "user-agent", "traceparent"})
     EXPECT_TRUE(forwarded_header(kept)) << kept;
   for (const char* dropped :
-       {"authorization", "cookie", "proxy-authorization", "host", "connection",
-        "transfer-encoding", "content-length", "prefer", "x-callback-url", "kubefn-trigger",
-        "kubefn-call-id", "ce-id", "event-id", "expect", "upgrade"})
+       {"authorization", "cookie", "proxy-authorization", "host", "connection", "transfer-encoding",
+        "content-length", "prefer", "x-callback-url", "kubefn-trigger", "kubefn-call-id", "ce-id",
+        "event-id", "expect", "upgrade"})
     EXPECT_FALSE(forwarded_header(dropped)) << dropped;
 }
 

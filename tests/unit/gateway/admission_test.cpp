@@ -412,6 +412,29 @@ TEST(Admission, AsynchronousCallsAndTheirStates) {
   EXPECT_EQ(v.reply.status, 404);
 }
 
+TEST(Admission, CallbacksGoOnlyToTheAllowedHostsWhenSomeAreNamed) {
+  Tables tables;
+  GatewayOptions options;
+  async::CallFrontOptions front;
+  front.url = "nats://127.0.0.1:1";
+  options.async_calls = std::make_shared<async::CallFront>(front);
+  options.callback_hosts = {"hooks.example.com", "*.svc.cluster.local"};
+  const Admission admission(options);
+  for (const char* ok : {"http://hooks.example.com/done", "http://HOOKS.example.com:8080/x",
+                         "http://receiver.team.svc.cluster.local/cb"}) {
+    HeadVerdict v =
+        head_of(admission, tables, "POST", "/async/default/pub", {{"X-Callback-Url", ok}});
+    EXPECT_EQ(v.kind, HeadVerdict::Kind::kRouted) << ok << ": " << v.reply.message;
+  }
+  for (const char* refused : {"http://169.254.169.254/latest", "http://127.0.0.1:6443/",
+                              "http://example.com/", "http://[::1]:80/"}) {
+    HeadVerdict v =
+        head_of(admission, tables, "POST", "/async/default/pub", {{"X-Callback-Url", refused}});
+    EXPECT_EQ(v.reply.status, 400) << refused;
+    EXPECT_NE(v.reply.message.find("allowed hosts"), std::string::npos) << v.reply.message;
+  }
+}
+
 TEST(Admission, WithoutACallQueueAsyncIs501AndPreferIsIgnored) {
   Tables tables;
   const Admission admission{GatewayOptions{}};

@@ -85,6 +85,9 @@ struct GatewayOptions {
   // queued here and answered 202. Null: /async/ answers 501 and Prefer: respond-async is
   // ignored (the call is served as usual).
   std::shared_ptr<async::CallFront> async_calls;
+  // The hosts a callback URL may name (a host, *.suffix or *); empty: any. A callback is a
+  // POST from inside the platform's network, so a cluster can keep it to where callers are.
+  std::vector<std::string> callback_hosts;
 };
 
 // Load of one function since the previous take_load().

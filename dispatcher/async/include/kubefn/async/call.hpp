@@ -64,6 +64,9 @@ bool valid_call_id(std::string_view id);
 // Empty when `url` can receive callbacks (http://host[:port][/path][?query]), else what is
 // wrong with it, in words for the caller.
 std::string callback_url_problem(std::string_view url);
+// The host of a callback URL that callback_url_problem() took, lower case, without its port
+// or an IPv6 address's brackets.
+std::string callback_host(std::string_view url);
 // Whether a caller's request header (lower-case name) goes on to the function of an
 // asynchronous call: never credentials (authorization, cookie), hop-by-hop or framing
 // headers, the asynchronous call's own (prefer, x-callback-url), or the platform's
