@@ -1,6 +1,8 @@
 #include "kubefn/nats/js_message.hpp"
 
+#include <algorithm>
 #include <charconv>
+#include <thread>
 #include <vector>
 
 #include "connection_impl.hpp"
@@ -91,13 +93,31 @@ Status JsMessage::ack_sync(std::chrono::milliseconds timeout) {
   Message m;
   m.subject = message_.reply;
   m.data = "+ACK";
-  auto answer = connection->request(m, timeout);
-  if (!answer.ok()) {
-    return Status(answer.status().code(), "ack of " + metadata_.stream + " sequence " +
-                                              std::to_string(metadata_.stream_sequence) +
-                                              " not confirmed: " + answer.status().message());
+  // An ack cut off by a lost connection (a server restart), or sent before JetStream is back
+  // after one, is sent again once the client reconnected, within `timeout`: acks are idempotent
+  // and the ack subject names the message in the server's store, so a confirmation then is a
+  // message not delivered again (until now its ack wait brought it back: a duplicate).
+  const auto deadline = detail::Clock::now() + timeout;
+  const auto remaining = [&] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(deadline - detail::Clock::now());
+  };
+  for (;;) {
+    auto answer = connection->request(m, std::max(remaining(), std::chrono::milliseconds(1)));
+    if (answer.ok()) return {};
+    const ErrorCode code = answer.status().code();
+    bool again = false;
+    if (code == ErrorCode::kDisconnected || code == ErrorCode::kConnectionLost) {
+      again = remaining().count() > 0 && connection->wait_connected(remaining());
+    } else if (code == ErrorCode::kNoResponders && remaining() > std::chrono::milliseconds(100)) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));  // JetStream is starting
+      again = true;
+    }
+    if (!again) {
+      return Status(code, "ack of " + metadata_.stream + " sequence " +
+                              std::to_string(metadata_.stream_sequence) +
+                              " not confirmed: " + answer.status().message());
+    }
   }
-  return {};
 }
 
 Status JsMessage::nak(std::chrono::nanoseconds delay) {

@@ -345,6 +345,12 @@ void ConnectionImpl::fail_waiters(const Status& reason) {
   }
   for (auto& waiter : pongs)
     if (waiter) waiter->set_value(reason);
+  {
+    // Fetches: the server that held their pull requests is gone, nothing more comes to them.
+    std::lock_guard lock(subs_mu_);
+    for (auto& [sid, sub] : subs_)
+      if (sub->slot) sub->slot->fail(reason);
+  }
   std::lock_guard lock(replies_mu_);
   for (auto& [token, slot] : replies_)
     slot->fail(reason);

@@ -2,6 +2,7 @@
 // manifests; calls through its gateway; the CLI against it; hey as a load generator.
 #include <dirent.h>
 #include <gtest/gtest.h>
+#include <librdkafka/rdkafka.h>
 #include <signal.h>
 #include <sys/stat.h>
 
@@ -25,6 +26,7 @@
 #include "kubefn/testing/nats_server.hpp"
 #include "kubefn/testing/process.hpp"
 #include "kubefn/testing/registry_server.hpp"
+#include "kubefn/testing/request_recorder.hpp"
 #include "kubefn/testing/source_server.hpp"
 #include "kubefn/testing/temp_dir.hpp"
 #include "kubefn/testing/wait.hpp"
@@ -1371,6 +1373,710 @@ TEST_F(LocalPlatformE2E, KafkaRecordsAreDeliveredInOrderPerPartitionAndPoisonedO
   RecordProperty("duplicate_deliveries", duplicates);
   std::cout << "Kafka trigger: 150 records, " << duplicates
             << " delivered twice across a SIGKILL of kubefn up\n";
+}
+
+// A queue consumer function (queue_consumer_function's) that takes `ms` over each call, so that
+// a broker stopped mid-stream finds deliveries in flight and a backlog behind them.
+std::string taking_time(std::string manifest, int ms) {
+  const std::string include = "      #include <mutex>\n";
+  manifest.insert(manifest.find(include), "      #include <thread>\n");
+  const std::string first = "        const long k = ";
+  manifest.insert(manifest.find(first),
+                  "        std::this_thread::sleep_for(std::chrono::milliseconds(" +
+                      std::to_string(ms) + "));\n");
+  return manifest;
+}
+
+// A body queue_consumer_function answers 2xx and records in a line of fewer columns than an
+// event's (no event id, subject, attempt, type): a plain call that no count of deliveries sees.
+constexpr const char* kPlainCall = "-1";
+
+// How many times `text` holds `what`.
+int occurrences(const std::string& text, const std::string& what) {
+  int n = 0;
+  for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1))
+    ++n;
+  return n;
+}
+
+// Every message of a stream, read by a consumer of the test's own (no acks).
+std::vector<nats::Message> all_messages(nats::JetStream& js, const std::string& stream,
+                                        const std::string& probe) {
+  std::vector<nats::Message> out;
+  auto info = js.stream_info(stream);
+  if (!info.ok() || info.value().state.messages == 0) return out;
+  nats::ConsumerConfig c;
+  c.durable_name = probe;
+  c.ack_policy = nats::AckPolicy::kNone;
+  if (!js.create_or_update_consumer(stream, c).ok()) return out;
+  const auto n = static_cast<int>(info.value().state.messages);
+  auto got = js.fetch(stream, probe, n, std::chrono::milliseconds(2000));
+  if (got.ok()) {
+    for (auto& m : got.value())
+      out.push_back(m.message());
+  }
+  (void)js.delete_consumer(stream, probe);
+  return out;
+}
+
+// The group's committed offset in each partition of `topic` against the partition's end (its
+// high watermark), asked of the broker (an OffsetFetch and a ListOffsets: the group is not
+// joined). `at_end` says whether every partition has its end committed.
+std::string committed_against_end(const std::string& bootstrap, const std::string& group,
+                                  const std::string& topic, int partitions, bool* at_end) {
+  *at_end = false;
+  char err[512];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap.c_str(), err, sizeof err);
+  rd_kafka_conf_set(conf, "group.id", group.c_str(), err, sizeof err);
+  rd_kafka_conf_set_log_cb(conf, [](const rd_kafka_t*, int, const char*, const char*) {});
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
+  if (rk == nullptr) {
+    rd_kafka_conf_destroy(conf);
+    return std::string("no client: ") + err;
+  }
+  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(partitions);
+  for (int p = 0; p < partitions; ++p)
+    rd_kafka_topic_partition_list_add(list, topic.c_str(), p);
+  std::string out;
+  bool all = rd_kafka_committed(rk, list, 10000) == RD_KAFKA_RESP_ERR_NO_ERROR;
+  for (int p = 0; p < partitions && all; ++p) {
+    std::int64_t low = 0, high = 0;
+    if (rd_kafka_query_watermark_offsets(rk, topic.c_str(), p, &low, &high, 10000) !=
+        RD_KAFKA_RESP_ERR_NO_ERROR) {
+      all = false;
+      break;
+    }
+    const std::int64_t committed = list->elems[p].offset;
+    out += " " + std::to_string(p) + ":" + std::to_string(committed) + "/" + std::to_string(high);
+    all = all && committed == high;
+  }
+  if (out.empty()) out = " (no answer)";
+  rd_kafka_topic_partition_list_destroy(list);
+  rd_kafka_destroy(rk);
+  *at_end = all;
+  return "committed/end per partition:" + out;
+}
+
+// The NATS server SIGKILLed while a trigger consumes (its JetStream store on disk, the stream in
+// file storage) and started again on the same port and store: every message delivered, the
+// poisoned ones dead-lettered once each, messages published after the restart taken too, and
+// the trigger's backlog back to 0.
+TEST_F(LocalPlatformE2E, NatsServerRestartedMidStreamLosesNoMessage) {
+  NatsServer server;
+  nats::Options options;
+  options.url = server.url();
+  options.reconnect.initial_delay = std::chrono::milliseconds(50);
+  options.reconnect.max_delay = std::chrono::milliseconds(500);
+  auto conn = nats::Connection::connect(options);
+  ASSERT_TRUE(conn.ok()) << conn.status().message();
+  nats::JetStream js(conn.value());
+  nats::StreamConfig stream;
+  stream.name = "ORDERS";
+  stream.subjects = {"orders.>"};
+  stream.storage = nats::StorageType::kFile;
+  ASSERT_TRUE(js.create_or_update_stream(stream).ok());
+  // On disk, in the server's own directory: what a SIGKILL leaves is what it restarts from.
+  ASSERT_TRUE(std::filesystem::exists(server.dir().path() / "store" / "jetstream" / "$G" /
+                                      "streams" / "ORDERS"));
+  const std::string runs = dir_.file("orders.runs");
+  const std::vector<std::pair<std::string, std::string>> fns = {
+      {"orders", taking_time(nats_consumer_function(runs, server.url()), 100)}};
+  // Each with a message id: one retried across the restart is stored once.
+  auto publish = [&](int from, int to) {
+    for (int k = from; k <= to; ++k) {
+      nats::PublishOptions po;
+      po.msg_id = "order-" + std::to_string(k);
+      nats::Status last;
+      ASSERT_TRUE(wait_until(
+          [&] {
+            auto ack = js.publish("orders.created", std::to_string(k), po);
+            if (!ack.ok()) last = ack.status();
+            return ack.ok();
+          },
+          seconds(60), std::chrono::milliseconds(100)))
+          << k << ": " << last.message() << server.log();
+    }
+  };
+  auto delivered = [&] { return successes(runs, 3); };
+  auto cannot_consume = [&] { return occurrences(log(), "NATS trigger cannot consume"); };
+  auto metric = [&](const std::string& series) {
+    auto m = http_request(metrics_, "GET", "/metrics");
+    return m ? metric_value(m->body, series) : std::nullopt;
+  };
+  const std::string labels = "function=\"orders\",namespace=\"default\"";
+  const std::string trigger = "trigger=\"created\"";
+
+  // Serving before the stream comes, so that the restart is what the deliveries go through.
+  ASSERT_NO_FATAL_FAILURE(up(fns));
+  std::optional<HttpReply> plain;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        plain =
+            call("POST", "/default/orders", kPlainCall, {{"Authorization", "Bearer " + token()}});
+        return plain && plain->status == 200;
+      },
+      seconds(120)))
+      << (plain ? plain->status : 0) << " " << (plain ? plain->body : "") << log();
+  publish(1, 120);
+  ASSERT_TRUE(wait_until([&] { return delivered().size() >= 30; }, seconds(60)))
+      << read_file(runs) << log();
+  const std::size_t before_kill = delivered().size();
+  const int errors_before = cannot_consume();
+  server.stop(SIGKILL);
+  // The dispatcher noticed: its trigger says it cannot consume (in-flight calls go on).
+  ASSERT_TRUE(wait_until([&] { return cannot_consume() > errors_before; }, seconds(30))) << log();
+  const std::size_t while_down = delivered().size();
+  server.start();
+  // Published after the restart: the trigger takes new messages, not only redeliveries.
+  publish(121, 150);
+  ASSERT_TRUE(wait_until([&] { return all_good_delivered(delivered(), 150); }, seconds(150)))
+      << read_file(runs) << log() << server.log();
+  // The poisoned ones, each dead-lettered once however often tried.
+  int probes = 0;
+  std::vector<nats::Message> dead;
+  auto dead_set = [&] {
+    dead = all_messages(js, "KUBEFN_DEADLETTER", "probe-" + std::to_string(++probes));
+    std::set<std::string> out;
+    for (const auto& m : dead)
+      out.insert(m.data);
+    return out;
+  };
+  std::set<std::string> poisoned;
+  for (int k = 10; k <= 150; k += 10)
+    poisoned.insert(std::to_string(k));
+  ASSERT_TRUE(wait_until([&] { return dead_set() == poisoned; }, seconds(60))) << log();
+  EXPECT_EQ(dead.size(), poisoned.size());
+  for (const auto& m : dead)
+    EXPECT_EQ(m.headers.get("Kubefn-Failure-Status").value_or(""), "500");
+  // Not stuck: every delivery acknowledged, nothing pending, the counters going on.
+  EXPECT_TRUE(wait_until(
+      [&] {
+        auto i = js.consumer_info("ORDERS", "kubefn-default-orders-created");
+        return i.ok() && i.value().num_pending == 0 && i.value().num_ack_pending == 0;
+      },
+      seconds(60)))
+      << log();
+  EXPECT_TRUE(wait_until(
+      [&] { return metric("kubefn_trigger_pending{" + labels + "," + trigger + "}") == 0.0; },
+      seconds(30)))
+      << log();
+  const auto done =
+      metric("kubefn_trigger_events_total{" + labels + ",result=\"delivered\"," + trigger + "}");
+  EXPECT_GE(done.value_or(0), 135.0);
+  // It was mid-stream: not all delivered when the server went.
+  EXPECT_LT(before_kill, 108u);
+  int duplicates = 0;
+  for (const auto& [k, n] : delivered())
+    duplicates += n - 1;
+  RecordProperty("duplicate_deliveries", duplicates);
+  std::cout << "NATS trigger: 150 messages, nats-server SIGKILLed after " << before_kill
+            << " delivered (" << while_down << " when the dispatcher noticed), " << duplicates
+            << " duplicate deliveries, " << dead.size() << " dead letters\n";
+}
+
+// The Kafka broker SIGKILLed while a trigger consumes and started again on the same ports and
+// data: every record delivered, first deliveries in offset order per partition, the poisoned
+// ones dead-lettered, records produced after the restart taken too, and the group's committed
+// offsets at the end of every partition.
+TEST_F(LocalPlatformE2E, KafkaBrokerRestartedMidStreamLosesNoMessage) {
+  KafkaBroker broker(KUBEFN_KAFKA_LIBS);
+  broker.create_topic("clicks", 3);
+  broker.create_topic("clicks.deadletter", 1);
+  kafka::ProducerConfig pc;
+  pc.client.bootstrap_servers = broker.bootstrap_servers();
+  auto producer = kafka::make_producer(pc);
+  ASSERT_TRUE(producer.ok()) << producer.status().message();
+  auto produce = [&](int from, int to) {
+    for (int k = from; k <= to; ++k) {
+      kafka::OutgoingMessage m;
+      m.topic = "clicks";
+      m.key = "user-" + std::to_string(k % 5);
+      m.value = std::to_string(k);
+      auto r = producer.value()->produce(m);
+      ASSERT_TRUE(r.ok()) << r.status().message();
+    }
+  };
+  const std::string runs = dir_.file("clicks.runs");
+  const std::vector<std::pair<std::string, std::string>> fns = {
+      {"clicks", taking_time(kafka_consumer_function(runs, broker.bootstrap_servers()), 100)}};
+  auto delivered = [&] { return successes(runs, 2); };
+  auto cannot_consume = [&] { return occurrences(log(), "Kafka trigger cannot consume"); };
+  auto metric = [&](const std::string& series) {
+    auto m = http_request(metrics_, "GET", "/metrics");
+    return m ? metric_value(m->body, series) : std::nullopt;
+  };
+
+  // Serving before the records come, so that the restart is what the deliveries go through.
+  ASSERT_NO_FATAL_FAILURE(up(fns));
+  std::optional<HttpReply> plain;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        plain =
+            call("POST", "/default/clicks", kPlainCall, {{"Authorization", "Bearer " + token()}});
+        return plain && plain->status == 200;
+      },
+      seconds(120)))
+      << (plain ? plain->status : 0) << " " << (plain ? plain->body : "") << log();
+  produce(1, 120);
+  ASSERT_TRUE(wait_until([&] { return delivered().size() >= 30; }, seconds(60)))
+      << read_file(runs) << log();
+  const std::size_t before_kill = delivered().size();
+  const int errors_before = cannot_consume();
+  broker.kill();
+  // The dispatcher noticed: its trigger says it cannot consume (records fetched go on).
+  ASSERT_TRUE(wait_until([&] { return cannot_consume() > errors_before; }, seconds(30))) << log();
+  const std::size_t while_down = delivered().size();
+  broker.start();
+  // Produced after the restart: the trigger takes new records, not only what it had fetched.
+  produce(121, 150);
+  ASSERT_TRUE(wait_until([&] { return all_good_delivered(delivered(), 150); }, seconds(120)))
+      << read_file(runs) << log() << broker.log_tail();
+
+  // First deliveries in offset order in each partition; a record read again after the restart
+  // (its offset not committed yet) is a duplicate, not a reordering.
+  std::map<std::string, long> newest;
+  std::set<std::string> seen;
+  int read_again = 0;
+  for (const auto& w : lines_of(runs)) {
+    if (w.size() != 5) continue;  // the plain call
+    const auto hash = w[0].find('#');
+    ASSERT_NE(hash, std::string::npos) << w[0];
+    const std::string partition = w[0].substr(0, hash);
+    const long offset = std::stol(w[0].substr(hash + 1));
+    if (!seen.insert(w[0]).second) {
+      if (offset < newest[partition]) ++read_again;
+      continue;
+    }
+    auto it = newest.find(partition);
+    if (it != newest.end()) {
+      EXPECT_GT(offset, it->second) << "first delivery out of order: " << w[0];
+    }
+    newest[partition] = offset;
+  }
+  EXPECT_EQ(newest.size(), 3u);
+
+  // The poisoned ones dead-lettered (a record read again may be dead-lettered again).
+  kafka::ConsumerConfig probe;
+  probe.client.bootstrap_servers = broker.bootstrap_servers();
+  probe.group_id = "probe";
+  auto reader = kafka::make_consumer(probe);
+  ASSERT_TRUE(reader.ok()) << reader.status().message();
+  ASSERT_TRUE(reader.value()->subscribe({"clicks.deadletter"}).ok());
+  std::set<std::string> dead;
+  int dead_letters = 0;
+  std::set<std::string> poisoned;
+  for (int k = 10; k <= 150; k += 10)
+    poisoned.insert(std::to_string(k));
+  EXPECT_TRUE(wait_until(
+      [&] {
+        auto m = reader.value()->poll(std::chrono::milliseconds(200));
+        if (m.ok() && m.value()) {
+          ++dead_letters;
+          dead.insert(m.value()->value);
+        }
+        return dead == poisoned;
+      },
+      seconds(60), std::chrono::milliseconds(1)))
+      << dead.size() << " dead letters " << log();
+
+  // Committed to the end: the group's offsets reach every partition's end.
+  std::string offsets;
+  EXPECT_TRUE(wait_until(
+      [&] {
+        bool at_end = false;
+        offsets = committed_against_end(broker.bootstrap_servers(), "kubefn-default-clicks-clicks",
+                                        "clicks", 3, &at_end);
+        return at_end;
+      },
+      seconds(60), std::chrono::milliseconds(500)))
+      << offsets << log();
+  EXPECT_TRUE(wait_until(
+      [&] {
+        return metric(
+                   "kubefn_trigger_pending{function=\"clicks\",namespace=\"default\","
+                   "trigger=\"clicks\"}") == 0.0;
+      },
+      seconds(30)))
+      << log();
+  EXPECT_LT(before_kill, 108u);  // it was mid-stream
+  int duplicates = 0;
+  for (const auto& [k, n] : delivered())
+    duplicates += n - 1;
+  RecordProperty("duplicate_deliveries", duplicates);
+  std::cout << "Kafka trigger: 150 records, broker SIGKILLed after " << before_kill
+            << " delivered (" << while_down << " when the dispatcher noticed), " << duplicates
+            << " duplicate deliveries (" << read_again << " read again from a committed offset), "
+            << dead_letters << " dead letters, " << offsets << "\n";
+}
+
+// A queue trigger's backlog scales its function 0 -> N -> 0: events published while the
+// function is at zero bring up as many replicas as the backlog asks for (target 1, at most 3),
+// every event is delivered, then it goes back to zero. The trigger has one event in flight at
+// a time (maxInFlight 1, 300 ms each), so the gateway's figures (calls in flight and queued)
+// never ask for more than two replicas: a third is the backlog's.
+TEST_F(LocalPlatformE2E, NatsBacklogScalesAFunctionFromZeroToSeveralReplicasAndBack) {
+  NatsServer server;
+  auto conn = nats::Connection::connect([&] {
+    nats::Options o;
+    o.url = server.url();
+    return o;
+  }());
+  ASSERT_TRUE(conn.ok()) << conn.status().message();
+  nats::JetStream js(conn.value());
+  nats::StreamConfig stream;
+  stream.name = "JOBS";
+  stream.subjects = {"jobs.>"};
+  ASSERT_TRUE(js.create_or_update_stream(stream).ok());
+  const std::string runs = dir_.file("jobs.runs");
+  const std::string fn = R"(apiVersion: kubefn.dev/v1alpha1
+kind: Function
+metadata:
+  name: drain
+  namespace: default
+spec:
+  handler: drain.take
+  concurrency: 1
+  env:
+    - {name: RUNS, value: ")" +
+                         runs + R"("}
+  scaling:
+    minReplicas: 0
+    maxReplicas: 3
+    target: 1
+    stableWindow: 6
+    scaleToZeroGracePeriod: 2
+    keepAlive: fixed
+  source:
+    inline: |
+      #include <chrono>
+      #include <cstdlib>
+      #include <fstream>
+      #include <kubefn/function.hpp>
+      #include <string>
+      #include <thread>
+      std::string take(const kubefn::Event& e, kubefn::Context&) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(300));
+        std::ofstream(std::getenv("RUNS"), std::ios::app) << e.data << std::endl;
+        return "taken\n";
+      }
+      KUBEFN_HANDLER(take);
+  triggers:
+    nats:
+      - name: jobs
+        url: )" + server.url() +
+                         R"(
+        stream: JOBS
+        subject: jobs.new
+        maxInFlight: 1
+)";
+  ASSERT_NO_FATAL_FAILURE(up({{"drain", fn}}));
+  // Built, started at one replica, idle: at zero before anything is published.
+  ASSERT_TRUE(wait_until(
+      [&] {
+        return log().find("default/drain scaled 1 -> 0") != std::string::npos &&
+               replica_pids(up_->pid(), "drain").empty();
+      },
+      seconds(180)))
+      << log();
+  const std::size_t at_zero = log().size();
+
+  constexpr int kEvents = 40;
+  for (int k = 1; k <= kEvents; ++k) {
+    auto ack = js.publish("jobs.new", std::to_string(k));
+    ASSERT_TRUE(ack.ok()) << ack.status().message();
+  }
+  auto delivered = [&] {
+    std::set<std::string> got;
+    for (const auto& w : lines_of(runs))
+      got.insert(w[0]);
+    return got;
+  };
+  std::size_t peak = 0;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        peak = std::max(peak, replica_pids(up_->pid(), "drain").size());
+        return delivered().size() == static_cast<std::size_t>(kEvents);
+      },
+      seconds(120), std::chrono::milliseconds(50)))
+      << delivered().size() << " of " << kEvents << " delivered\n"
+      << log();
+  for (int k = 1; k <= kEvents; ++k)
+    EXPECT_EQ(delivered().count(std::to_string(k)), 1u) << k;
+  // Three replicas, and the backlog is what asked for them.
+  const std::string scaled = log().substr(at_zero);
+  EXPECT_EQ(peak, 3u) << scaled;
+  static const std::regex by_backlog(
+      "default/drain scaled [0-2] -> 3: [^\n]*backlog [0-9]+ pending in queue triggers: "
+      "3 replicas");
+  std::smatch m;
+  EXPECT_TRUE(std::regex_search(scaled, m, by_backlog)) << scaled;
+  // The queue drained and the function idle: back to zero after its keep-alive.
+  static const std::regex to_zero("default/drain scaled [1-3] -> 0: ");
+  EXPECT_TRUE(wait_until(
+      [&] {
+        const std::string since = log().substr(at_zero);
+        return std::regex_search(since, to_zero) && replica_pids(up_->pid(), "drain").empty();
+      },
+      seconds(60), std::chrono::milliseconds(100)))
+      << log().substr(at_zero);
+  RecordProperty("peak_replicas", static_cast<int>(peak));
+}
+
+// A function for asynchronous calls: each call's body is a number k; k % 10 == 0 always fails,
+// k % 7 == 0 fails on its first attempt. Lines of RUNS: call-id attempt verdict method target
+// authorization body.
+std::string async_jobs_function(const std::string& runs) {
+  return R"(apiVersion: kubefn.dev/v1alpha1
+kind: Function
+metadata:
+  name: jobs
+  namespace: default
+spec:
+  handler: jobs.run
+  concurrency: 4
+  env:
+    - {name: RUNS, value: ")" +
+         runs + R"("}
+  scaling: {minReplicas: 0, maxReplicas: 2}
+  source:
+    inline: |
+      #include <cstdlib>
+      #include <fstream>
+      #include <kubefn/function.hpp>
+      #include <mutex>
+      #include <string>
+      std::mutex mu;
+      kubefn::Response run(const kubefn::Event& e, kubefn::Context&) {
+        const long k = std::atol(std::string(e.data).c_str());
+        const std::string attempt(e.header("kubefn-delivery-attempt"));
+        const bool fail = k % 10 == 0 || (k % 7 == 0 && attempt == "1");
+        const std::string auth(e.header("authorization"));
+        {
+          std::lock_guard<std::mutex> lock(mu);
+          std::ofstream(std::getenv("RUNS"), std::ios::app)
+              << e.header("kubefn-call-id") << " " << attempt << " " << (fail ? "fail" : "ok")
+              << " " << e.method << " " << e.path << "?" << e.query << " "
+              << (auth.empty() ? "none" : "LEAKED") << " " << e.data << std::endl;
+        }
+        if (fail) return kubefn::Response{500, {}, "failed " + std::string(e.data)};
+        return kubefn::Response{200, {{"Content-Type", "text/plain"}}, "done " + std::string(e.data)};
+      }
+      KUBEFN_HANDLER(run);
+)";
+}
+
+TEST_F(LocalPlatformE2E, AsyncCallsAreQueuedRunRetriedDeadLetteredAndCalledBack) {
+  NatsServer server;
+  RequestRecorder callbacks;
+  ASSERT_TRUE(callbacks.ok());
+  const std::string runs = dir_.file("jobs.runs");
+  ASSERT_NO_FATAL_FAILURE(
+      up({{"jobs", async_jobs_function(runs)}}, {"--async-nats-url", server.url()}));
+  const std::map<std::string, std::string> auth{{"Authorization", "Bearer " + token()}};
+
+  // Private by default: queuing needs the credential calling does.
+  auto refused = http_request(gateway_, "POST", "/async/default/jobs/", "1");
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->status, 401);
+  auto bad = http_request(
+      gateway_, "POST", "/async/default/jobs/", "1",
+      {{"Authorization", "Bearer " + token()}, {"X-Callback-Url", "https://example.com/"}});
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad->status, 400) << bad->body;
+
+  // 30 calls (one of them through Prefer: respond-async on the normal route, as PUT).
+  std::map<int, std::string> ids;  // k -> call id
+  for (int k = 1; k <= 30; ++k) {
+    auto headers = auth;
+    headers["X-Callback-Url"] = callbacks.url("/done?k=" + std::to_string(k));
+    headers["X-Request-Id"] = "req-" + std::to_string(k);
+    std::optional<HttpReply> r;
+    if (k == 5) {
+      headers["Prefer"] = "respond-async";
+      r = http_request(gateway_, "PUT", "/default/jobs/work?n=5", std::to_string(k), headers);
+    } else {
+      r = http_request(gateway_, "POST", "/async/default/jobs/work?n=" + std::to_string(k),
+                       std::to_string(k), headers);
+    }
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 202) << r->body << log();
+    const auto body = nlohmann::json::parse(r->body);
+    const std::string id = body.value("id", "");
+    ASSERT_EQ(id.size(), 32u) << r->body;
+    EXPECT_EQ(body.value("state", ""), "queued");
+    EXPECT_EQ(r->header("location"), "/async/default/jobs/calls/" + id);
+    if (k == 5) {
+      EXPECT_EQ(r->header("preference-applied"), "respond-async");
+    }
+    ids[k] = id;
+  }
+  // Every call ends with one callback (the poisoned ones after 4 attempts, 1 s .. 4 s apart).
+  ASSERT_TRUE(wait_until([&] { return callbacks.requests().size() >= 30; }, seconds(180)))
+      << callbacks.requests().size() << " callbacks\n"
+      << read_file(runs) << log();
+
+  std::map<std::string, int> by_id;  // call id -> k
+  for (const auto& [k, id] : ids)
+    by_id[id] = k;
+  std::set<int> called_back;
+  for (const auto& cb : callbacks.requests()) {
+    const std::string id = cb.header("kubefn-call-id");
+    ASSERT_TRUE(by_id.count(id)) << id;
+    const int k = by_id[id];
+    EXPECT_TRUE(called_back.insert(k).second) << "two callbacks for " << k;
+    EXPECT_EQ(cb.method, "POST");
+    EXPECT_EQ(cb.target, "/done?k=" + std::to_string(k));
+    EXPECT_EQ(cb.header("kubefn-function"), "default/jobs");
+    if (k % 10 == 0) {
+      EXPECT_EQ(cb.header("kubefn-call-state"), "failed");
+      EXPECT_EQ(cb.header("kubefn-call-status"), "500");
+      EXPECT_EQ(cb.header("kubefn-attempts"), "4");
+      EXPECT_EQ(cb.body, "failed " + std::to_string(k));
+    } else {
+      EXPECT_EQ(cb.header("kubefn-call-state"), "succeeded");
+      EXPECT_EQ(cb.header("kubefn-call-status"), "200");
+      EXPECT_EQ(cb.header("kubefn-attempts"), k % 7 == 0 ? "2" : "1");
+      EXPECT_EQ(cb.body, "done " + std::to_string(k));
+      EXPECT_EQ(cb.header("content-type"), "text/plain");
+    }
+  }
+  EXPECT_EQ(called_back.size(), 30u);
+
+  // What the function got: the method and path asked for, no credential, once per attempt.
+  for (const auto& w : lines_of(runs)) {
+    ASSERT_EQ(w.size(), 7u);
+    const int k = std::stoi(w[6]);
+    EXPECT_EQ(w[0], ids[k]);
+    EXPECT_EQ(w[3], k == 5 ? "PUT" : "POST");
+    EXPECT_EQ(w[4], "/work?n=" + std::to_string(k));
+    EXPECT_EQ(w[5], "none") << "a caller's credential reached the function";
+  }
+
+  // Each call's state, read back with the function's credential.
+  for (const auto& [k, id] : ids) {
+    auto r = http_request(gateway_, "GET", "/async/default/jobs/calls/" + id, {}, auth);
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 200) << r->body;
+    const auto s = nlohmann::json::parse(r->body);
+    EXPECT_EQ(s.value("id", ""), id);
+    EXPECT_EQ(s.value("state", ""), k % 10 == 0 ? "failed" : "succeeded") << r->body;
+    EXPECT_EQ(s.value("result", ""), (k % 10 == 0 ? "failed " : "done ") + std::to_string(k));
+    EXPECT_EQ(s.value("callback", ""), "delivered");
+    EXPECT_EQ(s.value("attempts", 0), k % 10 == 0 ? 4 : (k % 7 == 0 ? 2 : 1));
+  }
+  auto unknown = http_request(
+      gateway_, "GET", "/async/default/jobs/calls/0123456789abcdef0123456789abcdef", {}, auth);
+  ASSERT_TRUE(unknown);
+  EXPECT_EQ(unknown->status, 404);
+  auto no_token = http_request(gateway_, "GET", "/async/default/jobs/calls/" + ids[1]);
+  ASSERT_TRUE(no_token);
+  EXPECT_EQ(no_token->status, 401);
+
+  // The failed ones, exactly, are in the dead-letter stream with their failure.
+  auto conn = nats::Connection::connect([&] {
+    nats::Options o;
+    o.url = server.url();
+    return o;
+  }());
+  ASSERT_TRUE(conn.ok());
+  nats::JetStream js(conn.value());
+  nats::ConsumerConfig c;
+  c.durable_name = "probe";
+  c.ack_policy = nats::AckPolicy::kNone;
+  c.filter_subject = "kubefn.deadletter.async.default.jobs";
+  ASSERT_TRUE(js.create_or_update_consumer("KUBEFN_DEADLETTER", c).ok());
+  auto dead = js.fetch("KUBEFN_DEADLETTER", "probe", 10, std::chrono::milliseconds(2000));
+  ASSERT_TRUE(dead.ok());
+  std::set<std::string> dead_bodies;
+  for (const auto& m : dead.value()) {
+    dead_bodies.insert(m.data());
+    EXPECT_EQ(m.headers().get("Kubefn-Failure-Status").value_or(""), "500");
+    EXPECT_EQ(m.headers().get("Kubefn-Attempts").value_or(""), "4");
+  }
+  EXPECT_EQ(dead_bodies, (std::set<std::string>{"10", "20", "30"}));
+  // Done calls left the queue.
+  auto queue = js.stream_info("KUBEFN_ASYNC");
+  ASSERT_TRUE(queue.ok());
+  EXPECT_EQ(queue.value().state.messages, 0u);
+
+  // Metered like any call, and split out as the trigger "async": 27 answered on the first or
+  // second attempt; 16 failed attempts (4 of each poisoned call, one of each k % 7 == 0).
+  auto metrics = http_request(metrics_, "GET", "/metrics");
+  ASSERT_TRUE(metrics);
+  const std::string series =
+      "kubefn_function_trigger_invocations_total{namespace=\"default\","
+      "function=\"jobs\",trigger=\"async\",outcome=";
+  EXPECT_EQ(metric_value(metrics->body, series + "\"success\"}"), 27.0) << metrics->body;
+  EXPECT_EQ(metric_value(metrics->body, series + "\"error\"}"), 16.0);
+}
+
+TEST_F(LocalPlatformE2E, AsyncCallsSurviveASigkillAndScaleTheirFunctionFromZero) {
+  NatsServer server;
+  RequestRecorder callbacks;
+  ASSERT_TRUE(callbacks.ok());
+  const std::string runs = dir_.file("slow.runs");
+  // 300 ms a call, one at a time per replica, at zero when idle.
+  std::string fn = async_jobs_function(runs);
+  fn = std::regex_replace(fn, std::regex("name: jobs"), "name: slow");
+  fn = std::regex_replace(fn, std::regex("concurrency: 4"), "concurrency: 1");
+  fn = std::regex_replace(fn, std::regex("maxReplicas: 2"), "maxReplicas: 3, target: 1");
+  fn = std::regex_replace(fn, std::regex("const std::string auth"),
+                          "std::this_thread::sleep_for(std::chrono::milliseconds(300));\n"
+                          "        const std::string auth");
+  fn = std::regex_replace(fn, std::regex("#include <string>"),
+                          "#include <string>\n      #include <thread>");
+  ASSERT_NO_FATAL_FAILURE(up({{"slow", fn}}, {"--async-nats-url", server.url()}));
+  const std::map<std::string, std::string> auth{{"Authorization", "Bearer " + token()},
+                                                {"X-Callback-Url", callbacks.url("/cb")}};
+  std::set<std::string> ids;
+  auto queue = [&](int from, int to) {
+    for (int k = from; k <= to; ++k) {
+      // A body the function never fails (neither a multiple of 10 nor of 7). Right after a
+      // restart the gateway may not route the Function yet (404 until it is reconciled).
+      std::optional<HttpReply> r;
+      ASSERT_TRUE(wait_until(
+          [&] {
+            r = http_request(gateway_, "POST", "/async/default/slow/", "1", auth);
+            return r && r->status != 404;
+          },
+          seconds(60)))
+          << log();
+      ASSERT_EQ(r->status, 202) << "call " << k << ": " << r->body << log();
+      ids.insert(nlohmann::json::parse(r->body).value("id", ""));
+    }
+  };
+  auto called_back = [&] {
+    std::set<std::string> done;
+    for (const auto& cb : callbacks.requests())
+      if (cb.header("kubefn-call-state") == "succeeded") done.insert(cb.header("kubefn-call-id"));
+    return done;
+  };
+  queue(1, 20);
+  // Killed while the calls run: what was not acknowledged runs again after the restart.
+  ASSERT_TRUE(wait_until([&] { return lines_of(runs).size() >= 3; }, seconds(120))) << log();
+  up_->signal(SIGKILL);
+  up_->wait_exit(seconds(30));
+  ASSERT_NO_FATAL_FAILURE(up({{"slow", fn}}, {"--async-nats-url", server.url()}));
+  queue(21, 30);
+  ASSERT_TRUE(wait_until([&] { return called_back().size() >= ids.size(); }, seconds(180)))
+      << called_back().size() << " of " << ids.size() << " called back\n"
+      << log();
+  EXPECT_EQ(called_back(), ids);
+  // Each call ran at least once; the ones the kill caught ran twice at most.
+  std::map<std::string, int> ran;
+  for (const auto& w : lines_of(runs))
+    ++ran[w[0]];
+  int twice = 0;
+  for (const auto& id : ids) {
+    EXPECT_GE(ran[id], 1) << id;
+    EXPECT_LE(ran[id], 2) << id;
+    twice += ran[id] > 1;
+  }
+  RecordProperty("ran_twice", twice);
+  std::cout << "async calls: 30 queued across a SIGKILL of kubefn up, " << twice << " ran twice\n";
+  // Thirty 300 ms calls queued at once asked for more than one replica (backlog over target 1).
+  EXPECT_NE(log().find("pending in queue triggers"), std::string::npos) << log();
 }
 
 }  // namespace

@@ -281,5 +281,87 @@ TEST(ReconnectTest, DurableConsumerResumesAfterARestartWithNothingLost) {
     EXPECT_TRUE(acked_jobs.count("job-" + std::to_string(i))) << "job-" << i << " never acked";
 }
 
+// An ack made while the server is away (stopped, then started again on its store) is sent once
+// the client has reconnected, within the ack's timeout: confirmed, and the message is not
+// delivered again. (It used to fail at once as kDisconnected, and the ack wait brought the
+// message back: every delivery in flight at a broker restart came twice.)
+TEST(ReconnectTest, AckMadeWhileTheServerRestartsIsConfirmedOnceReconnected) {
+  NatsServer server;
+  auto conn = connect_or_die(test_options(server.url()));
+  JetStreamOptions js_options;
+  js_options.timeout = 2s;
+  JetStream js(conn, js_options);
+  StreamConfig stream;
+  stream.name = "ACKS";
+  stream.subjects = {"acks.>"};
+  stream.storage = StorageType::kFile;
+  ASSERT_TRUE(js.create_or_update_stream(stream).ok());
+  ConsumerConfig consumer;
+  consumer.durable_name = "worker";
+  consumer.ack_wait = 2s;
+  ASSERT_TRUE(js.create_or_update_consumer("ACKS", consumer).ok());
+  ASSERT_TRUE(js.publish("acks.one", "one").ok());
+  auto batch = js.fetch("ACKS", "worker", 1, 2s);
+  ASSERT_TRUE(batch.ok()) << batch.status().to_string();
+  ASSERT_EQ(batch->size(), 1u);
+
+  // Stopped with the message delivered and not acked (SIGTERM: the consumer's state is
+  // written to the store).
+  server.stop(SIGTERM);
+  ASSERT_TRUE(wait_until([&] { return conn.state() == ConnectionState::kDisconnected; }, 10s));
+  // The ack is made now, while nothing listens; the server comes back meanwhile.
+  std::thread restart([&] { server.start(); });
+  const Status acked = (*batch)[0].ack_sync(20s);
+  restart.join();
+  EXPECT_TRUE(acked.ok()) << acked.to_string();
+  EXPECT_GE(conn.reconnects(), 1u);
+
+  // Past its ack wait the message is not delivered again: nothing pending, nothing to fetch.
+  ASSERT_TRUE(wait_until([&] { return js.consumer_info("ACKS", "worker").ok(); }, 10s, 50ms));
+  auto again = js.fetch("ACKS", "worker", 1, 3s);
+  ASSERT_TRUE(again.ok()) << again.status().to_string();
+  EXPECT_TRUE(again->empty()) << "delivered again: attempt "
+                              << (again->empty() ? 0 : (*again)[0].metadata().num_delivered);
+  auto info = js.consumer_info("ACKS", "worker");
+  ASSERT_TRUE(info.ok()) << info.status().to_string();
+  EXPECT_EQ(info->num_ack_pending, 0);
+  EXPECT_EQ(info->num_redelivered, 0);
+}
+
+// A pull request in flight when the server dies ends at once as kConnectionLost, not at its
+// expiry: the server that held it is gone, so nothing can come to it. (It used to wait out its
+// expiry, here 30 s, and end as kTimeout; a consumer's loop sat idle that long after a restart.)
+TEST(ReconnectTest, FetchInFlightWhenTheServerDiesFailsAsConnectionLost) {
+  NatsServer server;
+  auto conn = connect_or_die(test_options(server.url()));
+  JetStream js(conn);
+  StreamConfig stream;
+  stream.name = "IDLE";
+  stream.subjects = {"idle.>"};
+  ASSERT_TRUE(js.create_or_update_stream(stream).ok());
+  ConsumerConfig consumer;
+  consumer.durable_name = "waiting";
+  ASSERT_TRUE(js.create_or_update_consumer("IDLE", consumer).ok());
+  Result<std::vector<JsMessage>> got = Status(ErrorCode::kTimeout, "not run");
+  std::atomic<bool> returned{false};
+  std::thread fetcher([&] {
+    got = js.fetch("IDLE", "waiting", 10, 30s);
+    returned = true;
+  });
+  // The pull request waits on the server.
+  const bool waiting = wait_until(
+      [&] {
+        auto i = js.consumer_info("IDLE", "waiting");
+        return i.ok() && i->num_waiting == 1;
+      },
+      10s, 20ms);
+  server.stop(SIGKILL);
+  // Long before its 30 s.
+  EXPECT_TRUE(wait_until([&] { return returned.load(); }, 10s));
+  fetcher.join();
+  ASSERT_TRUE(waiting);
+  EXPECT_EQ(got.status().code(), ErrorCode::kConnectionLost) << got.status().to_string();
+}
+
 }  // namespace
 }  // namespace kubefn::nats
