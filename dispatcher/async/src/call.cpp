@@ -65,8 +65,13 @@ bool valid_utf8(std::string_view s) {
 
 }  // namespace
 
-std::string call_subject(std::string_view ns, std::string_view function) {
-  return "kubefn.async.call." + std::string(ns) + "." + std::string(function);
+std::string call_subject(std::string_view ns, std::string_view function, std::string_view id) {
+  return "kubefn.async.call." + std::string(ns) + "." + std::string(function) + "." +
+         std::string(id);
+}
+
+std::string call_filter(std::string_view ns, std::string_view function) {
+  return "kubefn.async.call." + std::string(ns) + "." + std::string(function) + ".*";
 }
 
 std::string state_subject(std::string_view ns, std::string_view function, std::string_view id) {
@@ -215,7 +220,7 @@ bool forwarded_header(std::string_view name) {
 
 nats::Message to_message(const Call& call) {
   nats::Message m;
-  m.subject = call_subject(call.ns, call.function);
+  m.subject = call_subject(call.ns, call.function, call.id);
   m.headers.add(std::string(nats::header::kMsgId), call.id);
   m.headers.add(std::string(kHeaderId), call.id);
   m.headers.add(std::string(kHeaderNamespace), call.ns);

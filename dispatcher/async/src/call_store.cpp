@@ -57,14 +57,6 @@ nats::Status CallStore::ensure_streams() {
 }
 
 nats::Status CallStore::enqueue(const Call& call) {
-  CallState s;
-  s.id = call.id;
-  s.ns = call.ns;
-  s.function = call.function;
-  s.state = State::kQueued;
-  s.queued_at = time_text(call.queued_at);
-  s.callback_url = call.callback_url;
-  if (nats::Status st = write_state(s); !st.ok()) return st;
   nats::PublishOptions o;
   o.msg_id = call.id;
   o.expected_stream = std::string(kCallStream);
@@ -84,8 +76,26 @@ nats::Status CallStore::write_state(const CallState& state) {
 nats::Result<CallState> CallStore::state(const std::string& ns, const std::string& function,
                                          const std::string& id) {
   auto m = js_.get_last_message(kStateStream, state_subject(ns, function, id));
-  if (!m.ok()) return m.status();
-  return state_from_json(m.value().data);
+  if (m.ok()) return state_from_json(m.value().data);
+  if (!m.status().is_not_found()) return m.status();
+  // No attempt yet: the call in the queue is its state (the dispatcher writes `running`
+  // before a call can leave the queue, so a call is always in one place or the other).
+  auto queued = js_.get_last_message(kCallStream, call_subject(ns, function, id));
+  if (!queued.ok()) return queued.status();
+  nats::Message message;
+  message.subject = queued.value().subject;
+  message.headers = queued.value().headers;
+  message.data = queued.value().data;
+  auto call = from_message(message);
+  if (!call.ok()) return nats::Status(nats::ErrorCode::kProtocol, call.status().message());
+  CallState s;
+  s.id = call.value().id;
+  s.ns = call.value().ns;
+  s.function = call.value().function;
+  s.state = State::kQueued;
+  s.queued_at = time_text(call.value().queued_at);
+  s.callback_url = call.value().callback_url;
+  return s;
 }
 
 CallFront::CallFront(CallFrontOptions options) : options_(std::move(options)) {

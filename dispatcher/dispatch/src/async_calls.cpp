@@ -16,7 +16,7 @@ std::string now_text() {
 }
 
 // The state the call had (its start and callback carried on), or a fresh one. A first
-// delivery has nothing to carry on (only the gateway's `queued`): the read is saved.
+// delivery has nothing to carry on (no state is written before it): the read is saved.
 async::CallState state_before(async::CallStore& store, const async::Call& call, int attempt) {
   if (attempt > 1) {
     auto before = store.state(call.ns, call.function, call.id);
@@ -82,7 +82,7 @@ triggers::NatsTrigger async_trigger(const std::string& ns, const std::string& fu
   t.name = "async";
   t.url = settings.nats.url;
   t.stream = std::string(async::kCallStream);
-  t.subject = async::call_subject(ns, function);
+  t.subject = async::call_filter(ns, function);
   t.consumer = "kubefn-async-" + ns + "-" + function;
   t.dead_letter_subject = async::dead_letter_subject(ns, function);
   t.retry = settings.retry;

@@ -63,7 +63,7 @@ TEST_F(GatewayAsync, TheCallIsInTheStreamBeforeThe202AndItsStateReadsBack) {
   nats::JetStream js(conn.value());
   nats::ConsumerConfig c;
   c.durable_name = "probe";
-  c.filter_subject = async::call_subject("default", "jobs");
+  c.filter_subject = async::call_filter("default", "jobs");
   ASSERT_TRUE(js.create_or_update_consumer(async::kCallStream, c).ok());
   auto got = js.fetch(async::kCallStream, "probe", 1, 2000ms);
   ASSERT_TRUE(got.ok());

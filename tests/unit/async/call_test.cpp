@@ -75,7 +75,7 @@ TEST(CallMessage, RoundTripsWithTheIdAsTheMessageId) {
   c.body = std::string("\0\x01\xff binary", 10);
   c.queued_at = std::chrono::system_clock::time_point(std::chrono::milliseconds(1764669600123));
   const nats::Message m = to_message(c);
-  EXPECT_EQ(m.subject, "kubefn.async.call.team.resize");
+  EXPECT_EQ(m.subject, "kubefn.async.call.team.resize." + c.id);
   EXPECT_EQ(m.headers.get("Nats-Msg-Id").value_or(""), c.id);
   auto back = from_message(m);
   ASSERT_TRUE(back.ok()) << back.status().message();
@@ -163,7 +163,8 @@ TEST(Base64, MatchesTheStandardAlphabetWithPadding) {
 }
 
 TEST(Subjects, OneTokenEach) {
-  EXPECT_EQ(call_subject("a", "b"), "kubefn.async.call.a.b");
+  EXPECT_EQ(call_subject("a", "b", "c"), "kubefn.async.call.a.b.c");
+  EXPECT_EQ(call_filter("a", "b"), "kubefn.async.call.a.b.*");
   EXPECT_EQ(state_subject("a", "b", "c"), "kubefn.async.state.a.b.c");
   EXPECT_EQ(dead_letter_subject("a", "b"), "kubefn.deadletter.async.a.b");
   EXPECT_EQ(call_stream_config().retention, nats::RetentionPolicy::kWorkQueue);

@@ -2,12 +2,14 @@
 //
 // The gateway answers POST /async/{namespace}/{function}/... (or any call carrying
 // `Prefer: respond-async`) with 202 and a call id once the call is stored in the stream
-// KUBEFN_ASYNC, subject kubefn.async.call.<namespace>.<function>. The dispatcher's durable
-// consumer runs it through the gateway with the retry rules of events, dead-letters it after
-// them (kubefn.deadletter.async.<namespace>.<function>, stream KUBEFN_DEADLETTER), and POSTs
-// the outcome to the caller's callback URL. Each call's latest state is the last message on
-// kubefn.async.state.<namespace>.<function>.<id> of KUBEFN_ASYNC_CALLS (one per subject, kept
-// for a day), which GET /async/{namespace}/{function}/calls/{id} reads.
+// KUBEFN_ASYNC, subject kubefn.async.call.<namespace>.<function>.<id> (one publish: a call
+// still in the queue is its own `queued` state). The dispatcher's durable consumer of the
+// function's calls runs it through the gateway with the retry rules of events, dead-letters it
+// after them (kubefn.deadletter.async.<namespace>.<function>, stream KUBEFN_DEADLETTER), and
+// POSTs the outcome to the caller's callback URL. From its first attempt on, a call's latest
+// state is the last message on kubefn.async.state.<namespace>.<function>.<id> of
+// KUBEFN_ASYNC_CALLS (one per subject, kept for a day), written before the call leaves the
+// queue; GET /async/{namespace}/{function}/calls/{id} reads that, or the call in the queue.
 #pragma once
 
 #include <chrono>
@@ -33,7 +35,9 @@ inline constexpr std::chrono::hours kStateKept{24};
 // The most of a function's answer a state keeps (the callback gets all of it).
 inline constexpr std::size_t kMaxStoredResult = 256 * 1024;
 
-std::string call_subject(std::string_view ns, std::string_view function);
+std::string call_subject(std::string_view ns, std::string_view function, std::string_view id);
+// Every call of one function (its consumer's filter).
+std::string call_filter(std::string_view ns, std::string_view function);
 std::string state_subject(std::string_view ns, std::string_view function, std::string_view id);
 std::string dead_letter_subject(std::string_view ns, std::string_view function);
 

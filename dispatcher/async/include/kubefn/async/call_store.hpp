@@ -30,11 +30,12 @@ class CallStore {
 
   // Creates the call, state and dead-letter streams, or brings their configuration up to date.
   nats::Status ensure_streams();
-  // Writes the call's `queued` state, then stores the call (Nats-Msg-Id: its id). A call too
-  // large for the server is kMaxPayload.
+  // Stores the call (Nats-Msg-Id: its id): one round trip. A call too large for the server is
+  // kMaxPayload.
   nats::Status enqueue(const Call& call);
   nats::Status write_state(const CallState& state);
-  // is_not_found() when no state is kept for the call (never queued, or older than a day).
+  // The call's last state; `queued` (from the call itself) while it waits in the queue with
+  // no attempt yet. is_not_found() when neither is there (never queued, or older than a day).
   nats::Result<CallState> state(const std::string& ns, const std::string& function,
                                 const std::string& id);
 
