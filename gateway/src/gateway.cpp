@@ -220,6 +220,7 @@ void GatewayCore::stop() {
         if (raw->late_calls.count(c)) c->finish(false);
       }
       raw->pool.clear();
+      raw->waiting_for_queue.clear();
       raw->io.stop();
     });
   }

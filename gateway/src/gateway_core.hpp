@@ -12,6 +12,7 @@
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -92,7 +93,13 @@ class GatewayCore {
 // stop()) is touched on its own thread only; other threads reach it through asio::post.
 class Worker {
  public:
-  explicit Worker(GatewayCore& core) : core(core), acceptor(io), sweep(io), pool(core.budget) {}
+  explicit Worker(GatewayCore& core) : core(core), acceptor(io), sweep(io), pool(core.budget) {
+    inbox->io = &io;
+  }
+  ~Worker() {
+    std::lock_guard<std::mutex> lock(inbox->mu);
+    inbox->io = nullptr;
+  }
 
   void accept();
   void run_sweep();
@@ -112,6 +119,17 @@ class Worker {
   UpstreamPool pool;
   std::atomic<std::size_t> open_sessions{0};
   bool draining = false;
+  // The way in for threads that are not the gateway's (the asynchronous call queue's answers):
+  // post under `mu` while `io` is set; the worker clears it before its event loop goes, so an
+  // answer that comes after is dropped instead of posted to nothing.
+  struct Inbox {
+    std::mutex mu;
+    boost::asio::io_context* io = nullptr;
+  };
+  std::shared_ptr<Inbox> inbox = std::make_shared<Inbox>();
+  // Sessions waiting for the call queue's answer, kept alive here (on this thread) rather than
+  // by the queue's threads, so that no session outlives its event loop.
+  std::unordered_map<Session*, std::shared_ptr<Session>> waiting_for_queue;
 };
 
 }  // namespace kubefn::gateway

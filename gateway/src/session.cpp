@@ -218,15 +218,23 @@ void Session::handle_async() {
   body_unread_ = false;
   metered_ = true;  // queuing is not an invocation: the call is metered when it runs
   const std::uint64_t gen = gen_;
-  // The session lives until the queue answers: no socket operation holds it meanwhile.
-  std::shared_ptr<Session> self = shared_from_this();
-  asio::io_context* io = &w_.io;
-  auto answer = [self, io, gen](int status, std::string body,
-                                std::vector<std::pair<std::string, std::string>> headers) {
-    asio::post(*io, [self, gen, status, body = std::move(body), headers = std::move(headers)] {
-      if (self->closed_ || self->gen_ != gen) return;
-      self->async_answered(status, std::move(body), std::move(headers));
-    });
+  // No socket operation holds the session while the queue works: its worker does
+  // (waiting_for_queue), until the answer is back on this thread or the gateway stops. The
+  // queue's threads hold a weak one.
+  std::weak_ptr<Session> weak = shared_from_this();
+  std::shared_ptr<Worker::Inbox> inbox = w_.inbox;
+  auto answer = [weak, inbox, gen](int status, std::string body,
+                                   std::vector<std::pair<std::string, std::string>> headers) {
+    std::lock_guard<std::mutex> lock(inbox->mu);
+    if (inbox->io == nullptr) return;  // the gateway is gone
+    asio::post(*inbox->io,
+               [weak, gen, status, body = std::move(body), headers = std::move(headers)] {
+                 auto self = weak.lock();
+                 if (!self) return;
+                 self->w_.waiting_for_queue.erase(self.get());
+                 if (self->closed_ || self->gen_ != gen) return;
+                 self->async_answered(status, std::move(body), std::move(headers));
+               });
   };
   const std::string retry_after = std::to_string(core_.options.retry_after.count());
   const http::HttpRequest& req = parser_.request();
@@ -236,6 +244,7 @@ void Session::handle_async() {
       reply(404, "no such call: a call id is 32 hex digits");
       return;
     }
+    w_.waiting_for_queue[this] = shared_from_this();
     core_.options.async_calls->lookup(
         ns, name, call_id_, [answer, retry_after](nats::Result<async::CallState> state) {
           if (state.ok()) {
@@ -273,6 +282,7 @@ void Session::handle_async() {
   const std::string location = "/async/" + ns + "/" + name + "/calls/" + call.id;
   const bool preferred = async_preferred_;
   std::string id = call.id;
+  w_.waiting_for_queue[this] = shared_from_this();
   core_.options.async_calls->enqueue(std::move(call), [answer, retry_after, location, preferred,
                                                        id = std::move(id)](nats::Status st) {
     if (st.ok()) {

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <future>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -14,7 +15,9 @@
 #include "kubefn/nats/jetstream.hpp"
 #include "kubefn/testing/free_port.hpp"
 #include "kubefn/testing/nats_server.hpp"
+#include "kubefn/testing/source_server.hpp"
 #include "kubefn/testing/temp_dir.hpp"
+#include "kubefn/testing/wait.hpp"
 
 namespace kubefn::gateway {
 namespace {
@@ -132,6 +135,38 @@ TEST_F(GatewayAsync, ACallLargerThanTheQueueTakesIs413) {
                    {{"Authorization", "Bearer good-token"}});
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 413) << r->body;
+}
+
+TEST_F(GatewayAsync, AGatewayStoppedWhileTheQueueWorksGoesCleanly) {
+  // A server that takes the connection and never speaks: the queue's connect waits it out.
+  kubefn::testing::SourceServer silent;
+  ASSERT_TRUE(silent.ok());
+  async::CallFrontOptions a;
+  a.url = "nats://127.0.0.1:" + std::to_string(silent.port());
+  a.timeout = 1500ms;
+  a.threads = 1;  // in order: the test's own call below is answered after the gateway's
+  auto front = std::make_shared<async::CallFront>(a);  // outlives the gateway
+  GatewayOptions o;
+  o.async_calls = front;
+  o.drain_timeout = 100ms;
+  routes_.upsert(e2e::make_route("jobs", {e2e::local("r0", 1)}));
+  start(o);
+  kubefn::testing::HttpConnection conn(port());
+  ASSERT_TRUE(conn.send(kubefn::testing::build_request("POST", "/async/default/jobs/", "x", {})));
+  // The call is with the queue's thread; the gateway stops and goes before it answers.
+  ASSERT_TRUE(
+      kubefn::testing::wait_until([&] { return metric("kubefn_gateway_connections") == 1.0; }, 5s));
+  gateway_->stop();
+  gateway_.reset();
+  std::promise<nats::Status> done;
+  async::Call c;
+  c.id = async::new_call_id();
+  c.ns = "default";
+  c.function = "jobs";
+  front->enqueue(c, [&](nats::Status st) { done.set_value(st); });
+  auto f = done.get_future();
+  ASSERT_EQ(f.wait_for(10s), std::future_status::ready);  // the gateway's answer came first
+  EXPECT_FALSE(f.get().ok());
 }
 
 }  // namespace
