@@ -93,6 +93,12 @@ int CommandLine::run(int argc, char** argv) {
   invoke_cmd->add_option("--timeout", invoke.timeout_seconds, "seconds to wait for the answer")
       ->capture_default_str();
   invoke_cmd->add_flag("-i,--include", invoke.include_headers, "print response headers to stderr");
+  invoke_cmd->add_flag(
+      "--async", invoke.async,
+      "queue the call (202 and a call id at once; the gateway needs a call queue)");
+  invoke_cmd->add_option("--callback", invoke.callback,
+                         "with --async: an http:// URL the outcome is POSTed to");
+  invoke_cmd->add_option("--call", invoke.call, "print the state of the queued call ID");
   invoke_cmd->callback([&] { action = [&](Session& s) { return cmd_invoke(io, g, s, invoke); }; });
 
   LogsOptions logs;
@@ -125,8 +131,9 @@ int CommandLine::run(int argc, char** argv) {
 
   CostOptions cost;
   auto* cost_cmd = app.add_subcommand(
-      "cost", "what each function used and cost: calls, GB-s, replica time, cost by component, "
-              "beside the same load on a hosted service and on one replica always on");
+      "cost",
+      "what each function used and cost: calls, GB-s, replica time, cost by component, "
+      "beside the same load on a hosted service and on one replica always on");
   cost_cmd->add_option("NAME", cost.name, "one function (default: all in the namespace)");
   cost_cmd->add_option("--since", cost.since, "the window, ending now: 90s, 15m, 6h, 7d")
       ->capture_default_str();

@@ -26,6 +26,15 @@ std::optional<std::pair<std::string, std::string>> parse_header(const std::strin
 
 Result<InvokeRequest> build_invoke_request(const InvokeArgs& args) {
   InvokeRequest out;
+  if (!args.callback.empty() && !args.async) {
+    return Status(StatusCode::kBadRequest, "--callback goes with --async");
+  }
+  if (!args.call.empty() &&
+      (args.async || args.data || args.data_file || !args.method.empty() || !args.path.empty())) {
+    return Status(StatusCode::kBadRequest,
+                  "--call ID reads a queued call's state: give it alone (no body, -X, --path "
+                  "or --async)");
+  }
   const int sources = (args.data ? 1 : 0) + (args.data_file ? 1 : 0);
   if (sources > 1) {
     return Status(StatusCode::kBadRequest, "give the body once: -d DATA or --data-file FILE");
@@ -64,6 +73,11 @@ Result<InvokeRequest> build_invoke_request(const InvokeArgs& args) {
     out.headers.push_back(*parsed);
   }
   if (!args.token.empty()) out.headers.emplace_back("Authorization", "Bearer " + args.token);
+  if (args.async) {
+    // The function's usual route, queued by the gateway: any method, answered 202 at once.
+    out.headers.emplace_back("Prefer", "respond-async");
+    if (!args.callback.empty()) out.headers.emplace_back("X-Callback-Url", args.callback);
+  }
 
   if (args.gateway.empty()) {
     return Status(StatusCode::kInvalidConfig,
@@ -74,6 +88,13 @@ Result<InvokeRequest> build_invoke_request(const InvokeArgs& args) {
   while (!base.empty() && base.back() == '/')
     base.pop_back();
   if (base.find("://") == std::string::npos) base = "http://" + base;
+  if (!args.call.empty()) {
+    out.method = "GET";
+    out.has_body = false;
+    out.body.clear();
+    out.url = base + "/async/" + args.ns + "/" + args.name + "/calls/" + args.call;
+    return out;
+  }
   std::string path = args.path;
   if (!path.empty() && path.front() != '/' && path.front() != '?') path = "/" + path;
   out.url = base + "/" + args.ns + "/" + args.name + path;
@@ -92,6 +113,9 @@ std::string invoke_hint(int status, const std::string& ns, const std::string& na
     case 503:
       return "function " + ns + "/" + name + " is not serving: kubefn describe " + name + " -n " +
              ns + " and kubefn logs " + name + " -n " + ns;
+    case 501:
+      return "the gateway has no call queue for --async: start kubefn up with --async-nats-url "
+             "(on a cluster, the chart's async.natsUrl)";
     case 504:
     case 408:
       return "the call timed out: raise spec.timeout or look at kubefn logs " + name + " -n " + ns;

@@ -142,6 +142,9 @@ struct InvokeOptions {
   std::string token;
   int timeout_seconds = 300;
   bool include_headers = false;
+  bool async = false;
+  std::string callback;
+  std::string call;
 };
 int cmd_invoke(Io& io, const Globals& g, Session& session, const InvokeOptions& o);
 

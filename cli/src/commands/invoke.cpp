@@ -22,6 +22,9 @@ int cmd_invoke(Io& io, const Globals& g, Session& session, const InvokeOptions& 
   args.headers = o.headers;
   args.path = o.path;
   args.token = o.token;
+  args.async = o.async;
+  args.callback = o.callback;
+  args.call = o.call;
   // With a gateway named outright no platform is needed to call it.
   std::string gateway = g.flags.gateway;
   if (gateway.empty()) {
@@ -37,7 +40,7 @@ int cmd_invoke(Io& io, const Globals& g, Session& session, const InvokeOptions& 
   }
   args.gateway = gateway;
   args.ns = ns;
-  if (!o.data && !o.data_file && ::isatty(STDIN_FILENO) == 0) {
+  if (!o.data && !o.data_file && o.call.empty() && ::isatty(STDIN_FILENO) == 0) {
     std::ostringstream buffer;
     buffer << io.in.rdbuf();
     args.stdin_data = buffer.str();
@@ -65,6 +68,13 @@ int cmd_invoke(Io& io, const Globals& g, Session& session, const InvokeOptions& 
       io.err << k << ": " << v << "\n";
   }
   io.out << reply->body << std::flush;
+  if (reply->status == 202 && o.async) {
+    const json accepted = json::parse(reply->body, nullptr, false);
+    if (accepted.is_object() && accepted.contains("id")) {
+      io.err << "\nqueued: kubefn invoke " << o.name << " -n " << ns << " --call "
+             << accepted.value("id", "") << "\n";
+    }
+  }
   if (reply->status < 200 || reply->status > 299) {
     const std::string hint = invoke_hint(reply->status, ns, o.name);
     if (!hint.empty()) io.err << "error: " << hint << "\n";

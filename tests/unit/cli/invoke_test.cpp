@@ -117,6 +117,40 @@ TEST(Invoke, HeadersTokenAndPath) {
   EXPECT_NE(r.status().message().find("Name: value"), std::string::npos);
 }
 
+TEST(Invoke, AsyncQueuesOnTheUsualRouteAndCallReadsTheState) {
+  auto args = base();
+  args.async = true;
+  args.callback = "http://127.0.0.1:9/done";
+  args.data = "x";
+  auto r = build_invoke_request(args);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->method, "POST");
+  EXPECT_EQ(r->url, "http://127.0.0.1:8080/default/hello");
+  ASSERT_EQ(r->headers.size(), 2u);
+  EXPECT_EQ(r->headers[0], std::make_pair(std::string("Prefer"), std::string("respond-async")));
+  EXPECT_EQ(r->headers[1],
+            std::make_pair(std::string("X-Callback-Url"), std::string("http://127.0.0.1:9/done")));
+
+  auto state = base();
+  state.call = "0123456789abcdef0123456789abcdef";
+  state.token = "t";
+  r = build_invoke_request(state);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->method, "GET");
+  EXPECT_FALSE(r->has_body);
+  EXPECT_EQ(r->url,
+            "http://127.0.0.1:8080/async/default/hello/calls/0123456789abcdef0123456789abcdef");
+
+  auto bad = base();
+  bad.callback = "http://h/";
+  EXPECT_EQ(build_invoke_request(bad).status().message(), "--callback goes with --async");
+  bad = base();
+  bad.call = "x";
+  bad.data = "body";
+  EXPECT_EQ(build_invoke_request(bad).status().code(), kube::StatusCode::kBadRequest);
+  EXPECT_NE(invoke_hint(501, "default", "hello").find("--async-nats-url"), std::string::npos);
+}
+
 TEST(Invoke, GatewayWithoutSchemeAndMissingGateway) {
   auto args = base();
   args.gateway = "localhost:9000";

@@ -21,6 +21,9 @@ struct InvokeArgs {
   std::vector<std::string> headers;       // -H 'K: V'
   std::string path;                       // --path
   std::string token;                      // --token
+  bool async = false;                     // --async: queued (Prefer: respond-async), 202
+  std::string callback;                   // --callback URL (with --async): X-Callback-Url
+  std::string call;                       // --call ID: the state of a queued call instead
 };
 
 struct InvokeRequest {
