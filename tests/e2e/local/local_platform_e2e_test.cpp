@@ -370,6 +370,43 @@ bool all_good_delivered(const std::map<std::string, int>& ok, int to) {
   return true;
 }
 
+// A broker of the test's own with the topic clicks (3 partitions) and clicks.deadletter, and a
+// producer of records k (value k, key user-<k % 5>).
+struct ClicksTopic {
+  KafkaBroker broker{KUBEFN_KAFKA_LIBS};
+  std::unique_ptr<kafka::Producer> producer;
+
+  void open() {
+    broker.create_topic("clicks", 3);
+    broker.create_topic("clicks.deadletter", 1);
+    kafka::ProducerConfig pc;
+    pc.client.bootstrap_servers = broker.bootstrap_servers();
+    auto made = kafka::make_producer(pc);
+    ASSERT_TRUE(made.ok()) << made.status().message();
+    producer = std::move(made).value();
+  }
+  void produce(int from, int to) {
+    for (int k = from; k <= to; ++k) {
+      kafka::OutgoingMessage m;
+      m.topic = "clicks";
+      m.key = "user-" + std::to_string(k % 5);
+      m.value = std::to_string(k);
+      auto r = producer->produce(m);
+      ASSERT_TRUE(r.ok()) << r.status().message();
+    }
+  }
+  // A consumer of the dead letters, in a group of its own.
+  kafka::Result<std::unique_ptr<kafka::Consumer>> dead_letter_reader() {
+    kafka::ConsumerConfig probe;
+    probe.client.bootstrap_servers = broker.bootstrap_servers();
+    probe.group_id = "probe";
+    auto reader = kafka::make_consumer(probe);
+    if (!reader.ok()) return reader;
+    if (auto st = reader.value()->subscribe({"clicks.deadletter"}); !st.ok()) return st;
+    return reader;
+  }
+};
+
 class LocalPlatformE2E : public ::testing::Test {
  protected:
   // Starts `kubefn up` on a directory holding `manifests` (and only them), with `extra_env`
@@ -1287,23 +1324,10 @@ TEST_F(LocalPlatformE2E, NatsMessagesAreDeliveredAtLeastOnceAndPoisonedOnesDeadL
 }
 
 TEST_F(LocalPlatformE2E, KafkaRecordsAreDeliveredInOrderPerPartitionAndPoisonedOnesDeadLettered) {
-  KafkaBroker broker(KUBEFN_KAFKA_LIBS);
-  broker.create_topic("clicks", 3);
-  broker.create_topic("clicks.deadletter", 1);
-  kafka::ProducerConfig pc;
-  pc.client.bootstrap_servers = broker.bootstrap_servers();
-  auto producer = kafka::make_producer(pc);
-  ASSERT_TRUE(producer.ok()) << producer.status().message();
-  auto produce = [&](int from, int to) {
-    for (int k = from; k <= to; ++k) {
-      kafka::OutgoingMessage m;
-      m.topic = "clicks";
-      m.key = "user-" + std::to_string(k % 5);
-      m.value = std::to_string(k);
-      auto r = producer.value()->produce(m);
-      ASSERT_TRUE(r.ok()) << r.status().message();
-    }
-  };
+  ClicksTopic clicks;
+  ASSERT_NO_FATAL_FAILURE(clicks.open());
+  KafkaBroker& broker = clicks.broker;
+  auto produce = [&](int from, int to) { ASSERT_NO_FATAL_FAILURE(clicks.produce(from, to)); };
   const std::string runs = dir_.file("clicks.runs");
   const std::vector<std::pair<std::string, std::string>> fns = {
       {"clicks", kafka_consumer_function(runs, broker.bootstrap_servers())}};
@@ -1311,12 +1335,8 @@ TEST_F(LocalPlatformE2E, KafkaRecordsAreDeliveredInOrderPerPartitionAndPoisonedO
   auto delivered = [&] { return successes(runs, 2); };
   auto all_good_delivered_by = [&](int to) { return all_good_delivered(delivered(), to); };
   std::map<std::string, std::map<std::string, std::string>> dead;  // value -> headers
-  kafka::ConsumerConfig probe;
-  probe.client.bootstrap_servers = broker.bootstrap_servers();
-  probe.group_id = "probe";
-  auto reader = kafka::make_consumer(probe);
+  auto reader = clicks.dead_letter_reader();
   ASSERT_TRUE(reader.ok()) << reader.status().message();
-  ASSERT_TRUE(reader.value()->subscribe({"clicks.deadletter"}).ok());
   auto read_dead = [&](std::size_t want) {
     return wait_until(
         [&] {
@@ -1580,23 +1600,10 @@ TEST_F(LocalPlatformE2E, NatsServerRestartedMidStreamLosesNoMessage) {
 // ones dead-lettered, records produced after the restart taken too, and the group's committed
 // offsets at the end of every partition.
 TEST_F(LocalPlatformE2E, KafkaBrokerRestartedMidStreamLosesNoMessage) {
-  KafkaBroker broker(KUBEFN_KAFKA_LIBS);
-  broker.create_topic("clicks", 3);
-  broker.create_topic("clicks.deadletter", 1);
-  kafka::ProducerConfig pc;
-  pc.client.bootstrap_servers = broker.bootstrap_servers();
-  auto producer = kafka::make_producer(pc);
-  ASSERT_TRUE(producer.ok()) << producer.status().message();
-  auto produce = [&](int from, int to) {
-    for (int k = from; k <= to; ++k) {
-      kafka::OutgoingMessage m;
-      m.topic = "clicks";
-      m.key = "user-" + std::to_string(k % 5);
-      m.value = std::to_string(k);
-      auto r = producer.value()->produce(m);
-      ASSERT_TRUE(r.ok()) << r.status().message();
-    }
-  };
+  ClicksTopic clicks;
+  ASSERT_NO_FATAL_FAILURE(clicks.open());
+  KafkaBroker& broker = clicks.broker;
+  auto produce = [&](int from, int to) { ASSERT_NO_FATAL_FAILURE(clicks.produce(from, to)); };
   const std::string runs = dir_.file("clicks.runs");
   const std::vector<std::pair<std::string, std::string>> fns = {
       {"clicks", taking_time(kafka_consumer_function(runs, broker.bootstrap_servers()), 100)}};
@@ -1657,12 +1664,8 @@ TEST_F(LocalPlatformE2E, KafkaBrokerRestartedMidStreamLosesNoMessage) {
   EXPECT_EQ(newest.size(), 3u);
 
   // The poisoned ones dead-lettered (a record read again may be dead-lettered again).
-  kafka::ConsumerConfig probe;
-  probe.client.bootstrap_servers = broker.bootstrap_servers();
-  probe.group_id = "probe";
-  auto reader = kafka::make_consumer(probe);
+  auto reader = clicks.dead_letter_reader();
   ASSERT_TRUE(reader.ok()) << reader.status().message();
-  ASSERT_TRUE(reader.value()->subscribe({"clicks.deadletter"}).ok());
   std::set<std::string> dead;
   int dead_letters = 0;
   std::set<std::string> poisoned;
